@@ -1,0 +1,141 @@
+// Whether a shared cache may store a response (RFC 9111 §3), and which header fields it must leave out (§3.1).
+import { combineFieldLines, fieldNameList, parseCacheControl, splitList } from './cache-control.js';
+import { computeFreshness, hasValidator, HEURISTICALLY_CACHEABLE_STATUSES } from './freshness.js';
+import { selectResponseCacheControl } from './targeted.js';
+import type { Freshness, Headers, PolicyOptions } from './types.js';
+import { parseVary } from './vary.js';
+
+/**
+ * Final status codes whose semantics (RFC 9110 §15) this cache implements; "understood" in the sense of
+ * RFC 9111 §3 / §5.2.2.3 (must-understand). 206 and 304 are understood but never stored here.
+ * https://www.rfc-editor.org/rfc/rfc9111#section-3
+ */
+export const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
+  200, 201, 202, 203, 204, 205, 206,
+  300, 301, 302, 303, 304, 305, 307, 308,
+  400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 426,
+  500, 501, 502, 503, 504, 505,
+]);
+
+export type NotStorableReason =
+  | 'method' | 'request-no-store' | 'status-invalid' | 'status-not-final' | 'not-modified' | 'partial'
+  | 'must-understand' | 'no-store' | 'private' | 'authorization' | 'set-cookie' | 'vary-star'
+  | 'no-freshness' | 'stale-no-validator' | 'no-cache-no-validator';
+
+export type StoreDecision =
+  | { storable: true; freshness: Freshness }
+  | { storable: false; reason: NotStorableReason };
+
+export interface StoreRequest {
+  method: string;
+  headers: Headers;
+}
+
+export interface StoreResponse {
+  status: number;
+  headers: Headers;
+}
+
+function notStorable(reason: NotStorableReason): StoreDecision {
+  return { storable: false, reason };
+}
+
+/**
+ * Decides whether this shared cache may store `res`, received for `req` (RFC 9111 §3), and if so its freshness.
+ * `requestTime` / `responseTime` are ms since epoch.
+ * https://www.rfc-editor.org/rfc/rfc9111#section-3
+ */
+export function decideStore(
+  req: StoreRequest, res: StoreResponse, requestTime: number, responseTime: number, opts: PolicyOptions,
+): StoreDecision {
+  // "the request method is understood by the cache": only GET is stored here (HEAD responses are never stored).
+  // https://www.rfc-editor.org/rfc/rfc9111#section-3
+  if (req.method !== 'GET') return notStorable('method');
+  // Request no-store: "a cache MUST NOT store any part of either this request or any response to it" (kept even
+  // with ignoreRequestCacheControl: it cannot bust the cache, it only prevents storing this answer).
+  // https://www.rfc-editor.org/rfc/rfc9111#section-5.2.1.5
+  if (parseCacheControl(req.headers['cache-control']).has('no-store')) return notStorable('request-no-store');
+  // "the response status code is final"; 206 / 304 need special handling that the caller does.
+  // https://www.rfc-editor.org/rfc/rfc9111#section-3 and #section-3.3, #section-4.3.4
+  if (!Number.isInteger(res.status) || res.status < 100 || res.status > 599) return notStorable('status-invalid');
+  if (res.status < 200) return notStorable('status-not-final');
+  if (res.status === 304) return notStorable('not-modified');
+  if (res.status === 206) return notStorable('partial');
+
+  const { directives } = selectResponseCacheControl(res.headers);
+  // must-understand: store only if the status is understood, and then ignore no-store.
+  // https://www.rfc-editor.org/rfc/rfc9111#section-5.2.2.3
+  const mustUnderstand = directives.has('must-understand');
+  if (mustUnderstand && !UNDERSTOOD_STATUSES.has(res.status)) return notStorable('must-understand');
+  // https://www.rfc-editor.org/rfc/rfc9111#section-5.2.2.5
+  if (directives.has('no-store') && !mustUnderstand) return notStorable('no-store');
+  // Unqualified private: a shared cache MUST NOT store it (qualified: strip the fields, see fieldsToStrip).
+  // https://www.rfc-editor.org/rfc/rfc9111#section-5.2.2.7
+  if (directives.get('private') === true) return notStorable('private');
+  // Authorization: only with a directive that allows shared caching: public, s-maxage, must-revalidate.
+  // https://www.rfc-editor.org/rfc/rfc9111#section-3.5
+  if (req.headers['authorization'] !== undefined &&
+      !directives.has('public') && !directives.has('s-maxage') && !directives.has('must-revalidate')) {
+    return notStorable('authorization');
+  }
+  // Product decision (as Cloudflare): never store a response that sets cookies, although RFC 9111 §7.3 allows it.
+  // https://www.rfc-editor.org/rfc/rfc9111#section-7.3
+  if (res.headers['set-cookie'] !== undefined) return notStorable('set-cookie');
+  // Vary: * always fails to match, so storing it is useless.
+  // https://www.rfc-editor.org/rfc/rfc9111#section-4.1
+  if (parseVary(res.headers['vary']) === '*') return notStorable('vary-star');
+
+  const freshness = computeFreshness(req, res, requestTime, responseTime, opts);
+  // "the response contains at least one of": public, Expires, max-age, s-maxage, or a heuristically cacheable
+  // status code (Expires only counts when Cache-Control governs: a targeted field replaces it, RFC 9213 §2.2).
+  // https://www.rfc-editor.org/rfc/rfc9111#section-3
+  const explicit = freshness.lifetimeSource === 's-maxage' || freshness.lifetimeSource === 'max-age' ||
+    freshness.lifetimeSource === 'expires';
+  if (!explicit && !directives.has('public') && !HEURISTICALLY_CACHEABLE_STATUSES.has(res.status)) {
+    return notStorable('no-freshness');
+  }
+  const validator = hasValidator(res.headers);
+  // no-cache: stored and validated on every use; without a validator every use is a full fetch anyway.
+  // https://www.rfc-editor.org/rfc/rfc9111#section-5.2.2.4
+  if (freshness.alwaysRevalidate) {
+    return validator ? { storable: true, freshness } : notStorable('no-cache-no-validator');
+  }
+  // Nothing gives it a lifetime (no explicit freshness, no Last-Modified heuristic, no defaultTtl): "some caches will
+  // not store a response that has neither a cache validator nor an explicit expiration time" (RFC 9111 §3).
+  if (freshness.lifetimeSource === 'none') return notStorable('no-freshness');
+  // Already stale on arrival (max-age=0, past or invalid Expires, Age ≥ lifetime): worth storing only when it can
+  // be revalidated or an RFC 5861 window still lets it be served.
+  // https://www.rfc-editor.org/rfc/rfc9111#section-4.2.4
+  const ageOnArrival = freshness.correctedInitialAge;
+  const usableWindow = Math.max(freshness.staleWhileRevalidate, freshness.staleIfError);
+  if (freshness.lifetime <= ageOnArrival && !validator && freshness.lifetime + usableWindow <= ageOnArrival) {
+    return notStorable('stale-no-validator');
+  }
+  return { storable: true, freshness };
+}
+
+/**
+ * Header fields that must not be stored, lowercased:
+ * - fields named by qualified private="…" (shared cache) and no-cache="…" (RFC 9111 §5.2.2.7, §5.2.2.4);
+ * - Connection and the fields it lists, and other hop-by-hop fields (RFC 9111 §3.1, RFC 9110 §7.6.1);
+ * - proxy-specific fields: Proxy-Authenticate, Proxy-Authentication-Info, Proxy-Authorization (RFC 9111 §3.1).
+ * https://www.rfc-editor.org/rfc/rfc9111#section-3.1
+ */
+export function fieldsToStrip(res: { status?: number; headers: Headers }): string[] {
+  const names = new Set<string>(NEVER_STORED_FIELDS);
+  const { directives } = selectResponseCacheControl(res.headers);
+  for (const name of fieldNameList(directives.get('private'))) names.add(name);
+  for (const name of fieldNameList(directives.get('no-cache'))) names.add(name);
+  const connection = combineFieldLines(res.headers['connection']);
+  if (connection !== undefined) for (const name of splitList(connection)) names.add(name.toLowerCase());
+  return [...names];
+}
+
+/**
+ * Fields never stored: hop-by-hop (https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1) and proxy-specific
+ * (https://www.rfc-editor.org/rfc/rfc9111#section-3.1).
+ */
+export const NEVER_STORED_FIELDS: readonly string[] = [
+  'connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade',
+  'proxy-authenticate', 'proxy-authentication-info', 'proxy-authorization',
+];

@@ -1,0 +1,119 @@
+// Loads config: file (YAML or JSON) + command-line flags + environment → one validated Config, or a ConfigError.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type Config, type ConfigInput } from './schema.js';
+
+export class ConfigError extends Error {
+  readonly code = 'ECONFIG';
+  constructor(message: string) { super(message); this.name = 'ConfigError'; }
+}
+
+/** Flags that override the file (undefined = not given). */
+export interface ConfigOverrides {
+  origin?: string;
+  listen?: string;
+  adminListen?: string;
+  adminToken?: string;
+  logLevel?: string;
+  workers?: string;
+  cluster?: string;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const s = JSON.stringify(value);
+  return s === undefined ? String(value) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v: unknown = input;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+/** One line per problem: `zones[0].origin: got "ftp://x": expected an origin URL ...`. */
+export function formatIssues(error: z.ZodError, input: unknown, source: string): string {
+  const lines = error.issues.map((issue) => {
+    const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(top level)';
+    return `  ${path}: got ${describe(valueAt(input, issue.path))}: ${issue.message}`;
+  });
+  return `invalid config (${source}):\n${lines.join('\n')}`;
+}
+
+export function parseConfigText(text: string, source: string): unknown {
+  try {
+    return source.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`cannot parse ${source}: ${(err as Error).message}`);
+  }
+}
+
+export function validateConfig(input: unknown, source: string): Config {
+  const result = configSchema.safeParse(input ?? {});
+  if (!result.success) throw new ConfigError(formatIssues(result.error, input, source));
+  const config = result.data;
+  const ids = new Set<string>();
+  for (const [i, zone] of config.zones.entries()) {
+    if (ids.has(zone.id)) throw new ConfigError(`invalid config (${source}):\n  zones[${i}].id: got ${describe(zone.id)}: zone ids must be unique`);
+    ids.add(zone.id);
+  }
+  if (config.cache.store === 'disk' && !config.cache.path) {
+    throw new ConfigError(`invalid config (${source}):\n  cache.path: got nothing: cache.store "disk" needs cache.path (a directory)`);
+  }
+  if (config.cache.maxObjectBytes > config.cache.maxBytes) config.cache.maxObjectBytes = config.cache.maxBytes;
+  return config;
+}
+
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return validateConfig(parseConfigText(text, path), path);
+}
+
+/** File, then flags, then environment for what flags did not give. Flags override the file. */
+export function resolveConfig(file: string | undefined, flags: ConfigOverrides, env: NodeJS.ProcessEnv = process.env): Config {
+  let raw: Record<string, unknown> = {};
+  let source = 'flags';
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    const parsed = parseConfigText(text, file);
+    if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) {
+      throw new ConfigError(`invalid config (${file}): the top level must be a mapping of settings`);
+    }
+    raw = { ...(parsed as Record<string, unknown> | null) };
+    source = `${file} + flags`;
+  }
+  const input = raw as ConfigInput & Record<string, unknown>;
+  if (flags.listen !== undefined) input.listen = flags.listen;
+  const admin = { ...(input.admin as Record<string, unknown> | undefined) };
+  if (flags.adminListen !== undefined) admin.listen = flags.adminListen;
+  const token = flags.adminToken ?? env.EDGECACHE_ADMIN_TOKEN;
+  if (token !== undefined && token !== '') {
+    admin.tokens = [...((admin.tokens as unknown[] | undefined) ?? []), { token, zones: ['*'] }];
+  }
+  input.admin = admin as ConfigInput['admin'];
+  if (flags.logLevel !== undefined) input.logLevel = flags.logLevel as Config['logLevel'];
+  if (flags.workers !== undefined) input.workers = flags.workers === 'auto' ? 'auto' : Number(flags.workers);
+  if (flags.cluster !== undefined) input.cluster = { ...(input.cluster as object | undefined), redis: flags.cluster } as ConfigInput['cluster'];
+  if (flags.origin !== undefined) {
+    const zones = (input.zones as unknown[] | undefined) ?? [];
+    if (zones.length > 0 && file) {
+      throw new ConfigError(`--origin cannot be combined with zones from ${file}: set each zone's origin in the file`);
+    }
+    input.zones = [{ id: 'default', hosts: ['*'], origin: flags.origin }];
+  }
+  return validateConfig(input, source);
+}

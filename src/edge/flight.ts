@@ -1,0 +1,186 @@
+// One origin fetch for the cache, shared by every request that collapses onto it (streamed to all, stored once).
+import type { Readable } from 'node:stream';
+import type { ZoneRuntime } from './zones.js';
+import type { CacheStore, StoredVariant } from '../storage/store.js';
+import { classifyOriginError, type OriginError } from '../origin/client.js';
+import { responseFields } from '../http/headers.js';
+import { selectorOf, type HeaderValues } from '../cache/key.js';
+import {
+  decideStore, fieldsToStrip, parseVary, normalizeVaryValue, updateStoredHeaders, NOT_FORWARDED_TO_CLIENTS,
+} from '../cache/policy/index.js';
+import type { Freshness } from '../cache/policy/types.js';
+
+/** Response fields never sent to clients or stored: edge-only fields (RFC 9213 targeted fields, Cache-Tag) and Age. */
+export const EDGE_ONLY_FIELDS: ReadonlySet<string> = new Set(['cache-tag', 'age', ...NOT_FORWARDED_TO_CLIENTS]);
+
+export type FlightHead =
+  /** A storable response: its body is buffered and shared with every subscriber. */
+  | { kind: 'shared'; status: number; fields: [string, string][]; selector: string; keyNames: readonly string[] }
+  /** Not shareable (not storable, or too large): only the request that started the flight may use it. */
+  | { kind: 'private'; status: number; fields: [string, string][]; body: Readable; reason: string }
+  /** The origin confirmed the stored variant (304 to our conditional request); it has been refreshed. */
+  | { kind: 'not-modified'; variant: StoredVariant; status: number }
+  /** The variant being revalidated was purged while we asked: the caller must fetch anew. */
+  | { kind: 'gone' };
+
+export interface FlightInit {
+  zone: ZoneRuntime;
+  store: CacheStore;
+  objectKey: string;
+  host: string;
+  path: string;
+  query: string;
+  /** Path and query as sent to the origin. */
+  target: string;
+  /** Forwarded request fields (conditionals and Range removed; validators added when revalidating). */
+  headers: Record<string, string | string[]>;
+  /** The client request fields that started it: selectors and storage rules (Authorization, Cookie) use them. */
+  clientHeaders: HeaderValues;
+  maxObjectBytes: number;
+  revalidating?: StoredVariant;
+  onOriginError?: (err: OriginError) => void;
+  onStored?: (v: StoredVariant) => void;
+}
+
+interface Subscriber { chunk(b: Buffer): void; end(v: StoredVariant | undefined): void; fail(e: Error): void }
+
+export class Flight {
+  readonly head: Promise<FlightHead>;
+  stored: StoredVariant | undefined;
+  /** False once the body outgrew the object limit: late subscribers can no longer get all of it. */
+  joinable = true;
+  #chunks: Buffer[] = [];
+  #bytes = 0;
+  #ended = false;
+  #error: Error | undefined;
+  readonly #subs = new Set<Subscriber>();
+  readonly #init: FlightInit;
+
+  constructor(init: FlightInit) {
+    this.#init = init;
+    this.head = this.#run();
+    this.head.catch(() => {});
+  }
+
+  /** Streams the shared body: chunks so far, then new ones, then end (with the stored variant, if any) or fail. */
+  subscribe(sub: Subscriber): void {
+    for (const c of this.#chunks) sub.chunk(c);
+    if (this.#error) sub.fail(this.#error);
+    else if (this.#ended) sub.end(this.stored);
+    else this.#subs.add(sub);
+  }
+
+  unsubscribe(sub: Subscriber): void { this.#subs.delete(sub); }
+
+  async #run(): Promise<FlightHead> {
+    const { zone, store, revalidating } = this.#init;
+    const epoch = store.epoch();
+    const requestTime = Date.now();
+    let res;
+    try {
+      res = await zone.origin.request({ method: 'GET', path: this.#init.target, headers: this.#init.headers });
+    } catch (err) {
+      const e = classifyOriginError(err);
+      this.#init.onOriginError?.(e);
+      throw e;
+    }
+    const responseTime = Date.now();
+    const req = { method: 'GET', headers: this.#init.clientHeaders };
+
+    // RFC 9111 §4.3.3/§4.3.4: a 304 to our validators freshens the stored response.
+    if (revalidating && res.status === 304) {
+      res.body.resume();
+      // Purged (or any purge ran) while we asked: the 304 may vouch for what the purge removed; refetch in full.
+      if (store.epoch() !== epoch || !store.variantsOf(revalidating.objectKey).includes(revalidating)) return { kind: 'gone' };
+      const merged = updateStoredHeaders(revalidating.fieldMap, res.headers);
+      const fields = responseFields(merged, EDGE_ONLY_FIELDS);
+      const decision = decideStore(req, { status: revalidating.status, headers: merged }, requestTime, responseTime, zone.policy);
+      const freshness: Freshness = decision.storable ? decision.freshness : { ...revalidating.freshness, lifetime: 0, responseTime, correctedInitialAge: 0 };
+      store.refresh(revalidating, withLength(fields, revalidating.body.length), freshness);
+      return { kind: 'not-modified', variant: revalidating, status: 304 };
+    }
+
+    const fields = responseFields(res.headers, EDGE_ONLY_FIELDS);
+    const decision = decideStore(req, { status: res.status, headers: res.headers }, requestTime, responseTime, zone.policy);
+    const vary = parseVary(res.headers.vary);
+    const declared = Number(res.headers['content-length']);
+    let reason = decision.storable ? '' : decision.reason;
+    if (decision.storable && vary === '*') reason = 'vary-star';
+    if (decision.storable && declared > this.#init.maxObjectBytes) reason = 'too-large';
+    if (reason) {
+      // RFC 9111 §4.4 spirit: a fresh non-storable answer for the URL supersedes what we held for this request.
+      if (revalidating) store.remove(revalidating);
+      return { kind: 'private', status: res.status, fields, body: res.body, reason };
+    }
+
+    const keyNames = mergeNames(zone.keyHeaders, vary as string[]);
+    const selector = selectorOf(keyNames, this.#init.clientHeaders, normalizeVaryValue);
+    const strip = fieldsToStrip({ status: res.status, headers: res.headers });
+    const storedFields = strip.length ? fields.filter(([n]) => !strip.includes(n)) : fields;
+    const tags = parseTags(res.headers['cache-tag']);
+    const freshness = (decision as { freshness: Freshness }).freshness;
+    this.#pump(res.body, (body) => {
+      const v = store.insert({
+        zoneId: zone.id, host: this.#init.host, path: this.#init.path, query: this.#init.query,
+        objectKey: this.#init.objectKey, keyNames, selector, status: res.status,
+        headers: withLength(storedFields, body.length), body, freshness, tags,
+      }, epoch);
+      if (v) this.#init.onStored?.(v);
+      return v;
+    });
+    return { kind: 'shared', status: res.status, fields, selector, keyNames };
+  }
+
+  #pump(body: Readable, store: (body: Buffer) => StoredVariant | undefined): void {
+    const max = this.#init.maxObjectBytes;
+    body.on('data', (chunk: Buffer) => {
+      this.#bytes += chunk.length;
+      if (this.joinable && this.#bytes > max) { this.joinable = false; this.#chunks = []; }
+      if (this.joinable) this.#chunks.push(chunk);
+      for (const s of this.#subs) s.chunk(chunk);
+    });
+    body.on('end', () => {
+      // Stored before the last byte reaches any client, so the next request after a complete response is a HIT.
+      if (this.joinable) {
+        try { this.stored = store(this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#bytes)); } catch { this.stored = undefined; }
+      }
+      this.#ended = true;
+      this.#chunks = this.joinable ? this.#chunks : [];
+      for (const s of this.#subs) s.end(this.stored);
+      this.#subs.clear();
+    });
+    body.on('error', (err) => {
+      const e = classifyOriginError(err);
+      this.#init.onOriginError?.(e);
+      this.#error = e;
+      this.joinable = false;
+      this.#chunks = [];
+      for (const s of this.#subs) s.fail(e);
+      this.#subs.clear();
+    });
+  }
+}
+
+/** Response fields for a complete stored body: its own Content-Length, no Transfer-Encoding. */
+function withLength(fields: [string, string][], length: number): [string, string][] {
+  const out = fields.filter(([n]) => n !== 'content-length');
+  out.push(['content-length', String(length)]);
+  return out;
+}
+
+function mergeNames(keyHeaders: readonly string[], vary: readonly string[]): readonly string[] {
+  if (vary.length === 0) return keyHeaders;
+  const extra = vary.filter((n) => !keyHeaders.includes(n));
+  return extra.length === 0 ? keyHeaders : [...keyHeaders, ...extra];
+}
+
+/** `Cache-Tag`: comma-separated, trimmed, case-insensitive (Cloudflare's rules). */
+export function parseTags(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  const out = new Set<string>();
+  for (const part of (Array.isArray(value) ? value.join(',') : value).split(',')) {
+    const t = part.trim().toLowerCase();
+    if (t && t.length <= 1024) out.add(t);
+  }
+  return [...out];
+}

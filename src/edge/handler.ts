@@ -1,0 +1,314 @@
+// The request path: route by Host, key, look up, decide (RFC 9111 §4), then serve, revalidate, fetch or pass.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import type { Logger } from '../observability/logger.js';
+import type { EdgeMetrics } from '../observability/metrics.js';
+import type { CacheStore, StoredVariant } from '../storage/store.js';
+import type { ZoneRouter, ZoneRuntime } from './zones.js';
+import { Flight, EDGE_ONLY_FIELDS, type FlightHead } from './flight.js';
+import { forwardHeaders, responseFields } from '../http/headers.js';
+import { normalizeHost, primaryKey, selectorOf } from '../cache/key.js';
+import { currentAge, evaluateReuse, invalidationTargets, normalizeVaryValue, parseRequestDirectives, validatorsFor } from '../cache/policy/index.js';
+import { cacheStatus, type CacheStatusParts, type CfCacheStatus, type FwdReason } from '../observability/cache-status.js';
+import { flatFields, hasConditionals, sendText, serveComplete, type Servable } from './respond.js';
+import { classifyOriginError, OriginError } from '../origin/client.js';
+
+export interface EdgeContext {
+  router: ZoneRouter;
+  store: CacheStore;
+  metrics: EdgeMetrics;
+  logger: Logger;
+  maxObjectBytes: number;
+}
+
+/** Client fields the edge answers itself when it fetches for the cache (RFC 9111 §4.3.2: it may send its own validators). */
+const CACHE_FETCH_DROP: ReadonlySet<string> = new Set([
+  'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range',
+]);
+
+interface Req {
+  zone: ZoneRuntime;
+  host: string;
+  path: string;
+  query: string;
+  target: string;
+  objectKey: string;
+  method: string;
+}
+
+export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: ServerResponse) => void {
+  const flights = new Map<string, Flight>();
+  const { router, store, metrics, logger } = ctx;
+  const logAccess = logger.isLevelEnabled('info');
+
+  function done(res: ServerResponse, cf: CfCacheStatus | 'NONE'): void {
+    metrics.requests.inc({ cache_status: cf });
+  }
+
+  function statusFields(cf: CfCacheStatus, parts: CacheStatusParts): string[] {
+    return ['cf-cache-status', cf, 'cache-status', cacheStatus(parts)];
+  }
+
+  function forward(req: IncomingMessage, r: Req, forCache: boolean): Record<string, string | string[]> {
+    const peer = req.socket.remoteAddress;
+    return forwardHeaders(req.headers, {
+      strip: r.zone.strip,
+      dropForCacheFetch: forCache ? CACHE_FETCH_DROP : undefined,
+      host: r.host,
+      proto: 'http',
+      peer,
+      trustPeer: peer !== undefined && r.zone.trustedProxies.has(peer),
+    });
+  }
+
+  /** Serves a stored variant with its current Age (RFC 9111 §4.2.3, §5.1). */
+  function serveVariant(req: IncomingMessage, res: ServerResponse, v: StoredVariant, cf: CfCacheStatus, parts: CacheStatusParts): void {
+    const age = currentAge(v.freshness, Date.now());
+    serveComplete(req, res, v, ['age', String(age), ...statusFields(cf, parts)]);
+    done(res, cf);
+  }
+
+  function originFailed(res: ServerResponse, err: unknown): void {
+    const e = err instanceof OriginError ? err : classifyOriginError(err);
+    if (res.headersSent) { res.destroy(); return; }
+    sendText(res, e.status, `edgecache: ${e.message}`, ['cache-status', cacheStatus({ fwd: 'miss', detail: e.code.toLowerCase() })]);
+    done(res, 'NONE');
+  }
+
+  /** Forwards a request uncached (other methods, requests with content, non-shareable answers). */
+  function pass(req: IncomingMessage, res: ServerResponse, r: Req, cf: CfCacheStatus, fwd: FwdReason, detail?: string): void {
+    const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+    const abort = new AbortController();
+    res.on('close', () => { if (!res.writableFinished) abort.abort(); });
+    metrics.originFetches.inc({ kind: 'pass' });
+    r.zone.origin.request({
+      method: r.method, path: r.target, headers: forward(req, r, false), body: hasBody ? req : null, signal: abort.signal,
+    }).then((o) => {
+      if (r.method !== 'GET' && r.method !== 'HEAD' && o.status < 400) invalidate(r, o.headers);
+      const fields = responseFields(o.headers, EDGE_ONLY_FIELDS);
+      try {
+        res.writeHead(o.status, flatFields(fields, statusFields(cf, { fwd, fwdStatus: o.status, detail })));
+      } catch {
+        o.body.destroy();
+        originFailed(res, new OriginError('ORIGIN_BAD_RESPONSE', 'origin sent an invalid response field'));
+        return;
+      }
+      if (r.method === 'HEAD') { o.body.resume(); res.end(); }
+      else pipeline(o.body, res, () => {});
+      done(res, cf);
+    }, (err) => {
+      metrics.originErrors.inc({ code: classifyOriginError(err).code });
+      originFailed(res, err);
+    });
+  }
+
+  /** RFC 9111 §4.4: a successful unsafe request invalidates its target and same-host Location/Content-Location. */
+  function invalidate(r: Req, resHeaders: Record<string, string | string[] | undefined>): void {
+    store.purge({ kind: 'object', zoneId: r.zone.id, host: r.host, path: r.path, query: r.query }, false);
+    let base: URL;
+    try { base = new URL(`http://${r.host}${r.path}`); } catch { return; }
+    for (const u of invalidationTargets(r.method, 200, base, resHeaders)) {
+      const host = normalizeHost(u.host);
+      if (host !== r.host) continue;
+      const query = r.zone.normalizeQuery(u.search.slice(1));
+      if (u.pathname === r.path && query === r.query) continue;
+      store.purge({ kind: 'object', zoneId: r.zone.id, host, path: u.pathname, query }, false);
+    }
+  }
+
+  function startFlight(req: IncomingMessage, r: Req, revalidating: StoredVariant | undefined, collapseKey: string | undefined): Flight {
+    const headers = forward(req, r, true);
+    if (revalidating) Object.assign(headers, validatorsFor(revalidating.fieldMap));
+    metrics.originFetches.inc({ kind: revalidating ? 'revalidate' : 'miss' });
+    const flight = new Flight({
+      zone: r.zone, store, objectKey: r.objectKey, host: r.host, path: r.path, query: r.query, target: r.target,
+      headers, clientHeaders: req.headers, maxObjectBytes: ctx.maxObjectBytes, revalidating,
+      onOriginError: (e) => metrics.originErrors.inc({ code: e.code }),
+    });
+    if (collapseKey !== undefined) {
+      flights.set(collapseKey, flight);
+      const release = (): void => { if (flights.get(collapseKey) === flight) flights.delete(collapseKey); };
+      flight.head.then((h) => {
+        if (h.kind !== 'shared') release();
+        else flight.subscribe({ chunk() {}, end: release, fail: release });
+      }, release);
+    }
+    return flight;
+  }
+
+  /** A background revalidation (RFC 5861 §3 stale-while-revalidate): nobody waits for it. */
+  function revalidateInBackground(req: IncomingMessage, r: Req, v: StoredVariant): void {
+    const key = `${r.objectKey}\u0000r${v.id}`;
+    if (flights.has(key)) return;
+    startFlight(req, r, v, key).head.then((h) => {
+      if (h.kind === 'private') h.body.resume();
+    }, (err) => logger.warn({ err: String(err), url: r.target }, 'background revalidation failed'));
+  }
+
+  /** Miss or revalidation: fetch (collapsed with identical requests), then serve what came back. */
+  async function fetchAndServe(req: IncomingMessage, res: ServerResponse, r: Req, stale: StoredVariant | undefined, staleIfError: boolean, fwd: FwdReason, retried = false): Promise<void> {
+    const keySelector = selectorOf(r.zone.keyHeaders, req.headers, normalizeVaryValue);
+    const collapseKey = `${r.objectKey}\u0000${keySelector}\u0000${stale ? `r${stale.id}` : 'm'}`;
+    let flight = flights.get(collapseKey);
+    const collapsed = flight !== undefined;
+    flight ??= startFlight(req, r, stale, collapseKey);
+    let head: FlightHead;
+    try {
+      head = await flight.head;
+    } catch (err) {
+      if (stale && staleIfError) return serveVariant(req, res, stale, 'STALE', { hit: true, fwd: 'stale', detail: 'stale-if-error' });
+      return originFailed(res, err);
+    }
+    if (res.destroyed) return;
+    switch (head.kind) {
+      case 'gone':
+        if (retried) return sendText(res, 503, 'edgecache: the cached response was purged during revalidation; retry');
+        return fetchAndServe(req, res, r, undefined, false, 'miss', true);
+      case 'not-modified':
+        return serveVariant(req, res, head.variant, 'REVALIDATED', { fwd: 'stale', fwdStatus: 304, collapsed: collapsed || undefined });
+      case 'private': {
+        if (collapsed) return pass(req, res, r, cfFor(head.reason), fwd, head.reason);
+        if (stale && staleIfError && head.status >= 500) {
+          head.body.resume();
+          return serveVariant(req, res, stale, 'STALE', { hit: true, fwd: 'stale', fwdStatus: head.status, detail: 'stale-if-error' });
+        }
+        const cf = cfFor(head.reason);
+        try {
+          res.writeHead(head.status, flatFields(head.fields, statusFields(cf, { fwd, fwdStatus: head.status, detail: head.reason })));
+        } catch {
+          head.body.destroy();
+          return originFailed(res, new OriginError('ORIGIN_BAD_RESPONSE', 'origin sent an invalid response field'));
+        }
+        if (r.method === 'HEAD') { head.body.destroy(); res.end(); }
+        else pipeline(head.body, res, () => {});
+        return done(res, cf);
+      }
+      case 'shared': {
+        if (selectorOf(head.keyNames, req.headers, normalizeVaryValue) !== head.selector || !flight.joinable) {
+          // Same key headers but another Vary value (or the body outgrew the limit): this request needs its own fetch.
+          return fetchAlone(req, res, r, fwd);
+        }
+        if (stale && staleIfError && head.status >= 500) {
+          return serveVariant(req, res, stale, 'STALE', { hit: true, fwd: 'stale', fwdStatus: head.status, detail: 'stale-if-error' });
+        }
+        const cf: CfCacheStatus = stale ? 'EXPIRED' : 'MISS';
+        const parts: CacheStatusParts = { fwd, fwdStatus: head.status, stored: true, collapsed: collapsed || undefined };
+        return streamOrWait(req, res, flight, head, cf, parts);
+      }
+    }
+  }
+
+  /** An uncollapsed fetch for the cache (a Vary mismatch with the flight it joined). */
+  async function fetchAlone(req: IncomingMessage, res: ServerResponse, r: Req, fwd: FwdReason): Promise<void> {
+    const flight = startFlight(req, r, undefined, undefined);
+    let head: FlightHead;
+    try { head = await flight.head; } catch (err) { return originFailed(res, err); }
+    if (head.kind === 'shared') return streamOrWait(req, res, flight, head, 'MISS', { fwd, fwdStatus: head.status, stored: true });
+    if (head.kind === 'private') {
+      const cf = cfFor(head.reason);
+      res.writeHead(head.status, flatFields(head.fields, statusFields(cf, { fwd, fwdStatus: head.status, detail: head.reason })));
+      if (r.method === 'HEAD') { head.body.destroy(); res.end(); } else pipeline(head.body, res, () => {});
+      return done(res, cf);
+    }
+    return sendText(res, 502, 'edgecache: unexpected origin answer');
+  }
+
+  /** Plain GETs stream along with the fetch; HEAD, Range and conditional requests are answered from the whole body. */
+  function streamOrWait(req: IncomingMessage, res: ServerResponse, flight: Flight, head: Extract<FlightHead, { kind: 'shared' }>, cf: CfCacheStatus, parts: CacheStatusParts): void {
+    const edge = statusFields(cf, parts);
+    if (req.method === 'GET' && req.headers.range === undefined && !hasConditionals(req.headers)) {
+      res.writeHead(head.status, flatFields(head.fields, edge));
+      const sub = {
+        chunk: (b: Buffer) => { res.write(b); },
+        end: () => { res.end(); },
+        fail: () => { res.destroy(); },
+      };
+      res.on('close', () => flight.unsubscribe(sub));
+      flight.subscribe(sub);
+      done(res, cf);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    flight.subscribe({
+      chunk: (b) => { chunks.push(b); },
+      end: (stored) => {
+        if (res.destroyed) return;
+        const s: Servable = stored ?? {
+          status: head.status, flatHeaders: flatFields(head.fields, []), fieldMap: Object.fromEntries(head.fields),
+          body: Buffer.concat(chunks),
+        };
+        serveComplete(req, res, s, stored ? ['age', String(currentAge(stored.freshness, Date.now())), ...edge] : edge);
+        done(res, cf);
+      },
+      fail: () => { if (res.headersSent) res.destroy(); else sendText(res, 502, 'edgecache: origin response broke off'); },
+    });
+  }
+
+  return function handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = logAccess ? performance.now() : 0;
+    if (logAccess) {
+      res.on('finish', () => logger.info({ method: req.method, host: req.headers.host, url: req.url, status: res.statusCode,
+        cache: res.getHeader('cf-cache-status'), ms: Math.round((performance.now() - started) * 10) / 10 }, 'request'));
+    }
+    let url = req.url ?? '/';
+    let hostValue = req.headers.host ?? '';
+    if (url.charCodeAt(0) !== 47 /* '/' */) {
+      // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host.
+      const m = /^https?:\/\/([^/?#]+)([^#]*)$/i.exec(url);
+      if (!m) return sendText(res, 400, 'edgecache: request target must be a path or an absolute http(s) URL');
+      hostValue = m[1]!;
+      url = m[2] || '/';
+      if (url[0] === '?') url = `/${url}`;
+    }
+    const host = normalizeHost(hostValue);
+    const zone = router.match(host);
+    if (!zone) return sendText(res, 421, `edgecache: no zone serves host ${JSON.stringify(host.slice(0, 200))}`);
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const rawQuery = q === -1 ? '' : url.slice(q + 1);
+    const query = zone.normalizeQuery(rawQuery);
+    const target = query === rawQuery ? url : query === '' ? path : `${path}?${query}`;
+    const method = req.method ?? 'GET';
+    const r: Req = { zone, host, path, query, target, objectKey: primaryKey(zone.id, host, path, query), method };
+
+    const hasBody = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
+    if ((method !== 'GET' && method !== 'HEAD') || hasBody) {
+      return pass(req, res, r, 'DYNAMIC', method === 'GET' || method === 'HEAD' ? 'request' : 'method', hasBody ? 'request-content' : undefined);
+    }
+
+    const v = store.lookup(r.objectKey, req.headers);
+    const now = Date.now();
+    if (v) {
+      const d = evaluateReuse(v.freshness, req.headers, now, zone.policy);
+      let action = d.action;
+      if (v.forcedStale && action === 'serve') action = 'revalidate';
+      if (v.forcedStale && action === 'revalidate' && v.freshness.staleWhileRevalidate > 0 && !v.freshness.noStaleServing && !parseRequestDirectives(req.headers, zone.policy).noCache) {
+        action = 'serve-stale-revalidate';
+      }
+      if (action === 'serve') return serveVariant(req, res, v, 'HIT', { hit: true, ttl: d.ttl });
+      if (action === 'serve-stale-revalidate') {
+        revalidateInBackground(req, r, v);
+        return serveVariant(req, res, v, 'UPDATING', { hit: true, ttl: d.ttl, detail: 'stale-while-revalidate' });
+      }
+      if (parseRequestDirectives(req.headers, zone.policy).onlyIfCached) return onlyIfCached(res);
+      const sie = d.action === 'revalidate' ? d.staleIfError : false;
+      const directives = parseRequestDirectives(req.headers, zone.policy);
+      void fetchAndServe(req, res, r, v, sie, directives.noCache ? 'request' : 'stale');
+      return;
+    }
+    if (req.headers['cache-control'] !== undefined && parseRequestDirectives(req.headers, zone.policy).onlyIfCached) return onlyIfCached(res);
+    void fetchAndServe(req, res, r, undefined, false, store.variantsOf(r.objectKey).length > 0 ? 'vary-miss' : 'uri-miss');
+  };
+
+  function onlyIfCached(res: ServerResponse): void {
+    // RFC 9111 §5.2.1.7: only-if-cached with nothing usable stored → 504.
+    sendText(res, 504, 'edgecache: only-if-cached and no usable stored response', ['cache-status', cacheStatus({ fwd: 'miss', detail: 'only-if-cached' })]);
+    done(res, 'NONE');
+  }
+}
+
+/** cf-cache-status for answers not stored: BYPASS when the origin said not to store, DYNAMIC when never eligible. */
+function cfFor(reason: string): CfCacheStatus {
+  return reason === 'set-cookie' || reason === 'no-store' || reason === 'private' || reason === 'authorization' || reason === 'vary-star' || reason === 'no-cache'
+    ? 'BYPASS' : 'DYNAMIC';
+}

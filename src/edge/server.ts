@@ -1,0 +1,117 @@
+// Composition root: builds the store, zones, handler, admin API and listeners from a Config; stops them cleanly.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Config } from '../config/schema.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createMetrics, type EdgeMetrics } from '../observability/metrics.js';
+import { MemoryStore } from '../storage/memory.js';
+import type { CacheStore } from '../storage/store.js';
+import { compileZones, type ZoneRouter } from './zones.js';
+import { createHandler } from './handler.js';
+import { createAdminServer } from '../admin/server.js';
+import { applyPurge } from '../purge/purger.js';
+import { normalizeVaryValue } from '../cache/policy/index.js';
+import type { PurgeRequest } from '../purge/request.js';
+
+export interface RunningEdge {
+  readonly config: Config;
+  readonly edge: AddressInfo;
+  readonly admin: AddressInfo;
+  readonly store: CacheStore;
+  readonly metrics: EdgeMetrics;
+  readonly router: ZoneRouter;
+  readonly logger: Logger;
+  /** Stops accepting, lets in-flight requests finish (at most `graceMs`), closes origin pools. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+}
+
+function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen({ host, port }, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/** Answers malformed requests (RFC 9112) without involving the handler, and keeps serving. */
+function onClientError(err: Error & { code?: string }, socket: Socket): void {
+  if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) { socket.destroy(); return; }
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT' ? '408 Request Timeout'
+    : err.code === 'HPE_INVALID_TRANSFER_ENCODING' && /unknown|not implemented/i.test(err.message) ? '501 Not Implemented'
+    : '400 Bad Request';
+  const body = `edgecache: ${status.slice(4).toLowerCase()}\n`;
+  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+  socket.destroySoon?.();
+}
+
+export async function startEdge(config: Config, opts: StartOptions = {}): Promise<RunningEdge> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const store = new MemoryStore({ maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue });
+  const metrics = createMetrics(() => store.stats());
+  const router = compileZones(config);
+  const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes });
+
+  const edgeServer = createServer({
+    maxHeaderSize: 16 * 1024,
+    headersTimeout: 10_000,
+    requestTimeout: 300_000,
+    keepAliveTimeout: 5_000,
+    requireHostHeader: true,
+  }, (req, res) => {
+    try { handler(req, res); } catch (err) {
+      logger.error({ err: String(err), url: req.url }, 'request handler failed');
+      if (!res.headersSent) { res.writeHead(500, { 'content-type': 'text/plain' }); res.end('edgecache: internal error\n'); } else res.destroy();
+    }
+  });
+  edgeServer.on('clientError', onClientError);
+
+  const applyLocal = async (zoneId: string, req: PurgeRequest): Promise<void> => {
+    const n = applyPurge(store, router, zoneId, req);
+    metrics.purges.inc({ kind: req.kind });
+    metrics.purgedVariants.inc(n);
+    logger.info({ zone: zoneId, kind: req.kind, soft: req.soft, variants: n }, 'purge applied');
+  };
+  const adminServer = createAdminServer({
+    tokens: config.admin.tokens, router, store, metrics, logger, maxItems: config.purge.maxItems,
+    applyPurge: applyLocal, health: () => ({}),
+  });
+
+  const edge = await listen(edgeServer, config.listen.host, config.listen.port);
+  let admin: AddressInfo;
+  try {
+    admin = await listen(adminServer, config.admin.listen.host, config.admin.listen.port);
+  } catch (err) {
+    edgeServer.close();
+    await router.close();
+    throw err;
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    config, edge, admin, store, metrics, router, logger,
+    close(graceMs = 10_000) {
+      closing ??= (async () => {
+        const stopped = Promise.all([
+          new Promise<void>((r) => edgeServer.close(() => r())),
+          new Promise<void>((r) => adminServer.close(() => r())),
+        ]);
+        edgeServer.closeIdleConnections();
+        adminServer.closeIdleConnections();
+        const timer = setTimeout(() => { edgeServer.closeAllConnections(); adminServer.closeAllConnections(); }, graceMs);
+        await stopped;
+        clearTimeout(timer);
+        await router.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,37 @@
+// Prometheus metrics (prom-client): requests by cache status, origin fetches and errors, store size, purges.
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { StoreStats } from '../storage/store.js';
+
+export interface EdgeMetrics {
+  readonly registry: Registry;
+  readonly requests: Counter<'cache_status'>;
+  readonly originFetches: Counter<'kind'>;
+  readonly originErrors: Counter<'code'>;
+  readonly purges: Counter<'kind'>;
+  readonly purgedVariants: Counter;
+  readonly corsDiagnostics: Counter<'kind'>;
+  readonly storeErrors: Counter;
+}
+
+export function createMetrics(stats: () => StoreStats): EdgeMetrics {
+  const registry = new Registry();
+  const m: EdgeMetrics = {
+    registry,
+    requests: new Counter({ name: 'edgecache_requests_total', help: 'Requests answered, by cf-cache-status (NONE for errors and edge answers)', labelNames: ['cache_status'], registers: [registry] }),
+    originFetches: new Counter({ name: 'edgecache_origin_fetches_total', help: 'Requests sent to origins, by kind (miss, revalidate, pass)', labelNames: ['kind'], registers: [registry] }),
+    originErrors: new Counter({ name: 'edgecache_origin_errors_total', help: 'Origin failures, by code', labelNames: ['code'], registers: [registry] }),
+    purges: new Counter({ name: 'edgecache_purges_total', help: 'Purges applied, by kind', labelNames: ['kind'], registers: [registry] }),
+    purgedVariants: new Counter({ name: 'edgecache_purged_variants_total', help: 'Variants removed or marked stale by purges', registers: [registry] }),
+    corsDiagnostics: new Counter({ name: 'edgecache_cors_misconfigurations_total', help: 'Origin CORS responses that poison shared caches, by kind', labelNames: ['kind'], registers: [registry] }),
+    storeErrors: new Counter({ name: 'edgecache_store_errors_total', help: 'Store failures (served as misses)', registers: [registry] }),
+  };
+  const gauge = (name: string, help: string, read: (s: StoreStats) => number): void => {
+    new Gauge({ name, help, registers: [registry], collect() { this.set(read(stats())); } });
+  };
+  gauge('edgecache_objects', 'Cached objects (URLs with at least one variant)', (s) => s.objects);
+  gauge('edgecache_variants', 'Cached variants', (s) => s.variants);
+  gauge('edgecache_store_bytes', 'Bytes of bodies held (a body shared by variants counts once)', (s) => s.bodyBytes);
+  gauge('edgecache_store_bodies', 'Distinct bodies held', (s) => s.bodies);
+  gauge('edgecache_evictions', 'Variants evicted by the byte bound since start', (s) => s.evictions);
+  return m;
+}

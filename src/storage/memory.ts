@@ -1,0 +1,343 @@
+// In-memory cache store: objects → variants, LRU bounded by bytes, shared bodies, tag/host/path indexes, purges.
+import { createHash } from 'node:crypto';
+import { selectorOf, type HeaderValues } from '../cache/key.js';
+import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput } from './store.js';
+import type { Freshness } from '../cache/policy/types.js';
+import { PathIndex } from './path-index.js';
+
+export interface MemoryStoreOptions {
+  maxBytes: number;
+  /** Normalises a header value for selectors (Vary rules): the same function lookups and purges use. */
+  normalize: (name: string, value: string | string[] | undefined) => string | undefined;
+  /** Called when a variant leaves the store (eviction, purge, replacement). */
+  onRemove?: (v: StoredVariant, why: 'evicted' | 'purged' | 'replaced' | 'expired') => void;
+}
+
+interface Group { keyNames: readonly string[]; bySelector: Map<string, Variant> }
+interface CacheObject { key: string; zoneId: string; host: string; path: string; groups: Group[]; count: number }
+interface Body { buf: Buffer; refs: number }
+type Variant = StoredVariant & { object: CacheObject };
+interface PurgeRecord { epoch: number; target: PurgeTarget; soft: boolean }
+
+/** Fixed per-variant overhead charged against maxBytes on top of header and body bytes. */
+const VARIANT_OVERHEAD = 400;
+const PURGE_LOG_SIZE = 4096;
+
+export class MemoryStore implements CacheStore {
+  readonly #opts: MemoryStoreOptions;
+  readonly #objects = new Map<string, CacheObject>();
+  /** Insertion-ordered: the first entry is the least recently used. */
+  readonly #lru = new Map<Variant, true>();
+  readonly #bodies = new Map<string, Body>();
+  readonly #byTag = new Map<string, Set<Variant>>();
+  readonly #byHost = new Map<string, Set<CacheObject>>();
+  readonly #paths = new Map<string, PathIndex<CacheObject>>();
+  /** zone → seq at its last purge-everything (hard) and soft purge-everything. */
+  readonly #generations = new Map<string, { hard: number; soft: number }>();
+  readonly #purgeLog: PurgeRecord[] = [];
+  #epoch = 0;
+  #seq = 0;
+  #nextId = 1;
+  #bytes = 0;        // charged bytes: metadata of every variant + each unique body once
+  #bodyBytes = 0;
+  #variants = 0;
+  #evictions = 0;
+
+  constructor(opts: MemoryStoreOptions) { this.#opts = opts; }
+
+  epoch(): number { return this.#epoch; }
+
+  variantsOf(objectKey: string): readonly StoredVariant[] {
+    const obj = this.#objects.get(objectKey);
+    if (!obj) return [];
+    const out: StoredVariant[] = [];
+    for (const g of obj.groups) for (const v of g.bySelector.values()) if (this.#isLive(v)) out.push(v);
+    return out;
+  }
+
+  lookup(objectKey: string, headers: HeaderValues): StoredVariant | undefined {
+    const obj = this.#objects.get(objectKey);
+    if (!obj) return undefined;
+    const groups = obj.groups;
+    for (let i = groups.length - 1; i >= 0; i--) {
+      const g = groups[i]!;
+      const v = g.bySelector.get(selectorOf(g.keyNames, headers, this.#opts.normalize));
+      if (v === undefined) continue;
+      if (!this.#isLive(v)) { this.#drop(v, 'purged'); return undefined; }
+      this.#lru.delete(v);
+      this.#lru.set(v, true);
+      return v;
+    }
+    return undefined;
+  }
+
+  /** Applies purge-everything generations lazily (RFC-free: a Varnish-style ban by sequence number). */
+  #isLive(v: Variant): boolean {
+    const gen = this.#generations.get(v.zoneId);
+    if (!gen) return true;
+    if (v.seq <= gen.hard) return false;
+    if (v.seq <= gen.soft && !v.forcedStale) v.forcedStale = true;
+    return true;
+  }
+
+  insert(input: VariantInput, sinceEpoch?: number): StoredVariant | undefined {
+    let soft = input.soft ?? false;
+    if (sinceEpoch !== undefined && sinceEpoch < this.#epoch) {
+      const oldest = this.#purgeLog[0];
+      if (!oldest || oldest.epoch > sinceEpoch + 1) return undefined; // the log no longer covers the fetch: be safe
+      for (const rec of this.#purgeLog) {
+        if (rec.epoch <= sinceEpoch || !this.#covers(rec.target, input)) continue;
+        if (!rec.soft) return undefined;
+        soft = true;
+      }
+    }
+    const headerBytes = input.headers.reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
+    const size = VARIANT_OVERHEAD + headerBytes + input.path.length + input.query.length + input.selector.length;
+    if (size + input.body.length > this.#opts.maxBytes) return undefined;
+
+    let obj = this.#objects.get(input.objectKey);
+    if (!obj) {
+      obj = { key: input.objectKey, zoneId: input.zoneId, host: input.host, path: input.path, groups: [], count: 0 };
+      this.#objects.set(obj.key, obj);
+      let hostSet = this.#byHost.get(hostKey(input.zoneId, input.host));
+      if (!hostSet) this.#byHost.set(hostKey(input.zoneId, input.host), (hostSet = new Set()));
+      hostSet.add(obj);
+      let idx = this.#paths.get(hostKey(input.zoneId, input.host));
+      if (!idx) this.#paths.set(hostKey(input.zoneId, input.host), (idx = new PathIndex()));
+      idx.add(input.path, obj);
+    }
+    let group = obj.groups.find((g) => sameNames(g.keyNames, input.keyNames));
+    if (!group) {
+      group = { keyNames: input.keyNames, bySelector: new Map() };
+      obj.groups.push(group);
+    }
+    const old = group.bySelector.get(input.selector);
+    if (old) this.#drop(old, 'replaced');
+    // Same selector in another group (Vary changed): that old response is superseded too (RFC 9111 §4.1).
+    for (const g of obj.groups) {
+      if (g === group) continue;
+      const other = g.bySelector.get(selectorOf(g.keyNames, headersOfSelector(input), this.#opts.normalize));
+      if (other) this.#drop(other, 'replaced');
+    }
+
+    const hash = hashBody(input.body);
+    let body = this.#bodies.get(hash);
+    if (!body) {
+      body = { buf: input.body, refs: 0 };
+      this.#bodies.set(hash, body);
+      this.#bodyBytes += body.buf.length;
+      this.#bytes += body.buf.length;
+    }
+    body.refs++;
+
+    const v: Variant = {
+      id: this.#nextId++, seq: ++this.#seq, zoneId: input.zoneId, host: input.host, path: input.path,
+      query: input.query, objectKey: input.objectKey, keyNames: group.keyNames, selector: input.selector,
+      status: input.status, headers: input.headers, flatHeaders: flatten(input.headers), fieldMap: toFieldMap(input.headers), body: body.buf,
+      bodyHash: hash, freshness: input.freshness, tags: input.tags, forcedStale: soft,
+      storedAt: Date.now(), size, object: obj,
+    };
+    group.bySelector.set(input.selector, v);
+    obj.count++;
+    this.#variants++;
+    this.#bytes += size;
+    this.#lru.set(v, true);
+    for (const tag of v.tags) {
+      let set = this.#byTag.get(tagKey(v.zoneId, tag));
+      if (!set) this.#byTag.set(tagKey(v.zoneId, tag), (set = new Set()));
+      set.add(v);
+    }
+    this.#evict(v);
+    return obj.count > 0 && group.bySelector.get(input.selector) === v ? v : undefined;
+  }
+
+  refresh(v: StoredVariant, headers: [string, string][], freshness: Freshness): void {
+    v.headers = headers;
+    v.flatHeaders = flatten(headers);
+    v.fieldMap = toFieldMap(headers);
+    v.freshness = freshness;
+    v.forcedStale = false;
+  }
+
+  remove(v: StoredVariant): void {
+    if (this.#lru.has(v as Variant)) this.#drop(v as Variant, 'purged');
+  }
+
+  purge(target: PurgeTarget, soft: boolean): number {
+    this.#epoch++;
+    this.#purgeLog.push({ epoch: this.#epoch, target, soft });
+    if (this.#purgeLog.length > PURGE_LOG_SIZE) this.#purgeLog.shift();
+    if (target.kind === 'everything') {
+      const gen = this.#generations.get(target.zoneId) ?? { hard: 0, soft: 0 };
+      if (soft) gen.soft = this.#seq; else gen.hard = this.#seq;
+      this.#generations.set(target.zoneId, gen);
+      if (!soft) this.#sweep(target.zoneId, this.#seq);
+      return 0;
+    }
+    const hits = this.#matching(target);
+    for (const v of hits) {
+      if (soft) v.forcedStale = true;
+      else this.#drop(v, 'purged');
+    }
+    return hits.length;
+  }
+
+  #matching(target: Exclude<PurgeTarget, { kind: 'everything' }>): Variant[] {
+    const out: Variant[] = [];
+    const addObject = (obj: CacheObject | undefined): void => {
+      if (obj) for (const g of obj.groups) for (const v of g.bySelector.values()) out.push(v);
+    };
+    switch (target.kind) {
+      case 'object':
+      case 'variant': {
+        const key = `${target.zoneId}\u0000${target.host}\u0000${target.path}?${target.query}`;
+        const obj = this.#objects.get(key);
+        if (!obj) return out;
+        if (target.kind === 'object') { addObject(obj); return out; }
+        for (const g of obj.groups) {
+          const v = g.bySelector.get(selectorOf(g.keyNames, target.headers, this.#opts.normalize));
+          if (v) out.push(v);
+        }
+        return out;
+      }
+      case 'tag':
+        for (const v of this.#byTag.get(tagKey(target.zoneId, target.tag)) ?? []) out.push(v);
+        return out;
+      case 'host':
+        for (const obj of this.#byHost.get(hostKey(target.zoneId, target.host)) ?? []) addObject(obj);
+        return out;
+      case 'prefix':
+        for (const obj of this.#paths.get(hostKey(target.zoneId, target.host))?.withPrefix(target.pathPrefix) ?? []) addObject(obj);
+        return out;
+    }
+  }
+
+  /** Would this purge have matched an entry with these properties (for fetches in flight during it)? */
+  #covers(target: PurgeTarget, input: VariantInput): boolean {
+    if (target.zoneId !== input.zoneId) return false;
+    switch (target.kind) {
+      case 'everything': return true;
+      case 'object': return target.host === input.host && target.path === input.path && target.query === input.query;
+      case 'variant':
+        return target.host === input.host && target.path === input.path && target.query === input.query &&
+          selectorOf(input.keyNames, target.headers, this.#opts.normalize) === input.selector;
+      case 'tag': return input.tags.includes(target.tag);
+      case 'host': return target.host === input.host;
+      case 'prefix': return target.host === input.host && input.path.startsWith(target.pathPrefix);
+    }
+  }
+
+  /** Frees a purged-everything zone's memory in slices, off the request path. */
+  #sweep(zoneId: string, upTo: number): void {
+    const it = [...this.#lru.keys()];
+    let i = 0;
+    const step = (): void => {
+      const end = Math.min(i + 5000, it.length);
+      for (; i < end; i++) {
+        const v = it[i]!;
+        if (v.zoneId === zoneId && v.seq <= upTo && this.#lru.has(v)) this.#drop(v, 'purged');
+      }
+      if (i < it.length) setImmediate(step);
+    };
+    step();
+  }
+
+  #evict(keep: Variant): void {
+    for (const v of this.#lru.keys()) {
+      if (this.#bytes <= this.#opts.maxBytes) return;
+      if (v === keep) continue;
+      this.#drop(v, 'evicted');
+      this.#evictions++;
+    }
+  }
+
+  #drop(v: Variant, why: 'evicted' | 'purged' | 'replaced' | 'expired'): void {
+    if (!this.#lru.delete(v)) return;
+    const obj = v.object;
+    for (const g of obj.groups) {
+      if (g.bySelector.get(v.selector) === v) {
+        g.bySelector.delete(v.selector);
+        if (g.bySelector.size === 0) obj.groups.splice(obj.groups.indexOf(g), 1);
+        break;
+      }
+    }
+    obj.count--;
+    if (obj.count === 0 && this.#objects.get(obj.key) === obj) {
+      this.#objects.delete(obj.key);
+      const hk = hostKey(obj.zoneId, obj.host);
+      const hostSet = this.#byHost.get(hk);
+      hostSet?.delete(obj);
+      if (hostSet?.size === 0) this.#byHost.delete(hk);
+      const idx = this.#paths.get(hk);
+      idx?.delete(obj.path, obj);
+      if (hostSet === undefined || hostSet.size === 0) this.#paths.delete(hk);
+    }
+    for (const tag of v.tags) {
+      const set = this.#byTag.get(tagKey(v.zoneId, tag));
+      set?.delete(v);
+      if (set?.size === 0) this.#byTag.delete(tagKey(v.zoneId, tag));
+    }
+    const body = this.#bodies.get(v.bodyHash);
+    if (body && --body.refs === 0) {
+      this.#bodies.delete(v.bodyHash);
+      this.#bodyBytes -= body.buf.length;
+      this.#bytes -= body.buf.length;
+    }
+    this.#bytes -= v.size;
+    this.#variants--;
+    this.#opts.onRemove?.(v, why);
+  }
+
+  clear(): void {
+    for (const v of [...this.#lru.keys()]) this.#drop(v, 'purged');
+    this.#epoch++;
+    this.#purgeLog.length = 0; // fetches in flight from before the clear are not stored
+  }
+
+  stats(): StoreStats {
+    return { objects: this.#objects.size, variants: this.#variants, bodyBytes: this.#bodyBytes, bodies: this.#bodies.size, evictions: this.#evictions };
+  }
+
+  /** Bytes charged against maxBytes (metadata plus unique bodies). */
+  chargedBytes(): number { return this.#bytes; }
+
+  async close(): Promise<void> { this.clear(); }
+}
+
+function hostKey(zoneId: string, host: string): string { return `${zoneId}\u0000${host}`; }
+function tagKey(zoneId: string, tag: string): string { return `${zoneId}\u0000${tag}`; }
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Content hash, so byte-identical bodies of different variants are held once. */
+export function hashBody(body: Buffer): string {
+  return `${body.length}:${createHash('sha256').update(body).digest('base64')}`;
+}
+
+export function toFieldMap(headers: [string, string][]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of headers) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}
+
+export function flatten(headers: [string, string][]): string[] {
+  const out: string[] = new Array(headers.length * 2);
+  for (let i = 0; i < headers.length; i++) { out[2 * i] = headers[i]![0]; out[2 * i + 1] = headers[i]![1]; }
+  return out;
+}
+
+/** Rebuilds request-like headers from a selector, to find the same request's variant in another Vary group. */
+function headersOfSelector(input: VariantInput): HeaderValues {
+  const out: HeaderValues = {};
+  const parts = input.keyNames.length === 1 ? [input.selector] : input.selector.split('\u0000');
+  input.keyNames.forEach((n, i) => { const p = parts[i]; if (p !== undefined && p !== '\u0001') out[n] = p; });
+  return out;
+}

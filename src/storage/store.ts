@@ -1,0 +1,85 @@
+// The cache store interface every store implements (memory, disk), and the records it holds.
+import type { Freshness } from '../cache/policy/types.js';
+
+/** What a store needs to place a response: its key parts, selector, response and policy state. */
+export interface VariantInput {
+  zoneId: string;
+  host: string;                 // lowercased Host as requested (port kept when given)
+  path: string;                 // raw path as received
+  query: string;                // normalised query
+  objectKey: string;            // primaryKey(zoneId, host, path, query)
+  keyNames: readonly string[];  // the zone's key headers, then the response's Vary names not among them
+  selector: string;             // selectorOf(keyNames, request headers)
+  status: number;
+  headers: [string, string][];  // response fields to replay (lowercase names; hop-by-hop, Cache-Tag already removed)
+  body: Buffer;
+  freshness: Freshness;
+  tags: readonly string[];      // lowercased Cache-Tag values
+  soft?: boolean;               // store as already stale (a soft purge arrived while it was fetched)
+}
+
+export interface StoredVariant {
+  readonly id: number;
+  readonly seq: number;          // store sequence number: compared with purge-everything generations
+  readonly zoneId: string;
+  readonly host: string;
+  readonly path: string;
+  readonly query: string;
+  readonly objectKey: string;
+  readonly keyNames: readonly string[];
+  readonly selector: string;
+  status: number;
+  headers: [string, string][];
+  /** `headers` flattened [name, value, name, value...] for writeHead; rebuilt when headers change. */
+  flatHeaders: string[];
+  /** `headers` as a name → value(s) record, for the policy functions. */
+  fieldMap: Record<string, string | string[]>;
+  readonly body: Buffer;
+  readonly bodyHash: string;
+  freshness: Freshness;
+  readonly tags: readonly string[];
+  forcedStale: boolean;          // soft-purged: the next use revalidates
+  readonly storedAt: number;
+  readonly size: number;         // bytes charged against cache.maxBytes for the metadata
+}
+
+export type PurgeTarget =
+  | { kind: 'everything'; zoneId: string }
+  | { kind: 'object'; zoneId: string; host: string; path: string; query: string }
+  | { kind: 'variant'; zoneId: string; host: string; path: string; query: string; headers: Record<string, string> }
+  | { kind: 'tag'; zoneId: string; tag: string }
+  | { kind: 'host'; zoneId: string; host: string }
+  | { kind: 'prefix'; zoneId: string; host: string; pathPrefix: string };
+
+export interface StoreStats {
+  objects: number;
+  variants: number;
+  bodyBytes: number;     // unique body bytes held (a body shared by variants counts once)
+  bodies: number;
+  evictions: number;
+}
+
+/** Lookups are synchronous: the hit path never waits on I/O. */
+export interface CacheStore {
+  /** The variants stored under one primary key (empty when none). */
+  variantsOf(objectKey: string): readonly StoredVariant[];
+  /** The variant a request with these headers selects, or undefined. Marks it recently used. */
+  lookup(objectKey: string, headers: Record<string, string | string[] | undefined>): StoredVariant | undefined;
+  /** A counter that moves on with every purge: a fetch notes it when it starts. */
+  epoch(): number;
+  /**
+   * Stores a variant, replacing one with the same selector. `sinceEpoch` is the epoch its fetch started at: a purge
+   * since then that covers it means it is not stored (or stored stale for a soft purge), so a slow fetch never
+   * resurrects purged content. Returns undefined when it is not stored.
+   */
+  insert(input: VariantInput, sinceEpoch?: number): StoredVariant | undefined;
+  /** Replaces a variant's headers and freshness after a 304 (RFC 9111 §4.3.4). */
+  refresh(v: StoredVariant, headers: [string, string][], freshness: Freshness): void;
+  remove(v: StoredVariant): void;
+  /** Removes (or, with soft, marks stale) what the target names; returns how many variants it touched. */
+  purge(target: PurgeTarget, soft: boolean): number;
+  /** Drops everything (e.g. after missed cluster purges). */
+  clear(): void;
+  stats(): StoreStats;
+  close(): Promise<void>;
+}

@@ -1,0 +1,78 @@
+// Test helpers: a scriptable origin that records what it receives, an edge started in-process, and a small client.
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TestContext } from 'node:test';
+import { validateConfig } from '../../src/config/load.js';
+import type { ConfigInput } from '../../src/config/schema.js';
+import { startEdge, type RunningEdge } from '../../src/edge/server.js';
+import { createLogger } from '../../src/observability/logger.js';
+
+export interface Recorded { method: string; url: string; headers: IncomingHttpHeaders; body: Buffer }
+
+export interface TestOrigin {
+  url: string;
+  port: number;
+  requests: Recorded[];
+  count(path?: string): number;
+  close(): Promise<void>;
+}
+
+export type OriginHandler = (req: IncomingMessage & { body: Buffer }, res: ServerResponse) => void | Promise<void>;
+
+/** A real origin on 127.0.0.1:0; every request is recorded (method, url, headers, body) before the handler runs. */
+export async function startOrigin(t: TestContext, handler: OriginHandler): Promise<TestOrigin> {
+  const requests: Recorded[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      requests.push({ method: req.method!, url: req.url!, headers: req.headers, body });
+      Promise.resolve(handler(Object.assign(req, { body }), res)).catch((err) => { res.destroy(err as Error); });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  const close = (): Promise<void> => new Promise((r) => { server.close(() => r()); server.closeAllConnections(); });
+  t.after(close);
+  return {
+    url: `http://127.0.0.1:${port}`, port, requests,
+    count: (path) => requests.filter((r) => path === undefined || r.url === path).length,
+    close,
+  };
+}
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+/** Starts an edge in this process on ephemeral ports; `zones` default to one zone in front of `origin`. */
+export async function startTestEdge(t: TestContext, input: Partial<ConfigInput> & { origin?: string }): Promise<RunningEdge & { base: string; adminBase: string }> {
+  const { origin, ...rest } = input;
+  const config = validateConfig({
+    listen: '127.0.0.1:0',
+    admin: { listen: '127.0.0.1:0', tokens: [{ token: ADMIN_TOKEN, zones: ['*'] }] },
+    logLevel: 'silent',
+    ...rest,
+    zones: rest.zones ?? [{ id: 'default', hosts: ['*'], origin: origin! }],
+  }, 'test');
+  const edge = await startEdge(config, { logger: createLogger('silent') });
+  t.after(() => edge.close(1000));
+  return Object.assign(edge, { base: `http://127.0.0.1:${edge.edge.port}`, adminBase: `http://127.0.0.1:${edge.admin.port}` });
+}
+
+export interface Res { status: number; headers: IncomingHttpHeaders; body: string; raw: Buffer }
+
+/** One request on a fresh connection (no keep-alive between tests). */
+export function send(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string | Buffer } = {}): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: opts.method ?? 'GET', headers: opts.headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => { const raw = Buffer.concat(chunks); resolve({ status: res.statusCode!, headers: res.headers, body: raw.toString('utf8'), raw }); });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
