@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer, request, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTokenChecker } from './auth.js';
-import { handlePurge, ROUTE_ERROR_CODES, type PurgeRouteOptions } from './purge-route.js';
+import { admitAdminRequest, handlePurge, ROUTE_ERROR_CODES, sendCfSuccess, type PurgeRouteOptions } from './purge-route.js';
 import type { PurgeRequest } from '../purge/request.js';
 
 const MiB = 1024 * 1024;
@@ -299,4 +299,17 @@ test('a client that disconnects mid-body purges nothing', async (t) => {
   const r = await call(h.port, { body: '{"tags":["x"]}' });
   assert.equal(r.status, 200);
   assert.deepEqual(h.applied.map((a) => a.req.kind), ['tags']);
+});
+
+test('admitAdminRequest: the shared checks, reusable by other zone-scoped admin routes', async (t) => {
+  const checkToken = createTokenChecker([{ token: TOKEN, zones: ['shop'] }]);
+  const server = createServer((req, res) => {
+    if (admitAdminRequest(req, res, 'shop', { checkToken, hasZone: () => false }, 'the inspect API')) sendCfSuccess(res, 'admitted');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const port = (server.address() as AddressInfo).port;
+  assert.match(assertCfError(await call(port, { method: 'GET' }), 405, 7001), /the inspect API/);
+  assertCfError(await call(port, { token: 'nope', body: '{}' }), 401, 10001);
+  assertCfError(await call(port, { body: '{}' }), 404, 7003);
 });

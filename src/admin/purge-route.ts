@@ -3,6 +3,7 @@
 // Checks run in this order, and a refused request purges nothing:
 //   405 method (Allow: POST) → 401 token in the query string / missing or unknown bearer token → 403 token not valid
 //   for this zone → 404 unknown zone → 413 body over maxBodyBytes → 400 body (codes in src/purge/request.ts) → apply.
+// The first five are admitAdminRequest(), exported so other zone-scoped admin routes (inspect) can share them.
 //
 // Error codes used here (errors[].code). Cloudflare's own where one is known, ours otherwise:
 //   7001   405  method not allowed                     (Cloudflare: 'Method GET not available for that URI.')
@@ -142,31 +143,45 @@ export function handlePurge(req: IncomingMessage, res: ServerResponse, zoneId: s
   });
 }
 
-async function runPurge(req: IncomingMessage, res: ServerResponse, zoneId: string, opts: PurgeRouteOptions): Promise<void> {
-  if (req.method !== 'POST') {
-    refuse(req, res, 405, ROUTE_ERROR_CODES.methodNotAllowed, `Method ${req.method ?? '?'} not available for the purge API; use POST`, { allow: 'POST' });
-    return;
-  }
+export interface AdmitOptions {
+  checkToken: TokenChecker;
+  hasZone(id: string): boolean;
+}
 
+/**
+ * The checks every zone-scoped admin POST shares, in order: method (405), token in the query string (401), bearer
+ * token (401), token's zones (403), zone exists (404). Answers the refusal itself and returns false, or returns true.
+ * `what` names the API in messages (e.g. 'the purge API').
+ */
+export function admitAdminRequest(req: IncomingMessage, res: ServerResponse, zoneId: string, opts: AdmitOptions, what = 'the purge API'): boolean {
+  if (req.method !== 'POST') {
+    refuse(req, res, 405, ROUTE_ERROR_CODES.methodNotAllowed, `Method ${req.method ?? '?'} not available for ${what}; use POST`, { allow: 'POST' });
+    return false;
+  }
   const bearer = { 'www-authenticate': 'Bearer realm="edgecache-admin"' };
   if (hasQueryToken(req.url)) {
     refuse(req, res, 401, ROUTE_ERROR_CODES.unauthenticated, 'Unable to authenticate request: tokens in the query string are never accepted (they end up in logs); send "Authorization: Bearer <token>" instead', bearer);
-    return;
+    return false;
   }
   const auth = opts.checkToken(req.headers.authorization, zoneId);
   if (auth === 'unauthenticated') {
     const why = readBearerToken(req.headers.authorization) === undefined ? 'send "Authorization: Bearer <token>"' : 'the bearer token is not valid';
     refuse(req, res, 401, ROUTE_ERROR_CODES.unauthenticated, `Unable to authenticate request: ${why}`, bearer);
-    return;
+    return false;
   }
   if (auth === 'forbidden') {
-    refuse(req, res, 403, ROUTE_ERROR_CODES.forbidden, `Authentication error: this token may not purge zone ${JSON.stringify(zoneId)}`);
-    return;
+    refuse(req, res, 403, ROUTE_ERROR_CODES.forbidden, `Authentication error: this token may not use zone ${JSON.stringify(zoneId)}`);
+    return false;
   }
   if (!opts.hasZone(zoneId)) {
     refuse(req, res, 404, ROUTE_ERROR_CODES.zoneNotFound, `Could not route to zone ${JSON.stringify(zoneId)}: no such zone is configured`);
-    return;
+    return false;
   }
+  return true;
+}
+
+async function runPurge(req: IncomingMessage, res: ServerResponse, zoneId: string, opts: PurgeRouteOptions): Promise<void> {
+  if (!admitAdminRequest(req, res, zoneId, opts)) return;
 
   const read = await readBody(req, opts.maxBodyBytes);
   if (!read.ok) {

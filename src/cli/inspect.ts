@@ -51,7 +51,7 @@ function formatBytes(n: number): string {
 }
 
 function seconds(n: number): string {
-  return Number.isFinite(n) ? `${n}s` : '-';
+  return Number.isFinite(n) ? `${Math.round(n)}s` : '-';
 }
 
 /** Renders the variants as an aligned text table; `*` marks the selected variant. */

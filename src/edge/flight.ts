@@ -10,8 +10,8 @@ import {
 } from '../cache/policy/index.js';
 import type { Freshness } from '../cache/policy/types.js';
 
-/** Response fields never sent to clients or stored: edge-only fields (RFC 9213 targeted fields, Cache-Tag) and Age. */
-export const EDGE_ONLY_FIELDS: ReadonlySet<string> = new Set(['cache-tag', 'age', ...NOT_FORWARDED_TO_CLIENTS]);
+/** Response fields never sent to clients or stored: edge-only fields (RFC 9213 targeted fields, Cache-Tag). */
+export const EDGE_ONLY_FIELDS: ReadonlySet<string> = new Set(['cache-tag', ...NOT_FORWARDED_TO_CLIENTS]);
 
 export type FlightHead =
   /** A storable response: its body is buffered and shared with every subscriber. */
@@ -39,6 +39,8 @@ export interface FlightInit {
   maxObjectBytes: number;
   revalidating?: StoredVariant;
   onOriginError?: (err: OriginError) => void;
+  /** Relays interim responses to the request that started the fetch. */
+  onInfo?: (info: { statusCode: number; headers: Record<string, string | string[]> }) => void;
   onStored?: (v: StoredVariant) => void;
 }
 
@@ -78,7 +80,7 @@ export class Flight {
     const requestTime = Date.now();
     let res;
     try {
-      res = await zone.origin.request({ method: 'GET', path: this.#init.target, headers: this.#init.headers });
+      res = await zone.origin.request({ method: 'GET', path: this.#init.target, headers: this.#init.headers, onInfo: this.#init.onInfo });
     } catch (err) {
       const e = classifyOriginError(err);
       this.#init.onOriginError?.(e);
@@ -93,7 +95,7 @@ export class Flight {
       // Purged (or any purge ran) while we asked: the 304 may vouch for what the purge removed; refetch in full.
       if (store.epoch() !== epoch || !store.variantsOf(revalidating.objectKey).includes(revalidating)) return { kind: 'gone' };
       const merged = updateStoredHeaders(revalidating.fieldMap, res.headers);
-      const fields = responseFields(merged, EDGE_ONLY_FIELDS);
+      const fields = responseFields(merged, EDGE_ONLY_FIELDS).filter(([n]) => n !== 'age');
       const decision = decideStore(req, { status: revalidating.status, headers: merged }, requestTime, responseTime, zone.policy);
       const freshness: Freshness = decision.storable ? decision.freshness : { ...revalidating.freshness, lifetime: 0, responseTime, correctedInitialAge: 0 };
       store.refresh(revalidating, withLength(fields, revalidating.body.length), freshness);
@@ -116,7 +118,8 @@ export class Flight {
     const keyNames = mergeNames(zone.keyHeaders, vary as string[]);
     const selector = selectorOf(keyNames, this.#init.clientHeaders, normalizeVaryValue);
     const strip = fieldsToStrip({ status: res.status, headers: res.headers });
-    const storedFields = strip.length ? fields.filter(([n]) => !strip.includes(n)) : fields;
+    // Age is not stored: it is computed on every use (RFC 9111 §4.2.3, §5.1).
+    const storedFields = fields.filter(([n]) => n !== 'age' && !strip.includes(n));
     const tags = parseTags(res.headers['cache-tag']);
     const freshness = (decision as { freshness: Freshness }).freshness;
     this.#pump(res.body, (body) => {

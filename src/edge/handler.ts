@@ -83,13 +83,14 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     metrics.originFetches.inc({ kind: 'pass' });
     r.zone.origin.request({
       method: r.method, path: r.target, headers: forward(req, r, false), body: hasBody ? req : null, signal: abort.signal,
+      onInfo: relayInterim(res),
     }).then((o) => {
       if (r.method !== 'GET' && r.method !== 'HEAD' && o.status < 400) invalidate(r, o.headers);
       const fields = responseFields(o.headers, EDGE_ONLY_FIELDS);
       try {
         res.writeHead(o.status, flatFields(fields, statusFields(cf, { fwd, fwdStatus: o.status, detail })));
       } catch {
-        o.body.destroy();
+        discard(o.body);
         originFailed(res, new OriginError('ORIGIN_BAD_RESPONSE', 'origin sent an invalid response field'));
         return;
       }
@@ -116,7 +117,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     }
   }
 
-  function startFlight(req: IncomingMessage, r: Req, revalidating: StoredVariant | undefined, collapseKey: string | undefined): Flight {
+  function startFlight(req: IncomingMessage, r: Req, revalidating: StoredVariant | undefined, collapseKey: string | undefined, res?: ServerResponse): Flight {
     const headers = forward(req, r, true);
     if (revalidating) Object.assign(headers, validatorsFor(revalidating.fieldMap));
     metrics.originFetches.inc({ kind: revalidating ? 'revalidate' : 'miss' });
@@ -124,6 +125,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
       zone: r.zone, store, objectKey: r.objectKey, host: r.host, path: r.path, query: r.query, target: r.target,
       headers, clientHeaders: req.headers, maxObjectBytes: ctx.maxObjectBytes, revalidating,
       onOriginError: (e) => metrics.originErrors.inc({ code: e.code }),
+      onInfo: res ? relayInterim(res) : undefined,
     });
     if (collapseKey !== undefined) {
       flights.set(collapseKey, flight);
@@ -151,7 +153,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     const collapseKey = `${r.objectKey}\u0000${keySelector}\u0000${stale ? `r${stale.id}` : 'm'}`;
     let flight = flights.get(collapseKey);
     const collapsed = flight !== undefined;
-    flight ??= startFlight(req, r, stale, collapseKey);
+    flight ??= startFlight(req, r, stale, collapseKey, res);
     let head: FlightHead;
     try {
       head = await flight.head;
@@ -176,10 +178,10 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
         try {
           res.writeHead(head.status, flatFields(head.fields, statusFields(cf, { fwd, fwdStatus: head.status, detail: head.reason })));
         } catch {
-          head.body.destroy();
+          discard(head.body);
           return originFailed(res, new OriginError('ORIGIN_BAD_RESPONSE', 'origin sent an invalid response field'));
         }
-        if (r.method === 'HEAD') { head.body.destroy(); res.end(); }
+        if (r.method === 'HEAD') { discard(head.body); res.end(); }
         else pipeline(head.body, res, () => {});
         return done(res, cf);
       }
@@ -200,14 +202,14 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
 
   /** An uncollapsed fetch for the cache (a Vary mismatch with the flight it joined). */
   async function fetchAlone(req: IncomingMessage, res: ServerResponse, r: Req, fwd: FwdReason): Promise<void> {
-    const flight = startFlight(req, r, undefined, undefined);
+    const flight = startFlight(req, r, undefined, undefined, res);
     let head: FlightHead;
     try { head = await flight.head; } catch (err) { return originFailed(res, err); }
     if (head.kind === 'shared') return streamOrWait(req, res, flight, head, 'MISS', { fwd, fwdStatus: head.status, stored: true });
     if (head.kind === 'private') {
       const cf = cfFor(head.reason);
       res.writeHead(head.status, flatFields(head.fields, statusFields(cf, { fwd, fwdStatus: head.status, detail: head.reason })));
-      if (r.method === 'HEAD') { head.body.destroy(); res.end(); } else pipeline(head.body, res, () => {});
+      if (r.method === 'HEAD') { discard(head.body); res.end(); } else pipeline(head.body, res, () => {});
       return done(res, cf);
     }
     return sendText(res, 502, 'edgecache: unexpected origin answer');
@@ -305,6 +307,21 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     sendText(res, 504, 'edgecache: only-if-cached and no usable stored response', ['cache-status', cacheStatus({ fwd: 'miss', detail: 'only-if-cached' })]);
     done(res, 'NONE');
   }
+}
+
+/** Passes 1xx interim responses through (never cached: RFC 9111 §3). 100 Continue is handled by Node itself. */
+function relayInterim(res: ServerResponse): (info: { statusCode: number; headers: Record<string, string | string[]> }) => void {
+  return (info) => {
+    if (res.headersSent || res.destroyed) return;
+    if (info.statusCode === 103) res.writeEarlyHints(info.headers);
+    else if (info.statusCode === 102) res.writeProcessing();
+  };
+}
+
+/** Drops an origin body we will not use, without an unhandled 'error' event from the abort. */
+function discard(body: import('node:stream').Readable): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 /** cf-cache-status for answers not stored: BYPASS when the origin said not to store, DYNAMIC when never eligible. */

@@ -33,6 +33,8 @@ export interface OriginRequest {
   headers: Record<string, string | string[]>;
   body?: Readable | Buffer | null;
   signal?: AbortSignal;
+  /** Interim (1xx) responses from the origin, e.g. 103 Early Hints, to relay to the client (RFC 9110 §15.2). */
+  onInfo?: (info: { statusCode: number; headers: Record<string, string | string[]> }) => void;
 }
 
 /** Maps undici's error codes to what the edge tells the client. */
@@ -76,6 +78,7 @@ export class OriginClient {
         headers: req.headers,
         body: req.body ?? null,
         signal: req.signal,
+        onInfo: req.onInfo,
         bodyTimeout: this.#bodyMs,
       });
       return { status: res.statusCode, headers: res.headers, body: res.body };

@@ -10,11 +10,15 @@ import type { Headers } from './types.js';
  * - Content-Length (RFC 9111 §3.2);
  * - fields excepted from storage (hop-by-hop, proxy-specific: RFC 9111 §3.1);
  * - fields describing the stored bytes, which a 304 cannot change (Content-Encoding, Transfer-Encoding) and
- *   Content-Range, "automatically processed and removed" (RFC 9111 §3.2 allows omitting these for integrity).
+ *   Content-Range, "automatically processed and removed" (RFC 9111 §3.2 allows omitting these for integrity);
+ * - Set-Cookie / Set-Cookie2: a response setting cookies is never stored (product decision, see decideStore), so a
+ *   304 must not smuggle one into a stored response served to everybody; the handler may still pass it on to the
+ *   client whose request triggered the revalidation.
  * https://www.rfc-editor.org/rfc/rfc9111#section-3.2
  */
 export const NOT_UPDATED_FROM_304: ReadonlySet<string> = new Set([
-  'content-length', 'content-encoding', 'transfer-encoding', 'content-range', ...NEVER_STORED_FIELDS,
+  'content-length', 'content-encoding', 'transfer-encoding', 'content-range', 'set-cookie', 'set-cookie2',
+  ...NEVER_STORED_FIELDS,
 ]);
 
 function copyValue(value: string | string[]): string | string[] {
