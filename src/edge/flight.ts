@@ -3,15 +3,11 @@ import type { Readable } from 'node:stream';
 import type { ZoneRuntime } from './zones.js';
 import type { CacheStore, StoredVariant } from '../storage/store.js';
 import { classifyOriginError, type OriginError } from '../origin/client.js';
-import { responseFields } from '../http/headers.js';
 import { selectorOf, type HeaderValues } from '../cache/key.js';
 import {
-  decideStore, fieldsToStrip, parseVary, normalizeVaryValue, updateStoredHeaders, NOT_FORWARDED_TO_CLIENTS,
+  decideStore, fieldsToStrip, parseVary, normalizeVaryValue, updateStoredHeaders, selectedByValidators,
 } from '../cache/policy/index.js';
 import type { Freshness } from '../cache/policy/types.js';
-
-/** Response fields never sent to clients or stored: edge-only fields (RFC 9213 targeted fields, Cache-Tag). */
-export const EDGE_ONLY_FIELDS: ReadonlySet<string> = new Set(['cache-tag', ...NOT_FORWARDED_TO_CLIENTS]);
 
 export type FlightHead =
   /** A storable response: its body is buffered and shared with every subscriber. */
@@ -38,6 +34,14 @@ export interface FlightInit {
   clientHeaders: HeaderValues;
   maxObjectBytes: number;
   revalidating?: StoredVariant;
+  /** The selector's first names (default: the zone's key headers); the response's Vary names follow. */
+  baseKeyNames?: readonly string[];
+  /** GET unless a preflight (OPTIONS) is fetched for the preflight cache. */
+  method?: 'GET' | 'OPTIONS';
+  /** Replaces the RFC 9111 storage decision (the preflight cache's own rule). */
+  decide?: (status: number, headers: HeaderValues, requestTime: number, responseTime: number) => { storable: true; freshness: Freshness } | { storable: false; reason: string };
+  /** Sees every origin response's fields (CORS diagnostics). */
+  onResponse?: (headers: HeaderValues) => void;
   onOriginError?: (err: OriginError) => void;
   /** Relays interim responses to the request that started the fetch. */
   onInfo?: (info: { statusCode: number; headers: Record<string, string | string[]> }) => void;
@@ -80,7 +84,7 @@ export class Flight {
     const requestTime = Date.now();
     let res;
     try {
-      res = await zone.origin.request({ method: 'GET', path: this.#init.target, headers: this.#init.headers, onInfo: this.#init.onInfo });
+      res = await zone.origin.request({ method: this.#init.method ?? 'GET', path: this.#init.target, headers: this.#init.headers, onInfo: this.#init.onInfo });
     } catch (err) {
       const e = classifyOriginError(err);
       this.#init.onOriginError?.(e);
@@ -88,22 +92,27 @@ export class Flight {
     }
     const responseTime = Date.now();
     const req = { method: 'GET', headers: this.#init.clientHeaders };
+    this.#init.onResponse?.(res.headers);
 
     // RFC 9111 §4.3.3/§4.3.4: a 304 to our validators freshens the stored response.
     if (revalidating && res.status === 304) {
       res.body.resume();
       // Purged (or any purge ran) while we asked: the 304 may vouch for what the purge removed; refetch in full.
       if (store.epoch() !== epoch || !store.variantsOf(revalidating.objectKey).includes(revalidating)) return { kind: 'gone' };
+      // §4.3.4: a 304 whose validators name another response does not freshen this one.
+      if (!selectedByValidators(revalidating.fieldMap, res.headers)) return { kind: 'gone' };
       const merged = updateStoredHeaders(revalidating.fieldMap, res.headers);
-      const fields = responseFields(merged, EDGE_ONLY_FIELDS).filter(([n]) => n !== 'age');
+      const fields = zone.clientFields(merged).filter(([n]) => n !== 'age');
       const decision = decideStore(req, { status: revalidating.status, headers: merged }, requestTime, responseTime, zone.policy);
       const freshness: Freshness = decision.storable ? decision.freshness : { ...revalidating.freshness, lifetime: 0, responseTime, correctedInitialAge: 0 };
       store.refresh(revalidating, withLength(fields, revalidating.body.length), freshness);
       return { kind: 'not-modified', variant: revalidating, status: 304 };
     }
 
-    const fields = responseFields(res.headers, EDGE_ONLY_FIELDS);
-    const decision = decideStore(req, { status: res.status, headers: res.headers }, requestTime, responseTime, zone.policy);
+    const fields = zone.clientFields(res.headers);
+    const decision = this.#init.decide
+      ? this.#init.decide(res.status, res.headers, requestTime, responseTime)
+      : decideStore(req, { status: res.status, headers: res.headers }, requestTime, responseTime, zone.policy);
     const vary = parseVary(res.headers.vary);
     const declared = Number(res.headers['content-length']);
     let reason = decision.storable ? '' : decision.reason;
@@ -115,7 +124,9 @@ export class Flight {
       return { kind: 'private', status: res.status, fields, body: res.body, reason };
     }
 
-    const keyNames = mergeNames(zone.keyHeaders, vary as string[]);
+    // With edge-owned CORS the origin's Vary: Origin no longer splits the cache (the edge adds its own Vary).
+    const varyNames = zone.cors ? (vary as string[]).filter((n) => n !== 'origin') : (vary as string[]);
+    const keyNames = mergeNames(this.#init.baseKeyNames ?? zone.keyHeaders, varyNames);
     const selector = selectorOf(keyNames, this.#init.clientHeaders, normalizeVaryValue);
     const strip = fieldsToStrip({ status: res.status, headers: res.headers });
     // Age is not stored: it is computed on every use (RFC 9111 §4.2.3, §5.1).

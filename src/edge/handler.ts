@@ -5,10 +5,13 @@ import type { Logger } from '../observability/logger.js';
 import type { EdgeMetrics } from '../observability/metrics.js';
 import type { CacheStore, StoredVariant } from '../storage/store.js';
 import type { ZoneRouter, ZoneRuntime } from './zones.js';
-import { Flight, EDGE_ONLY_FIELDS, type FlightHead } from './flight.js';
-import { forwardHeaders, responseFields } from '../http/headers.js';
+import { Flight, type FlightHead } from './flight.js';
+import { forwardHeaders } from '../http/headers.js';
 import { normalizeHost, primaryKey, selectorOf } from '../cache/key.js';
-import { currentAge, evaluateReuse, invalidationTargets, normalizeVaryValue, parseRequestDirectives, validatorsFor } from '../cache/policy/index.js';
+import { currentAge, evaluateReuse, invalidationTargets, normalizeVaryValue, parseRequestDirectives, preciseAge, validatorsFor } from '../cache/policy/index.js';
+import { isPreflight } from '../cors/policy.js';
+import { createPreflightCache, preflightObjectKey } from './preflight.js';
+import { createCorsDiagnostics, urlPattern } from '../cors/diagnostics.js';
 import { cacheStatus, type CacheStatusParts, type CfCacheStatus, type FwdReason } from '../observability/cache-status.js';
 import { flatFields, hasConditionals, sendText, serveComplete, type Servable } from './respond.js';
 import { classifyOriginError, OriginError } from '../origin/client.js';
@@ -40,13 +43,29 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
   const flights = new Map<string, Flight>();
   const { router, store, metrics, logger } = ctx;
   const logAccess = logger.isLevelEnabled('info');
+  const preflights = createPreflightCache();
 
   function done(res: ServerResponse, cf: CfCacheStatus | 'NONE'): void {
     metrics.requests.inc({ cache_status: cf });
   }
 
-  function statusFields(cf: CfCacheStatus, parts: CacheStatusParts): string[] {
-    return ['cf-cache-status', cf, 'cache-status', cacheStatus(parts)];
+  /** Edge fields for one answer: cache status (cf-cache-status, RFC 9211 Cache-Status) and the zone's CORS fields. */
+  function statusFields(req: IncomingMessage, zone: ZoneRuntime, cf: CfCacheStatus, parts: CacheStatusParts): string[] {
+    const out = ['cf-cache-status', cf, 'cache-status', cacheStatus(parts)];
+    const deco = zone.decorate(req.headers.origin);
+    return deco.length === 0 ? out : out.concat(deco);
+  }
+
+  const diagnostics = createCorsDiagnostics({
+    warn: (obj, msg) => logger.warn(obj, msg),
+    count: (kind) => metrics.corsDiagnostics.inc({ kind }),
+  });
+  /** Origin-owned CORS only: finds origins whose CORS answers poison shared caches (issue 5 §2). */
+  function diagnose(req: IncomingMessage, r: Req, headers: Record<string, string | string[] | undefined>): void {
+    if (r.zone.cors) return;
+    const origin = req.headers.origin;
+    if (headers['access-control-allow-origin'] === undefined) return;
+    diagnostics.inspect(urlPattern(`${r.host}${r.path}`), typeof origin === 'string' ? origin : undefined, headers);
   }
 
   function forward(req: IncomingMessage, r: Req, forCache: boolean): Record<string, string | string[]> {
@@ -62,9 +81,9 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
   }
 
   /** Serves a stored variant with its current Age (RFC 9111 §4.2.3, §5.1). */
-  function serveVariant(req: IncomingMessage, res: ServerResponse, v: StoredVariant, cf: CfCacheStatus, parts: CacheStatusParts): void {
+  function serveVariant(req: IncomingMessage, res: ServerResponse, r: Req, v: StoredVariant, cf: CfCacheStatus, parts: CacheStatusParts): void {
     const age = currentAge(v.freshness, Date.now());
-    serveComplete(req, res, v, ['age', String(age), ...statusFields(cf, parts)]);
+    serveComplete(req, res, v, ['age', String(age), ...statusFields(req, r.zone, cf, parts)]);
     done(res, cf);
   }
 
@@ -86,9 +105,10 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
       onInfo: relayInterim(res),
     }).then((o) => {
       if (r.method !== 'GET' && r.method !== 'HEAD' && o.status < 400) invalidate(r, o.headers);
-      const fields = responseFields(o.headers, EDGE_ONLY_FIELDS);
+      diagnose(req, r, o.headers);
+      const fields = r.zone.clientFields(o.headers);
       try {
-        res.writeHead(o.status, flatFields(fields, statusFields(cf, { fwd, fwdStatus: o.status, detail })));
+        res.writeHead(o.status, flatFields(fields, statusFields(req, r.zone, cf, { fwd, fwdStatus: o.status, detail })));
       } catch {
         discard(o.body);
         originFailed(res, new OriginError('ORIGIN_BAD_RESPONSE', 'origin sent an invalid response field'));
@@ -119,6 +139,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
 
   function startFlight(req: IncomingMessage, r: Req, revalidating: StoredVariant | undefined, collapseKey: string | undefined, res?: ServerResponse): Flight {
     const headers = forward(req, r, true);
+    const preflight = r.method === 'OPTIONS' ? preflights : undefined;
     if (revalidating) Object.assign(headers, validatorsFor(revalidating.fieldMap));
     metrics.originFetches.inc({ kind: revalidating ? 'revalidate' : 'miss' });
     const flight = new Flight({
@@ -126,6 +147,10 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
       headers, clientHeaders: req.headers, maxObjectBytes: ctx.maxObjectBytes, revalidating,
       onOriginError: (e) => metrics.originErrors.inc({ code: e.code }),
       onInfo: res ? relayInterim(res) : undefined,
+      onResponse: (h) => diagnose(req, r, h),
+      method: preflight ? 'OPTIONS' : 'GET',
+      baseKeyNames: preflight?.keyNames,
+      decide: preflight?.decide,
     });
     if (collapseKey !== undefined) {
       flights.set(collapseKey, flight);
@@ -158,7 +183,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     try {
       head = await flight.head;
     } catch (err) {
-      if (stale && staleIfError) return serveVariant(req, res, stale, 'STALE', { hit: true, fwd: 'stale', detail: 'stale-if-error' });
+      if (stale && staleIfError) return serveVariant(req, res, r, stale, 'STALE', { hit: true, fwd: 'stale', detail: 'stale-if-error' });
       return originFailed(res, err);
     }
     if (res.destroyed) return;
@@ -167,16 +192,16 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
         if (retried) return sendText(res, 503, 'edgecache: the cached response was purged during revalidation; retry');
         return fetchAndServe(req, res, r, undefined, false, 'miss', true);
       case 'not-modified':
-        return serveVariant(req, res, head.variant, 'REVALIDATED', { fwd: 'stale', fwdStatus: 304, collapsed: collapsed || undefined });
+        return serveVariant(req, res, r, head.variant, 'REVALIDATED', { fwd: 'stale', fwdStatus: 304, collapsed: collapsed || undefined });
       case 'private': {
         if (collapsed) return pass(req, res, r, cfFor(head.reason), fwd, head.reason);
         if (stale && staleIfError && head.status >= 500) {
           head.body.resume();
-          return serveVariant(req, res, stale, 'STALE', { hit: true, fwd: 'stale', fwdStatus: head.status, detail: 'stale-if-error' });
+          return serveVariant(req, res, r, stale, 'STALE', { hit: true, fwd: 'stale', fwdStatus: head.status, detail: 'stale-if-error' });
         }
         const cf = cfFor(head.reason);
         try {
-          res.writeHead(head.status, flatFields(head.fields, statusFields(cf, { fwd, fwdStatus: head.status, detail: head.reason })));
+          res.writeHead(head.status, flatFields(head.fields, statusFields(req, r.zone, cf, { fwd, fwdStatus: head.status, detail: head.reason })));
         } catch {
           discard(head.body);
           return originFailed(res, new OriginError('ORIGIN_BAD_RESPONSE', 'origin sent an invalid response field'));
@@ -191,11 +216,11 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
           return fetchAlone(req, res, r, fwd);
         }
         if (stale && staleIfError && head.status >= 500) {
-          return serveVariant(req, res, stale, 'STALE', { hit: true, fwd: 'stale', fwdStatus: head.status, detail: 'stale-if-error' });
+          return serveVariant(req, res, r, stale, 'STALE', { hit: true, fwd: 'stale', fwdStatus: head.status, detail: 'stale-if-error' });
         }
         const cf: CfCacheStatus = stale ? 'EXPIRED' : 'MISS';
         const parts: CacheStatusParts = { fwd, fwdStatus: head.status, stored: true, collapsed: collapsed || undefined };
-        return streamOrWait(req, res, flight, head, cf, parts);
+        return streamOrWait(req, res, r, flight, head, cf, parts);
       }
     }
   }
@@ -205,10 +230,10 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     const flight = startFlight(req, r, undefined, undefined, res);
     let head: FlightHead;
     try { head = await flight.head; } catch (err) { return originFailed(res, err); }
-    if (head.kind === 'shared') return streamOrWait(req, res, flight, head, 'MISS', { fwd, fwdStatus: head.status, stored: true });
+    if (head.kind === 'shared') return streamOrWait(req, res, r, flight, head, 'MISS', { fwd, fwdStatus: head.status, stored: true });
     if (head.kind === 'private') {
       const cf = cfFor(head.reason);
-      res.writeHead(head.status, flatFields(head.fields, statusFields(cf, { fwd, fwdStatus: head.status, detail: head.reason })));
+      res.writeHead(head.status, flatFields(head.fields, statusFields(req, r.zone, cf, { fwd, fwdStatus: head.status, detail: head.reason })));
       if (r.method === 'HEAD') { discard(head.body); res.end(); } else pipeline(head.body, res, () => {});
       return done(res, cf);
     }
@@ -216,8 +241,8 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
   }
 
   /** Plain GETs stream along with the fetch; HEAD, Range and conditional requests are answered from the whole body. */
-  function streamOrWait(req: IncomingMessage, res: ServerResponse, flight: Flight, head: Extract<FlightHead, { kind: 'shared' }>, cf: CfCacheStatus, parts: CacheStatusParts): void {
-    const edge = statusFields(cf, parts);
+  function streamOrWait(req: IncomingMessage, res: ServerResponse, r: Req, flight: Flight, head: Extract<FlightHead, { kind: 'shared' }>, cf: CfCacheStatus, parts: CacheStatusParts): void {
+    const edge = statusFields(req, r.zone, cf, parts);
     if (req.method === 'GET' && req.headers.range === undefined && !hasConditionals(req.headers)) {
       res.writeHead(head.status, flatFields(head.fields, edge));
       const sub = {
@@ -274,23 +299,46 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     const r: Req = { zone, host, path, query, target, objectKey: primaryKey(zone.id, host, path, query), method };
 
     const hasBody = (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') || req.headers['transfer-encoding'] !== undefined;
+    if (method === 'OPTIONS' && !hasBody && isPreflight(method, req.headers)) {
+      if (zone.cors) return answerPreflight(req, res, r);
+      if (zone.zone.cacheKey.cachePreflight) {
+        r.objectKey = preflightObjectKey(r.objectKey);
+        return lookupAndServe(req, res, r);
+      }
+    }
     if ((method !== 'GET' && method !== 'HEAD') || hasBody) {
       return pass(req, res, r, 'DYNAMIC', method === 'GET' || method === 'HEAD' ? 'request' : 'method', hasBody ? 'request-content' : undefined);
     }
 
+    lookupAndServe(req, res, r);
+  };
+
+  /** Edge-owned CORS: the edge answers preflights itself, origin up or down (issue 5 §1). */
+  function answerPreflight(req: IncomingMessage, res: ServerResponse, r: Req): void {
+    const rm = req.headers['access-control-request-method'];
+    const rh = req.headers['access-control-request-headers'];
+    const answer = r.zone.cors!.preflight(String(req.headers.origin), String(rm), Array.isArray(rh) ? rh.join(',') : rh);
+    const flat: string[] = ['content-length', '0', 'cache-status', 'edgecache; detail=cors-preflight'];
+    for (const [n, v] of answer.headers) flat.push(n, v);
+    res.writeHead(answer.status, flat);
+    res.end();
+    done(res, 'NONE');
+  }
+
+  function lookupAndServe(req: IncomingMessage, res: ServerResponse, r: Req): void {
+    const zone = r.zone;
     const v = store.lookup(r.objectKey, req.headers);
     const now = Date.now();
     if (v) {
-      const d = evaluateReuse(v.freshness, req.headers, now, zone.policy);
-      let action = d.action;
-      if (v.forcedStale && action === 'serve') action = 'revalidate';
-      if (v.forcedStale && action === 'revalidate' && v.freshness.staleWhileRevalidate > 0 && !v.freshness.noStaleServing && !parseRequestDirectives(req.headers, zone.policy).noCache) {
-        action = 'serve-stale-revalidate';
-      }
-      if (action === 'serve') return serveVariant(req, res, v, 'HIT', { hit: true, ttl: d.ttl });
+      // A soft-purged entry is treated as if it had expired just now: it revalidates, or with stale-while-revalidate
+      // it is served stale while it does (RFC 5861 §3).
+      const f = v.forcedStale ? { ...v.freshness, lifetime: Math.min(v.freshness.lifetime, preciseAge(v.freshness, now) - 0.001) } : v.freshness;
+      const d = evaluateReuse(f, req.headers, now, zone.policy);
+      const action = d.action;
+      if (action === 'serve') return serveVariant(req, res, r, v, 'HIT', { hit: true, ttl: d.ttl });
       if (action === 'serve-stale-revalidate') {
         revalidateInBackground(req, r, v);
-        return serveVariant(req, res, v, 'UPDATING', { hit: true, ttl: d.ttl, detail: 'stale-while-revalidate' });
+        return serveVariant(req, res, r, v, 'UPDATING', { hit: true, ttl: d.ttl, detail: 'stale-while-revalidate' });
       }
       if (parseRequestDirectives(req.headers, zone.policy).onlyIfCached) return onlyIfCached(res);
       const sie = d.action === 'revalidate' ? d.staleIfError : false;
@@ -300,7 +348,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     }
     if (req.headers['cache-control'] !== undefined && parseRequestDirectives(req.headers, zone.policy).onlyIfCached) return onlyIfCached(res);
     void fetchAndServe(req, res, r, undefined, false, store.variantsOf(r.objectKey).length > 0 ? 'vary-miss' : 'uri-miss');
-  };
+  }
 
   function onlyIfCached(res: ServerResponse): void {
     // RFC 9111 §5.2.1.7: only-if-cached with nothing usable stored → 504.

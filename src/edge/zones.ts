@@ -4,6 +4,9 @@ import { compileQueryNormalizer } from '../cache/key.js';
 import { OriginClient } from '../origin/client.js';
 import type { PolicyOptions } from '../cache/policy/types.js';
 import { DEFAULT_POLICY_OPTIONS } from '../cache/policy/types.js';
+import { compileCors, type CompiledCors, type HeaderList } from '../cors/policy.js';
+import { NOT_FORWARDED_TO_CLIENTS } from '../cache/policy/targeted.js';
+import { responseFields } from '../http/headers.js';
 
 export interface ZoneRuntime {
   readonly zone: Zone;
@@ -16,10 +19,39 @@ export interface ZoneRuntime {
   readonly strip: ReadonlySet<string>;
   readonly trustedProxies: ReadonlySet<string>;
   readonly policy: PolicyOptions;
+  /** Edge-owned CORS (issue 5), compiled once; undefined when the origin owns CORS. */
+  readonly cors: CompiledCors | undefined;
+  /** Edge fields every answer to this request carries (edge-owned CORS headers, Vary: Origin), flat [name, value, ...]. */
+  decorate(origin: string | string[] | undefined): readonly string[];
+  /** Origin response fields as clients (and the store) get them: no hop-by-hop, edge-only or (edge CORS) origin CORS fields. */
+  clientFields(headers: Record<string, string | string[] | undefined>): [string, string][];
+}
+
+const NO_FIELDS: readonly string[] = Object.freeze([]);
+
+/** Flat [name, value, ...] arrays for edge CORS header lists, built once per distinct list. */
+function corsDecorator(cors: CompiledCors): (origin: string | string[] | undefined) => readonly string[] {
+  const flat = new WeakMap<HeaderList, readonly string[]>();
+  const vary = cors.varyOrigin ? ['vary', 'Origin'] : [];
+  return (origin) => {
+    const list = cors.actualHeaders(typeof origin === 'string' ? origin : undefined);
+    let out = flat.get(list);
+    if (!out) {
+      const a: string[] = [];
+      for (const [n, v] of list) a.push(n, v);
+      out = Object.freeze([...a, ...vary]);
+      flat.set(list, out);
+    }
+    return out;
+  };
 }
 
 export function compileZone(zone: Zone): ZoneRuntime {
-  const keyHeaders = Object.freeze([...zone.cacheKey.headers]);
+  const cors = zone.cors ? compileCors(zone.cors) : undefined;
+  // With edge-owned CORS the answer no longer depends on Origin: one variant serves every Origin.
+  const keyHeaders = Object.freeze(zone.cacheKey.headers.filter((h) => !(cors && h === 'origin')));
+  const dropFields: ReadonlySet<string> = new Set(['cache-tag', ...NOT_FORWARDED_TO_CLIENTS]);
+  const dropPrefix = cors ? 'access-control-' : undefined;
   return {
     zone,
     id: zone.id,
@@ -33,6 +65,9 @@ export function compileZone(zone: Zone): ZoneRuntime {
       defaultTtl: zone.defaultTtl,
       ignoreRequestCacheControl: zone.ignoreRequestCacheControl,
     },
+    cors,
+    decorate: cors ? corsDecorator(cors) : () => NO_FIELDS,
+    clientFields: (headers) => responseFields(headers, dropFields, dropPrefix),
   };
 }
 

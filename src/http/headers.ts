@@ -23,11 +23,12 @@ export function connectionTokens(value: string | string[] | undefined): Set<stri
 export function responseFields(
   headers: Record<string, string | string[] | undefined>,
   drop: ReadonlySet<string>,
+  dropPrefix?: string,
 ): [string, string][] {
   const extra = connectionTokens(headers.connection);
   const out: [string, string][] = [];
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || drop.has(name) || extra?.has(name)) continue;
+    if (HOP_BY_HOP.has(name) || drop.has(name) || extra?.has(name) || (dropPrefix !== undefined && name.startsWith(dropPrefix))) continue;
     const v = headers[name];
     if (v === undefined) continue;
     if (Array.isArray(v)) for (const x of v) out.push([name, x]);

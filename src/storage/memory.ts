@@ -31,7 +31,11 @@ export class MemoryStore implements CacheStore {
   readonly #bodies = new Map<string, Body>();
   readonly #byTag = new Map<string, Set<Variant>>();
   readonly #byHost = new Map<string, Set<CacheObject>>();
+  /** zone + host name without port → the hosts (with and without ports) indexed under it: a portless host purge. */
+  readonly #hostsByName = new Map<string, Set<string>>();
   readonly #paths = new Map<string, PathIndex<CacheObject>>();
+  /** zone → its variants, so a purge-everything sweep walks that zone only. */
+  readonly #byZone = new Map<string, Set<Variant>>();
   /** zone → seq at its last purge-everything (hard) and soft purge-everything. */
   readonly #generations = new Map<string, { hard: number; soft: number }>();
   readonly #purgeLog: PurgeRecord[] = [];
@@ -42,6 +46,8 @@ export class MemoryStore implements CacheStore {
   #bodyBytes = 0;
   #variants = 0;
   #evictions = 0;
+  /** Variants, objects and index nodes visited by purges: work counted, not timed (see workCount). */
+  #visited = 0;
 
   constructor(opts: MemoryStoreOptions) { this.#opts = opts; }
 
@@ -100,7 +106,13 @@ export class MemoryStore implements CacheStore {
       obj = { key: input.objectKey, zoneId: input.zoneId, host: input.host, path: input.path, groups: [], count: 0 };
       this.#objects.set(obj.key, obj);
       let hostSet = this.#byHost.get(hostKey(input.zoneId, input.host));
-      if (!hostSet) this.#byHost.set(hostKey(input.zoneId, input.host), (hostSet = new Set()));
+      if (!hostSet) {
+        this.#byHost.set(hostKey(input.zoneId, input.host), (hostSet = new Set()));
+        const nk = hostKey(input.zoneId, hostName(input.host));
+        let names = this.#hostsByName.get(nk);
+        if (!names) this.#hostsByName.set(nk, (names = new Set()));
+        names.add(input.host);
+      }
       hostSet.add(obj);
       let idx = this.#paths.get(hostKey(input.zoneId, input.host));
       if (!idx) this.#paths.set(hostKey(input.zoneId, input.host), (idx = new PathIndex()));
@@ -142,6 +154,9 @@ export class MemoryStore implements CacheStore {
     this.#variants++;
     this.#bytes += size;
     this.#lru.set(v, true);
+    let zoneSet = this.#byZone.get(v.zoneId);
+    if (!zoneSet) this.#byZone.set(v.zoneId, (zoneSet = new Set()));
+    zoneSet.add(v);
     for (const tag of v.tags) {
       let set = this.#byTag.get(tagKey(v.zoneId, tag));
       if (!set) this.#byTag.set(tagKey(v.zoneId, tag), (set = new Set()));
@@ -185,30 +200,45 @@ export class MemoryStore implements CacheStore {
   #matching(target: Exclude<PurgeTarget, { kind: 'everything' }>): Variant[] {
     const out: Variant[] = [];
     const addObject = (obj: CacheObject | undefined): void => {
-      if (obj) for (const g of obj.groups) for (const v of g.bySelector.values()) out.push(v);
+      if (!obj) return;
+      this.#visited++;
+      for (const g of obj.groups) for (const v of g.bySelector.values()) { this.#visited++; out.push(v); }
     };
     switch (target.kind) {
       case 'object':
       case 'variant': {
         const key = `${target.zoneId}\u0000${target.host}\u0000${target.path}?${target.query}`;
-        const obj = this.#objects.get(key);
-        if (!obj) return out;
-        if (target.kind === 'object') { addObject(obj); return out; }
-        for (const g of obj.groups) {
-          const v = g.bySelector.get(selectorOf(g.keyNames, target.headers, this.#opts.normalize));
-          if (v) out.push(v);
+        // The URL's object and its cached preflight answers (stored under key + "\0OPTIONS").
+        for (const obj of [this.#objects.get(key), this.#objects.get(`${key}\u0000OPTIONS`)]) {
+          if (!obj) continue;
+          if (target.kind === 'object') { addObject(obj); continue; }
+          // At most one variant per Vary group: the one the lookup's own selector function picks for these headers.
+          this.#visited++;
+          for (const g of obj.groups) {
+            this.#visited++;
+            const v = g.bySelector.get(selectorOf(g.keyNames, target.headers, this.#opts.normalize));
+            if (v) out.push(v);
+          }
         }
         return out;
       }
       case 'tag':
-        for (const v of this.#byTag.get(tagKey(target.zoneId, target.tag)) ?? []) out.push(v);
+        for (const v of this.#byTag.get(tagKey(target.zoneId, target.tag)) ?? []) { this.#visited++; out.push(v); }
         return out;
       case 'host':
-        for (const obj of this.#byHost.get(hostKey(target.zoneId, target.host)) ?? []) addObject(obj);
+        // A host with a port names that port only; a host without one names the host on every port.
+        for (const host of hasPort(target.host) ? [target.host] : this.#hostsByName.get(hostKey(target.zoneId, target.host)) ?? []) {
+          for (const obj of this.#byHost.get(hostKey(target.zoneId, host)) ?? []) addObject(obj);
+        }
         return out;
-      case 'prefix':
-        for (const obj of this.#paths.get(hostKey(target.zoneId, target.host))?.withPrefix(target.pathPrefix) ?? []) addObject(obj);
+      case 'prefix': {
+        const idx = this.#paths.get(hostKey(target.zoneId, target.host));
+        if (!idx) return out;
+        const before = idx.visited;
+        for (const obj of idx.withPrefix(target.pathPrefix)) addObject(obj);
+        this.#visited += idx.visited - before;
         return out;
+      }
     }
   }
 
@@ -222,22 +252,27 @@ export class MemoryStore implements CacheStore {
         return target.host === input.host && target.path === input.path && target.query === input.query &&
           selectorOf(input.keyNames, target.headers, this.#opts.normalize) === input.selector;
       case 'tag': return input.tags.includes(target.tag);
-      case 'host': return target.host === input.host;
+      case 'host': return hasPort(target.host) ? target.host === input.host : hostName(input.host) === target.host;
       case 'prefix': return target.host === input.host && input.path.startsWith(target.pathPrefix);
     }
   }
 
-  /** Frees a purged-everything zone's memory in slices, off the request path. */
+  /**
+   * Frees a purged-everything zone's memory in slices, off the request path (lookups already treat those variants as
+   * gone). Walks that zone's variants only; ones stored after the purge (higher seq) are kept.
+   */
   #sweep(zoneId: string, upTo: number): void {
-    const it = [...this.#lru.keys()];
-    let i = 0;
+    const set = this.#byZone.get(zoneId);
+    if (!set) return;
+    const it = set.values();
     const step = (): void => {
-      const end = Math.min(i + 5000, it.length);
-      for (; i < end; i++) {
-        const v = it[i]!;
-        if (v.zoneId === zoneId && v.seq <= upTo && this.#lru.has(v)) this.#drop(v, 'purged');
+      for (let n = 0; n < 5000; n++) {
+        const next = it.next();
+        if (next.done) return;
+        this.#visited++;
+        if (next.value.seq <= upTo) this.#drop(next.value, 'purged');
       }
-      if (i < it.length) setImmediate(step);
+      setImmediate(step);
     };
     step();
   }
@@ -267,11 +302,20 @@ export class MemoryStore implements CacheStore {
       const hk = hostKey(obj.zoneId, obj.host);
       const hostSet = this.#byHost.get(hk);
       hostSet?.delete(obj);
-      if (hostSet?.size === 0) this.#byHost.delete(hk);
       const idx = this.#paths.get(hk);
       idx?.delete(obj.path, obj);
-      if (hostSet === undefined || hostSet.size === 0) this.#paths.delete(hk);
+      if (hostSet === undefined || hostSet.size === 0) {
+        this.#byHost.delete(hk);
+        this.#paths.delete(hk);
+        const nk = hostKey(obj.zoneId, hostName(obj.host));
+        const names = this.#hostsByName.get(nk);
+        names?.delete(obj.host);
+        if (names?.size === 0) this.#hostsByName.delete(nk);
+      }
     }
+    const zoneSet = this.#byZone.get(v.zoneId);
+    zoneSet?.delete(v);
+    if (zoneSet?.size === 0) this.#byZone.delete(v.zoneId);
     for (const tag of v.tags) {
       const set = this.#byTag.get(tagKey(v.zoneId, tag));
       set?.delete(v);
@@ -301,11 +345,26 @@ export class MemoryStore implements CacheStore {
   /** Bytes charged against maxBytes (metadata plus unique bodies). */
   chargedBytes(): number { return this.#bytes; }
 
+  /**
+   * How many variants, objects and index nodes purges have visited since the store was made. A purge's cost must
+   * follow what it matches, never the cache's size: tests compare this before and after one purge.
+   */
+  workCount(): number { return this.#visited; }
+
   async close(): Promise<void> { this.clear(); }
 }
 
 function hostKey(zoneId: string, host: string): string { return `${zoneId}\u0000${host}`; }
 function tagKey(zoneId: string, tag: string): string { return `${zoneId}\u0000${tag}`; }
+
+/** A Host value's name without its port ("[::1]:8080" → "[::1]"). */
+function hostName(host: string): string {
+  if (host.startsWith('[')) { const end = host.indexOf(']'); return end === -1 ? host : host.slice(0, end + 1); }
+  const colon = host.lastIndexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+function hasPort(host: string): boolean { return hostName(host) !== host; }
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {
   if (a === b) return true;
