@@ -1,6 +1,7 @@
 // Composition root: builds the store, zones, handler, admin API and listeners from a Config; stops them cleanly.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createEdgeListener } from './listener.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type EdgeMetrics } from '../observability/metrics.js';
@@ -40,18 +41,6 @@ function listen(server: Server, host: string, port: number): Promise<AddressInfo
   });
 }
 
-/** Answers malformed requests (RFC 9112) without involving the handler, and keeps serving. */
-function onClientError(err: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) { socket.destroy(); return; }
-  const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
-    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT' ? '408 Request Timeout'
-    : err.code === 'HPE_INVALID_TRANSFER_ENCODING' && /unknown|not implemented/i.test(err.message) ? '501 Not Implemented'
-    : '400 Bad Request';
-  const body = `edgecache: ${status.slice(4).toLowerCase()}\n`;
-  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
-  socket.destroySoon?.();
-}
-
 export async function startEdge(config: Config, opts: StartOptions = {}): Promise<RunningEdge> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const store = new MemoryStore({ maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue });
@@ -59,19 +48,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   const router = compileZones(config);
   const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes });
 
-  const edgeServer = createServer({
-    maxHeaderSize: 16 * 1024,
-    headersTimeout: 10_000,
-    requestTimeout: 300_000,
-    keepAliveTimeout: 5_000,
-    requireHostHeader: true,
-  }, (req, res) => {
-    try { handler(req, res); } catch (err) {
-      logger.error({ err: String(err), url: req.url }, 'request handler failed');
-      if (!res.headersSent) { res.writeHead(500, { 'content-type': 'text/plain' }); res.end('edgecache: internal error\n'); } else res.destroy();
-    }
-  });
-  edgeServer.on('clientError', onClientError);
+  const edgeServer = createEdgeListener(handler, logger);
 
   const applyLocal = async (zoneId: string, req: PurgeRequest): Promise<void> => {
     const n = applyPurge(store, router, zoneId, req);
