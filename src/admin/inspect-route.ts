@@ -9,7 +9,35 @@ import { sendCfError, sendCfSuccess } from './purge-route.js';
 const MAX_BODY = 64 * 1024;
 
 /** POST /edgecache/v1/zones/{zone}/inspect with {"url": "...", "headers": {...}} (auth checked by the caller). */
-export function handleInspect(req: IncomingMessage, res: ServerResponse, zoneId: string, store: CacheStore, router: ZoneRouter): void {
+export interface InspectResult { url: string; variants: InspectedVariant[] }
+export interface InspectedVariant {
+  selector: Record<string, string | null>; status: number; age: number; ttl: number; tags: readonly string[];
+  bytes: number; stale: boolean; selected: boolean;
+}
+
+/** What the store holds for a URL; `selected` marks the variant a request with `headers` would get. */
+export function inspectVariants(store: CacheStore, router: ZoneRouter, zoneId: string, rawUrl: string, headers: Record<string, string>): InspectResult {
+  const zone = router.byId(zoneId)!;
+  // Raw path and query as written (URL would normalise dot segments and percent-encoding).
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?/i.exec(rawUrl);
+  const host = normalizeHost(m?.[1] ?? '');
+  const path = m?.[2] || '/';
+  const query = zone.normalizeQuery(m?.[3] ?? '');
+  const key = primaryKey(zoneId, host, path, query);
+  const now = Date.now();
+  const variants = store.variantsOf(key).map((v) => {
+    const age = currentAge(v.freshness, now);
+    return {
+      selector: describeSelector(v.keyNames, v.selector),
+      status: v.status, age, ttl: v.freshness.lifetime - age, tags: v.tags, bytes: v.body.length,
+      stale: v.forcedStale || age >= v.freshness.lifetime,
+      selected: selectorOf(v.keyNames, headers, normalizeVaryValue) === v.selector,
+    };
+  });
+  return { url: rawUrl, variants };
+}
+
+export function handleInspect(req: IncomingMessage, res: ServerResponse, zoneId: string, opts: { inspect(zoneId: string, url: string, headers: Record<string, string>): Promise<InspectResult> }): void {
   const chunks: Buffer[] = [];
   let size = 0;
   req.on('data', (c: Buffer) => {
@@ -24,8 +52,7 @@ export function handleInspect(req: IncomingMessage, res: ServerResponse, zoneId:
       return sendCfError(res, 400, 6007, 'body is not valid JSON: expected {"url": "https://host/path", "headers": {"Origin": "..."}}');
     }
     if (typeof body?.url !== 'string') return sendCfError(res, 400, 1013, 'url must be an absolute URL string');
-    let url: URL;
-    try { url = new URL(body.url); } catch { return sendCfError(res, 400, 1013, `url ${JSON.stringify(body.url)} is not an absolute URL`); }
+    try { new URL(body.url); } catch { return sendCfError(res, 400, 1013, `url ${JSON.stringify(body.url)} is not an absolute URL`); }
     const headers: Record<string, string> = {};
     if (body.headers !== undefined) {
       if (typeof body.headers !== 'object' || body.headers === null || Array.isArray(body.headers)) return sendCfError(res, 400, 1013, 'headers must be an object of strings');
@@ -34,23 +61,8 @@ export function handleInspect(req: IncomingMessage, res: ServerResponse, zoneId:
         headers[k.toLowerCase()] = v;
       }
     }
-    const zone = router.byId(zoneId)!;
-    // Raw path and query as written (URL would normalise dot segments and percent-encoding).
-    const m = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*([^?#]*)(?:\?([^#]*))?/i.exec(body.url);
-    const path = m?.[1] || '/';
-    const query = zone.normalizeQuery(m?.[2] ?? '');
-    const host = normalizeHost(url.host);
-    const key = primaryKey(zoneId, host, path, query);
-    const now = Date.now();
-    const variants = store.variantsOf(key).map((v) => {
-      const age = currentAge(v.freshness, now);
-      return {
-        selector: describeSelector(v.keyNames, v.selector),
-        status: v.status, age, ttl: v.freshness.lifetime - age, tags: v.tags, bytes: v.body.length,
-        stale: v.forcedStale || age >= v.freshness.lifetime,
-        selected: selectorOf(v.keyNames, headers, normalizeVaryValue) === v.selector,
-      };
+    opts.inspect(zoneId, body.url, headers).then((result) => sendCfSuccess(res, result), (err) => {
+      sendCfError(res, 500, 1019, `inspect failed: ${(err as Error).message}`);
     });
-    sendCfSuccess(res, { url: body.url, variants });
   });
 }

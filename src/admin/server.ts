@@ -4,23 +4,22 @@ import { randomUUID } from 'node:crypto';
 import type { EdgeMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { PurgeRequest } from '../purge/request.js';
-import type { CacheStore } from '../storage/store.js';
-import type { ZoneRouter } from '../edge/zones.js';
 import { createTokenChecker, type AdminToken } from './auth.js';
-import { handlePurge, sendCfError } from './purge-route.js';
-import { handleInspect } from './inspect-route.js';
+import { admitAdminRequest, handlePurge, sendCfError } from './purge-route.js';
+import { handleInspect, type InspectResult } from './inspect-route.js';
 
 export interface AdminOptions {
   tokens: readonly AdminToken[];
-  router: ZoneRouter;
-  store: CacheStore;
-  metrics: EdgeMetrics;
+  zoneIds: readonly string[];
+  /** Prometheus text and its content type (one process, or every worker aggregated). */
+  metrics(): Promise<{ contentType: string; text: string }>;
   logger: Logger;
   maxItems: number;
   /** Applies a purge (locally, or through the cluster bus). */
   applyPurge(zoneId: string, req: PurgeRequest): Promise<void>;
-  /** Extra fields for /healthz (cluster state). */
+  /** Fields for /healthz beyond status and zones (store counts, cluster state). */
   health(): Record<string, unknown>;
+  inspect(zoneId: string, url: string, headers: Record<string, string>): Promise<InspectResult>;
 }
 
 const PURGE_PATH = /^\/client\/v4\/zones\/([^/]+)\/purge_cache\/?$/;
@@ -41,17 +40,16 @@ export function createAdminServer(opts: AdminOptions): Server {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     if (path === '/healthz') {
-      const s = opts.store.stats();
       const body = JSON.stringify({ status: 'ok', uptimeSeconds: Math.round((Date.now() - started) / 1000),
-        zones: opts.router.zones.map((z) => z.id), objects: s.objects, variants: s.variants, ...opts.health() });
+        zones: opts.zoneIds, ...opts.health() });
       res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
       res.end(body);
       return;
     }
     if (path === '/metrics') {
-      const text = await opts.metrics.registry.metrics();
-      res.writeHead(200, { 'content-type': opts.metrics.registry.contentType, 'cache-control': 'no-store' });
-      res.end(text);
+      const m = await opts.metrics();
+      res.writeHead(200, { 'content-type': m.contentType, 'cache-control': 'no-store' });
+      res.end(m.text);
       return;
     }
     const purge = PURGE_PATH.exec(path);
@@ -59,7 +57,7 @@ export function createAdminServer(opts: AdminOptions): Server {
       const zoneId = decodeURIComponent(purge[1]!);
       handlePurge(req, res, zoneId, {
         checkToken,
-        hasZone: (id) => opts.router.byId(id) !== undefined,
+        hasZone: (id) => opts.zoneIds.includes(id),
         maxItems: opts.maxItems,
         maxBodyBytes: 1024 * 1024,
         apply: (id, r) => opts.applyPurge(id, r),
@@ -71,13 +69,8 @@ export function createAdminServer(opts: AdminOptions): Server {
     const inspect = INSPECT_PATH.exec(path);
     if (inspect) {
       const zoneId = decodeURIComponent(inspect[1]!);
-      if (req.method !== 'POST') return sendCfError(res, 405, 7001, 'use POST', { allow: 'POST' });
-      if (q !== -1 && /(?:^|&)(?:token|access_token)=/i.test(url.slice(q + 1))) return sendCfError(res, 401, 10001, 'send the token in the Authorization: Bearer header, never in the query string');
-      const auth = checkToken(req.headers.authorization, zoneId);
-      if (auth === 'unauthenticated') return sendCfError(res, 401, 10001, 'missing or invalid Authorization: Bearer token');
-      if (auth === 'forbidden') return sendCfError(res, 403, 10000, 'this token may not use that zone');
-      if (!opts.router.byId(zoneId)) return sendCfError(res, 404, 7003, `no zone with id ${JSON.stringify(zoneId)}`);
-      handleInspect(req, res, zoneId, opts.store, opts.router);
+      if (!admitAdminRequest(req, res, zoneId, { checkToken, hasZone: (id) => opts.zoneIds.includes(id) }, 'the inspect API')) return;
+      handleInspect(req, res, zoneId, opts);
       return;
     }
     sendCfError(res, 404, 7000, `no admin route ${req.method} ${path}`);

@@ -3,6 +3,9 @@ import type { Command } from 'commander';
 import { ConfigError, resolveConfig, type ConfigOverrides } from '../config/load.js';
 import { startEdge } from '../edge/server.js';
 import { startDemoOrigin } from '../demo/origin.js';
+import { availableParallelism } from 'node:os';
+import { runPrimary, workerCount } from '../edge/workers.js';
+import { createLogger } from '../observability/logger.js';
 
 interface ServeFlags extends ConfigOverrides { config?: string }
 
@@ -37,6 +40,8 @@ async function serve(flags: ServeFlags): Promise<void> {
     demo = await startDemoOrigin();
     config.zones = resolveConfig(undefined, { origin: demo.url }).zones;
   }
+  const workers = workerCount(config, availableParallelism());
+  if (workers > 1) return servePrimary(config, workers, demo);
   let edge;
   try {
     edge = await startEdge(config);
@@ -67,6 +72,29 @@ async function serve(flags: ServeFlags): Promise<void> {
     stopping = true;
     edge.logger.info({ signal }, 'stopping: finishing in-flight requests');
     edge.close(10_000).then(() => demo?.close()).then(() => { edge.logger.flush?.(); process.exit(0); }, () => process.exit(1));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+async function servePrimary(config: import('../config/schema.js').Config, workers: number, demo: Awaited<ReturnType<typeof startDemoOrigin>> | undefined): Promise<void> {
+  const logger = createLogger(config.logLevel);
+  let primary;
+  try {
+    primary = await runPrimary(config, workers, logger);
+  } catch (err) {
+    console.error(`edgecache: cannot start workers: ${(err as Error).message}`);
+    await demo?.close();
+    process.exitCode = 1;
+    return;
+  }
+  logger.info({ edge: `${primary.edge.address}:${primary.edge.port}`, admin: `${primary.admin.address}:${primary.admin.port}`, workers }, 'edgecache serving with workers');
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping workers: finishing in-flight requests');
+    primary.close().then(() => demo?.close()).then(() => process.exit(0), () => process.exit(1));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));

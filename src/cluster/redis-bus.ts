@@ -1,0 +1,393 @@
+// The cluster purge bus over one Redis Stream: XADD to publish, XREAD BLOCK to consume in order, trim/loss detection → reset.
+import { Redis, type RedisOptions } from 'ioredis';
+import { BusUnavailableError, type BusHandlers, type BusState, type PurgeBus, type PurgeMessage } from './bus.js';
+import {
+  decodeMessage, encodeMessage, isStreamId, judgeCursor, parseStreamInfo, parseXreadReply, streamIdMs, type Cursor, type StreamInfo,
+} from './stream-format.js';
+
+export interface BusLogger {
+  info(o: object, m: string): void;
+  warn(o: object, m: string): void;
+  error(o: object, m: string): void;
+}
+
+export interface RedisBusOptions {
+  url: string;
+  /** Stream key; default 'edgecache:purges'. */
+  stream?: string;
+  /** Approximate cap on entries (XADD MAXLEN ~); default 100000. */
+  maxLen?: number;
+  /** Entries older than this are trimmed (XTRIM MINID ~, at most once a minute); default 24 h. */
+  maxAgeMs?: number;
+  nodeId: string;
+  logger?: BusLogger;
+  /** How long publish() waits for Redis's acknowledgement (or for the first connection); default 1000. */
+  publishTimeoutMs?: number;
+}
+
+const READ_BLOCK_MS = 1000;
+const READ_COUNT = 100;
+const START_WAIT_MS = 3000;
+const RETRY_BASE_MS = 50;
+const RETRY_MAX_MS = 2000;
+const AGE_TRIM_EVERY_MS = 60_000;
+const ERROR_PAUSE_MS = 1000;
+const READ_STALL_MS = 4000;
+const silentLogger: BusLogger = { info() {}, warn() {}, error() {} };
+
+// ---------------------------------------------------------------- the bus
+
+export function createRedisBus(opts: RedisBusOptions): PurgeBus {
+  return new RedisPurgeBus(opts);
+}
+
+const ABORTED = Symbol('aborted');
+
+class RedisPurgeBus implements PurgeBus {
+  private readonly key: string;
+  private readonly maxLen: number;
+  private readonly maxAgeMs: number;
+  private readonly publishTimeoutMs: number;
+  private readonly log: BusLogger;
+  private readonly writer: Redis;
+  private readonly reader: Redis;
+  private readonly abort = new AbortController();
+  private handlers: BusHandlers | null = null;
+  private cursor: Cursor | null = null;
+  private loop: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
+  private markPositioned: () => void = () => {};
+  private needsResync = true;
+  private isWriterEverReady = false;
+  private isConnected = false;
+  private wasEverConnected = false;
+  private lastAgeTrim = 0;
+  private readonly s: BusState = { connected: false, lastAppliedId: null, applied: 0, reconnects: 0, lagMs: 0, resets: 0 };
+
+  constructor(opts: RedisBusOptions) {
+    this.key = opts.stream ?? 'edgecache:purges';
+    this.maxLen = opts.maxLen ?? 100_000;
+    this.maxAgeMs = opts.maxAgeMs ?? 24 * 60 * 60 * 1000;
+    this.publishTimeoutMs = opts.publishTimeoutMs ?? 1000;
+    this.log = opts.logger ?? silentLogger;
+    const name = opts.nodeId.replace(/[^\w.:-]/g, '_');
+    const common: RedisOptions = {
+      enableOfflineQueue: false, // fail fast while disconnected: nothing is queued
+      maxRetriesPerRequest: 0, // in-flight commands fail when the connection drops…
+      autoResendUnfulfilledCommands: false, // …and are not replayed after the caller was told they failed
+      connectTimeout: 2000,
+      retryStrategy: backoff, // never gives up; close() ends it
+    };
+    // No ioredis socketTimeout: its timer outlives close() and holds the process; stalls are handled below.
+    this.writer = new Redis(opts.url, { ...common, connectionName: `edgecache-bus-writer:${name}` });
+    this.reader = new Redis(opts.url, { ...common, connectionName: `edgecache-bus-reader:${name}` });
+    this.watch(this.writer, 'writer');
+    this.watch(this.reader, 'reader');
+  }
+
+  async publish(msg: PurgeMessage): Promise<string> {
+    if (this.closing !== null) throw new BusUnavailableError('the purge bus is closed');
+    const fields = encodeMessage(msg);
+    const deadline = Date.now() + this.publishTimeoutMs;
+    if (this.writer.status !== 'ready') {
+      // Only the very first connection is waited for (bounded); once it has been up, down means fail now.
+      const isReady = !this.isWriterEverReady && (await waitReady(this.writer, deadline, this.abort.signal));
+      if (!isReady) throw new BusUnavailableError(`Redis is unreachable (connection ${this.writer.status}); purge not published`);
+    }
+    let reply: unknown;
+    try {
+      reply = await withDeadline(this.writer.call('XADD', this.key, 'MAXLEN', '~', this.maxLen, '*', ...fields), deadline);
+    } catch (err) {
+      if (err instanceof StallError && this.writer.status === 'ready') {
+        this.log.warn({ stream: this.key }, 'purge bus: Redis did not answer XADD in time; reconnecting');
+        this.writer.disconnect(true); // a half-open socket would otherwise fail every publish until TCP gives up
+      }
+      throw new BusUnavailableError(`Redis did not record the purge: ${errorMessage(err)}`, { cause: err });
+    }
+    if (typeof reply !== 'string') throw new BusUnavailableError(`unexpected XADD reply ${JSON.stringify(reply)}`);
+    this.trimByAge();
+    return reply;
+  }
+
+  async start(handlers: BusHandlers, fromId: string | null): Promise<void> {
+    if (this.handlers !== null) throw new Error('PurgeBus.start() may be called only once');
+    if (this.closing !== null) throw new BusUnavailableError('the purge bus is closed');
+    if (fromId !== null && !isStreamId(fromId)) throw new TypeError(`fromId is not a stream id: ${JSON.stringify(fromId)}`);
+    this.handlers = handlers;
+    this.cursor = fromId === null ? null : { id: fromId, offset: fromId === '0-0' ? 0 : null };
+    this.s.lastAppliedId = fromId;
+    const positioned = new Promise<void>((resolve) => (this.markPositioned = resolve));
+    this.loop = this.consume();
+    const timer = new Promise<'timeout'>((resolve) => setTimeout(resolve, START_WAIT_MS, 'timeout').unref());
+    if ((await Promise.race([positioned, timer])) === 'timeout') {
+      this.log.warn({ stream: this.key }, 'purge bus: Redis unreachable at start; consuming will begin when it is');
+    }
+  }
+
+  state(): BusState {
+    return { ...this.s, connected: this.isConnected && this.closing === null };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.abort.abort();
+      this.markPositioned();
+      this.reader.disconnect();
+      await this.loop?.catch(() => {});
+      if (this.writer.status === 'ready') await withDeadline(this.writer.quit(), Date.now() + 1000).catch(() => {});
+      this.writer.disconnect();
+    })();
+    return this.closing;
+  }
+
+  // ------------------------------------------------------------ consuming
+
+  private async consume(): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      try {
+        if (this.reader.status !== 'ready') {
+          await waitReady(this.reader, Infinity, this.abort.signal); // its 'ready' sets needsResync
+        } else if (this.needsResync) {
+          this.needsResync = false;
+          await this.resync();
+          this.markPositioned();
+        } else {
+          await this.readOnce();
+        }
+      } catch (err) {
+        if (this.abort.signal.aborted) break;
+        if (err instanceof StallError) {
+          // XREAD BLOCK always answers within READ_BLOCK_MS: silence means a dead (half-open) connection.
+          this.log.warn({ stream: this.key }, 'purge bus: the blocking read stalled; reconnecting');
+          this.reader.disconnect(true);
+          await waitClosed(this.reader, this.abort.signal);
+        } else if (this.reader.status === 'ready') {
+          // A reply error, not a lost connection (those are logged once by watch()): pause, then re-judge.
+          this.log.error({ err: errorMessage(err), stream: this.key }, 'purge bus: read failed');
+          this.needsResync = true;
+          await sleep(ERROR_PAUSE_MS, this.abort.signal);
+        }
+      }
+    }
+  }
+
+  /** On start and after every reconnect: position the cursor, or check it can still read on (else reset). */
+  private async resync(): Promise<void> {
+    const info = await readStreamInfo(this.reader.call('XINFO', 'STREAM', this.key));
+    if (this.cursor === null) return this.moveTo(headOf(info)); // fromId null: only messages from now on
+    // The ordinal is only trusted within one connection: the stream may have been recreated meanwhile.
+    if (this.cursor.id !== '0-0') this.cursor = { id: this.cursor.id, offset: null };
+    const verdict = judgeCursor(this.cursor, info);
+    if (!verdict.isContinuous) await this.resetTo(verdict.reason, headOf(info));
+  }
+
+  private async readOnce(): Promise<void> {
+    const cursor = this.cursor as Cursor;
+    // XINFO is pipelined behind the blocking XREAD, so it runs right after the read, at no extra round trip,
+    // and tells whether the head was trimmed past the cursor before or during the read.
+    const exec = this.reader
+      .pipeline()
+      .call('XREAD', 'COUNT', READ_COUNT, 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.key, cursor.id)
+      .call('XINFO', 'STREAM', this.key)
+      .exec();
+    const results = await raceAbort(withDeadline(exec, Date.now() + READ_BLOCK_MS + READ_STALL_MS), this.abort.signal);
+    if (results === ABORTED) return;
+    if (results === null || results.length !== 2) throw new Error('unexpected pipeline reply');
+    const [[readErr, readReply], [infoErr, infoReply]] = results as [[Error | null, unknown], [Error | null, unknown]];
+    if (readErr) throw readErr;
+    const info = await readStreamInfo(infoErr ? Promise.reject(infoErr) : Promise.resolve(infoReply));
+    const entries = parseXreadReply(readReply);
+    const verdict = judgeCursor(cursor, info);
+    if (!verdict.isContinuous) return this.resetTo(verdict.reason, headOf(info)); // the batch is covered by the reset
+    for (const [id, fields] of entries) {
+      await this.applyEntry(id, fields);
+      if (this.abort.signal.aborted) return;
+    }
+    const now = this.cursor as Cursor;
+    if (info !== null && info.entriesAdded !== null && now.id === info.lastGeneratedId) {
+      this.cursor = { id: now.id, offset: info.entriesAdded }; // caught up: the ordinal is exact again
+    }
+  }
+
+  private async applyEntry(id: string, fields: unknown): Promise<void> {
+    const handlers = this.handlers as BusHandlers;
+    let msg: PurgeMessage;
+    try {
+      msg = decodeMessage(fields);
+    } catch (err) {
+      // A purge we cannot read is a purge we cannot apply: the only safe answer is a reset.
+      await this.notifyReset(`unreadable message ${id}: ${errorMessage(err)}`);
+      return this.advance(id);
+    }
+    try {
+      await handlers.apply(msg, id);
+    } catch (err) {
+      await this.notifyReset(`applying message ${id} failed: ${errorMessage(err)}`);
+      return this.advance(id);
+    }
+    this.s.applied++;
+    this.s.lagMs = Math.max(0, Date.now() - streamIdMs(id));
+    this.advance(id);
+  }
+
+  private advance(id: string): void {
+    const offset = this.cursor?.offset;
+    this.moveTo({ id, offset: offset === null || offset === undefined ? null : offset + 1 });
+  }
+
+  private moveTo(cursor: Cursor): void {
+    this.cursor = cursor;
+    this.s.lastAppliedId = cursor.id;
+    this.handlers?.onApplied?.(cursor.id);
+  }
+
+  private async resetTo(reason: string, head: Cursor): Promise<void> {
+    await this.notifyReset(reason);
+    this.moveTo(head);
+  }
+
+  private async notifyReset(reason: string): Promise<void> {
+    this.s.resets++;
+    this.log.warn({ stream: this.key, reason, at: this.cursor?.id ?? null }, 'purge bus: purges may have been missed; resetting the cache');
+    try {
+      await this.handlers?.onReset(reason);
+    } catch (err) {
+      this.log.error({ err: errorMessage(err) }, 'purge bus: onReset failed');
+    }
+  }
+
+  // ------------------------------------------------------------ connections
+
+  private watch(conn: Redis, role: 'writer' | 'reader'): void {
+    let isErrorLogged = false;
+    conn.on('error', (err: unknown) => {
+      if (isErrorLogged || this.closing !== null) return;
+      isErrorLogged = true; // once per outage; ioredis repeats it on every retry
+      this.log.warn({ role, err: errorMessage(err), stream: this.key }, 'purge bus: Redis connection error');
+    });
+    conn.on('ready', () => {
+      isErrorLogged = false;
+      if (role === 'writer') this.isWriterEverReady = true;
+      else this.needsResync = true;
+      this.updateConnected();
+    });
+    conn.on('close', () => this.updateConnected());
+    conn.on('end', () => this.updateConnected());
+  }
+
+  private updateConnected(): void {
+    const isUp = this.writer.status === 'ready' && this.reader.status === 'ready';
+    if (isUp === this.isConnected) return;
+    this.isConnected = isUp;
+    if (this.closing !== null) return;
+    if (isUp && this.wasEverConnected) {
+      this.s.reconnects++;
+      this.log.info({ stream: this.key, reconnects: this.s.reconnects }, 'purge bus: reconnected to Redis');
+    } else if (!isUp) {
+      this.log.warn({ stream: this.key }, 'purge bus: lost the connection to Redis; publishing fails until it is back');
+    }
+    if (isUp) this.wasEverConnected = true;
+  }
+
+  private trimByAge(): void {
+    const now = Date.now();
+    if (now - this.lastAgeTrim < AGE_TRIM_EVERY_MS) return;
+    this.lastAgeTrim = now;
+    this.writer.call('XTRIM', this.key, 'MINID', '~', `${Math.max(0, now - this.maxAgeMs)}-0`).catch((err: unknown) => {
+      this.log.warn({ err: errorMessage(err), stream: this.key }, 'purge bus: trimming old entries failed');
+    });
+  }
+}
+
+// ---------------------------------------------------------------- small helpers
+
+function headOf(info: StreamInfo | null): Cursor {
+  return info === null ? { id: '0-0', offset: 0 } : { id: info.lastGeneratedId, offset: info.entriesAdded };
+}
+
+/** XINFO STREAM, with "no such key" as null. */
+async function readStreamInfo(reply: Promise<unknown>): Promise<StreamInfo | null> {
+  try {
+    return parseStreamInfo(await reply);
+  } catch (err) {
+    if (err instanceof Error && /no such key/i.test(err.message)) return null;
+    throw err;
+  }
+}
+
+/** Capped exponential backoff with jitter, so a cluster's nodes do not reconnect in lockstep. */
+function backoff(attempt: number): number {
+  const exp = RETRY_BASE_MS * 2 ** Math.min(attempt - 1, 16);
+  return Math.round(Math.min(RETRY_MAX_MS, exp) * (0.75 + Math.random() * 0.5));
+}
+
+function waitReady(conn: Redis, deadline: number, signal: AbortSignal): Promise<boolean> {
+  if (conn.status === 'ready') return Promise.resolve(true);
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const finish = (isReady: boolean): void => {
+      conn.off('ready', onReady);
+      signal.removeEventListener('abort', onAbort);
+      if (timer) clearTimeout(timer);
+      resolve(isReady);
+    };
+    const onReady = (): void => finish(true);
+    const onAbort = (): void => finish(false);
+    const timer = Number.isFinite(deadline) ? setTimeout(() => finish(false), Math.max(0, deadline - Date.now())) : undefined;
+    conn.once('ready', onReady);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** No reply from Redis in time: the command may still have been executed. */
+class StallError extends Error {}
+
+/** Resolves once the connection has closed (or at once if it is not up), or on abort. */
+function waitClosed(conn: Redis, signal: AbortSignal): Promise<void> {
+  if (conn.status !== 'ready' || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      conn.off('close', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    conn.once('close', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
+  p.catch(() => {}); // a late rejection after the deadline must not become unhandled
+  const ms = Math.max(0, deadline - Date.now());
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StallError(`no reply within ${ms} ms`)), ms).unref(); // sockets keep us alive
+  });
+  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
+}
+
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
+  p.catch(() => {});
+  if (signal.aborted) return Promise.resolve(ABORTED);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve(ABORTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

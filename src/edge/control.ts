@@ -1,0 +1,105 @@
+// The purge control plane: applies purges locally, or through the Redis purge stream so every node applies them in order.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Gauge, Counter, Registry } from 'prom-client';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { PurgeRequest } from '../purge/request.js';
+import { createRedisBus } from '../cluster/redis-bus.js';
+import type { PurgeBus } from '../cluster/bus.js';
+import { compareStreamIds } from '../cluster/stream-format.js';
+
+export interface ControlPlaneOptions {
+  config: Config;
+  logger: Logger;
+  /** Applies a purge on this node (its one store, or every worker's). */
+  applyLocal(zoneId: string, req: PurgeRequest): Promise<void>;
+  /** Drops this node's whole cache (missed purges). */
+  clearLocal(reason: string): Promise<void>;
+}
+
+export interface ControlPlane {
+  /** Resolves once the purge is recorded (cluster: in the Redis stream) and applied on this node. */
+  applyPurge(zoneId: string, req: PurgeRequest): Promise<void>;
+  health(): Record<string, unknown>;
+  readonly registry: Registry;
+  close(): Promise<void>;
+}
+
+/** How long a purge API call waits for its own stream entry to be applied here before answering anyway. */
+const OWN_APPLY_WAIT_MS = 2000;
+
+/** The stream position survives restarts only with a disk cache: a memory cache starts empty, so it has nothing to catch up. */
+function positionStore(config: Config, logger: Logger): { load(): string | null; save(id: string): void } {
+  if (config.cache.store !== 'disk' || !config.cache.path) return { load: () => null, save: () => {} };
+  const file = join(config.cache.path, 'stream-position');
+  let pending: string | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = (): void => {
+    timer = undefined;
+    if (pending === undefined) return;
+    try {
+      mkdirSync(config.cache.path!, { recursive: true });
+      writeFileSync(`${file}.tmp`, pending);
+      renameSync(`${file}.tmp`, file);
+    } catch (err) { logger.error({ err: String(err), file }, 'cannot save the purge stream position'); }
+  };
+  return {
+    load: () => { try { return readFileSync(file, 'utf8').trim() || null; } catch { return null; } },
+    save: (id) => { pending = id; timer ??= setTimeout(flush, 100); },
+  };
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  const { config, logger } = opts;
+  const registry = new Registry();
+  const cluster = config.cluster;
+  if (!cluster) {
+    return { applyPurge: opts.applyLocal, health: () => ({ cluster: 'off' }), registry, close: async () => {} };
+  }
+  const nodeId = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  const bus: PurgeBus = createRedisBus({ url: cluster.redis, stream: cluster.stream, nodeId, logger });
+  const position = positionStore(config, logger);
+  const waiters = new Map<string, () => void>();
+  let lastApplied: string | null = null;
+  const appliedTotal = new Counter({ name: 'edgecache_cluster_purges_applied_total', help: 'Purges applied from the cluster stream', registers: [registry] });
+  const resets = new Counter({ name: 'edgecache_cluster_cache_resets_total', help: 'Whole-cache drops after missed cluster purges', registers: [registry] });
+  new Gauge({ name: 'edgecache_cluster_lag_ms', help: 'Age of the last applied purge when it was applied', registers: [registry], collect() { this.set(bus.state().lagMs); } });
+  new Gauge({ name: 'edgecache_cluster_reconnects', help: 'Reconnections to Redis since start', registers: [registry], collect() { this.set(bus.state().reconnects); } });
+  new Gauge({ name: 'edgecache_cluster_connected', help: '1 when connected to Redis', registers: [registry], collect() { this.set(bus.state().connected ? 1 : 0); } });
+
+  const settle = (id: string): void => {
+    lastApplied = id;
+    for (const [wid, resolve] of waiters) if (compareStreamIds(wid, id) <= 0) { waiters.delete(wid); resolve(); }
+  };
+  await bus.start({
+    apply: async (msg, id) => {
+      await opts.applyLocal(msg.zoneId, msg.request as PurgeRequest);
+      appliedTotal.inc();
+    },
+    onReset: async (reason) => {
+      resets.inc();
+      logger.error({ reason }, 'missed cluster purges: dropping the whole cache rather than serve what may have been purged');
+      await opts.clearLocal(reason);
+    },
+    onApplied: (id) => { position.save(id); settle(id); },
+  }, position.load());
+
+  return {
+    registry,
+    async applyPurge(zoneId, req) {
+      const id = await bus.publish({ zoneId, request: req, origin: nodeId });
+      if (lastApplied !== null && compareStreamIds(id, lastApplied) <= 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => { waiters.delete(id); resolve(); }, OWN_APPLY_WAIT_MS);
+        waiters.set(id, () => { clearTimeout(timer); resolve(); });
+      });
+    },
+    health: () => {
+      const s = bus.state();
+      return { cluster: { connected: s.connected, lastAppliedId: s.lastAppliedId, applied: s.applied, lagMs: s.lagMs, reconnects: s.reconnects, resets: s.resets } };
+    },
+    close: () => bus.close(),
+  };
+}

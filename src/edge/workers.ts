@@ -1,0 +1,138 @@
+// `--workers N`: a primary process runs the admin API and purge control plane; N workers share the edge port (node:cluster).
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import type { AddressInfo } from 'node:net';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import { createLogger } from '../observability/logger.js';
+import type { PurgeRequest } from '../purge/request.js';
+import { createAdminServer } from '../admin/server.js';
+import type { InspectResult } from '../admin/inspect-route.js';
+import { inspectVariants } from '../admin/inspect-route.js';
+import { startControlPlane } from './control.js';
+import { listen, startEdge } from './server.js';
+
+export const WORKER_CONFIG_ENV = 'EDGECACHE_WORKER_CONFIG';
+
+type ToWorker =
+  | { type: 'purge'; id: number; zoneId: string; req: PurgeRequest }
+  | { type: 'clear'; id: number }
+  | { type: 'inspect'; id: number; zoneId: string; url: string; headers: Record<string, string> }
+  | { type: 'shutdown' };
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+type WorkerRequest = DistributiveOmit<Extract<ToWorker, { id: number }>, 'id'>;
+type FromWorker =
+  | { type: 'ready'; edge: AddressInfo }
+  | { type: 'reply'; id: number; result?: unknown; error?: string };
+
+export interface RunningPrimary { edge: AddressInfo; admin: AddressInfo; workers(): number; close(): Promise<void> }
+
+/** Resolves `workers: "auto"` to the number of cores. */
+export function workerCount(config: Config, cores: number): number {
+  return config.workers === 'auto' ? Math.max(1, cores) : config.workers;
+}
+
+export async function runPrimary(config: Config, n: number, logger: Logger = createLogger(config.logLevel)): Promise<RunningPrimary> {
+  let stopping = false;
+  let nextId = 1;
+  const pending = new Map<number, { left: Set<Worker>; results: unknown[]; resolve(r: unknown[]): void; reject(e: Error): void }>();
+  const live = new Set<Worker>();
+  let edgeAddress: AddressInfo | undefined;
+
+  const aggregator = new AggregatorRegistry();
+  const fork = (): Promise<Worker> => new Promise((resolve, reject) => {
+    const w = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(config) });
+    const onExit = (code: number | null): void => reject(new Error(`worker exited before it was ready (code ${code})`));
+    w.once('exit', onExit);
+    w.on('message', (m: FromWorker) => {
+      if (m.type === 'ready') { w.off('exit', onExit); edgeAddress ??= m.edge; live.add(w); resolve(w); return; }
+      if (m.type === 'reply') {
+        const p = pending.get(m.id);
+        if (!p) return;
+        if (m.error) { pending.delete(m.id); p.reject(new Error(m.error)); return; }
+        p.results.push(m.result);
+        p.left.delete(w);
+        if (p.left.size === 0) { pending.delete(m.id); p.resolve(p.results); }
+      }
+    });
+    w.on('exit', (code, signal) => {
+      live.delete(w);
+      for (const [id, p] of pending) if (p.left.delete(w) && p.left.size === 0) { pending.delete(id); p.resolve(p.results); }
+      if (!stopping) {
+        logger.error({ pid: w.process.pid, code, signal }, 'worker died; starting another (its cache starts empty)');
+        fork().catch((err) => logger.error({ err: String(err) }, 'cannot restart worker'));
+      }
+    });
+  });
+
+  /** Sends a request to every live worker and waits for all of their replies (at most `ms`). */
+  const broadcast = (msg: WorkerRequest, ms = 5000): Promise<unknown[]> => {
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      const targets = new Set(live);
+      if (targets.size === 0) { resolve([]); return; }
+      const timer = setTimeout(() => { pending.delete(id); reject(new Error(`workers did not answer within ${ms} ms`)); }, ms);
+      pending.set(id, { left: targets, results: [], resolve: (r) => { clearTimeout(timer); resolve(r); }, reject: (e) => { clearTimeout(timer); reject(e); } });
+      for (const w of targets) w.send({ ...msg, id } as ToWorker);
+    });
+  };
+
+  cluster.setupPrimary({ silent: false });
+  await Promise.all(Array.from({ length: n }, fork));
+
+  const control = await startControlPlane({
+    config, logger,
+    applyLocal: async (zoneId, req) => { await broadcast({ type: 'purge', zoneId, req }); },
+    clearLocal: async () => { await broadcast({ type: 'clear' }); },
+  });
+  const adminServer = createAdminServer({
+    tokens: config.admin.tokens, zoneIds: config.zones.map((z) => z.id), logger, maxItems: config.purge.maxItems,
+    applyPurge: (zoneId, req) => control.applyPurge(zoneId, req),
+    metrics: async () => ({ contentType: aggregator.contentType, text: `${await aggregator.clusterMetrics()}\n${await control.registry.metrics()}` }),
+    health: () => ({ workers: live.size, ...control.health() }),
+    inspect: async (zoneId, url, headers) => {
+      const results = (await broadcast({ type: 'inspect', zoneId, url, headers })) as InspectResult[];
+      return { url, variants: results.flatMap((r, worker) => r.variants.map((v) => ({ ...v, worker }))) };
+    },
+  });
+  const admin = await listen(adminServer, config.admin.listen.host, config.admin.listen.port);
+
+  return {
+    edge: edgeAddress!, admin, workers: () => live.size,
+    async close() {
+      stopping = true;
+      const exited = [...live].map((w) => new Promise<void>((r) => { w.once('exit', () => r()); w.send({ type: 'shutdown' } satisfies ToWorker); }));
+      const timer = setTimeout(() => { for (const w of live) w.process.kill('SIGKILL'); }, 15_000);
+      await Promise.all(exited);
+      clearTimeout(timer);
+      await new Promise<void>((r) => { adminServer.close(() => r()); adminServer.closeAllConnections(); });
+      await control.close();
+    },
+  };
+}
+
+/** Worker entry: serves the edge port with its own cache; purges, clears and inspections arrive from the primary. */
+export async function runWorker(): Promise<void> {
+  const config = JSON.parse(process.env[WORKER_CONFIG_ENV]!) as Config;
+  const edge = await startEdge(config, { admin: false });
+  // Constructing one installs prom-client's worker-side listener that answers the primary's metric requests.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([edge.metrics.registry]);
+  const reply = (m: FromWorker): void => { process.send?.(m); };
+  process.on('message', (m: ToWorker) => {
+    try {
+      switch (m.type) {
+        case 'purge': reply({ type: 'reply', id: m.id, result: edge.applyLocal(m.zoneId, m.req) }); break;
+        case 'clear': edge.store.clear(); reply({ type: 'reply', id: m.id, result: true }); break;
+        case 'inspect': reply({ type: 'reply', id: m.id, result: inspectVariants(edge.store, edge.router, m.zoneId, m.url, m.headers) }); break;
+        case 'shutdown': void edge.close(10_000).then(() => process.exit(0)); break;
+      }
+    } catch (err) {
+      if ('id' in m) reply({ type: 'reply', id: m.id, error: (err as Error).message });
+    }
+  });
+  // SIGTERM/SIGINT reach the whole process group: the primary coordinates the shutdown.
+  process.on('SIGTERM', () => {});
+  process.on('SIGINT', () => {});
+  reply({ type: 'ready', edge: edge.edge });
+}
