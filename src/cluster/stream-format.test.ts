@@ -15,8 +15,8 @@ test('stream ids order by milliseconds, then by sequence, beyond 2^53', () => {
   assert.equal(compareStreamIds('2-0', '10-0'), -1); // numeric, not lexicographic
   assert.equal(compareStreamIds('5-18446744073709551615', '5-18446744073709551614'), 1);
   assert.equal(streamIdMs('1700000000123-7'), 1700000000123);
-  assert.ok(isStreamId('0-0'));
-  assert.ok(!isStreamId('$') && !isStreamId('12') && !isStreamId('1-2-3'));
+  assert.equal(isStreamId('0-0'), true);
+  assert.deepEqual(['$', '12', '1-2-3', '>'].map(isStreamId), [false, false, false, false]);
   assert.throws(() => compareStreamIds('x', '1-0'), TypeError);
 });
 

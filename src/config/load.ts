@@ -35,11 +35,40 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-/** One line per problem: `zones[0].origin: got "ftp://x": expected an origin URL ...`. */
+interface SchemaDef { type: string; innerType?: unknown; in?: unknown; element?: unknown; shape?: Record<string, unknown> }
+const defOf = (s: unknown): SchemaDef | undefined => (s as { _zod?: { def?: SchemaDef } } | undefined)?._zod?.def;
+
+/** The setting names a config object allows at `path` (walking the zod schema), for "unknown setting" messages. */
+export function allowedKeysAt(schema: unknown, path: readonly PropertyKey[]): string[] | undefined {
+  const unwrap = (s: unknown): SchemaDef | undefined => {
+    let d = defOf(s);
+    while (d && (d.innerType !== undefined || d.type === 'pipe')) d = defOf(d.type === 'pipe' ? d.in : d.innerType);
+    return d;
+  };
+  let d = unwrap(schema);
+  for (const p of path) {
+    if (typeof p === 'number' && d?.type === 'array') d = unwrap(d.element);
+    else if (typeof p === 'string' && d?.type === 'object' && d.shape) d = unwrap(d.shape[p]);
+    else return undefined;
+  }
+  return d?.type === 'object' && d.shape ? Object.keys(d.shape) : undefined;
+}
+
+function pathText(path: readonly PropertyKey[]): string {
+  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+}
+
+/** One line per problem, naming the field, the bad value and what is allowed: `zones[0].origin: got "ftp://x": expected ...`. */
 export function formatIssues(error: z.ZodError, input: unknown, source: string): string {
-  const lines = error.issues.map((issue) => {
-    const path = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') || '(top level)';
-    return `  ${path}: got ${describe(valueAt(input, issue.path))}: ${issue.message}`;
+  const lines = error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      const allowed = allowedKeysAt(configSchema, issue.path);
+      return issue.keys.map((key) => {
+        const where = pathText([...issue.path, key]);
+        return `  ${where}: got ${describe(valueAt(input, [...issue.path, key]))}: unknown setting${allowed ? ` (allowed here: ${allowed.join(', ')})` : ''}`;
+      });
+    }
+    return [`  ${pathText(issue.path) || '(top level)'}: got ${describe(valueAt(input, issue.path))}: ${issue.message}`];
   });
   return `invalid config (${source}):\n${lines.join('\n')}`;
 }
@@ -57,9 +86,18 @@ export function validateConfig(input: unknown, source: string): Config {
   if (!result.success) throw new ConfigError(formatIssues(result.error, input, source));
   const config = result.data;
   const ids = new Set<string>();
+  const hostOwner = new Map<string, string>();
   for (const [i, zone] of config.zones.entries()) {
     if (ids.has(zone.id)) throw new ConfigError(`invalid config (${source}):\n  zones[${i}].id: got ${describe(zone.id)}: zone ids must be unique`);
     ids.add(zone.id);
+    // Host → zone routing must be unambiguous: the same name (or wildcard, or "*") in two zones is an error.
+    for (const [j, host] of zone.hosts.entries()) {
+      const owner = hostOwner.get(host);
+      if (owner !== undefined && owner !== zone.id) {
+        throw new ConfigError(`invalid config (${source}):\n  zones[${i}].hosts[${j}]: got ${describe(host)}: zone ${describe(owner)} already serves that host; each host belongs to one zone`);
+      }
+      hostOwner.set(host, zone.id);
+    }
   }
   if (config.cache.store === 'disk' && !config.cache.path) {
     throw new ConfigError(`invalid config (${source}):\n  cache.path: got nothing: cache.store "disk" needs cache.path (a directory)`);

@@ -1,12 +1,13 @@
 // Config schema (zod): listen addresses, admin tokens, cache bounds, zones; defaults live here.
 import { z } from 'zod';
 import { corsConfigSchema } from '../cors/schema.js';
+import { DEFAULT_LIMITS } from '../http/limits.js';
 
 const hostPort = z.string().transform((s, ctx) => {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
-    ctx.addIssue({ code: 'custom', message: `expected HOST:PORT (e.g. 127.0.0.1:8787), got ${JSON.stringify(s)}` });
+    ctx.addIssue({ code: 'custom', message: 'expected HOST:PORT, e.g. 127.0.0.1:8787 or [::1]:8787 (port 0-65535)' });
     return z.NEVER;
   }
   return { host: (m[1] ?? m[2]) as string, port };
@@ -34,12 +35,18 @@ export const queryModeSchema = z.union([
   z.enum(['all', 'sorted', 'none']),
   z.object({ include: z.array(z.string()) }).strict(),
   z.object({ exclude: z.array(z.string()) }).strict(),
-]);
+], { error: 'expected "all", "sorted", "none", {include: [parameter names]} or {exclude: [parameter names]}' });
 export type QueryMode = z.infer<typeof queryModeSchema>;
+
+/** A zone host: an exact name, a `*.suffix` wildcard or `*` — matched against the Host without its port. */
+const zoneHost = z.string().regex(
+  /^(?:\*|(?:\*\.)?[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?|\[[0-9A-Fa-f:.]+\])$/,
+  'expected a host name (cdn.example.com), a wildcard (*.example.com) or * — no scheme, port or path',
+);
 
 export const zoneSchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'zone ids are 1-64 letters, digits, _ . -'),
-  hosts: z.array(z.string().min(1)).min(1).default(['*']).transform((a) => a.map((h) => h.toLowerCase())),
+  hosts: z.array(zoneHost).min(1).default(['*']).transform((a) => a.map((h) => h.toLowerCase())),
   origin: originUrl,
   timeouts: z.object({
     connectMs: z.number().int().positive().default(5_000),
@@ -58,6 +65,18 @@ export const zoneSchema = z.object({
   trustedProxies: z.array(z.string()).default([]),
 }).strict();
 
+/** Public-listener limits (issue 9 §3); see src/http/limits.ts for what each one bounds. */
+export const limitsSchema = z.object({
+  maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(DEFAULT_LIMITS.maxHeaderBytes),
+  maxUrlBytes: z.number().int().min(64).max(1024 * 1024).default(DEFAULT_LIMITS.maxUrlBytes),
+  maxBodyBytes: z.number().int().nonnegative().default(DEFAULT_LIMITS.maxBodyBytes),
+  headersTimeoutMs: z.number().int().positive().default(DEFAULT_LIMITS.headersTimeoutMs),
+  keepAliveTimeoutMs: z.number().int().positive().default(DEFAULT_LIMITS.keepAliveTimeoutMs),
+  requestTimeoutMs: z.number().int().positive().default(DEFAULT_LIMITS.requestTimeoutMs),
+}).strict().refine((l) => l.headersTimeoutMs <= l.requestTimeoutMs, {
+  message: 'headersTimeoutMs must not be larger than requestTimeoutMs', path: ['headersTimeoutMs'],
+});
+
 export const configSchema = z.object({
   listen: hostPort.default({ host: '127.0.0.1', port: 8787 }),
   admin: z.object({
@@ -74,9 +93,10 @@ export const configSchema = z.object({
     path: z.string().optional(),
   }).strict().default({ maxBytes: 256 * 1024 * 1024, maxObjectBytes: 32 * 1024 * 1024, store: 'memory' }),
   purge: z.object({ maxItems: z.number().int().positive().max(100_000).default(500) }).strict().default({ maxItems: 500 }),
+  limits: limitsSchema.default({ ...DEFAULT_LIMITS }),
   zones: z.array(zoneSchema).default([]),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  workers: z.union([z.number().int().positive().max(64), z.literal('auto')]).default(1),
+  workers: z.union([z.number().int().positive().max(64), z.literal('auto')], { error: 'expected a number of worker processes from 1 to 64, or "auto"' }).default(1),
   cluster: z.object({
     redis: z.string().regex(/^rediss?:\/\//, 'expected redis://HOST:PORT'),
     sharedCache: z.boolean().default(false),

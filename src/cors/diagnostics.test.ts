@@ -112,3 +112,10 @@ test('urlPattern groups ids and drops the query', () => {
   assert.equal(urlPattern('?q=1'), '/');
   assert.ok(urlPattern(`/${'a'.repeat(10_000)}`).length <= 256);
 });
+
+test('urlPattern keeps a leading host verbatim (the handler passes host + path)', () => {
+  assert.equal(urlPattern('127.0.0.1:4567/users/1/avatar.png'), '127.0.0.1:4567/users/:id/avatar.png');
+  assert.equal(urlPattern('CDN.example.com/a/550e8400-e29b-41d4-a716-446655440000?x=1'), 'cdn.example.com/a/:id');
+  assert.equal(urlPattern('cdn2.example.com'), 'cdn2.example.com/');
+  assert.ok(urlPattern(`h/${'a'.repeat(10_000)}`).length <= 256);
+});

@@ -130,7 +130,8 @@ function isIdToken(token: string): boolean {
 
 /** A coarse pattern for grouping warnings: query and fragment dropped; UUIDs, all-digit tokens and hex ids
  *  (8+ hex chars with a digit) become `:id`, whole segments or dot/dash-separated parts of them
- *  (`/users/42/avatar.3f9a1c2b.png` → `/users/:id/avatar.:id.png`). */
+ *  (`/users/42/avatar.3f9a1c2b.png` → `/users/:id/avatar.:id.png`). A leading host (what comes before the first
+ *  `/`, as in `cdn.example.com:8443/users/42`) is kept verbatim, lowercased: its digits are not ids. */
 export function urlPattern(path: string): string {
   let end = path.length;
   const q = path.indexOf('?');
@@ -138,10 +139,13 @@ export function urlPattern(path: string): string {
   const h = path.indexOf('#');
   if (h !== -1 && h < end) end = h;
   const bare = path.slice(0, Math.min(end, 2048));
-  const out = bare
+  const slash = bare.indexOf('/');
+  const host = slash === -1 ? bare : bare.slice(0, slash);
+  const rest = slash === -1 ? '' : bare.slice(slash);
+  const out = rest
     .split('/')
     .map((seg) => seg.replace(UUID, ':id').replace(TOKEN, (tok) => (isIdToken(tok) ? ':id' : tok)))
     .join('/');
-  const pattern = out.startsWith('/') ? out : `/${out}`;
+  const pattern = `${host.toLowerCase()}${out.startsWith('/') ? out : `/${out}`}`;
   return pattern.length > MAX_PATTERN_CHARS ? pattern.slice(0, MAX_PATTERN_CHARS) : pattern;
 }

@@ -52,6 +52,8 @@ interface Subscriber { chunk(b: Buffer): void; end(v: StoredVariant | undefined)
 
 export class Flight {
   readonly head: Promise<FlightHead>;
+  /** The store's purge epoch when the fetch started: a request after a later purge must not join it. */
+  readonly startEpoch: number;
   stored: StoredVariant | undefined;
   /** False once the body outgrew the object limit: late subscribers can no longer get all of it. */
   joinable = true;
@@ -64,6 +66,7 @@ export class Flight {
 
   constructor(init: FlightInit) {
     this.#init = init;
+    this.startEpoch = init.store.epoch();
     this.head = this.#run();
     this.head.catch(() => {});
   }
@@ -77,6 +80,9 @@ export class Flight {
   }
 
   unsubscribe(sub: Subscriber): void { this.#subs.delete(sub); }
+
+  /** The origin failed mid-body: nobody may be sent a head for it any more. */
+  get failed(): Error | undefined { return this.#error; }
 
   async #run(): Promise<FlightHead> {
     const { zone, store, revalidating } = this.#init;
@@ -105,7 +111,7 @@ export class Flight {
       const fields = zone.clientFields(merged).filter(([n]) => n !== 'age');
       const decision = decideStore(req, { status: revalidating.status, headers: merged }, requestTime, responseTime, zone.policy);
       const freshness: Freshness = decision.storable ? decision.freshness : { ...revalidating.freshness, lifetime: 0, responseTime, correctedInitialAge: 0 };
-      store.refresh(revalidating, withLength(fields, revalidating.body.length), freshness);
+      store.refresh(revalidating, withLength(fields, revalidating.body.length, revalidating.status), freshness);
       return { kind: 'not-modified', variant: revalidating, status: 304 };
     }
 
@@ -137,7 +143,7 @@ export class Flight {
       const v = store.insert({
         zoneId: zone.id, host: this.#init.host, path: this.#init.path, query: this.#init.query,
         objectKey: this.#init.objectKey, keyNames, selector, status: res.status,
-        headers: withLength(storedFields, body.length), body, freshness, tags,
+        headers: withLength(storedFields, body.length, res.status), body, freshness, tags,
       }, epoch);
       if (v) this.#init.onStored?.(v);
       return v;
@@ -175,10 +181,10 @@ export class Flight {
   }
 }
 
-/** Response fields for a complete stored body: its own Content-Length, no Transfer-Encoding. */
-function withLength(fields: [string, string][], length: number): [string, string][] {
+/** Response fields for a complete stored body: its own Content-Length (none on 1xx/204, RFC 9110 §8.6). */
+function withLength(fields: [string, string][], length: number, status: number): [string, string][] {
   const out = fields.filter(([n]) => n !== 'content-length');
-  out.push(['content-length', String(length)]);
+  if (status !== 204 && status >= 200) out.push(['content-length', String(length)]);
   return out;
 }
 

@@ -8,7 +8,7 @@ import type { ZoneRouter, ZoneRuntime } from './zones.js';
 import { Flight, type FlightHead } from './flight.js';
 import { forwardHeaders } from '../http/headers.js';
 import { normalizeHost, primaryKey, selectorOf } from '../cache/key.js';
-import { currentAge, evaluateReuse, invalidationTargets, normalizeVaryValue, parseRequestDirectives, preciseAge, validatorsFor } from '../cache/policy/index.js';
+import { currentAge, evaluateReuse, invalidationTargets, isNonErrorStatus, SAFE_METHODS, normalizeVaryValue, parseRequestDirectives, preciseAge, validatorsFor } from '../cache/policy/index.js';
 import { isPreflight } from '../cors/policy.js';
 import { createPreflightCache, preflightObjectKey } from './preflight.js';
 import { createCorsDiagnostics, urlPattern } from '../cors/diagnostics.js';
@@ -45,13 +45,18 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
   const logAccess = logger.isLevelEnabled('info');
   const preflights = createPreflightCache();
 
-  function done(res: ServerResponse, cf: CfCacheStatus | 'NONE'): void {
-    metrics.requests.inc({ cache_status: cf });
+  /** Label children resolved once: prom-client's labelled inc() hashes its labels on every call. */
+  const requestCounters = new Map<string, { inc(): void }>();
+  function done(_res: ServerResponse, cf: CfCacheStatus | 'NONE'): void {
+    let c = requestCounters.get(cf);
+    if (!c) requestCounters.set(cf, (c = metrics.requests.labels(cf)));
+    c.inc();
   }
 
   /** Edge fields for one answer: cache status (cf-cache-status, RFC 9211 Cache-Status) and the zone's CORS fields. */
   function statusFields(req: IncomingMessage, zone: ZoneRuntime, cf: CfCacheStatus, parts: CacheStatusParts): string[] {
-    const out = ['cf-cache-status', cf, 'cache-status', cacheStatus(parts)];
+    // Via (RFC 9110 §7.6.3); a second field line after the origin's own is the same as appending to its list.
+    const out = ['via', '1.1 edgecache', 'cf-cache-status', cf, 'cache-status', cacheStatus(parts)];
     const deco = zone.decorate(req.headers.origin);
     return deco.length === 0 ? out : out.concat(deco);
   }
@@ -68,11 +73,17 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     diagnostics.inspect(urlPattern(`${r.host}${r.path}`), typeof origin === 'string' ? origin : undefined, headers);
   }
 
+  // With edge-owned CORS, Origin is not in the key, so it must not reach the origin on cache fetches either
+  // (an origin that varied its body by Origin would otherwise hand the first requester's body to everyone).
+  const CACHE_FETCH_DROP_EDGE_CORS: ReadonlySet<string> = new Set([...CACHE_FETCH_DROP, 'origin']);
+
   function forward(req: IncomingMessage, r: Req, forCache: boolean): Record<string, string | string[]> {
     const peer = req.socket.remoteAddress;
     return forwardHeaders(req.headers, {
       strip: r.zone.strip,
-      dropForCacheFetch: forCache ? CACHE_FETCH_DROP : undefined,
+      keyed: r.zone.keyHeaders,
+      normalize: normalizeVaryValue,
+      dropForCacheFetch: forCache ? (r.zone.cors ? CACHE_FETCH_DROP_EDGE_CORS : CACHE_FETCH_DROP) : undefined,
       host: r.host,
       proto: 'http',
       peer,
@@ -104,7 +115,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
       method: r.method, path: r.target, headers: forward(req, r, false), body: hasBody ? req : null, signal: abort.signal,
       onInfo: relayInterim(res),
     }).then((o) => {
-      if (r.method !== 'GET' && r.method !== 'HEAD' && o.status < 400) invalidate(r, o.headers);
+      if (!SAFE_METHODS.has(r.method) && isNonErrorStatus(o.status)) invalidate(r, o.headers);
       diagnose(req, r, o.headers);
       const fields = r.zone.clientFields(o.headers);
       try {
@@ -127,8 +138,9 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
   function invalidate(r: Req, resHeaders: Record<string, string | string[] | undefined>): void {
     store.purge({ kind: 'object', zoneId: r.zone.id, host: r.host, path: r.path, query: r.query }, false);
     let base: URL;
-    try { base = new URL(`http://${r.host}${r.path}`); } catch { return; }
-    for (const u of invalidationTargets(r.method, 200, base, resHeaders)) {
+    try { base = new URL(`http://${r.host}${r.target}`); } catch { return; }
+    // The first target is the request URI itself, purged above by its raw path and query.
+    for (const u of invalidationTargets(r.method, 200, base, resHeaders).slice(1)) {
       const host = normalizeHost(u.host);
       if (host !== r.host) continue;
       const query = r.zone.normalizeQuery(u.search.slice(1));
@@ -177,6 +189,8 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     const keySelector = selectorOf(r.zone.keyHeaders, req.headers, normalizeVaryValue);
     const collapseKey = `${r.objectKey}\u0000${keySelector}\u0000${stale ? `r${stale.id}` : 'm'}`;
     let flight = flights.get(collapseKey);
+    // A fetch that began before a purge answered may carry purged content: later requests start their own.
+    if (flight && flight.startEpoch !== store.epoch()) flight = undefined;
     const collapsed = flight !== undefined;
     flight ??= startFlight(req, r, stale, collapseKey, res);
     let head: FlightHead;
@@ -184,6 +198,12 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
       head = await flight.head;
     } catch (err) {
       if (stale && staleIfError) return serveVariant(req, res, r, stale, 'STALE', { hit: true, fwd: 'stale', detail: 'stale-if-error' });
+      // RFC 9111 §4.2.4: a cache that cannot reach the origin ("disconnected") may serve stale, unless
+      // must-revalidate, proxy-revalidate, s-maxage or no-cache forbid it.
+      const code = classifyOriginError(err).code;
+      if (stale && (code === 'ORIGIN_UNREACHABLE' || code === 'ORIGIN_TIMEOUT') && !stale.freshness.noStaleServing && !stale.freshness.alwaysRevalidate && !stale.forcedStale) {
+        return serveVariant(req, res, r, stale, 'STALE', { hit: true, fwd: 'stale', detail: 'origin-unreachable' });
+      }
       return originFailed(res, err);
     }
     if (res.destroyed) return;
@@ -192,10 +212,10 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
         if (retried) return sendText(res, 503, 'edgecache: the cached response was purged during revalidation; retry');
         return fetchAndServe(req, res, r, undefined, false, 'miss', true);
       case 'not-modified':
-        return serveVariant(req, res, r, head.variant, 'REVALIDATED', { fwd: 'stale', fwdStatus: 304, collapsed: collapsed || undefined });
+        return serveVariant(req, res, r, head.variant, 'REVALIDATED', { fwd, fwdStatus: 304, collapsed: collapsed || undefined });
       case 'private': {
         if (collapsed) return pass(req, res, r, cfFor(head.reason), fwd, head.reason);
-        if (stale && staleIfError && head.status >= 500) {
+        if (stale && staleIfError && isStaleIfErrorStatus(head.status)) {
           head.body.resume();
           return serveVariant(req, res, r, stale, 'STALE', { hit: true, fwd: 'stale', fwdStatus: head.status, detail: 'stale-if-error' });
         }
@@ -215,7 +235,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
           // Same key headers but another Vary value (or the body outgrew the limit): this request needs its own fetch.
           return fetchAlone(req, res, r, fwd);
         }
-        if (stale && staleIfError && head.status >= 500) {
+        if (stale && staleIfError && isStaleIfErrorStatus(head.status)) {
           return serveVariant(req, res, r, stale, 'STALE', { hit: true, fwd: 'stale', fwdStatus: head.status, detail: 'stale-if-error' });
         }
         const cf: CfCacheStatus = stale ? 'EXPIRED' : 'MISS';
@@ -243,12 +263,20 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
   /** Plain GETs stream along with the fetch; HEAD, Range and conditional requests are answered from the whole body. */
   function streamOrWait(req: IncomingMessage, res: ServerResponse, r: Req, flight: Flight, head: Extract<FlightHead, { kind: 'shared' }>, cf: CfCacheStatus, parts: CacheStatusParts): void {
     const edge = statusFields(req, r.zone, cf, parts);
+    if (flight.failed) return originFailed(res, flight.failed);
     if (req.method === 'GET' && req.headers.range === undefined && !hasConditionals(req.headers)) {
-      res.writeHead(head.status, flatFields(head.fields, edge));
+      // The head goes out with the first body bytes: an origin that fails before any arrive gets an error answer,
+      // never a head followed by a bare close.
+      let started = false;
+      const start = (): void => {
+        if (started) return;
+        started = true;
+        res.writeHead(head.status, flatFields(head.fields, edge));
+      };
       const sub = {
-        chunk: (b: Buffer) => { res.write(b); },
-        end: () => { res.end(); },
-        fail: () => { res.destroy(); },
+        chunk: (b: Buffer) => { start(); res.write(b); },
+        end: () => { start(); res.end(); },
+        fail: (err: Error) => { if (started) res.destroy(); else originFailed(res, err); },
       };
       res.on('close', () => flight.unsubscribe(sub));
       flight.subscribe(sub);
@@ -267,7 +295,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
         serveComplete(req, res, s, stored ? ['age', String(currentAge(stored.freshness, Date.now())), ...edge] : edge);
         done(res, cf);
       },
-      fail: () => { if (res.headersSent) res.destroy(); else sendText(res, 502, 'edgecache: origin response broke off'); },
+      fail: (err) => originFailed(res, err),
     });
   }
 
@@ -294,7 +322,8 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     const path = q === -1 ? url : url.slice(0, q);
     const rawQuery = q === -1 ? '' : url.slice(q + 1);
     const query = zone.normalizeQuery(rawQuery);
-    const target = query === rawQuery ? url : query === '' ? path : `${path}?${query}`;
+    // What is keyed is what is forwarded: an empty query forwards no '?' (issue 9 §1).
+    const target = query === '' ? path : query === rawQuery ? url : `${path}?${query}`;
     const method = req.method ?? 'GET';
     const r: Req = { zone, host, path, query, target, objectKey: primaryKey(zone.id, host, path, query), method };
 
@@ -318,7 +347,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     const rm = req.headers['access-control-request-method'];
     const rh = req.headers['access-control-request-headers'];
     const answer = r.zone.cors!.preflight(String(req.headers.origin), String(rm), Array.isArray(rh) ? rh.join(',') : rh);
-    const flat: string[] = ['content-length', '0', 'cache-status', 'edgecache; detail=cors-preflight'];
+    const flat: string[] = ['cache-status', 'edgecache; detail=cors-preflight'];
     for (const [n, v] of answer.headers) flat.push(n, v);
     res.writeHead(answer.status, flat);
     res.end();
@@ -342,8 +371,9 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
       }
       if (parseRequestDirectives(req.headers, zone.policy).onlyIfCached) return onlyIfCached(res);
       const sie = d.action === 'revalidate' ? d.staleIfError : false;
-      const directives = parseRequestDirectives(req.headers, zone.policy);
-      void fetchAndServe(req, res, r, v, sie, directives.noCache ? 'request' : 'stale');
+      // fwd=request when the stored response was fresh and the client's directives asked for validation (RFC 9211 §2.2).
+      const wasFresh = !v.forcedStale && !v.freshness.alwaysRevalidate && preciseAge(v.freshness, now) < v.freshness.lifetime;
+      void fetchAndServe(req, res, r, v, sie, wasFresh ? 'request' : 'stale');
       return;
     }
     if (req.headers['cache-control'] !== undefined && parseRequestDirectives(req.headers, zone.policy).onlyIfCached) return onlyIfCached(res);
@@ -364,6 +394,11 @@ function relayInterim(res: ServerResponse): (info: { statusCode: number; headers
     if (info.statusCode === 103) res.writeEarlyHints(info.headers);
     else if (info.statusCode === 102) res.writeProcessing();
   };
+}
+
+/** RFC 5861 §4: stale-if-error covers 500, 502, 503 and 504 answers (and connection errors). */
+function isStaleIfErrorStatus(status: number): boolean {
+  return status === 500 || status === 502 || status === 503 || status === 504;
 }
 
 /** Drops an origin body we will not use, without an unhandled 'error' event from the abort. */

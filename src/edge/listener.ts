@@ -1,32 +1,199 @@
-// The public HTTP listener: node:http with request limits, malformed-request answers (RFC 9112), and a crash guard.
+// The public HTTP listener: node:http with request limits, the request guard, malformed-request answers (RFC 9112)
+// that close the connection, a request-content byte limit, and a crash guard around the handler.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../observability/logger.js';
+import { connectionsCheckingIntervalFor, DEFAULT_LIMITS, type Limits } from '../http/limits.js';
+import { checkRequestHead, checkTransferCodings, RequestRejection } from '../http/request-guard.js';
+import { dropConnectionListed } from '../http/headers.js';
 
-/** Answers malformed requests (RFC 9112) without involving the handler, closes the connection, keeps serving. */
-function onClientError(err: Error & { code?: string }, socket: Socket): void {
-  if (!socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) { socket.destroy(); return; }
-  const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large'
-    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || err.code === 'HPE_HEADERS_TIMEOUT' ? '408 Request Timeout'
-    : err.code === 'HPE_INVALID_TRANSFER_ENCODING' && /unknown|not implemented/i.test(err.message) ? '501 Not Implemented'
-    : '400 Bad Request';
-  const body = `edgecache: ${status.slice(4).toLowerCase()}\n`;
-  socket.end(`HTTP/1.1 ${status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Per-connection state: the last request handed on, and whether the connection is being closed. */
+interface Conn {
+  req?: IncomingMessage;
+  res?: ServerResponse;
+  /** A refusal or framing error ended this connection: no later request on it is handled. */
+  closing: boolean;
+  /** clientError already answered (llhttp repeats the error for every later chunk). */
+  failed: boolean;
+  /** The listener itself answered the last request (a refusal, or 413): node closes the connection after it. */
+  answered: boolean;
 }
 
-export function createEdgeListener(handler: (req: IncomingMessage, res: ServerResponse) => void, logger: Logger): Server {
-  const server = createServer({
-    maxHeaderSize: 16 * 1024,
-    headersTimeout: 10_000,
-    requestTimeout: 300_000,
-    keepAliveTimeout: 5_000,
-    requireHostHeader: true,
-  }, (req, res) => {
-    try { handler(req, res); } catch (err) {
-      logger.error({ err: String(err), url: req.url }, 'request handler failed');
-      if (!res.headersSent) { res.writeHead(500, { 'content-type': 'text/plain' }); res.end('edgecache: internal error\n'); } else res.destroy();
-    }
+/** How long a connection we refused keeps being drained (so the client reads the answer rather than a reset). */
+const LINGER_MS = 1_000;
+
+const REASONS: Record<number, string> = {
+  400: 'Bad Request', 405: 'Method Not Allowed', 408: 'Request Timeout', 413: 'Content Too Large', 414: 'URI Too Long',
+  431: 'Request Header Fields Too Large', 501: 'Not Implemented', 505: 'HTTP Version Not Supported',
+};
+
+/** Raised into the request stream when chunked content grows past maxBodyBytes. */
+export class BodyTooLargeError extends Error {
+  readonly code = 'EBODYTOOLARGE';
+  constructor(max: number) { super(`request content over ${max} bytes`); this.name = 'BodyTooLargeError'; }
+}
+
+function rawAnswer(status: number, message: string, extra = ''): string {
+  const body = `edgecache: ${message}\n`;
+  return `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n${extra}Connection: close\r\n\r\n${body}`;
+}
+
+/** Ends the socket after `answer`, reads (and drops) what still arrives for LINGER_MS, then destroys it. */
+function endAndLinger(socket: Socket, answer: string): void {
+  if (!socket.writable) { socket.destroy(); return; }
+  socket.end(answer);
+  const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
+}
+
+function answer(res: ServerResponse, status: number, message: string): void {
+  const body = `edgecache: ${message}\n`;
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store',
+    connection: 'close',
   });
-  server.on('clientError', onClientError);
+  res.end(body);
+}
+
+function whenFinished(res: ServerResponse, fn: () => void): void {
+  if (res.writableFinished) fn(); else res.once('finish', fn);
+}
+
+/** Status for an llhttp parse error or a timeout (node:http's clientError). */
+function statusForClientError(err: Error & { code?: string; rawPacket?: Buffer }): { status: number; message: string } {
+  switch (err.code) {
+    case 'HPE_HEADER_OVERFLOW': return { status: 431, message: 'request head too large' };
+    case 'ERR_HTTP_REQUEST_TIMEOUT': return { status: 408, message: 'request not received in time' };
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW': return { status: 413, message: 'chunk extensions too large' };
+    case 'HPE_INVALID_TRANSFER_ENCODING': {
+      // llhttp refuses e.g. "chunked, foo" before the request callback; an unknown coding is still a 501 (RFC 9112 §6.1).
+      const te = Buffer.isBuffer(err.rawPacket) ? [...err.rawPacket.toString('latin1').matchAll(/\r\ntransfer-encoding:([^\r\n]*)/gi)].map((m) => m[1]!) : [];
+      const r = te.length > 0 ? checkTransferCodings(te) : undefined;
+      return r?.status === 501 ? { status: 501, message: r.message } : { status: 400, message: 'invalid Transfer-Encoding' };
+    }
+    default: return { status: 400, message: 'malformed request' };
+  }
+}
+
+/**
+ * Counts request content as llhttp hands it over; past `max` the rest is dropped and `onOverflow` runs once.
+ * (IncomingMessage.push is what node:http's parser calls for each body chunk.)
+ */
+function limitContent(req: IncomingMessage, max: number, onOverflow: () => void): void {
+  let seen = 0;
+  let tripped = false;
+  const push = req.push;
+  req.push = function limitedPush(this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
+    if (chunk !== null && !tripped) {
+      seen += (chunk as Buffer).length;
+      if (seen > max) { tripped = true; onOverflow(); }
+    }
+    if (tripped && chunk !== null) return true;
+    return push.call(this, chunk, encoding);
+  };
+}
+
+export function createEdgeListener(handler: Handler, logger: Logger, limits: Limits = DEFAULT_LIMITS): Server {
+  const conns = new WeakMap<Socket, Conn>();
+  const connOf = (socket: Socket): Conn => {
+    let c = conns.get(socket);
+    if (!c) { c = { closing: false, failed: false, answered: false }; conns.set(socket, c); }
+    return c;
+  };
+
+  const server = createServer({
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    connectionsCheckingInterval: connectionsCheckingIntervalFor(limits),
+    // The guard checks Host itself, so that a refusal also stops every request pipelined behind it.
+    requireHostHeader: false,
+    insecureHTTPParser: false,
+  });
+  // Every field line reaches the guard (node's default silently drops lines after the 2000th); maxHeaderSize bounds them.
+  server.maxHeadersCount = 0;
+
+  function refuse(conn: Conn, res: ServerResponse, r: RequestRejection): void {
+    conn.closing = true;
+    conn.answered = true;
+    logger.debug({ code: r.code, status: r.status }, 'request refused');
+    answer(res, r.status, r.message);
+  }
+
+  /** Request content grew past maxBodyBytes: 413 if nothing was answered yet, else the connection is closed. */
+  function contentTooLarge(req: IncomingMessage, res: ServerResponse, conn: Conn): void {
+    conn.closing = true;
+    const abort = (): void => { req.destroy(new BodyTooLargeError(limits.maxBodyBytes)); };
+    if (res.headersSent || res.writableEnded) { abort(); return; }
+    conn.answered = true;
+    answer(res, 413, `the request content is over ${limits.maxBodyBytes} bytes`);
+    whenFinished(res, abort);
+  }
+
+  function onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void {
+    const conn = connOf(req.socket);
+    // RFC 9112 §9.6 / issue 9 §2: nothing after a refused request (or a Connection: close one) is handled.
+    if (conn.closing) return;
+    conn.req = req;
+    conn.res = res;
+    const rejection = checkRequestHead(req, limits);
+    if (rejection) { refuse(conn, res, rejection); return; }
+    if (!res.shouldKeepAlive) conn.closing = true;
+    dropConnectionListed(req.headers);
+    if (req.headers['transfer-encoding'] !== undefined) limitContent(req, limits.maxBodyBytes, () => contentTooLarge(req, res, conn));
+    if (expectsContinue) res.writeContinue();
+    try { handler(req, res); } catch (err) {
+      logger.error({ err: String(err), method: req.method }, 'request handler failed');
+      if (!res.headersSent) { res.writeHead(500, { 'content-type': 'text/plain', connection: 'close' }); res.end('edgecache: internal error\n'); } else res.destroy();
+    }
+  }
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, false));
+  // Expect: 100-continue: check the head first, so a refused request gets its answer instead of "100 Continue".
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => onRequest(req, res, true));
+
+  /** Malformed requests and timeouts (RFC 9112): answered without the handler, then the connection is closed. */
+  server.on('clientError', (err: Error & { code?: string; rawPacket?: Buffer }, socket: Socket) => {
+    const conn = connOf(socket);
+    if (conn.failed) return;
+    const wasClosing = conn.closing;
+    conn.failed = true;
+    conn.closing = true;
+    if (!err.code || (!err.code.startsWith('HPE_') && err.code !== 'ERR_HTTP_REQUEST_TIMEOUT')) { socket.destroy(); return; }
+    // The listener's own answer (a refusal, 413) is already on its way: node closes the connection after it.
+    if (conn.answered) return;
+    const { status, message } = statusForClientError(err);
+    logger.debug({ code: err.code, status }, 'malformed request');
+    const { req, res } = conn;
+    if (req && res && !req.complete) {
+      // The error is in the content of a request already handed on: answer it if nothing was sent yet, and abort it
+      // (its origin request fails with it).
+      const abort = (): void => { if (!req.destroyed) req.destroy(err); if (!socket.destroyed) socket.destroy(); };
+      if (res.headersSent || res.writableEnded) { whenFinished(res, abort); if (!res.writableEnded) abort(); return; }
+      answer(res, status, message);
+      whenFinished(res, abort);
+      return;
+    }
+    // Data after a Connection: close request (or HTTP/1.0): node closes the connection after its answer.
+    if (wasClosing) return;
+    // The error is in a new request head: earlier pipelined responses finish first, then the answer and the close.
+    if (res && !res.writableFinished) {
+      res.once('finish', () => endAndLinger(socket, rawAnswer(status, message)));
+      res.once('close', () => { if (!res.writableFinished) socket.destroy(); });
+      return;
+    }
+    endAndLinger(socket, rawAnswer(status, message));
+  });
+
+  // CONNECT: this is not a forward proxy (RFC 9110 §9.3.6).
+  server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+    socket.on('error', () => {});
+    endAndLinger(socket, rawAnswer(405, 'CONNECT is not supported', 'Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n'));
+  });
   return server;
 }

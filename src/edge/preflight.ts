@@ -1,6 +1,6 @@
 // Origin-owned preflight caching (cacheKey.cachePreflight): an origin's preflight answer kept for its Access-Control-Max-Age.
 import type { HeaderValues } from '../cache/key.js';
-import { deltaSeconds, parseCacheControl } from '../cache/policy/index.js';
+import { deltaSeconds, parseAgeValue, selectResponseCacheControl } from '../cache/policy/index.js';
 import type { Freshness } from '../cache/policy/types.js';
 
 /** A preflight answer depends on the Origin, the method and the headers asked for (Fetch standard, CORS-preflight cache). */
@@ -14,29 +14,42 @@ export function preflightObjectKey(objectKey: string): string {
 export type PreflightDecision = { storable: true; freshness: Freshness } | { storable: false; reason: string };
 
 /**
- * Stored only when the origin allowed it: a 200/204 with a positive Access-Control-Max-Age, no no-store/private and
- * no Set-Cookie; kept for at most Access-Control-Max-Age (and at most max-age/s-maxage when given).
+ * Stored only when the origin allowed it: a 200/204 with a positive Access-Control-Max-Age (the browser's own
+ * preflight-cache lifetime, https://fetch.spec.whatwg.org/#http-access-control-max-age) and nothing in the directives
+ * that govern this cache (RFC 9213 targeted fields, else Cache-Control) against it: no no-store, private or no-cache
+ * (a preflight answer has no validators, so "validate before each use" means "do not reuse"), no Set-Cookie.
+ * Kept for at most Access-Control-Max-Age, and at most s-maxage/max-age when given, counted from the answer's
+ * age on arrival (Age plus the response delay).
  */
-export function decidePreflight(status: number, headers: HeaderValues, _requestTime: number, responseTime: number): PreflightDecision {
+export function decidePreflight(status: number, headers: HeaderValues, requestTime: number, responseTime: number): PreflightDecision {
   if (status !== 200 && status !== 204) return { storable: false, reason: 'status' };
-  const cc = parseCacheControl(headers['cache-control']);
+  const { directives: cc, source } = selectResponseCacheControl(headers);
+  // https://www.rfc-editor.org/rfc/rfc9111#section-5.2.2.5, #section-5.2.2.7, #section-5.2.2.4
   if (cc.has('no-store')) return { storable: false, reason: 'no-store' };
   if (cc.has('private')) return { storable: false, reason: 'private' };
+  if (cc.has('no-cache')) return { storable: false, reason: 'no-cache' };
   if (headers['set-cookie'] !== undefined) return { storable: false, reason: 'set-cookie' };
   const raw = headers['access-control-max-age'];
   const maxAge = deltaSeconds(typeof raw === 'string' ? raw.trim() : undefined);
   if (maxAge === undefined || maxAge <= 0) return { storable: false, reason: 'no-freshness' };
   let lifetime = maxAge;
   for (const d of ['s-maxage', 'max-age']) {
-    const v = deltaSeconds(cc.get(d));
-    if (v !== undefined) { lifetime = Math.min(lifetime, v); break; }
+    const v = cc.get(d);
+    if (v === undefined) continue;
+    // A present but invalid value makes the answer stale (https://www.rfc-editor.org/rfc/rfc9111#section-4.2.1).
+    lifetime = Math.min(lifetime, deltaSeconds(v) ?? 0);
+    break;
   }
-  if (lifetime <= 0) return { storable: false, reason: 'no-freshness' };
+  // corrected_age_value of https://www.rfc-editor.org/rfc/rfc9111#section-4.2.3: an upstream cache's Age counts
+  // against the lifetime. The apparent age (from Date) is left out: Date has one-second granularity and would cut
+  // an answer with Access-Control-Max-Age: 1 to nothing; browsers' preflight caches ignore both.
+  const correctedInitialAge = parseAgeValue(headers) + Math.max(0, (responseTime - requestTime) / 1000);
+  if (lifetime <= correctedInitialAge) return { storable: false, reason: 'no-freshness' };
   return {
     storable: true,
     freshness: {
-      lifetime, correctedInitialAge: 0, responseTime, staleWhileRevalidate: 0, staleIfError: 0,
-      noStaleServing: true, alwaysRevalidate: false, heuristic: false, lifetimeSource: 'max-age', directivesSource: 'cache-control',
+      lifetime, correctedInitialAge, responseTime, staleWhileRevalidate: 0, staleIfError: 0,
+      noStaleServing: true, alwaysRevalidate: false, heuristic: false, lifetimeSource: 'max-age', directivesSource: source,
     },
   };
 }

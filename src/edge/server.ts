@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type EdgeMetrics } from '../observability/metrics.js';
 import { MemoryStore } from '../storage/memory.js';
+import { DiskStore } from '../storage/disk.js';
 import type { CacheStore } from '../storage/store.js';
 import { compileZones, type ZoneRouter } from './zones.js';
 import { createHandler } from './handler.js';
@@ -50,7 +51,9 @@ export function listen(server: Server, host: string, port: number): Promise<Addr
 
 export async function startEdge(config: Config, opts: StartOptions = {}): Promise<RunningEdge> {
   const logger = opts.logger ?? createLogger(config.logLevel);
-  const store = new MemoryStore({ maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue });
+  const store: CacheStore = config.cache.store === 'disk'
+    ? await DiskStore.open({ path: config.cache.path!, maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue, logger })
+    : new MemoryStore({ maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue });
   const metrics = createMetrics(() => store.stats());
   const router = compileZones(config);
   const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes });
@@ -65,7 +68,14 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
     return n;
   };
 
-  const edge = await listen(edgeServer, config.listen.host, config.listen.port);
+  let edge: AddressInfo;
+  try {
+    edge = await listen(edgeServer, config.listen.host, config.listen.port);
+  } catch (err) {
+    await router.close();
+    await store.close(); // a disk store releases its directory lock
+    throw err;
+  }
   let admin: AddressInfo | undefined;
   let adminServer: Server | undefined;
   let control: ControlPlane | undefined;
@@ -89,6 +99,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
       edgeServer.close();
       await control?.close();
       await router.close();
+      await store.close();
       throw err;
     }
   }

@@ -1,5 +1,6 @@
 // `--workers N`: a primary process runs the admin API and purge control plane; N workers share the edge port (node:cluster).
 import cluster, { type Worker } from 'node:cluster';
+import { join } from 'node:path';
 import { AggregatorRegistry } from 'prom-client';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
@@ -13,6 +14,8 @@ import { startControlPlane } from './control.js';
 import { listen, startEdge } from './server.js';
 
 export const WORKER_CONFIG_ENV = 'EDGECACHE_WORKER_CONFIG';
+/** A worker's stable slot (0..N-1): a restarted worker takes its predecessor's slot and disk directory. */
+export const WORKER_INDEX_ENV = 'EDGECACHE_WORKER_INDEX';
 
 type ToWorker =
   | { type: 'purge'; id: number; zoneId: string; req: PurgeRequest }
@@ -40,8 +43,8 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
   let edgeAddress: AddressInfo | undefined;
 
   const aggregator = new AggregatorRegistry();
-  const fork = (): Promise<Worker> => new Promise((resolve, reject) => {
-    const w = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(config) });
+  const fork = (slot: number): Promise<Worker> => new Promise((resolve, reject) => {
+    const w = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(config), [WORKER_INDEX_ENV]: String(slot) });
     const onExit = (code: number | null): void => reject(new Error(`worker exited before it was ready (code ${code})`));
     w.once('exit', onExit);
     w.on('message', (m: FromWorker) => {
@@ -60,7 +63,7 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
       for (const [id, p] of pending) if (p.left.delete(w) && p.left.size === 0) { pending.delete(id); p.resolve(p.results); }
       if (!stopping) {
         logger.error({ pid: w.process.pid, code, signal }, 'worker died; starting another (its cache starts empty)');
-        fork().catch((err) => logger.error({ err: String(err) }, 'cannot restart worker'));
+        fork(slot).catch((err) => logger.error({ err: String(err) }, 'cannot restart worker'));
       }
     });
   });
@@ -78,7 +81,7 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
   };
 
   cluster.setupPrimary({ silent: false });
-  await Promise.all(Array.from({ length: n }, fork));
+  await Promise.all(Array.from({ length: n }, (_, slot) => fork(slot)));
 
   const control = await startControlPlane({
     config, logger,
@@ -114,6 +117,8 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
 /** Worker entry: serves the edge port with its own cache; purges, clears and inspections arrive from the primary. */
 export async function runWorker(): Promise<void> {
   const config = JSON.parse(process.env[WORKER_CONFIG_ENV]!) as Config;
+  // Each worker keeps its own disk cache: one directory (and its lock) per worker slot.
+  if (config.cache.store === 'disk' && config.cache.path) config.cache.path = join(config.cache.path, `worker-${process.env[WORKER_INDEX_ENV] ?? '0'}`);
   const edge = await startEdge(config, { admin: false });
   // Constructing one installs prom-client's worker-side listener that answers the primary's metric requests.
   new AggregatorRegistry();

@@ -19,6 +19,20 @@ export function connectionTokens(value: string | string[] | undefined): Set<stri
   return out.size ? out : undefined;
 }
 
+/** Fields a Connection token can never remove at the edge: routing and message framing are the edge's own. */
+const NOT_CONNECTION_REMOVABLE: ReadonlySet<string> = new Set(['host', 'content-length', 'transfer-encoding', 'connection']);
+
+/**
+ * Removes, in place, the request fields the client listed in Connection (RFC 9110 §7.6.1: they are meant for the
+ * edge only). Done once on the parsed request, before it is keyed, so the key and the forwarded request never
+ * disagree: otherwise `Connection: origin` would key a variant on an Origin the origin never saw (issue 9 §1).
+ */
+export function dropConnectionListed(headers: IncomingHttpHeaders): void {
+  const listed = connectionTokens(headers.connection);
+  if (!listed) return;
+  for (const name of listed) if (!NOT_CONNECTION_REMOVABLE.has(name)) delete headers[name];
+}
+
 /** Response fields from the origin, as [name, value] pairs, without hop-by-hop fields and `drop`. */
 export function responseFields(
   headers: Record<string, string | string[] | undefined>,
@@ -37,9 +51,28 @@ export function responseFields(
   return out;
 }
 
+/**
+ * Client fields the edge answers or replaces itself, never forwarded as sent: Expect (the edge sends 100 Continue
+ * itself, RFC 9110 §10.1.1; undici refuses to send it), and the fields forwardHeaders() sets.
+ */
+export const EDGE_OWNED_REQUEST_FIELDS: ReadonlySet<string> = new Set(['expect', 'host', 'x-forwarded-for', 'via']);
+
+/** Forwarding fields the edge sets, replacing client values unless the zone keys them (issue 9 §1). */
+const EDGE_SET_FORWARDING = ['x-forwarded-proto', 'x-forwarded-host'] as const;
+
 export interface ForwardOptions {
   /** Client fields never forwarded (unkeyed forwarding headers, issue 9). */
   strip: ReadonlySet<string>;
+  /**
+   * The zone's key headers: a keyed X-Forwarded-Host / X-Forwarded-Proto is forwarded as the client sent it (the
+   * key already tells its values apart); an unkeyed one is replaced by the edge's value.
+   */
+  keyed?: readonly string[];
+  /**
+   * The key's value normaliser (normalizeVaryValue): keyed fields are forwarded as the value the key holds, so two
+   * requests with one key forward the same bytes (e.g. `Accept-Language: EN` and `en` share a key: both forward `en`).
+   */
+  normalize?: (name: string, value: string | string[] | undefined) => string | undefined;
   /** Client fields removed when the edge fetches for its cache (conditionals, ranges: the edge answers those). */
   dropForCacheFetch?: ReadonlySet<string>;
   host: string;
@@ -54,7 +87,7 @@ export function forwardHeaders(headers: IncomingHttpHeaders, opts: ForwardOption
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
     if (HOP_BY_HOP.has(name) || opts.strip.has(name) || extra?.has(name) || opts.dropForCacheFetch?.has(name)) continue;
-    if (name === 'host' || name === 'x-forwarded-for' || name === 'via') continue;
+    if (EDGE_OWNED_REQUEST_FIELDS.has(name)) continue;
     const v = headers[name];
     if (v !== undefined) out[name] = v;
   }
@@ -62,8 +95,17 @@ export function forwardHeaders(headers: IncomingHttpHeaders, opts: ForwardOption
   const prior = opts.trustPeer ? headers['x-forwarded-for'] : undefined;
   const priorStr = Array.isArray(prior) ? prior.join(', ') : prior;
   if (opts.peer) out['x-forwarded-for'] = priorStr ? `${priorStr}, ${opts.peer}` : opts.peer;
-  out['x-forwarded-proto'] = opts.proto;
-  out['x-forwarded-host'] = opts.host;
+  if (opts.keyed && opts.normalize) {
+    for (const name of opts.keyed) {
+      if (out[name] === undefined) continue;
+      const v = opts.normalize(name, out[name]);
+      if (v === undefined) delete out[name]; else out[name] = v;
+    }
+  }
+  const own = { 'x-forwarded-proto': opts.proto, 'x-forwarded-host': opts.host };
+  for (const name of EDGE_SET_FORWARDING) {
+    if (!(opts.keyed?.includes(name) && headers[name] !== undefined)) out[name] = own[name];
+  }
   const via = headers.via;
   const viaStr = Array.isArray(via) ? via.join(', ') : via;
   out.via = viaStr ? `${viaStr}, 1.1 edgecache` : '1.1 edgecache';

@@ -1,4 +1,5 @@
-// Origin requests: one undici Pool per origin with keep-alive and timeouts; failures become typed OriginErrors.
+// Origin requests: one undici Pool per origin with keep-alive and timeouts; invalid responses and failures become
+// typed OriginErrors (502, 504 on timeouts).
 import { Pool, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 
@@ -46,10 +47,40 @@ export function classifyOriginError(err: unknown): OriginError {
     return new OriginError('ORIGIN_TIMEOUT', `origin timed out (${code})`, err);
   }
   if (code === 'UND_ERR_ABORTED' || (err as Error)?.name === 'AbortError') return new OriginError('ORIGIN_ABORTED', 'request aborted', err);
-  if (code === 'HPE_INVALID_HEADER_TOKEN' || code.startsWith('HPE_') || code === 'UND_ERR_INFO' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_INVALID_ARG') {
+  // undici's HTTPParserError (invalid status line, fields or framing) often carries no code: match it by name.
+  if (code.startsWith('HPE_') || (err as Error)?.name === 'HTTPParserError' || code === 'UND_ERR_INFO' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_INVALID_ARG') {
     return new OriginError('ORIGIN_BAD_RESPONSE', `origin sent an invalid response (${code || msg})`, err);
   }
   return new OriginError('ORIGIN_UNREACHABLE', `origin unreachable (${code || msg})`, err);
+}
+
+// RFC 9110 §5.1, §5.5: field-name = token; values without CTLs but HTAB (no CR, LF, NUL); at most 0xFF per char.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+/**
+ * Why a response head must not reach a client or the store, or undefined when it is fine. undici's parser already
+ * refuses bare CR/LF, NUL, obs-fold and bad names; this re-checks what the edge relies on before writing the fields
+ * to clients (a throw in writeHead there would break a shared fetch), plus what undici passes through: a final status
+ * outside 200-599 and transfer codings other than chunked (RFC 9112 §6.1: the edge would forward still-encoded
+ * content with the coding removed).
+ */
+export function invalidResponse(status: number, headers: Record<string, string | string[] | undefined>): string | undefined {
+  if (!Number.isInteger(status) || status < 200 || status > 599) return `status ${status}`;
+  for (const name in headers) {
+    if (!TOKEN.test(name)) return 'field name';
+    const v = headers[name];
+    if (v === undefined) continue;
+    for (const x of Array.isArray(v) ? v : [v]) if (BAD_VALUE.test(x)) return `${name} value`;
+  }
+  const te = headers['transfer-encoding'];
+  if (te !== undefined) {
+    for (const c of (Array.isArray(te) ? te.join(',') : te).split(',')) {
+      const coding = c.trim().toLowerCase();
+      if (coding !== '' && coding !== 'chunked') return `transfer coding ${coding.slice(0, 40)}`;
+    }
+  }
+  return undefined;
 }
 
 export class OriginClient {
@@ -81,6 +112,12 @@ export class OriginClient {
         onInfo: req.onInfo,
         bodyTimeout: this.#bodyMs,
       });
+      const invalid = invalidResponse(res.statusCode, res.headers);
+      if (invalid) {
+        res.body.on('error', () => {});
+        res.body.destroy();
+        throw new OriginError('ORIGIN_BAD_RESPONSE', `origin sent an invalid response (${invalid})`);
+      }
       return { status: res.statusCode, headers: res.headers, body: res.body };
     } catch (err) {
       throw classifyOriginError(err);

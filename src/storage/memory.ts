@@ -11,6 +11,8 @@ export interface MemoryStoreOptions {
   normalize: (name: string, value: string | string[] | undefined) => string | undefined;
   /** Called when a variant leaves the store (eviction, purge, replacement). */
   onRemove?: (v: StoredVariant, why: 'evicted' | 'purged' | 'replaced' | 'expired') => void;
+  /** Called when a soft purge of a target (not purge everything) marks a variant stale. */
+  onMarkStale?: (v: StoredVariant) => void;
 }
 
 interface Group { keyNames: readonly string[]; bySelector: Map<string, Variant> }
@@ -22,6 +24,8 @@ interface PurgeRecord { epoch: number; target: PurgeTarget; soft: boolean }
 /** Fixed per-variant overhead charged against maxBytes on top of header and body bytes. */
 const VARIANT_OVERHEAD = 400;
 const PURGE_LOG_SIZE = 4096;
+/** Cached preflight answers live under the URL's key plus this suffix (src/edge/preflight.ts preflightObjectKey). */
+const PREFLIGHT_SUFFIX = '\u0000OPTIONS';
 
 export class MemoryStore implements CacheStore {
   readonly #opts: MemoryStoreOptions;
@@ -101,6 +105,17 @@ export class MemoryStore implements CacheStore {
     const size = VARIANT_OVERHEAD + headerBytes + input.path.length + input.query.length + input.selector.length;
     if (size + input.body.length > this.#opts.maxBytes) return undefined;
 
+    // First drop what this response supersedes (RFC 9111 §4.1, §3.2): the variant with its selector, and the same
+    // request's variant in other Vary groups. Before anything is attached: dropping an object's last variant deletes
+    // the object and its index entries, so a new variant hung on it afterwards would be unreachable.
+    const existing = this.#objects.get(input.objectKey);
+    if (existing) {
+      for (const g of [...existing.groups]) {
+        const sel = sameNames(g.keyNames, input.keyNames) ? input.selector : selectorOf(g.keyNames, headersOfSelector(input), this.#opts.normalize);
+        const old = g.bySelector.get(sel);
+        if (old) this.#drop(old, 'replaced');
+      }
+    }
     let obj = this.#objects.get(input.objectKey);
     if (!obj) {
       obj = { key: input.objectKey, zoneId: input.zoneId, host: input.host, path: input.path, groups: [], count: 0 };
@@ -123,14 +138,6 @@ export class MemoryStore implements CacheStore {
       group = { keyNames: input.keyNames, bySelector: new Map() };
       obj.groups.push(group);
     }
-    const old = group.bySelector.get(input.selector);
-    if (old) this.#drop(old, 'replaced');
-    // Same selector in another group (Vary changed): that old response is superseded too (RFC 9111 §4.1).
-    for (const g of obj.groups) {
-      if (g === group) continue;
-      const other = g.bySelector.get(selectorOf(g.keyNames, headersOfSelector(input), this.#opts.normalize));
-      if (other) this.#drop(other, 'replaced');
-    }
 
     const hash = hashBody(input.body);
     let body = this.#bodies.get(hash);
@@ -147,7 +154,7 @@ export class MemoryStore implements CacheStore {
       query: input.query, objectKey: input.objectKey, keyNames: group.keyNames, selector: input.selector,
       status: input.status, headers: input.headers, flatHeaders: flatten(input.headers), fieldMap: toFieldMap(input.headers), body: body.buf,
       bodyHash: hash, freshness: input.freshness, tags: input.tags, forcedStale: soft,
-      storedAt: Date.now(), size, object: obj,
+      storedAt: input.storedAt ?? Date.now(), size, object: obj,
     };
     group.bySelector.set(input.selector, v);
     obj.count++;
@@ -167,6 +174,9 @@ export class MemoryStore implements CacheStore {
   }
 
   refresh(v: StoredVariant, headers: [string, string][], freshness: Freshness): void {
+    // A 304 makes it as good as newly stored: a new sequence number, or a soft purge-everything generation it was
+    // older than would mark it stale again on the next lookup, and it would revalidate forever.
+    (v as { seq: number }).seq = ++this.#seq;
     v.headers = headers;
     v.flatHeaders = flatten(headers);
     v.fieldMap = toFieldMap(headers);
@@ -191,7 +201,7 @@ export class MemoryStore implements CacheStore {
     }
     const hits = this.#matching(target);
     for (const v of hits) {
-      if (soft) v.forcedStale = true;
+      if (soft) { v.forcedStale = true; this.#opts.onMarkStale?.(v); }
       else this.#drop(v, 'purged');
     }
     return hits.length;
@@ -209,15 +219,25 @@ export class MemoryStore implements CacheStore {
       case 'variant': {
         const key = `${target.zoneId}\u0000${target.host}\u0000${target.path}?${target.query}`;
         // The URL's object and its cached preflight answers (stored under key + "\0OPTIONS").
-        for (const obj of [this.#objects.get(key), this.#objects.get(`${key}\u0000OPTIONS`)]) {
-          if (!obj) continue;
-          if (target.kind === 'object') { addObject(obj); continue; }
+        const main = this.#objects.get(key);
+        const preflights = this.#objects.get(`${key}${PREFLIGHT_SUFFIX}`);
+        if (target.kind === 'object') { addObject(main); addObject(preflights); return out; }
+        if (main) {
           // At most one variant per Vary group: the one the lookup's own selector function picks for these headers.
           this.#visited++;
-          for (const g of obj.groups) {
+          for (const g of main.groups) {
             this.#visited++;
             const v = g.bySelector.get(selectorOf(g.keyNames, target.headers, this.#opts.normalize));
             if (v) out.push(v);
+          }
+        }
+        if (preflights) {
+          this.#visited++;
+          for (const g of preflights.groups) {
+            for (const v of g.bySelector.values()) {
+              this.#visited++;
+              if (this.#preflightSelected(g.keyNames, v.selector, target.headers)) out.push(v);
+            }
           }
         }
         return out;
@@ -242,6 +262,21 @@ export class MemoryStore implements CacheStore {
     }
   }
 
+  /**
+   * A purge with headers names what a browser's request carries (Origin, Vary'd fields), never a preflight's own
+   * Access-Control-Request-* fields: those, when the purge leaves them out, match any value, so {Origin} removes that
+   * Origin's cached preflights for every method and header list. Every other key header must match, absent = absent.
+   */
+  #preflightSelected(keyNames: readonly string[], selector: string, headers: HeaderValues): boolean {
+    const parts = keyNames.length === 1 ? [selector] : selector.split('\u0000');
+    for (let i = 0; i < keyNames.length; i++) {
+      const name = keyNames[i]!;
+      if (name.startsWith('access-control-request-') && headers[name] === undefined) continue;
+      if (selectorOf([name], headers, this.#opts.normalize) !== parts[i]) return false;
+    }
+    return true;
+  }
+
   /** Would this purge have matched an entry with these properties (for fetches in flight during it)? */
   #covers(target: PurgeTarget, input: VariantInput): boolean {
     if (target.zoneId !== input.zoneId) return false;
@@ -250,7 +285,9 @@ export class MemoryStore implements CacheStore {
       case 'object': return target.host === input.host && target.path === input.path && target.query === input.query;
       case 'variant':
         return target.host === input.host && target.path === input.path && target.query === input.query &&
-          selectorOf(input.keyNames, target.headers, this.#opts.normalize) === input.selector;
+          (input.objectKey.endsWith(PREFLIGHT_SUFFIX)
+            ? this.#preflightSelected(input.keyNames, input.selector, target.headers)
+            : selectorOf(input.keyNames, target.headers, this.#opts.normalize) === input.selector);
       case 'tag': return input.tags.includes(target.tag);
       case 'host': return hasPort(target.host) ? target.host === input.host : hostName(input.host) === target.host;
       case 'prefix': return target.host === input.host && input.path.startsWith(target.pathPrefix);

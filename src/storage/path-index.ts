@@ -1,63 +1,124 @@
-// Per-host index of paths by segment, so a prefix purge visits what matches (and one level of siblings), not the cache.
+// Per-host radix tree of paths, so a prefix purge visits what matches (about two nodes per item), never the cache.
 
 interface Node<T> {
+  /** The path characters this edge adds below its parent (empty only at the root). */
+  label: string;
+  /** Children keyed by the first character of their label. */
   children: Map<string, Node<T>> | undefined;
   items: Set<T> | undefined;
 }
 
-const newNode = <T>(): Node<T> => ({ children: undefined, items: undefined });
+const newNode = <T>(label: string): Node<T> => ({ label, children: undefined, items: undefined });
 
-/** Maps "/a/b/c" paths to items; finds every item whose path starts with a plain string prefix. */
+function commonPrefixLength(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
+/**
+ * Maps paths to items; finds every item whose path starts with a plain string prefix (as Cloudflare's prefix purge).
+ * A compressed trie: each inner node has at least two children or holds items, so walking the subtree under a
+ * prefix costs O(prefix length + matches), whatever else the host holds (a flat `/assets/<hash>.js` layout too).
+ */
 export class PathIndex<T> {
-  readonly #root: Node<T> = newNode();
+  readonly #root: Node<T> = newNode('');
+  #visited = 0;
+
+  /** Nodes visited by withPrefix since the index was made (a work counter for tests). */
+  get visited(): number { return this.#visited; }
 
   add(path: string, item: T): void {
     let node = this.#root;
-    for (const seg of path.split('/')) {
-      node.children ??= new Map();
-      let next = node.children.get(seg);
-      if (!next) { next = newNode(); node.children.set(seg, next); }
-      node = next;
+    let rest = path;
+    for (;;) {
+      if (rest === '') { (node.items ??= new Set()).add(item); return; }
+      const children = (node.children ??= new Map());
+      const child = children.get(rest[0]!);
+      if (!child) {
+        const leaf = newNode<T>(rest);
+        leaf.items = new Set([item]);
+        children.set(rest[0]!, leaf);
+        return;
+      }
+      const l = commonPrefixLength(child.label, rest);
+      if (l < child.label.length) {
+        // Split the edge: a new inner node holds the shared part, the old child keeps the rest of its label.
+        const mid = newNode<T>(child.label.slice(0, l));
+        child.label = child.label.slice(l);
+        mid.children = new Map([[child.label[0]!, child]]);
+        children.set(mid.label[0]!, mid);
+        node = mid;
+      } else {
+        node = child;
+      }
+      rest = rest.slice(l);
     }
-    (node.items ??= new Set()).add(item);
   }
 
   delete(path: string, item: T): void {
-    const trail: [Node<T>, string][] = [];
-    let node: Node<T> | undefined = this.#root;
-    for (const seg of path.split('/')) {
-      const next: Node<T> | undefined = node.children?.get(seg);
-      if (!next) return;
-      trail.push([node, seg]);
-      node = next;
+    const trail: Node<T>[] = [this.#root];
+    let node = this.#root;
+    let rest = path;
+    while (rest !== '') {
+      const child = node.children?.get(rest[0]!);
+      if (!child || !rest.startsWith(child.label)) return;
+      rest = rest.slice(child.label.length);
+      node = child;
+      trail.push(node);
     }
-    node.items?.delete(item);
-    // Prune empty branches so the index does not grow with churn.
-    for (let i = trail.length - 1; i >= 0; i--) {
-      const [parent, seg] = trail[i]!;
-      const child = parent.children!.get(seg)!;
-      if ((child.items && child.items.size > 0) || (child.children && child.children.size > 0)) break;
-      parent.children!.delete(seg);
+    if (!node.items?.delete(item)) return;
+    if (node.items.size === 0) node.items = undefined;
+    // Restore the invariant bottom-up: remove empty leaves, merge item-less nodes that have a single child.
+    for (let i = trail.length - 1; i > 0; i--) {
+      const n = trail[i]!;
+      const parent = trail[i - 1]!;
+      if (n.items) break;
+      const size = n.children?.size ?? 0;
+      if (size === 0) {
+        parent.children!.delete(n.label[0]!);
+        if (parent.children!.size === 0) parent.children = undefined;
+        continue; // the parent may now be an item-less node with one child
+      }
+      if (size === 1) {
+        const only = n.children!.values().next().value as Node<T>;
+        n.label += only.label;
+        n.children = only.children;
+        n.items = only.items;
+      }
+      break;
     }
   }
 
-  /** Every item whose path starts with `prefix` (a plain string prefix, as Cloudflare's prefix purge). */
+  /** Every item whose path starts with `prefix`. */
   withPrefix(prefix: string): T[] {
-    const segs = prefix.split('/');
-    const last = segs.pop()!;
-    let node: Node<T> | undefined = this.#root;
-    for (const seg of segs) {
-      node = node.children?.get(seg);
-      if (!node) return [];
-    }
+    let node = this.#root;
+    let rest = prefix;
     const out: T[] = [];
-    if (!node.children) return out;
-    for (const [seg, child] of node.children) if (seg.startsWith(last)) collect(child, out);
-    return out;
+    for (;;) {
+      this.#visited++;
+      if (rest === '') { this.#collect(node, out); return out; }
+      const child = node.children?.get(rest[0]!);
+      if (!child) return out;
+      const l = commonPrefixLength(child.label, rest);
+      if (l === rest.length) { this.#collect(child, out); return out; }
+      if (l < child.label.length) return out; // diverges inside the edge: nothing below matches
+      node = child;
+      rest = rest.slice(l);
+    }
   }
-}
 
-function collect<T>(node: Node<T>, out: T[]): void {
-  if (node.items) for (const item of node.items) out.push(item);
-  if (node.children) for (const child of node.children.values()) collect(child, out);
+  #collect(start: Node<T>, out: T[]): void {
+    const stack = [start];
+    while (stack.length > 0) {
+      const node = stack.pop()!;
+      this.#visited++;
+      if (node.items) for (const item of node.items) out.push(item);
+      if (node.children) for (const child of node.children.values()) stack.push(child);
+    }
+  }
+
+  /** True when nothing is indexed. */
+  isEmpty(): boolean { return this.#root.children === undefined && this.#root.items === undefined; }
 }

@@ -1,5 +1,6 @@
 // The cache store interface every store implements (memory, disk), and the records it holds.
 import type { Freshness } from '../cache/policy/types.js';
+import type { HeaderValues } from '../cache/key.js';
 
 /** What a store needs to place a response: its key parts, selector, response and policy state. */
 export interface VariantInput {
@@ -16,6 +17,7 @@ export interface VariantInput {
   freshness: Freshness;
   tags: readonly string[];      // lowercased Cache-Tag values
   soft?: boolean;               // store as already stale (a soft purge arrived while it was fetched)
+  storedAt?: number;            // ms since epoch when first stored (a store reloading its entries keeps it); default now
 }
 
 export interface StoredVariant {
@@ -82,4 +84,52 @@ export interface CacheStore {
   clear(): void;
   stats(): StoreStats;
   close(): Promise<void>;
+}
+
+/** What a store holds for one variant, as the async interface returns it. */
+export interface StoredEntry {
+  status: number;
+  headers: [string, string][];
+  body: Buffer;
+  freshness: Freshness;
+  tags: readonly string[];
+  selector: string;
+  keyNames: readonly string[];
+  forcedStale: boolean;
+  storedAt: number;
+}
+
+/**
+ * The interface every store offers asynchronously (memory and disk through `asAsyncStore`, the Redis shared tier
+ * natively): the one the shared contract suite (store.contract.ts) tests.
+ */
+export interface AsyncStore {
+  /** The variant a request with these headers selects, or undefined. */
+  get(objectKey: string, headers: HeaderValues): Promise<StoredEntry | undefined>;
+  /** Stores a variant (replacing the one with the same selector); false when it is not stored. */
+  put(input: VariantInput): Promise<boolean>;
+  /** Removes (or, with soft, marks stale) what the target names; returns how many variants it touched (0 allowed for everything). */
+  purge(target: PurgeTarget, soft: boolean): Promise<number>;
+  clear(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Copies the stored fields of a variant, so callers of the async interface never hold the store's own record. */
+export function toStoredEntry(v: StoredVariant): StoredEntry {
+  return {
+    status: v.status, headers: v.headers.map(([k, val]) => [k, val] as [string, string]), body: v.body,
+    freshness: { ...v.freshness }, tags: [...v.tags], selector: v.selector, keyNames: [...v.keyNames],
+    forcedStale: v.forcedStale, storedAt: v.storedAt,
+  };
+}
+
+/** The async interface over a synchronous store (memory, disk). */
+export function asAsyncStore(store: CacheStore): AsyncStore {
+  return {
+    get: async (objectKey, headers) => { const v = store.lookup(objectKey, headers); return v && toStoredEntry(v); },
+    put: async (input) => store.insert(input) !== undefined,
+    purge: async (target, soft) => store.purge(target, soft),
+    clear: async () => store.clear(),
+    close: () => store.close(),
+  };
 }

@@ -5,7 +5,7 @@ import type { TestContext } from 'node:test';
 import { validateConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { startEdge, type RunningEdge } from '../../src/edge/server.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createLogger, type Logger } from '../../src/observability/logger.js';
 
 export interface Recorded { method: string; url: string; headers: IncomingHttpHeaders; body: Buffer }
 
@@ -44,8 +44,15 @@ export async function startOrigin(t: TestContext, handler: OriginHandler): Promi
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
-/** Starts an edge in this process on ephemeral ports; `zones` default to one zone in front of `origin`. */
-export async function startTestEdge(t: TestContext, input: Partial<ConfigInput> & { origin?: string }): Promise<RunningEdge & { base: string; adminBase: string }> {
+/**
+ * Starts an edge in this process on ephemeral ports; `zones` default to one zone in front of `origin`.
+ * `opts.logger` replaces the silent logger (e.g. a pino logger writing to an array, to assert on warnings).
+ */
+export async function startTestEdge(
+  t: TestContext,
+  input: Partial<ConfigInput> & { origin?: string },
+  opts: { logger?: Logger } = {},
+): Promise<RunningEdge & { base: string; adminBase: string }> {
   const { origin, ...rest } = input;
   const config = validateConfig({
     listen: '127.0.0.1:0',
@@ -54,7 +61,7 @@ export async function startTestEdge(t: TestContext, input: Partial<ConfigInput> 
     ...rest,
     zones: rest.zones ?? [{ id: 'default', hosts: ['*'], origin: origin! }],
   }, 'test');
-  const edge = await startEdge(config, { logger: createLogger('silent') });
+  const edge = await startEdge(config, { logger: opts.logger ?? createLogger('silent') });
   t.after(() => edge.close(1000));
   return Object.assign(edge, { base: `http://127.0.0.1:${edge.edge.port}`, adminBase: `http://127.0.0.1:${edge.admin.port}` });
 }
@@ -76,3 +83,24 @@ export function send(url: string, opts: { method?: string; headers?: Record<stri
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** POSTs a purge body to the edge's admin API (Cloudflare shape) with the test token; returns the parsed answer. */
+export async function purge(edge: { adminBase: string }, zoneId: string, body: unknown): Promise<{ status: number; json: { success: boolean } & Record<string, unknown> }> {
+  const r = await send(`${edge.adminBase}/client/v4/zones/${zoneId}/purge_cache`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: r.status, json: JSON.parse(r.body) as { success: boolean } & Record<string, unknown> };
+}
+
+/** One sample's value from the admin /metrics text (`labels` as written in the exposition, e.g. `kind="x"`); 0 when absent. */
+export async function metric(edge: { adminBase: string }, name: string, labels = ''): Promise<number> {
+  const r = await send(`${edge.adminBase}/metrics`);
+  const want = labels === '' ? name : `${name}{${labels}}`;
+  for (const line of r.body.split('\n')) {
+    const sp = line.lastIndexOf(' ');
+    if (sp !== -1 && line.slice(0, sp) === want) return Number(line.slice(sp + 1));
+  }
+  return 0;
+}

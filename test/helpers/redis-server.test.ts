@@ -22,7 +22,7 @@ test('startRedis runs a throw-away server that stop() ends by pid, removing its 
   const r = await startRedis();
   t.after(() => r.stop());
   assert.equal(r.url, `redis://127.0.0.1:${r.port}`);
-  assert.ok(isAlive(r.pid));
+  assert.equal(isAlive(r.pid), true);
   const client = new Redis(r.url, { maxRetriesPerRequest: 0, retryStrategy: () => null });
   client.on('error', () => {});
   t.after(() => client.disconnect());

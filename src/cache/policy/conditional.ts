@@ -285,6 +285,13 @@ export function notModifiedHeaders(stored: Headers): Headers {
     const v = stored[name];
     if (v !== undefined) out[name] = Array.isArray(v) ? [...v] : v;
   }
+  // The variant's own CORS fields: a browser merges a 304's fields into the copy it holds, which may be another
+  // Origin's copy of the same representation (RFC 9110 §15.4.5 allows fields that guide cache updates).
+  for (const name in stored) {
+    if (!name.startsWith('access-control-')) continue;
+    const v = stored[name];
+    if (v !== undefined) out[name] = Array.isArray(v) ? [...v] : v;
+  }
   if (stored['etag'] === undefined && stored['last-modified'] !== undefined) {
     const lm = stored['last-modified'];
     out['last-modified'] = Array.isArray(lm) ? [...lm] : lm;

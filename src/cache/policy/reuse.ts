@@ -33,7 +33,11 @@ export interface RequestDirectives {
  * stale-if-error are kept (they cannot make the cache contact the origin).
  * https://www.rfc-editor.org/rfc/rfc9111#section-5.2.1
  */
+/** A request without Cache-Control or Pragma (the common case): no directives. Frozen, shared. */
+const NO_REQUEST_DIRECTIVES: RequestDirectives = Object.freeze({ noCache: false, noStore: false, onlyIfCached: false });
+
 export function parseRequestDirectives(reqHeaders: Headers, opts: PolicyOptions): RequestDirectives {
+  if (reqHeaders['cache-control'] === undefined && reqHeaders['pragma'] === undefined) return NO_REQUEST_DIRECTIVES;
   const cc = parseCacheControl(reqHeaders['cache-control']);
   const out: RequestDirectives = {
     noCache: false,

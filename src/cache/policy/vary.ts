@@ -57,6 +57,8 @@ function normalizeWeightedMember(member: string): string {
  * https://www.rfc-editor.org/rfc/rfc9111#section-4.1
  */
 export function normalizeVaryValue(name: string, value: string | string[] | undefined): string | undefined {
+  // Fast path (every lookup of a one-value field such as Origin): nothing to split, sort or fold.
+  if (typeof value === 'string' && value.indexOf(',') === -1 && !WEIGHTED_TOKEN_LISTS.has(name)) return value.trim();
   const combined = combineFieldLines(value); // an empty array (no field line) is absent
   if (combined === undefined) return undefined;
   const members = splitList(combined);

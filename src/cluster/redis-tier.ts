@@ -1,0 +1,585 @@
+// The Redis shared cache tier (AsyncStore): variants, bodies and purge indexes in Redis, cross-node fetch locks.
+//
+// Data model (all keys under `prefix`; standalone Redis: the Lua scripts build key names, so not Redis Cluster):
+//   v:<vid>                 HASH meta (JSON), body (bytes), stale ('1' = soft-purged), gen, and the index fields
+//                           z, obj, h, pm, hn, tg (so a purge can unindex it); PEXPIRE from freshness
+//   o:<objectKey>           HASH vid → {"k": keyNames, "t": ms, "s": body bytes}: the object's variants, Vary groups
+//   p:<zone>\0<host>        ZSET (score 0) of "<path>?<query>[\0OPTIONS]": host and prefix purges (ZRANGEBYLEX)
+//   hn:<zone>\0<hostname>   SET of hosts (with ports) under a port-less host name
+//   t:<zone>\0<tag>         SET of vids
+//   gc (counter), g:<zone> HASH hard/soft, clr: generations — purge everything and clear are O(1): a variant whose
+//                           gen is below its zone's hard generation (or clr) is absent, below soft it is stale.
+//   l:<key>                 fetch lock (SET NX PX, token-checked release)
+// Index keys carry a TTL at least the longest of their variants', so nothing but the generations outlives its data.
+import { createHash, randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { selectorOf, type HeaderValues } from '../cache/key.js';
+import { preciseAge } from '../cache/policy/freshness.js';
+import type { Freshness } from '../cache/policy/types.js';
+import type { AsyncStore, PurgeTarget, StoredEntry, VariantInput } from '../storage/store.js';
+
+export interface RedisTierOptions {
+  url: string;
+  /** Key prefix; default 'edgecache:tier:'. */
+  prefix?: string;
+  /** Normalises a header value for selectors: the same function the local store uses. */
+  normalize: (name: string, value: string | string[] | undefined) => string | undefined;
+  logger?: { warn(o: object, m: string): void };
+  /** Bound on every operation (a miss / false / 0 after it), plus 1 ms per 32 KiB of body moved; default 200. */
+  opTimeoutMs?: number;
+  /** Bodies larger than this are not put into Redis; default 8 MiB. */
+  maxBodyBytes?: number;
+}
+
+export interface RedisTier extends AsyncStore {
+  /** Cross-node collapsing: try to become the one node that fetches `key` (SET NX PX). False when held or on error. */
+  acquire(key: string, ttlMs: number): Promise<boolean>;
+  /** Releases a lock this tier acquired (never another node's). */
+  release(key: string): Promise<void>;
+  /**
+   * Polls until an entry for (objectKey, headers) appears or `ms` passes; undefined at once on a tier error, and —
+   * when `lockKey` is given — as soon as that lock is free again with nothing stored (the fetching node gave up).
+   */
+  waitFor(objectKey: string, headers: HeaderValues, ms: number, lockKey?: string): Promise<StoredEntry | undefined>;
+  /** `purge`, but rejects with a RedisTierError when the tier could not apply it (a purge must not be lost silently). */
+  purgeStrict(target: PurgeTarget, soft: boolean): Promise<number>;
+  state(): { connected: boolean; errors: number };
+}
+
+export type RedisTierErrorCode = 'TIER_UNAVAILABLE' | 'TIER_TIMEOUT' | 'TIER_CORRUPT' | 'TIER_REFUSED';
+
+export class RedisTierError extends Error {
+  constructor(readonly code: RedisTierErrorCode, message: string) { super(message); this.name = 'RedisTierError'; }
+}
+
+const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
+const TTL_MARGIN_S = 5;
+const MIN_TTL_S = 10;
+const MAX_TTL_S = 365 * 24 * 3600;
+const BODY_BYTES_PER_MS = 32 * 1024; // the time bound grows with the body moved (an 8 MiB body gets 256 ms more)
+const POLL_MIN_MS = 20;
+const POLL_MAX_MS = 100;
+const STALLS_BEFORE_RECONNECT = 3;
+const LOG_EVERY_MS = 30_000;
+const ABSENT = '\u0001'; // selectorOf's marker for an absent header (src/cache/key.ts)
+
+/**
+ * How long Redis keeps a variant: its remaining freshness lifetime (RFC 9111 §4.2,
+ * https://www.rfc-editor.org/rfc/rfc9111#section-4.2) plus the window in which it may still be served stale
+ * (stale-while-revalidate / stale-if-error both count from the moment it became stale, RFC 5861 §3–4,
+ * https://www.rfc-editor.org/rfc/rfc5861#section-3; none under must-revalidate/s-maxage, RFC 9111 §4.2.4
+ * https://www.rfc-editor.org/rfc/rfc9111#section-4.2.4), plus a
+ * margin; never below MIN_TTL_S, so a just-stale entry is still there for a node to revalidate.
+ */
+export function tierTtlMs(f: Freshness, now: number): number {
+  const remaining = f.lifetime - preciseAge(f, now);
+  const staleWindow = f.noStaleServing ? 0 : Math.max(f.staleWhileRevalidate, f.staleIfError);
+  const seconds = Math.max(remaining + staleWindow, 0) + TTL_MARGIN_S;
+  return Math.round(Math.min(Math.max(seconds, MIN_TTL_S), MAX_TTL_S) * 1000);
+}
+
+// ---------------------------------------------------------------- Lua (ARGV[1] is always the prefix)
+
+const LUA_COMMON = String.raw`
+local P = ARGV[1]
+local hards = {}
+local function hardOf(zone)
+  local h = hards[zone]
+  if h == nil then
+    h = math.max(tonumber(redis.call('HGET', P .. 'g:' .. zone, 'hard') or '0'), tonumber(redis.call('GET', P .. 'clr') or '0'))
+    hards[zone] = h
+  end
+  return h
+end
+local function extend(key, ttl)
+  local cur = redis.call('PTTL', key)
+  if cur < 0 or cur < ttl then redis.call('PEXPIRE', key, ttl) end
+end
+local function drop(vid)
+  local vk = P .. 'v:' .. vid
+  local f = redis.call('HMGET', vk, 'z', 'obj', 'h', 'pm', 'hn', 'tg')
+  if not f[1] then return end
+  redis.call('DEL', vk)
+  local ok = P .. 'o:' .. f[2]
+  redis.call('HDEL', ok, vid)
+  if redis.call('EXISTS', ok) == 0 then
+    local pk = P .. 'p:' .. f[1] .. '\0' .. f[3]
+    redis.call('ZREM', pk, f[4])
+    if redis.call('EXISTS', pk) == 0 then redis.call('SREM', P .. 'hn:' .. f[5], f[3]) end
+  end
+  for tag in string.gmatch(f[6], '[^\n]+') do redis.call('SREM', P .. 't:' .. f[1] .. '\0' .. tag, vid) end
+end
+`;
+
+/** ARGV: P, vid, objectKey, zone, host, member, hnKey, tags ("\n"-joined), meta, body, stale, ttlMs, group, superseded vids... */
+const LUA_PUT = LUA_COMMON + String.raw`
+local vid, zone, ttl = ARGV[2], ARGV[4], tonumber(ARGV[12])
+for i = 14, #ARGV do drop(ARGV[i]) end
+drop(vid)
+local gen = redis.call('GET', P .. 'gc') or '0'
+local vk = P .. 'v:' .. vid
+redis.call('HSET', vk, 'meta', ARGV[9], 'body', ARGV[10], 'stale', ARGV[11], 'gen', gen,
+  'z', zone, 'obj', ARGV[3], 'h', ARGV[5], 'pm', ARGV[6], 'hn', ARGV[7], 'tg', ARGV[8])
+redis.call('PEXPIRE', vk, ttl)
+local ok = P .. 'o:' .. ARGV[3]
+redis.call('HSET', ok, vid, ARGV[13]); extend(ok, ttl)
+local pk = P .. 'p:' .. zone .. '\0' .. ARGV[5]
+redis.call('ZADD', pk, 0, ARGV[6]); extend(pk, ttl)
+local hk = P .. 'hn:' .. ARGV[7]
+redis.call('SADD', hk, ARGV[5]); extend(hk, ttl)
+for tag in string.gmatch(ARGV[8], '[^\n]+') do
+  local tk = P .. 't:' .. zone .. '\0' .. tag
+  redis.call('SADD', tk, vid); extend(tk, ttl)
+end
+return 1
+`;
+
+/**
+ * ARGV: P, soft ('1'/'0'), mode, then by mode — vids: vid...; objects: zone, host, hnKey, member...; tag: zone, tag;
+ * host: zone, hnKey, host ('' = every host in hn:hnKey); prefix: zone, host, hnKey, min, max; everything: zone; clear.
+ * Returns how many live variants were removed (or marked stale).
+ */
+const LUA_PURGE = LUA_COMMON + String.raw`
+local soft, mode = ARGV[2] == '1', ARGV[3]
+local n = 0
+-- 1 = a live variant touched, 0 = a dead one dropped, -1 = absent (expired)
+local function touch(vid)
+  local vk = P .. 'v:' .. vid
+  local f = redis.call('HMGET', vk, 'gen', 'z')
+  if not f[1] then return -1 end
+  local isLive = tonumber(f[1]) >= hardOf(f[2])
+  if soft and isLive then redis.call('HSET', vk, 'stale', '1') else drop(vid) end
+  if isLive then return 1 end
+  return 0
+end
+local function purgeObject(zone, host, member)
+  local ok = P .. 'o:' .. zone .. '\0' .. host .. '\0' .. member
+  for _, vid in ipairs(redis.call('HKEYS', ok)) do
+    local r = touch(vid)
+    if r == 1 then n = n + 1 elseif r == -1 then redis.call('HDEL', ok, vid) end
+  end
+  if redis.call('EXISTS', ok) == 0 then redis.call('ZREM', P .. 'p:' .. zone .. '\0' .. host, member) end
+end
+local function tidyHost(zone, host, hnKey)
+  if redis.call('EXISTS', P .. 'p:' .. zone .. '\0' .. host) == 0 then redis.call('SREM', P .. 'hn:' .. hnKey, host) end
+end
+if mode == 'vids' then
+  for i = 4, #ARGV do if touch(ARGV[i]) == 1 then n = n + 1 end end
+elseif mode == 'objects' then
+  for i = 7, #ARGV do purgeObject(ARGV[4], ARGV[5], ARGV[i]) end
+  tidyHost(ARGV[4], ARGV[5], ARGV[6])
+elseif mode == 'tag' then
+  local tk = P .. 't:' .. ARGV[4] .. '\0' .. ARGV[5]
+  for _, vid in ipairs(redis.call('SMEMBERS', tk)) do
+    local r = touch(vid)
+    if r == 1 then n = n + 1 elseif r == -1 then redis.call('SREM', tk, vid) end
+  end
+  if not soft then redis.call('DEL', tk) end
+elseif mode == 'host' then
+  local hosts = { ARGV[6] }
+  if ARGV[6] == '' then hosts = redis.call('SMEMBERS', P .. 'hn:' .. ARGV[5]) end
+  for _, host in ipairs(hosts) do
+    for _, member in ipairs(redis.call('ZRANGE', P .. 'p:' .. ARGV[4] .. '\0' .. host, 0, -1)) do purgeObject(ARGV[4], host, member) end
+    tidyHost(ARGV[4], host, ARGV[5])
+  end
+elseif mode == 'prefix' then
+  for _, member in ipairs(redis.call('ZRANGEBYLEX', P .. 'p:' .. ARGV[4] .. '\0' .. ARGV[5], ARGV[7], ARGV[8])) do
+    purgeObject(ARGV[4], ARGV[5], member)
+  end
+  tidyHost(ARGV[4], ARGV[5], ARGV[6])
+elseif mode == 'everything' then
+  local c = redis.call('INCR', P .. 'gc')
+  if soft then redis.call('HSET', P .. 'g:' .. ARGV[4], 'soft', c) else redis.call('HSET', P .. 'g:' .. ARGV[4], 'hard', c) end
+elseif mode == 'clear' then
+  redis.call('SET', P .. 'clr', redis.call('INCR', P .. 'gc'))
+end
+return n
+`;
+
+const LUA_RELEASE = String.raw`
+if redis.call('GET', ARGV[1]) == ARGV[2] then return redis.call('DEL', ARGV[1]) end
+return 0
+`;
+
+type Arg = string | Buffer | number;
+interface TierCommands {
+  tierPut(...args: Arg[]): Promise<unknown>;
+  tierPurge(...args: Arg[]): Promise<unknown>;
+  tierRelease(...args: Arg[]): Promise<unknown>;
+}
+
+interface Meta {
+  objectKey: string; status: number; headers: [string, string][]; freshness: Freshness; tags: string[];
+  selector: string; keyNames: string[]; storedAt: number;
+}
+
+type Lookup = { entry: StoredEntry } | 'miss' | 'error';
+
+export function createRedisTier(opts: RedisTierOptions): RedisTier {
+  return new RedisSharedTier(opts);
+}
+
+class RedisSharedTier implements RedisTier {
+  readonly #p: string;
+  readonly #normalize: RedisTierOptions['normalize'];
+  readonly #log: { warn(o: object, m: string): void } | undefined;
+  readonly #timeoutMs: number;
+  readonly #maxBody: number;
+  readonly #redis: Redis;
+  readonly #cmd: TierCommands;
+  readonly #tokens = new Map<string, string>();
+  readonly #tokenBase = randomBytes(8).toString('hex');
+  #tokenSeq = 0;
+  #errors = 0;
+  #stalls = 0;
+  #isEverReady = false;
+  #hasFailedToConnect = false;
+  #isClosed = false;
+  #lastLogAt = 0;
+  #unlogged = 0;
+
+  constructor(opts: RedisTierOptions) {
+    this.#p = opts.prefix ?? 'edgecache:tier:';
+    this.#normalize = opts.normalize;
+    this.#log = opts.logger;
+    this.#timeoutMs = opts.opTimeoutMs ?? 200;
+    this.#maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    this.#redis = new Redis(opts.url, {
+      enableOfflineQueue: false, // fail fast while disconnected: the caller goes to the origin instead
+      maxRetriesPerRequest: 1,
+      autoResendUnfulfilledCommands: false, // the caller has already been answered
+      connectTimeout: 2000,
+      retryStrategy: backoff, // never gives up; close() ends it
+      connectionName: 'edgecache-tier',
+    });
+    this.#redis.defineCommand('tierPut', { numberOfKeys: 0, lua: LUA_PUT });
+    this.#redis.defineCommand('tierPurge', { numberOfKeys: 0, lua: LUA_PURGE });
+    this.#redis.defineCommand('tierRelease', { numberOfKeys: 0, lua: LUA_RELEASE });
+    this.#cmd = this.#redis as unknown as TierCommands;
+    this.#redis.on('ready', () => { this.#isEverReady = true; this.#stalls = 0; });
+    this.#redis.on('error', () => { this.#hasFailedToConnect = true; }); // counted per operation, not per retry
+    this.#redis.on('close', () => { this.#hasFailedToConnect = true; });
+  }
+
+  state(): { connected: boolean; errors: number } {
+    return { connected: !this.#isClosed && this.#redis.status === 'ready', errors: this.#errors };
+  }
+
+  async get(objectKey: string, headers: HeaderValues): Promise<StoredEntry | undefined> {
+    const r = await this.#lookup(objectKey, headers);
+    return typeof r === 'object' ? r.entry : undefined;
+  }
+
+  put(input: VariantInput): Promise<boolean> {
+    if (input.body.length > this.#maxBody) return Promise.resolve(false); // a policy, not a failure: not counted
+    return this.#run('put', false, async (bound) => {
+      bound.at += input.body.length / BODY_BYTES_PER_MS;
+      const base = `${input.zoneId}\u0000${input.host}\u0000`;
+      if (!input.objectKey.startsWith(base)) throw new RedisTierError('TIER_REFUSED', 'objectKey does not start with zone and host');
+      const vid = variantId(input.objectKey, input.keyNames, input.selector);
+      // A response stored under new Vary names supersedes this request's variant in the other groups (as the memory
+      // store does): https://www.rfc-editor.org/rfc/rfc9111#section-4.1
+      const superseded: string[] = [];
+      const own = JSON.stringify(input.keyNames);
+      const reqHeaders = headersOfSelector(input.keyNames, input.selector);
+      for (const g of groupsOf(await this.#redis.hgetall(this.#p + 'o:' + input.objectKey))) {
+        if (g.id === own) continue;
+        const other = variantId(input.objectKey, g.keyNames, selectorOf(g.keyNames, reqHeaders, this.#normalize));
+        if (g.vids.has(other)) superseded.push(other);
+      }
+      checkBound(bound);
+      const now = Date.now();
+      const meta: Meta = {
+        objectKey: input.objectKey, status: input.status, headers: input.headers, freshness: input.freshness, tags: [...input.tags],
+        selector: input.selector, keyNames: [...input.keyNames], storedAt: input.storedAt ?? now,
+      };
+      await this.#cmd.tierPut(
+        this.#p, vid, input.objectKey, input.zoneId, input.host, input.objectKey.slice(base.length),
+        `${input.zoneId}\u0000${hostName(input.host)}`, input.tags.filter((t) => t !== '' && !t.includes('\n')).join('\n'),
+        JSON.stringify(meta), input.body, input.soft ? '1' : '0', tierTtlMs(input.freshness, now),
+        JSON.stringify({ k: input.keyNames, t: now, s: input.body.length }), ...superseded,
+      );
+      return true;
+    });
+  }
+
+  purge(target: PurgeTarget, soft: boolean): Promise<number> {
+    return this.#run('purge', 0, (bound) => this.#purge(target, soft, bound));
+  }
+
+  purgeStrict(target: PurgeTarget, soft: boolean): Promise<number> {
+    return this.#run('purge', 0, (bound) => this.#purge(target, soft, bound), true);
+  }
+
+  async clear(): Promise<void> {
+    await this.#run('clear', 0, async () => Number(await this.#cmd.tierPurge(this.#p, '0', 'clear')));
+  }
+
+  acquire(key: string, ttlMs: number): Promise<boolean> {
+    return this.#run('acquire', false, async () => {
+      const token = `${this.#tokenBase}:${++this.#tokenSeq}`;
+      const ok = await this.#redis.set(this.#p + 'l:' + key, token, 'PX', Math.max(1, Math.round(ttlMs)), 'NX');
+      if (ok !== 'OK') return false;
+      this.#tokens.set(key, token);
+      return true;
+    });
+  }
+
+  async release(key: string): Promise<void> {
+    const token = this.#tokens.get(key);
+    if (token === undefined) return;
+    this.#tokens.delete(key);
+    await this.#run('release', 0, async () => Number(await this.#cmd.tierRelease(this.#p + 'l:' + key, token)));
+  }
+
+  async waitFor(objectKey: string, headers: HeaderValues, ms: number, lockKey?: string): Promise<StoredEntry | undefined> {
+    const deadline = Date.now() + ms;
+    let pause = POLL_MIN_MS;
+    for (;;) {
+      const r = await this.#lookup(objectKey, headers);
+      if (r === 'error') return undefined;
+      if (r !== 'miss') return r.entry;
+      if (lockKey !== undefined) {
+        const held = await this.#run('waitFor', -1, () => this.#redis.exists(this.#p + 'l:' + lockKey));
+        if (held === -1) return undefined;
+        if (held === 0) return this.get(objectKey, headers); // released (or expired): stored just before, or never
+      }
+      const left = deadline - Date.now();
+      if (left <= 0 || this.#isClosed) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, left)));
+      pause = Math.min(POLL_MAX_MS, pause * 2);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    if (this.#redis.status === 'ready') await withBound(this.#redis.quit(), { at: Date.now() + 1000 }).catch(() => {});
+    this.#redis.disconnect();
+  }
+
+  // ------------------------------------------------------------ internals
+
+  #lookup(objectKey: string, headers: HeaderValues): Promise<Lookup> {
+    return this.#run('get', 'error' as Lookup, async (bound): Promise<Lookup> => {
+      const ok = this.#p + 'o:' + objectKey;
+      const groups = groupsOf(await this.#redis.hgetall(ok));
+      const zone = objectKey.slice(0, Math.max(0, objectKey.indexOf('\u0000')));
+      for (const g of groups) {
+        const selector = selectorOf(g.keyNames, headers, this.#normalize);
+        const vid = variantId(objectKey, g.keyNames, selector);
+        const size = g.vids.get(vid);
+        if (size === undefined) continue;
+        checkBound(bound);
+        bound.at += size / BODY_BYTES_PER_MS;
+        const res = await this.#redis.pipeline()
+          .hmgetBuffer(this.#p + 'v:' + vid, 'meta', 'body', 'stale', 'gen')
+          .hmget(this.#p + 'g:' + zone, 'hard', 'soft')
+          .get(this.#p + 'clr')
+          .exec();
+        if (res === null) throw new RedisTierError('TIER_UNAVAILABLE', 'pipeline aborted');
+        for (const [err] of res) if (err) throw err;
+        const [meta, body, stale, gen] = res[0]![1] as (Buffer | null)[];
+        if (!meta || !body || !gen) {
+          this.#redis.hdel(ok, vid).catch(() => {}); // expired: tidy the object's list
+          continue;
+        }
+        const [hard, softGen] = (res[1]![1] as (string | null)[]).map((v) => Number(v ?? 0));
+        const variantGen = Number(gen.toString());
+        if (variantGen < Math.max(hard!, Number(res[2]![1] ?? 0))) {
+          this.#cmd.tierPurge(this.#p, '0', 'vids', vid).catch(() => {}); // purged by a generation: free it now
+          continue;
+        }
+        let m: Meta;
+        try { m = parseMeta(meta); } catch (err) {
+          this.#cmd.tierPurge(this.#p, '0', 'vids', vid).catch(() => {}); // unreadable: drop it, count the error
+          throw err;
+        }
+        if (m.objectKey !== objectKey || m.selector !== selector) continue; // a variant id collision: not ours
+        return {
+          entry: {
+            status: m.status, headers: m.headers, body, freshness: m.freshness, tags: m.tags, selector: m.selector,
+            keyNames: m.keyNames, forcedStale: stale?.toString() === '1' || variantGen < softGen!, storedAt: m.storedAt,
+          },
+        };
+      }
+      return 'miss';
+    });
+  }
+
+  async #purge(target: PurgeTarget, soft: boolean, bound: Bound): Promise<number> {
+    const args = await this.#purgeArgs(target);
+    checkBound(bound);
+    return Number(await this.#cmd.tierPurge(this.#p, soft ? '1' : '0', ...args));
+  }
+
+  async #purgeArgs(target: PurgeTarget): Promise<Arg[]> {
+    const { zoneId } = target;
+    switch (target.kind) {
+      case 'everything': return ['everything', zoneId];
+      case 'tag': return ['tag', zoneId, target.tag];
+      case 'host': {
+        const host = target.host;
+        return hostName(host) !== host ? ['host', zoneId, `${zoneId}\u0000${hostName(host)}`, host] : ['host', zoneId, `${zoneId}\u0000${host}`, ''];
+      }
+      case 'prefix': {
+        const min = Buffer.from(`[${target.pathPrefix}`);
+        return ['prefix', zoneId, target.host, `${zoneId}\u0000${hostName(target.host)}`, min, Buffer.concat([min, Buffer.from([0xff])])];
+      }
+      case 'object': {
+        const member = `${target.path}?${target.query}`;
+        return ['objects', zoneId, target.host, `${zoneId}\u0000${hostName(target.host)}`, member, `${member}\u0000OPTIONS`];
+      }
+      case 'variant': {
+        // At most one variant per Vary group: the one a lookup with these headers selects (and its preflight answers).
+        const key = `${zoneId}\u0000${target.host}\u0000${target.path}?${target.query}`;
+        const vids: string[] = [];
+        for (const objectKey of [key, `${key}\u0000OPTIONS`]) {
+          for (const g of groupsOf(await this.#redis.hgetall(this.#p + 'o:' + objectKey))) {
+            const vid = variantId(objectKey, g.keyNames, selectorOf(g.keyNames, target.headers, this.#normalize));
+            if (g.vids.has(vid)) vids.push(vid);
+          }
+        }
+        return ['vids', ...vids];
+      }
+    }
+  }
+
+  /** Runs one bounded operation: any error or timeout is counted and becomes `fallback` (a miss), or with `isStrict` a RedisTierError. */
+  async #run<T>(what: string, fallback: T, fn: (bound: Bound) => Promise<T>, isStrict = false): Promise<T> {
+    if (this.#isClosed) {
+      if (isStrict) throw new RedisTierError('TIER_UNAVAILABLE', 'the shared tier is closed');
+      return fallback;
+    }
+    const bound: Bound = { at: Date.now() + this.#timeoutMs };
+    try {
+      await this.#ensureReady(bound.at);
+      const out = await withBound(fn(bound), bound);
+      this.#stalls = 0;
+      return out;
+    } catch (err) {
+      this.#fail(what, err);
+      if (isStrict) throw err instanceof RedisTierError ? err : new RedisTierError('TIER_UNAVAILABLE', err instanceof Error ? err.message : String(err));
+      return fallback;
+    }
+  }
+
+  /** Only the very first connection is waited for (within the operation's bound); once it failed, down means miss. */
+  async #ensureReady(deadline: number): Promise<void> {
+    if (this.#redis.status === 'ready') return;
+    if (!this.#isEverReady && !this.#hasFailedToConnect && (await waitReady(this.#redis, deadline))) return;
+    throw new RedisTierError('TIER_UNAVAILABLE', `Redis is unreachable (connection ${this.#redis.status})`);
+  }
+
+  #fail(what: string, err: unknown): void {
+    if (this.#isClosed) return; // answers cut short by close() are not tier failures
+    this.#errors++;
+    if (err instanceof RedisTierError && err.code === 'TIER_TIMEOUT' && this.#redis.status === 'ready' && ++this.#stalls >= STALLS_BEFORE_RECONNECT) {
+      this.#stalls = 0;
+      this.#log?.warn({ op: what }, 'shared tier: Redis stopped answering; reconnecting');
+      this.#redis.disconnect(true); // a half-open connection would otherwise time out every operation
+    }
+    const now = Date.now();
+    if (now - this.#lastLogAt < LOG_EVERY_MS) { this.#unlogged++; return; }
+    this.#log?.warn({ op: what, err: err instanceof Error ? err.message : String(err), code: (err as { code?: unknown }).code, suppressed: this.#unlogged },
+      'shared tier: operation failed; treated as a miss');
+    this.#lastLogAt = now;
+    this.#unlogged = 0;
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+/** An operation's time bound: `at` may move on once the size of the body it moves is known. */
+interface Bound { at: number }
+
+/** One Vary group of an object: its key names, when it was last stored into, and its variants (vid → body bytes). */
+interface Group { id: string; keyNames: string[]; t: number; vids: Map<string, number> }
+
+/** The distinct Vary groups of an object's variant list, most recently stored first (a lookup prefers the newest). */
+function groupsOf(fields: Record<string, string>): Group[] {
+  const byId = new Map<string, Group>();
+  for (const [vid, raw] of Object.entries(fields)) {
+    let v: { k?: unknown; t?: unknown; s?: unknown };
+    try { v = JSON.parse(raw) as typeof v; } catch { continue; }
+    if (!Array.isArray(v.k) || !v.k.every((n) => typeof n === 'string')) continue;
+    const id = JSON.stringify(v.k);
+    const t = typeof v.t === 'number' ? v.t : 0;
+    const size = typeof v.s === 'number' ? v.s : 0;
+    const g = byId.get(id);
+    if (g) { g.vids.set(vid, size); g.t = Math.max(g.t, t); } else byId.set(id, { id, keyNames: v.k as string[], t, vids: new Map([[vid, size]]) });
+  }
+  return [...byId.values()].sort((a, b) => b.t - a.t);
+}
+
+function variantId(objectKey: string, keyNames: readonly string[], selector: string): string {
+  return createHash('sha256').update(objectKey).update('\u0000\u0000').update(JSON.stringify(keyNames)).update('\u0000\u0000')
+    .update(selector).digest('base64url').slice(0, 32);
+}
+
+/** The request header values a selector was made from (to find the same request's variant in another Vary group). */
+function headersOfSelector(keyNames: readonly string[], selector: string): HeaderValues {
+  const out: HeaderValues = {};
+  const parts = keyNames.length === 1 ? [selector] : selector.split('\u0000');
+  keyNames.forEach((n, i) => { const p = parts[i]; if (p !== undefined && p !== ABSENT) out[n] = p; });
+  return out;
+}
+
+function parseMeta(buf: Buffer): Meta {
+  let m: Partial<Meta>;
+  try { m = JSON.parse(buf.toString('utf8')) as Partial<Meta>; } catch { throw new RedisTierError('TIER_CORRUPT', 'unreadable variant metadata'); }
+  if (typeof m.status !== 'number' || !Array.isArray(m.headers) || typeof m.freshness !== 'object' || m.freshness === null ||
+    !Array.isArray(m.tags) || typeof m.selector !== 'string' || !Array.isArray(m.keyNames) || typeof m.storedAt !== 'number' ||
+    typeof m.objectKey !== 'string') {
+    throw new RedisTierError('TIER_CORRUPT', 'incomplete variant metadata');
+  }
+  return m as Meta;
+}
+
+/** A Host value's name without its port ("[::1]:8080" → "[::1]"). */
+function hostName(host: string): string {
+  if (host.startsWith('[')) { const end = host.indexOf(']'); return end === -1 ? host : host.slice(0, end + 1); }
+  const colon = host.lastIndexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
+/** Capped exponential backoff with jitter, so a cluster's nodes do not reconnect in lockstep. */
+function backoff(attempt: number): number {
+  const exp = 50 * 2 ** Math.min(attempt - 1, 16);
+  return Math.round(Math.min(2000, exp) * (0.75 + Math.random() * 0.5));
+}
+
+function checkBound(bound: Bound): void {
+  if (Date.now() >= bound.at) throw new RedisTierError('TIER_TIMEOUT', 'operation bound reached');
+}
+
+function waitReady(conn: Redis, deadline: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const finish = (isReady: boolean): void => {
+      conn.off('ready', onReady);
+      conn.off('error', onFail);
+      clearTimeout(timer);
+      resolve(isReady);
+    };
+    const onReady = (): void => finish(true);
+    const onFail = (): void => finish(false);
+    const timer = setTimeout(onFail, Math.max(0, deadline - Date.now()));
+    conn.once('ready', onReady);
+    conn.once('error', onFail);
+  });
+}
+
+/** Rejects with TIER_TIMEOUT once `bound.at` has passed (it may move on while `p` runs). */
+function withBound<T>(p: Promise<T>, bound: Bound): Promise<T> {
+  p.catch(() => {}); // a late rejection after the bound must not become unhandled
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    const check = (): void => {
+      const left = bound.at - Date.now();
+      if (left > 0) { timer = setTimeout(check, left); timer.unref(); return; }
+      reject(new RedisTierError('TIER_TIMEOUT', 'no reply in time'));
+    };
+    check();
+  });
+  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
+}

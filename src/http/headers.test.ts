@@ -1,0 +1,42 @@
+// Tests for proxy header plumbing: hop-by-hop and Connection-listed fields, stripped and edge-owned fields, keyed
+// forwarding fields and key-normalised values.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import { dropConnectionListed, forwardHeaders, type ForwardOptions } from './headers.js';
+
+const base: ForwardOptions = { strip: new Set(['x-forwarded-host', 'x-original-url']), host: 'shop.example', proto: 'http', peer: '192.0.2.1', trustPeer: false };
+
+test('hop-by-hop, Connection-listed, stripped and edge-owned fields are not forwarded as sent', () => {
+  const out = forwardHeaders({
+    host: 'evil.example', connection: 'keep-alive, x-secret', 'keep-alive': 'timeout=5', te: 'trailers', 'transfer-encoding': 'chunked',
+    upgrade: 'h2c', 'x-secret': '1', 'x-original-url': '/admin', 'x-forwarded-host': 'evil.example', 'x-forwarded-proto': 'gopher',
+    'x-forwarded-for': '6.6.6.6', expect: '100-continue', via: '1.0 other', accept: 'text/css',
+  }, base);
+  assert.deepEqual(out, {
+    accept: 'text/css', host: 'shop.example', 'x-forwarded-for': '192.0.2.1', 'x-forwarded-proto': 'http',
+    'x-forwarded-host': 'shop.example', via: '1.0 other, 1.1 edgecache',
+  });
+});
+
+test('X-Forwarded-For is appended to only for a trusted peer', () => {
+  assert.equal(forwardHeaders({ 'x-forwarded-for': '203.0.113.7' }, { ...base, trustPeer: true })['x-forwarded-for'], '203.0.113.7, 192.0.2.1');
+  assert.equal(forwardHeaders({ 'x-forwarded-for': '203.0.113.7' }, base)['x-forwarded-for'], '192.0.2.1');
+});
+
+test('a keyed X-Forwarded-Host / -Proto is forwarded as sent; keyed values are forwarded as the key normalises them', () => {
+  const keyed = ['x-forwarded-host', 'accept-language'];
+  const strip = new Set(['x-original-url']);
+  const lower = (_n: string, v: string | string[] | undefined): string | undefined => (v === undefined ? undefined : String(v).toLowerCase());
+  const out = forwardHeaders({ 'x-forwarded-host': 'WWW.shop.example', 'accept-language': 'EN' }, { ...base, strip, keyed, normalize: lower });
+  assert.equal(out['x-forwarded-host'], 'www.shop.example');
+  assert.equal(out['accept-language'], 'en');
+  assert.equal(out['x-forwarded-proto'], 'http', 'unkeyed: replaced');
+  assert.equal(forwardHeaders({}, { ...base, strip, keyed })['x-forwarded-host'], 'shop.example', 'keyed but absent: the edge value');
+});
+
+test('dropConnectionListed removes the fields a client lists in Connection, never routing or framing fields', () => {
+  const h: IncomingHttpHeaders = { connection: 'close, origin, Host, content-length, transfer-encoding, x-a', origin: 'https://a.example', host: 'a', 'content-length': '3', 'x-a': '1', 'x-b': '2' };
+  dropConnectionListed(h);
+  assert.deepEqual(h, { connection: 'close, origin, Host, content-length, transfer-encoding, x-a', host: 'a', 'content-length': '3', 'x-b': '2' });
+});

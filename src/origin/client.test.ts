@@ -1,0 +1,27 @@
+// Tests for origin error classification and the response-head check (issue 9 §4: invalid responses are 502).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { classifyOriginError, invalidResponse, OriginError } from './client.js';
+
+test('undici failures map to typed OriginErrors with their status', () => {
+  const parserError = Object.assign(new Error('Response does not match the HTTP/1.1 protocol (Invalid header value char)'), { name: 'HTTPParserError' });
+  assert.equal(classifyOriginError(parserError).code, 'ORIGIN_BAD_RESPONSE', 'undici parser errors often carry no code');
+  assert.equal(classifyOriginError(Object.assign(new Error('x'), { code: 'HPE_INVALID_CHUNK_SIZE' })).status, 502);
+  assert.equal(classifyOriginError(Object.assign(new Error('x'), { code: 'UND_ERR_BODY_TIMEOUT' })).status, 504);
+  assert.equal(classifyOriginError(Object.assign(new Error('x'), { code: 'UND_ERR_HEADERS_TIMEOUT' })).code, 'ORIGIN_TIMEOUT');
+  assert.equal(classifyOriginError(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })).status, 502);
+  const e = new OriginError('ORIGIN_ABORTED', 'x');
+  assert.equal(classifyOriginError(e), e);
+});
+
+test('invalidResponse: statuses outside 200-599, bad names, CTLs in values, transfer codings other than chunked', () => {
+  assert.equal(invalidResponse(200, { 'content-type': 'text/plain', 'x-latin1': 'caf\u00e9', 'set-cookie': ['a=1', 'b=2'] }), undefined);
+  assert.equal(invalidResponse(200, { 'transfer-encoding': 'chunked' }), undefined);
+  assert.match(invalidResponse(600, {}) ?? '', /status/);
+  assert.match(invalidResponse(101, {}) ?? '', /status/);
+  assert.match(invalidResponse(200, { 'bad name': 'x' }) ?? '', /name/);
+  for (const v of ['a\u0000b', 'a\rb', 'a\nb', '\u007f', '\u0100']) assert.match(invalidResponse(200, { 'x-a': v }) ?? '', /x-a/, JSON.stringify(v));
+  assert.match(invalidResponse(200, { 'set-cookie': ['ok', 'bad\u0001'] }) ?? '', /set-cookie/);
+  assert.match(invalidResponse(200, { 'transfer-encoding': 'gzip' }) ?? '', /gzip/);
+  assert.match(invalidResponse(200, { 'transfer-encoding': 'gzip, chunked' }) ?? '', /gzip/);
+});

@@ -1,0 +1,10 @@
+// The store contract suite on MemoryStore (through asAsyncStore).
+import { runStoreContract } from './store.contract.js';
+import { MemoryStore } from './memory.js';
+import { asAsyncStore } from './store.js';
+import { normalizeVaryValue } from '../cache/policy/vary.js';
+
+runStoreContract('memory', async () => {
+  const store = asAsyncStore(new MemoryStore({ maxBytes: 64 * 1024 * 1024, normalize: normalizeVaryValue }));
+  return { store, cleanup: () => store.close() };
+});

@@ -1,0 +1,238 @@
+// MemoryStore at the store level: purge work follows matches (200k entries), every purge kind, races, LRU by bytes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { MemoryStore } from './memory.js';
+import type { VariantInput } from './store.js';
+import { primaryKey, selectorOf, type HeaderValues } from '../cache/key.js';
+import { normalizeVaryValue } from '../cache/policy/vary.js';
+import type { Freshness } from '../cache/policy/types.js';
+
+const FRESH: Freshness = {
+  lifetime: 3600, correctedInitialAge: 0, responseTime: Date.now(), staleWhileRevalidate: 0, staleIfError: 0,
+  noStaleServing: false, alwaysRevalidate: false, heuristic: false, lifetimeSource: 'max-age', directivesSource: 'cache-control',
+};
+const BODY = Buffer.from('x');
+
+function newStore(maxBytes = 1024 ** 3): MemoryStore {
+  return new MemoryStore({ maxBytes, normalize: normalizeVaryValue });
+}
+
+interface Entry { zoneId?: string; host?: string; path: string; query?: string; req?: HeaderValues; keyNames?: readonly string[]; tags?: string[]; body?: Buffer }
+
+function input(e: Entry): VariantInput {
+  const zoneId = e.zoneId ?? 'z';
+  const host = e.host ?? 'cdn.example';
+  const query = e.query ?? '';
+  const keyNames = e.keyNames ?? ['origin'];
+  return {
+    zoneId, host, path: e.path, query, objectKey: primaryKey(zoneId, host, e.path, query), keyNames,
+    selector: selectorOf(keyNames, e.req ?? {}, normalizeVaryValue), status: 200,
+    headers: [['content-type', 'text/plain']], body: e.body ?? BODY, freshness: FRESH, tags: e.tags ?? [],
+  };
+}
+
+function has(store: MemoryStore, e: Entry): boolean {
+  const i = input(e);
+  return store.lookup(i.objectKey, e.req ?? {}) !== undefined;
+}
+
+test('a purge of 10,000 entries among 200,000 visits about 10,000 (tags), 20,000 (hosts, prefixes) — never the rest', () => {
+  const store = newStore();
+  const N = 200_000;
+  // Three disjoint groups of 10,000: tag "hot", host hot.example, path /hot/...; 170,000 others.
+  const entry = (i: number): Entry => {
+    const g = i % 20;
+    if (g === 0) return { path: `/t/${i}.js`, tags: ['hot', `t${i % 7}`] };
+    if (g === 1) return { host: 'hot.example', path: `/h/${i}.js`, tags: [`t${i % 7}`] };
+    if (g === 2) return { path: `/hot/${i}.js`, tags: [`t${i % 7}`] };
+    return { path: `/cold/${i}.js`, tags: ['cold', `t${i % 7}`] };
+  };
+  for (let i = 0; i < N; i++) assert.ok(store.insert(input(entry(i))));
+  assert.equal(store.stats().variants, N);
+
+  const measure = (f: () => number): { n: number; work: number } => {
+    const before = store.workCount();
+    const n = f();
+    return { n, work: store.workCount() - before };
+  };
+
+  const tag = measure(() => store.purge({ kind: 'tag', zoneId: 'z', tag: 'hot' }, false));
+  assert.equal(tag.n, 10_000);
+  assert.ok(tag.work <= 10_000 + 10, `tag purge visited ${tag.work}`);
+  assert.equal(store.stats().variants, N - 10_000);
+
+  const host = measure(() => store.purge({ kind: 'host', zoneId: 'z', host: 'hot.example' }, false));
+  assert.equal(host.n, 10_000);
+  assert.ok(host.work <= 2 * 10_000 + 10, `host purge visited ${host.work}`); // one object + one variant each
+
+  const prefix = measure(() => store.purge({ kind: 'prefix', zoneId: 'z', host: 'cdn.example', pathPrefix: '/hot/' }, false));
+  assert.equal(prefix.n, 10_000);
+  // objects + variants + radix nodes (fewer than two per path below the prefix)
+  assert.ok(prefix.work <= 4 * 10_000 + 50, `prefix purge visited ${prefix.work}`);
+
+  const none = measure(() => store.purge({ kind: 'tag', zoneId: 'z', tag: 'no-such-tag' }, false)
+    + store.purge({ kind: 'prefix', zoneId: 'z', host: 'cdn.example', pathPrefix: '/nothing/' }, false)
+    + store.purge({ kind: 'host', zoneId: 'z', host: 'nothing.example' }, false));
+  assert.deepEqual(none, { n: 0, work: 1 }); // the prefix walk looks at the root only
+
+  assert.equal(store.stats().variants, N - 30_000);
+  assert.ok(has(store, entry(3)) && has(store, entry(N - 1)), 'the others are still there');
+  assert.ok(!has(store, entry(0)) && !has(store, entry(1)) && !has(store, entry(2)));
+});
+
+test('purge everything is a generation: lookups miss at once, the sweep walks that zone only', async () => {
+  const store = newStore();
+  for (let i = 0; i < 20_000; i++) store.insert(input({ zoneId: i < 2_000 ? 'a' : 'b', path: `/${i}` }));
+  const before = store.workCount();
+  store.purge({ kind: 'everything', zoneId: 'a' }, false);
+  assert.equal(has(store, { zoneId: 'a', path: '/1999' }), false);
+  assert.equal(has(store, { zoneId: 'b', path: '/2000' }), true);
+  // Stored after the purge: kept.
+  store.insert(input({ zoneId: 'a', path: '/new' }));
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.ok(store.workCount() - before <= 2_001 + 5, `sweep visited ${store.workCount() - before}`);
+  assert.equal(store.stats().variants, 18_000 + 1);
+  assert.equal(has(store, { zoneId: 'a', path: '/new' }), true);
+});
+
+test('soft purge everything marks stale; soft tag purge marks only the tagged', () => {
+  const store = newStore();
+  store.insert(input({ path: '/a', tags: ['x'] }));
+  store.insert(input({ path: '/b' }));
+  assert.equal(store.purge({ kind: 'tag', zoneId: 'z', tag: 'x' }, true), 1);
+  assert.equal(store.lookup(input({ path: '/a' }).objectKey, {})?.forcedStale, true);
+  assert.equal(store.lookup(input({ path: '/b' }).objectKey, {})?.forcedStale, false);
+  store.purge({ kind: 'everything', zoneId: 'z' }, true);
+  const b = store.lookup(input({ path: '/b' }).objectKey, {});
+  assert.equal(b?.forcedStale, true);
+  assert.equal(store.stats().variants, 2);
+  // A 304 refreshes it: fresh from then on, not marked stale again by the same soft generation.
+  store.refresh(b!, b!.headers, FRESH);
+  assert.equal(store.lookup(input({ path: '/b' }).objectKey, {})?.forcedStale, false);
+  assert.equal(store.lookup(input({ path: '/b' }).objectKey, {})?.forcedStale, false);
+});
+
+test('purge by URL removes every variant; with headers exactly the one a lookup with them selects', () => {
+  const store = newStore();
+  const a = { origin: 'https://a.example' };
+  const b = { origin: 'https://b.example' };
+  const vary = ['origin', 'accept-language'];
+  store.insert(input({ path: '/x', req: a }));
+  store.insert(input({ path: '/x', req: b }));
+  store.insert(input({ path: '/x', req: {} }));
+  store.insert(input({ path: '/v', req: { ...a, 'accept-language': 'fr' }, keyNames: vary }));
+  store.insert(input({ path: '/v', req: { ...a, 'accept-language': 'en' }, keyNames: vary }));
+  const t = { zoneId: 'z', host: 'cdn.example', query: '' };
+
+  // Header names arrive lowercased (purger); an unkeyed header is ignored; Origin absent selects the no-Origin variant.
+  assert.equal(store.purge({ kind: 'variant', ...t, path: '/x', headers: { ...b, 'x-unrelated': '1' } }, false), 1);
+  assert.deepEqual([has(store, { path: '/x', req: a }), has(store, { path: '/x', req: b }), has(store, { path: '/x', req: {} })], [true, false, true]);
+  assert.equal(store.purge({ kind: 'variant', ...t, path: '/x', headers: { accept: 'text/css' } }, false), 1);
+  assert.deepEqual([has(store, { path: '/x', req: a }), has(store, { path: '/x', req: {} })], [true, false]);
+
+  assert.equal(store.purge({ kind: 'variant', ...t, path: '/v', headers: { ...a, 'accept-language': 'fr' } }, false), 1);
+  assert.equal(has(store, { path: '/v', req: { ...a, 'accept-language': 'fr' }, keyNames: vary }), false);
+  assert.equal(has(store, { path: '/v', req: { ...a, 'accept-language': 'en' }, keyNames: vary }), true);
+
+  assert.equal(store.purge({ kind: 'object', ...t, path: '/v' }, false), 1);
+  assert.equal(store.purge({ kind: 'object', ...t, path: '/x' }, false), 1);
+  assert.deepEqual(store.stats(), { objects: 0, variants: 0, bodyBytes: 0, bodies: 0, evictions: 0 });
+});
+
+test('host purge: with a port only that port, without one every port of the host', () => {
+  const store = newStore();
+  for (const host of ['cdn.example', 'cdn.example:8080', 'cdn.example:8443', 'other.example', '[::1]:8080']) store.insert(input({ host, path: '/a' }));
+  assert.equal(store.purge({ kind: 'host', zoneId: 'z', host: 'cdn.example:8080' }, false), 1);
+  assert.equal(has(store, { host: 'cdn.example', path: '/a' }), true);
+  assert.equal(store.purge({ kind: 'host', zoneId: 'z', host: 'cdn.example' }, false), 2);
+  assert.equal(has(store, { host: 'cdn.example:8443', path: '/a' }), false);
+  assert.equal(store.purge({ kind: 'host', zoneId: 'z', host: '[::1]' }, false), 1);
+  assert.equal(store.purge({ kind: 'host', zoneId: 'other-zone', host: 'other.example' }, false), 0);
+  assert.equal(has(store, { host: 'other.example', path: '/a' }), true);
+});
+
+test('a fetch that started before a purge covering it is not stored (soft: stored stale); others are', () => {
+  const store = newStore();
+  const since = store.epoch();
+  store.purge({ kind: 'object', zoneId: 'z', host: 'cdn.example', path: '/a', query: '' }, false);
+  store.purge({ kind: 'tag', zoneId: 'z', tag: 'late' }, false);
+  store.purge({ kind: 'host', zoneId: 'z', host: 'h.example' }, false);
+  store.purge({ kind: 'prefix', zoneId: 'z', host: 'cdn.example', pathPrefix: '/p/' }, true);
+  assert.equal(store.insert(input({ path: '/a' }), since), undefined);
+  assert.equal(store.insert(input({ path: '/b', tags: ['late'] }), since), undefined);
+  assert.equal(store.insert(input({ host: 'h.example:8080', path: '/b' }), since), undefined);
+  assert.equal(store.insert(input({ path: '/p/1' }), since)?.forcedStale, true);
+  assert.equal(store.insert(input({ path: '/b' }), since)?.forcedStale, false);
+  // A fetch that started after those purges is stored normally.
+  assert.equal(store.insert(input({ path: '/a' }), store.epoch())?.forcedStale, false);
+});
+
+test('LRU by bytes: the least recently used goes first, a shared body is charged once', () => {
+  const body = (c: string): Buffer => Buffer.alloc(1000, c);
+  const probe = newStore();
+  probe.insert(input({ path: '/probe', body: body('p') }));
+  const perEntry = probe.chargedBytes();
+  const store = newStore(3 * perEntry + 10);
+  store.insert(input({ path: '/a', body: body('a') }));
+  store.insert(input({ path: '/b', body: body('b') }));
+  store.insert(input({ path: '/c', body: body('c') }));
+  assert.equal(has(store, { path: '/a' }), true); // /a is now the most recently used
+  store.insert(input({ path: '/d', body: body('d') }));
+  assert.deepEqual(['/a', '/b', '/c', '/d'].map((path) => has(store, { path })), [true, false, true, true]);
+  assert.equal(store.stats().evictions, 1);
+  assert.equal(store.stats().bodyBytes, 3000);
+  // Two Origin variants with one body: one body held.
+  const shared = newStore();
+  shared.insert(input({ path: '/s', req: { origin: 'https://a.example' }, body: body('s') }));
+  shared.insert(input({ path: '/s', req: { origin: 'https://b.example' }, body: body('s') }));
+  assert.deepEqual({ v: shared.stats().variants, bodies: shared.stats().bodies, bytes: shared.stats().bodyBytes }, { v: 2, bodies: 1, bytes: 1000 });
+  // Larger than the whole cache: not stored at all.
+  assert.equal(newStore(500).insert(input({ path: '/big', body: body('x') })), undefined);
+});
+
+test('replacing an object\'s only variant (a 200 to a revalidation) keeps the new one reachable through every index', () => {
+  const store = newStore();
+  store.insert(input({ path: '/a', tags: ['t1'], body: Buffer.from('one') }));
+  const second = store.insert(input({ path: '/a', tags: ['t2'], body: Buffer.from('two') }));
+  assert.ok(second);
+  assert.equal(store.lookup(input({ path: '/a' }).objectKey, {}), second);
+  assert.deepEqual(store.stats(), { objects: 1, variants: 1, bodyBytes: 3, bodies: 1, evictions: 0 });
+  assert.equal(store.purge({ kind: 'tag', zoneId: 'z', tag: 't1' }, false), 0, 'the old tag left with the old variant');
+  assert.equal(store.purge({ kind: 'prefix', zoneId: 'z', host: 'cdn.example', pathPrefix: '/a' }, true), 1);
+  assert.equal(store.purge({ kind: 'host', zoneId: 'z', host: 'cdn.example' }, true), 1);
+  assert.equal(store.purge({ kind: 'tag', zoneId: 'z', tag: 't2' }, false), 1);
+  assert.deepEqual(store.stats(), { objects: 0, variants: 0, bodyBytes: 0, bodies: 0, evictions: 0 });
+
+  // The response's Vary changed: the same request's variant in the old Vary group is superseded too.
+  const vary = ['origin', 'accept-language'];
+  store.insert(input({ path: '/v', req: { origin: 'https://a.example' } }));
+  store.insert(input({ path: '/v', req: { origin: 'https://b.example' } }));
+  const v2 = store.insert(input({ path: '/v', req: { origin: 'https://a.example' }, keyNames: vary }));
+  assert.ok(v2);
+  assert.equal(store.lookup(input({ path: '/v' }).objectKey, { origin: 'https://a.example' }), v2);
+  assert.equal(store.stats().variants, 2);
+  assert.equal(store.stats().objects, 1);
+});
+
+test('purge with {Origin}: that Origin\'s cached preflights go for every method and header list, other Origins\' stay', () => {
+  const store = newStore();
+  const names = ['origin', 'access-control-request-method', 'access-control-request-headers'];
+  const pre = (origin: string, method: string, headers?: string): VariantInput => {
+    const req: HeaderValues = { origin, 'access-control-request-method': method, ...(headers ? { 'access-control-request-headers': headers } : {}) };
+    const i = input({ path: '/api', req, keyNames: names });
+    return { ...i, objectKey: `${i.objectKey}\u0000OPTIONS` };
+  };
+  for (const p of [pre('https://a.example', 'PUT'), pre('https://a.example', 'DELETE', 'x-key'), pre('https://b.example', 'PUT')]) assert.ok(store.insert(p));
+  store.insert(input({ path: '/api', req: { origin: 'https://a.example' } }));
+  const t = { zoneId: 'z', host: 'cdn.example', path: '/api', query: '' };
+  assert.equal(store.purge({ kind: 'variant', ...t, headers: { origin: 'https://a.example', 'access-control-request-method': 'DELETE' } }, false), 2, 'the GET variant and the one DELETE preflight');
+  assert.equal(store.purge({ kind: 'variant', ...t, headers: { origin: 'https://a.example' } }, false), 1);
+  assert.equal(store.purge({ kind: 'variant', ...t, headers: { accept: '*/*' } }, false), 0, 'no Origin: no preflight');
+  assert.equal(store.stats().variants, 1);
+  // A preflight fetched while such a purge arrived is not stored.
+  const since = store.epoch();
+  store.purge({ kind: 'variant', ...t, headers: { origin: 'https://b.example' } }, false);
+  assert.equal(store.insert(pre('https://b.example', 'PATCH'), since), undefined);
+  assert.ok(store.insert(pre('https://a.example', 'PATCH'), since));
+});

@@ -1,0 +1,231 @@
+// The one contract suite every store passes (memory, disk, Redis tier): round trips, variants, every purge kind, reopen.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { primaryKey, selectorOf, type HeaderValues } from '../cache/key.js';
+import { normalizeVaryValue } from '../cache/policy/vary.js';
+import type { Freshness } from '../cache/policy/types.js';
+import type { AsyncStore, PurgeTarget, VariantInput } from './store.js';
+
+export interface OpenedStore {
+  store: AsyncStore;
+  /** For a store that persists: closes `store` and opens the same data again, returning the new instance. */
+  reopen?: () => Promise<AsyncStore>;
+  /** Closes the latest instance and removes what the store left behind (files, keys). */
+  cleanup(): Promise<void>;
+}
+
+const A = 'https://a.example';
+const B = 'https://b.example';
+
+/** The freshness a store must hand back unchanged (odd values, so a default cannot pass for it). */
+export const CONTRACT_FRESHNESS: Freshness = {
+  lifetime: 3600, correctedInitialAge: 7, responseTime: 1_700_000_000_123, staleWhileRevalidate: 30, staleIfError: 600,
+  noStaleServing: false, alwaysRevalidate: false, heuristic: false, lifetimeSource: 's-maxage', directivesSource: 'cdn-cache-control',
+};
+
+export interface ContractEntry {
+  zoneId?: string; host?: string; path: string; query?: string; req?: HeaderValues; keyNames?: readonly string[];
+  tags?: string[]; body?: Buffer; status?: number; headers?: [string, string][];
+}
+
+/** A VariantInput as the edge builds one: key, selector from the request headers, response and freshness. */
+export function contractInput(e: ContractEntry): VariantInput {
+  const zoneId = e.zoneId ?? 'z';
+  const host = e.host ?? 'cdn.example';
+  const query = e.query ?? '';
+  const keyNames = e.keyNames ?? ['origin'];
+  const body = e.body ?? Buffer.from(`${host}${e.path}?${query} ${JSON.stringify(e.req ?? {})}`);
+  return {
+    zoneId, host, path: e.path, query, objectKey: primaryKey(zoneId, host, e.path, query), keyNames,
+    selector: selectorOf(keyNames, e.req ?? {}, normalizeVaryValue), status: e.status ?? 200,
+    headers: e.headers ?? [['content-type', 'text/plain'], ['content-length', String(body.length)]],
+    body, freshness: CONTRACT_FRESHNESS, tags: e.tags ?? [],
+  };
+}
+
+export function runStoreContract(name: string, open: () => Promise<OpenedStore>): void {
+  /** Runs `body` with a freshly opened store; always cleans up. */
+  const withStore = (title: string, body: (s: OpenedStore & { current(): AsyncStore; t: TestContext }) => Promise<void>): void => {
+    test(`${name}: ${title}`, async (t) => {
+      const opened = await open();
+      let current = opened.store;
+      const reopen = opened.reopen && (async () => (current = await opened.reopen!()));
+      try {
+        await body({ ...opened, reopen, current: () => current, t });
+      } finally {
+        await opened.cleanup();
+      }
+    });
+  };
+  const get = (s: AsyncStore, e: ContractEntry) => s.get(contractInput(e).objectKey, e.req ?? {});
+  const bodyOf = async (s: AsyncStore, e: ContractEntry): Promise<string | undefined> => (await get(s, e))?.body.toString('utf8');
+  const putAll = async (s: AsyncStore, entries: ContractEntry[]): Promise<void> => {
+    for (const e of entries) assert.equal(await s.put(contractInput(e)), true, `stored ${e.host ?? ''}${e.path} ${JSON.stringify(e.req ?? {})}`);
+  };
+  /** Which of the entries a lookup still finds. */
+  const present = async (s: AsyncStore, entries: ContractEntry[]): Promise<boolean[]> => {
+    const out: boolean[] = [];
+    for (const e of entries) out.push((await get(s, e)) !== undefined);
+    return out;
+  };
+
+  withStore('a stored variant comes back with its status, headers, body bytes, freshness, tags and key', async ({ store }) => {
+    const body = Buffer.from([0, 1, 2, 0xff, 0xfe, 0x0d, 0x0a, 0x7b]);
+    const e: ContractEntry = {
+      path: '/app.js', query: 'v=1', req: { origin: A }, status: 203, tags: ['product-1', 'common'], body,
+      headers: [['content-type', 'application/javascript'], ['access-control-allow-origin', A], ['set-cookie', 'a=1'], ['set-cookie', 'b=2']],
+    };
+    const before = Date.now();
+    assert.equal(await store.put(contractInput(e)), true);
+    const got = await get(store, e);
+    assert.ok(got, 'found');
+    assert.equal(got.status, 203);
+    assert.deepEqual(got.headers, e.headers);
+    assert.ok(got.body.equals(body), 'body bytes');
+    assert.deepEqual(got.freshness, CONTRACT_FRESHNESS);
+    assert.deepEqual([...got.tags].sort(), ['common', 'product-1']);
+    assert.deepEqual([...got.keyNames], ['origin']);
+    assert.equal(got.selector, contractInput(e).selector);
+    assert.equal(got.forcedStale, false);
+    assert.ok(got.storedAt >= before - 1000 && got.storedAt <= Date.now() + 1000, `storedAt ${got.storedAt}`);
+    assert.equal(await get(store, { ...e, query: 'v=2' }), undefined, 'another query is another object');
+    assert.equal(await get(store, { ...e, host: 'other.example' }), undefined, 'another host is another object');
+  });
+
+  withStore('variants: each Origin, no Origin and each value of another Vary header get their own response', async ({ store }) => {
+    const cors: ContractEntry[] = [{ path: '/c.json', req: { origin: A } }, { path: '/c.json', req: { origin: B } }, { path: '/c.json' }];
+    const langs: ContractEntry[] = ['en', 'fr'].map((l) => ({ path: '/v.json', keyNames: ['origin', 'accept-language'], req: { origin: A, 'accept-language': l } }));
+    await putAll(store, [...cors, ...langs]);
+    for (const e of [...cors, ...langs]) assert.equal(await bodyOf(store, e), contractInput(e).body.toString(), JSON.stringify(e.req ?? {}));
+    assert.equal(await get(store, { path: '/c.json', req: { origin: 'https://c.example' } }), undefined, 'an unseen Origin is a miss');
+    assert.equal(await get(store, { path: '/v.json', keyNames: ['origin', 'accept-language'], req: { origin: A, 'accept-language': 'de' } }), undefined);
+    // Storing the same selector again replaces that variant only.
+    await store.put(contractInput({ path: '/c.json', req: { origin: A }, body: Buffer.from('new A') }));
+    assert.equal(await bodyOf(store, cors[0]!), 'new A');
+    assert.equal(await bodyOf(store, cors[1]!), contractInput(cors[1]!).body.toString());
+  });
+
+  withStore('purge object removes every variant of that URL only; purge variant removes the one its headers select', async ({ store }) => {
+    const app: ContractEntry[] = [{ path: '/app.js', req: { origin: A } }, { path: '/app.js', req: { origin: B } }, { path: '/app.js' }];
+    const others: ContractEntry[] = [{ path: '/app.js', query: 'v=2' }, { path: '/other.js', req: { origin: A } }, { path: '/app.js', zoneId: 'y' }];
+    await putAll(store, [...app, ...others]);
+    const url = { zoneId: 'z', host: 'cdn.example', path: '/app.js', query: '' };
+    assert.equal(await store.purge({ kind: 'variant', ...url, headers: { origin: B } }, false), 1);
+    assert.deepEqual(await present(store, app), [true, false, true]);
+    assert.equal(await store.purge({ kind: 'object', ...url }, false), 2);
+    assert.deepEqual(await present(store, [...app, ...others]), [false, false, false, true, true, true]);
+  });
+
+  withStore('purge by tag removes the tagged variants of that zone only', async ({ store }) => {
+    const entries: ContractEntry[] = [
+      { path: '/a.js', tags: ['product-1', 'common'] }, { path: '/b.js', req: { origin: A }, tags: ['common'] },
+      { path: '/c.js', tags: ['product-2'] }, { path: '/d.js' }, { path: '/a.js', zoneId: 'y', tags: ['common'] },
+    ];
+    await putAll(store, entries);
+    assert.equal(await store.purge({ kind: 'tag', zoneId: 'z', tag: 'common' }, false), 2);
+    assert.deepEqual(await present(store, entries), [false, false, true, true, true]);
+  });
+
+  withStore('purge by host: with a port names that port only, without one names the host on every port', async ({ store }) => {
+    const entries: ContractEntry[] = [
+      { host: 'cdn.example', path: '/a' }, { host: 'cdn.example:8080', path: '/a' }, { host: 'cdn.example:9090', path: '/b', req: { origin: A } },
+      { host: 'img.example', path: '/a' },
+    ];
+    await putAll(store, entries);
+    assert.equal(await store.purge({ kind: 'host', zoneId: 'z', host: 'cdn.example:8080' }, false), 1);
+    assert.deepEqual(await present(store, entries), [true, false, true, true]);
+    assert.equal(await store.purge({ kind: 'host', zoneId: 'z', host: 'cdn.example' }, false), 2);
+    assert.deepEqual(await present(store, entries), [false, false, false, true]);
+  });
+
+  withStore('purge by prefix removes the paths under it on that host', async ({ store }) => {
+    const entries: ContractEntry[] = [
+      { path: '/static/a.css' }, { path: '/static/img/b.png', req: { origin: A } }, { path: '/staticx' }, { path: '/other/static/c' },
+      { host: 'img.example', path: '/static/a.css' },
+    ];
+    await putAll(store, entries);
+    assert.equal(await store.purge({ kind: 'prefix', zoneId: 'z', host: 'cdn.example', pathPrefix: '/static/' }, false), 2);
+    assert.deepEqual(await present(store, entries), [false, false, true, true, true]);
+  });
+
+  withStore('purge everything empties one zone; what is stored after it stays', async ({ store }) => {
+    const entries: ContractEntry[] = [{ path: '/a' }, { path: '/b', req: { origin: A }, tags: ['t'] }, { path: '/a', zoneId: 'y' }];
+    await putAll(store, entries);
+    await store.purge({ kind: 'everything', zoneId: 'z' }, false);
+    assert.deepEqual(await present(store, entries), [false, false, true]);
+    await putAll(store, [entries[0]!]);
+    assert.deepEqual(await present(store, entries), [true, false, true]);
+  });
+
+  withStore('soft purges mark stale and keep the body (object, tag, everything); a new store of the variant is fresh', async ({ store }) => {
+    const entries: ContractEntry[] = [
+      { path: '/a', req: { origin: A } }, { path: '/a' }, { path: '/t', tags: ['soft'] }, { path: '/other' }, { path: '/y', zoneId: 'y' },
+    ];
+    await putAll(store, entries);
+    const stale = async (): Promise<(boolean | undefined)[]> => Promise.all(entries.map(async (e) => (await get(store, e))?.forcedStale));
+    assert.equal(await store.purge({ kind: 'object', zoneId: 'z', host: 'cdn.example', path: '/a', query: '' }, true), 2);
+    assert.equal(await store.purge({ kind: 'tag', zoneId: 'z', tag: 'soft' }, true), 1);
+    assert.deepEqual(await stale(), [true, true, true, false, false]);
+    for (const e of entries) assert.equal(await bodyOf(store, e), contractInput(e).body.toString(), 'body kept');
+    await store.purge({ kind: 'everything', zoneId: 'z' }, true);
+    assert.deepEqual(await stale(), [true, true, true, true, false]);
+    await putAll(store, [entries[0]!]);
+    assert.equal((await get(store, entries[0]!))?.forcedStale, false);
+  });
+
+  withStore('clear drops everything in every zone', async ({ store }) => {
+    const entries: ContractEntry[] = [{ path: '/a' }, { path: '/a', zoneId: 'y', req: { origin: A } }];
+    await putAll(store, entries);
+    await store.clear();
+    assert.deepEqual(await present(store, entries), [false, false]);
+    await putAll(store, entries);
+    assert.deepEqual(await present(store, entries), [true, true]);
+  });
+
+  withStore('a large body (5 MB of random bytes) round-trips intact', async ({ store }) => {
+    const body = randomBytes(5 * 1024 * 1024);
+    const e: ContractEntry = { path: '/big.bin', body };
+    assert.equal(await store.put(contractInput(e)), true);
+    const got = await get(store, e);
+    assert.ok(got && got.body.equals(body));
+  });
+
+  withStore('reopen (stores that persist): entries, variants, tags, freshness and purges are all kept', async ({ reopen, current, t }) => {
+    if (!reopen) { t.skip('this store does not persist: it starts empty by design'); return; }
+    const kept: ContractEntry[] = [
+      { path: '/a', req: { origin: A }, tags: ['t1'] }, { path: '/a', req: { origin: B }, tags: ['t1'] }, { path: '/a' },
+      { path: '/v', keyNames: ['origin', 'accept-language'], req: { origin: A, 'accept-language': 'fr' } },
+    ];
+    const softOne: ContractEntry = { path: '/soft', tags: ['s'] };
+    const purged: ContractEntry[] = [{ path: '/gone' }, { path: '/tagged', tags: ['drop'] }, { path: '/z', zoneId: 'y' }, { path: '/a', req: { origin: 'https://c.example' } }];
+    await putAll(current(), [...kept, softOne, ...purged]);
+    const s1 = current();
+    await s1.purge({ kind: 'object', zoneId: 'z', host: 'cdn.example', path: '/gone', query: '' }, false);
+    await s1.purge({ kind: 'tag', zoneId: 'z', tag: 'drop' }, false);
+    await s1.purge({ kind: 'everything', zoneId: 'y' }, false);
+    await s1.purge({ kind: 'variant', zoneId: 'z', host: 'cdn.example', path: '/a', query: '', headers: { origin: 'https://c.example' } }, false);
+    await s1.purge({ kind: 'tag', zoneId: 'z', tag: 's' }, true);
+    const storedAt = await Promise.all(kept.map(async (e) => (await s1.get(contractInput(e).objectKey, e.req ?? {}))?.storedAt));
+    const s2 = await reopen();
+    for (const [i, e] of kept.entries()) {
+      const got = await s2.get(contractInput(e).objectKey, e.req ?? {});
+      assert.ok(got, `kept ${e.path} ${JSON.stringify(e.req ?? {})}`);
+      assert.equal(got.storedAt, storedAt[i], 'storedAt kept');
+      assert.equal(got.body.toString(), contractInput(e).body.toString());
+      assert.deepEqual(got.freshness, CONTRACT_FRESHNESS);
+      assert.deepEqual([...got.tags], e.tags ?? []);
+      assert.equal(got.forcedStale, false);
+    }
+    assert.equal((await s2.get(contractInput(softOne).objectKey, {}))?.forcedStale, true, 'a soft purge stays soft');
+    assert.deepEqual(await present(s2, purged), [false, false, false, false], 'purged stays purged');
+    // The indexes came back too: a tag purge after the reopen finds the reloaded variants.
+    assert.equal(await s2.purge({ kind: 'tag', zoneId: 'z', tag: 't1' }, false), 2);
+    assert.deepEqual(await present(s2, kept), [false, false, true, true]);
+  });
+}
+
+/** For stores' own tests: a purge target for one entry's URL. */
+export function objectTarget(e: ContractEntry): PurgeTarget {
+  return { kind: 'object', zoneId: e.zoneId ?? 'z', host: e.host ?? 'cdn.example', path: e.path, query: e.query ?? '' };
+}
