@@ -1,0 +1,30 @@
+// Tests for bench/proc.ts: children in their own process group are stopped with their descendants; memory; ports.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { freePort, groupMemoryBytes, groupPids, logTail, sleep, spawnTracked, stopProcess } from './proc.js';
+
+test('stopProcess ends the whole process group, grandchildren included', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'proc-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // A shell that starts a grandchild sleeper and then waits on it.
+  const p = spawnTracked('sh', '/bin/sh', ['-c', 'sleep 60 & echo started; wait'], { logFile: join(dir, 'log') });
+  t.after(() => stopProcess(p, 500));
+  for (let i = 0; i < 100 && groupPids(p.pid).length < 2; i++) await sleep(20);
+  const pids = groupPids(p.pid);
+  assert.ok(pids.length >= 2, `shell and sleeper in the group: ${pids.join(',')}`);
+  assert.ok(groupMemoryBytes(p.pid) > 0);
+  await stopProcess(p, 2000);
+  assert.equal(p.hasExited(), true);
+  for (let i = 0; i < 50 && groupPids(p.pid).length > 0; i++) await sleep(20);
+  assert.deepEqual(groupPids(p.pid), []);
+  assert.match(readFileSync(join(dir, 'log'), 'utf8'), /started/);
+  assert.equal(logTail(join(dir, 'log')), 'started');
+});
+
+test('freePort returns a bindable loopback port', async () => {
+  const port = await freePort();
+  assert.ok(port > 0 && port < 65536);
+});

@@ -1,0 +1,9 @@
+// The long fuzz run (`npm run fuzz`): the issue 9 §6 properties with many more runs than `npm test`.
+// Replay a failure: FC_SEED=<seed> [FC_PATH=<path>] npm run fuzz; scale every property: FC_RUNS=<n>.
+import { test } from 'node:test';
+import { keyForwardAgreement, keyForwardEndToEnd, mutatedHeads, noForeignAcao } from './properties.js';
+
+test('fuzz: key and forward builders agree', (t) => { keyForwardAgreement(t, { numRuns: 20_000 }); });
+test('fuzz: end to end, a hit serves what the origin would have answered', async (t) => { await keyForwardEndToEnd(t, { numRuns: 500 }); });
+test('fuzz: request sequences never yield a foreign ACAO or a 5xx', async (t) => { await noForeignAcao(t, { numRuns: 400 }); });
+test('fuzz: mutated request heads never crash the edge', async (t) => { await mutatedHeads(t, { numRuns: 3_000 }); });
