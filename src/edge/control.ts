@@ -15,6 +15,8 @@ export interface ControlPlaneOptions {
   logger: Logger;
   /** Applies a purge on this node (its one store, or every worker's). */
   applyLocal(zoneId: string, req: PurgeRequest): Promise<void>;
+  /** Runs before a purge is published (cluster mode): the shared tier is purged first, so no node refills from it. */
+  beforePublish?(zoneId: string, req: PurgeRequest): Promise<void>;
   /** Drops this node's whole cache (missed purges). */
   clearLocal(reason: string): Promise<void>;
 }
@@ -89,6 +91,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   return {
     registry,
     async applyPurge(zoneId, req) {
+      await opts.beforePublish?.(zoneId, req);
       const id = await bus.publish({ zoneId, request: req, origin: nodeId });
       if (lastApplied !== null && compareStreamIds(id, lastApplied) <= 0) return;
       await new Promise<void>((resolve) => {

@@ -2,7 +2,9 @@
 import type { Readable } from 'node:stream';
 import type { ZoneRuntime } from './zones.js';
 import type { CacheStore, StoredVariant } from '../storage/store.js';
-import { classifyOriginError, type OriginError } from '../origin/client.js';
+import { classifyOriginError, type OriginError, type OriginResponse } from '../origin/client.js';
+import type { RedisTier } from '../cluster/redis-tier.js';
+import { lookupTier, tierInput } from './tier-step.js';
 import { selectorOf, type HeaderValues } from '../cache/key.js';
 import {
   decideStore, fieldsToStrip, parseVary, normalizeVaryValue, updateStoredHeaders, selectedByValidators,
@@ -17,7 +19,9 @@ export type FlightHead =
   /** The origin confirmed the stored variant (304 to our conditional request); it has been refreshed. */
   | { kind: 'not-modified'; variant: StoredVariant; status: number }
   /** The variant being revalidated was purged while we asked: the caller must fetch anew. */
-  | { kind: 'gone' };
+  | { kind: 'gone' }
+  /** Another node had it: taken from the shared tier into the local store. */
+  | { kind: 'tier'; variant: StoredVariant };
 
 export interface FlightInit {
   zone: ZoneRuntime;
@@ -40,6 +44,8 @@ export interface FlightInit {
   method?: 'GET' | 'OPTIONS';
   /** Replaces the RFC 9111 storage decision (the preflight cache's own rule). */
   decide?: (status: number, headers: HeaderValues, requestTime: number, responseTime: number) => { storable: true; freshness: Freshness } | { storable: false; reason: string };
+  /** The shared cache tier (cluster.sharedCache): consulted before the origin, written through after. */
+  tier?: RedisTier;
   /** Sees every origin response's fields (CORS diagnostics). */
   onResponse?: (headers: HeaderValues) => void;
   onOriginError?: (err: OriginError) => void;
@@ -87,15 +93,38 @@ export class Flight {
   async #run(): Promise<FlightHead> {
     const { zone, store, revalidating } = this.#init;
     const epoch = store.epoch();
+    const tier = this.#init.tier;
+    if (tier && !revalidating && (this.#init.method ?? 'GET') === 'GET') {
+      const found = await lookupTier(tier, store, { ...this.#init, zoneId: zone.id, baseKeyNames: this.#init.baseKeyNames ?? zone.keyHeaders }, epoch, zone.zone.timeouts.headersMs);
+      this.#lockKey = found.lockKey;
+      if (found.variant) { this.#releaseLock(); return { kind: 'tier', variant: found.variant }; }
+    }
     const requestTime = Date.now();
     let res;
     try {
       res = await zone.origin.request({ method: this.#init.method ?? 'GET', path: this.#init.target, headers: this.#init.headers, onInfo: this.#init.onInfo });
     } catch (err) {
+      this.#releaseLock();
       const e = classifyOriginError(err);
       this.#init.onOriginError?.(e);
       throw e;
     }
+    if (!this.#lockKey) return this.#answer(res, epoch, requestTime);
+    try { return this.#answer(res, epoch, requestTime); } finally {
+      // A shared answer holds the lock until its body is stored (and written through); any other lets go now.
+      if (!this.#pumping) this.#releaseLock();
+    }
+  }
+
+  #lockKey: string | undefined;
+  #pumping = false;
+  #releaseLock(): void {
+    if (this.#lockKey && this.#init.tier) void this.#init.tier.release(this.#lockKey);
+    this.#lockKey = undefined;
+  }
+
+  #answer(res: OriginResponse, epoch: number, requestTime: number): FlightHead {
+    const { zone, store, revalidating } = this.#init;
     const responseTime = Date.now();
     const req = { method: 'GET', headers: this.#init.clientHeaders };
     this.#init.onResponse?.(res.headers);
@@ -112,6 +141,7 @@ export class Flight {
       const decision = decideStore(req, { status: revalidating.status, headers: merged }, requestTime, responseTime, zone.policy);
       const freshness: Freshness = decision.storable ? decision.freshness : { ...revalidating.freshness, lifetime: 0, responseTime, correctedInitialAge: 0 };
       store.refresh(revalidating, withLength(fields, revalidating.body.length, revalidating.status), freshness);
+      if (this.#init.tier) void this.#init.tier.put(tierInput(revalidating));
       return { kind: 'not-modified', variant: revalidating, status: 304 };
     }
 
@@ -146,12 +176,15 @@ export class Flight {
         headers: withLength(storedFields, body.length, res.status), body, freshness, tags,
       }, epoch);
       if (v) this.#init.onStored?.(v);
+      // Written through only when stored here: the local purge-epoch check keeps purged content out of the tier.
+      if (v && this.#init.tier) void this.#init.tier.put(tierInput(v));
       return v;
     });
     return { kind: 'shared', status: res.status, fields, selector, keyNames };
   }
 
   #pump(body: Readable, store: (body: Buffer) => StoredVariant | undefined): void {
+    this.#pumping = true;
     const max = this.#init.maxObjectBytes;
     body.on('data', (chunk: Buffer) => {
       this.#bytes += chunk.length;
@@ -165,6 +198,7 @@ export class Flight {
         try { this.stored = store(this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#bytes)); } catch { this.stored = undefined; }
       }
       this.#ended = true;
+      this.#releaseLock();
       this.#chunks = this.joinable ? this.#chunks : [];
       for (const s of this.#subs) s.end(this.stored);
       this.#subs.clear();
@@ -173,6 +207,7 @@ export class Flight {
       const e = classifyOriginError(err);
       this.#init.onOriginError?.(e);
       this.#error = e;
+      this.#releaseLock();
       this.joinable = false;
       this.#chunks = [];
       for (const s of this.#subs) s.fail(e);

@@ -15,6 +15,7 @@ import { createCorsDiagnostics, urlPattern } from '../cors/diagnostics.js';
 import { cacheStatus, type CacheStatusParts, type CfCacheStatus, type FwdReason } from '../observability/cache-status.js';
 import { flatFields, hasConditionals, sendText, serveComplete, type Servable } from './respond.js';
 import { classifyOriginError, OriginError } from '../origin/client.js';
+import type { RedisTier } from '../cluster/redis-tier.js';
 
 export interface EdgeContext {
   router: ZoneRouter;
@@ -22,6 +23,8 @@ export interface EdgeContext {
   metrics: EdgeMetrics;
   logger: Logger;
   maxObjectBytes: number;
+  /** The shared cache tier in Redis (cluster.sharedCache), when configured. */
+  tier?: RedisTier;
 }
 
 /** Client fields the edge answers itself when it fetches for the cache (RFC 9111 §4.3.2: it may send its own validators). */
@@ -163,6 +166,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
       method: preflight ? 'OPTIONS' : 'GET',
       baseKeyNames: preflight?.keyNames,
       decide: preflight?.decide,
+      tier: ctx.tier,
     });
     if (collapseKey !== undefined) {
       flights.set(collapseKey, flight);
@@ -211,6 +215,9 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
       case 'gone':
         if (retried) return sendText(res, 503, 'edgecache: the cached response was purged during revalidation; retry');
         return fetchAndServe(req, res, r, undefined, false, 'miss', true);
+      case 'tier':
+        if (selectorOf(head.variant.keyNames, req.headers, normalizeVaryValue) !== head.variant.selector) return fetchAlone(req, res, r, fwd);
+        return serveVariant(req, res, r, head.variant, 'HIT', { hit: true, ttl: head.variant.freshness.lifetime - currentAge(head.variant.freshness, Date.now()), detail: 'shared-tier', collapsed: collapsed || undefined });
       case 'not-modified':
         return serveVariant(req, res, r, head.variant, 'REVALIDATED', { fwd, fwdStatus: 304, collapsed: collapsed || undefined });
       case 'private': {
@@ -257,6 +264,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
       if (r.method === 'HEAD') { discard(head.body); res.end(); } else pipeline(head.body, res, () => {});
       return done(res, cf);
     }
+    if (head.kind === 'tier') return serveVariant(req, res, r, head.variant, 'HIT', { hit: true, detail: 'shared-tier' });
     return sendText(res, 502, 'edgecache: unexpected origin answer');
   }
 

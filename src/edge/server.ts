@@ -12,7 +12,9 @@ import { compileZones, type ZoneRouter } from './zones.js';
 import { createHandler } from './handler.js';
 import { createAdminServer } from '../admin/server.js';
 import { inspectVariants } from '../admin/inspect-route.js';
-import { applyPurge } from '../purge/purger.js';
+import { applyPurge, purgeTargets } from '../purge/purger.js';
+import { createRedisTier } from '../cluster/redis-tier.js';
+import { Gauge } from 'prom-client';
 import { startControlPlane, type ControlPlane } from './control.js';
 import { normalizeVaryValue } from '../cache/policy/index.js';
 import type { PurgeRequest } from '../purge/request.js';
@@ -56,12 +58,27 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
     : new MemoryStore({ maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue });
   const metrics = createMetrics(() => store.stats());
   const router = compileZones(config);
-  const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes });
+  const tier = config.cluster?.sharedCache
+    ? createRedisTier({ url: config.cluster.redis, normalize: normalizeVaryValue, logger })
+    : undefined;
+  if (tier) {
+    new Gauge({ name: 'edgecache_shared_tier_errors', help: 'Shared tier operations that failed or timed out (served as misses)', registers: [metrics.registry], collect() { this.set(tier.state().errors); } });
+    new Gauge({ name: 'edgecache_shared_tier_connected', help: '1 when the shared tier is connected', registers: [metrics.registry], collect() { this.set(tier.state().connected ? 1 : 0); } });
+  }
+  if (store instanceof DiskStore) {
+    const disk = store;
+    new Gauge({ name: 'edgecache_disk_write_errors', help: 'Disk store writes that failed (entries kept in memory only)', registers: [metrics.registry], collect() { this.set(disk.diskStats().writeErrors); } });
+    new Gauge({ name: 'edgecache_disk_corrupt_entries', help: 'Torn or corrupt entry files skipped and deleted at start', registers: [metrics.registry], collect() { this.set(disk.diskStats().corrupt); } });
+  }
+  const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes, tier });
 
   const edgeServer = createEdgeListener(handler, logger, config.limits);
 
   const applyLocal = (zoneId: string, req: PurgeRequest): number => {
     const n = applyPurge(store, router, zoneId, req);
+    // The shared tier too: every node that applies a purge repeats it there (idempotent), so a node that stored
+    // pre-purge content into the tier just before it applied the purge cleans it up.
+    if (tier) for (const t of purgeTargets(router, zoneId, req)) void tier.purge(t, req.soft);
     metrics.purges.inc({ kind: req.kind });
     metrics.purgedVariants.inc(n);
     logger.info({ zone: zoneId, kind: req.kind, soft: req.soft, variants: n }, 'purge applied');
@@ -85,13 +102,16 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
         config, logger,
         applyLocal: async (zoneId, req) => { applyLocal(zoneId, req); },
         clearLocal: async () => { store.clear(); },
+        beforePublish: tier ? async (zoneId, req) => {
+          await Promise.all(purgeTargets(router, zoneId, req).map((t) => tier.purge(t, req.soft)));
+        } : undefined,
       });
       const cp = control;
       adminServer = createAdminServer({
         tokens: config.admin.tokens, zoneIds: router.zones.map((z) => z.id), logger, maxItems: config.purge.maxItems,
         applyPurge: (zoneId, req) => cp.applyPurge(zoneId, req),
         metrics: async () => ({ contentType: metrics.registry.contentType, text: `${await metrics.registry.metrics()}\n${await cp.registry.metrics()}` }),
-        health: () => { const s = store.stats(); return { objects: s.objects, variants: s.variants, ...cp.health() }; },
+        health: () => { const s = store.stats(); return { objects: s.objects, variants: s.variants, ...cp.health(), ...(tier ? { sharedTier: tier.state() } : {}) }; },
         inspect: async (zoneId, url, headers) => inspectVariants(store, router, zoneId, url, headers),
       });
       admin = await listen(adminServer, config.admin.listen.host, config.admin.listen.port);
@@ -119,6 +139,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
         await stopped;
         clearTimeout(timer);
         await control?.close();
+        await tier?.close();
         await router.close();
         await store.close();
       })();
