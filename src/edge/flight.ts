@@ -195,7 +195,7 @@ export class Flight {
     body.on('end', () => {
       // Stored before the last byte reaches any client, so the next request after a complete response is a HIT.
       if (this.joinable) {
-        try { this.stored = store(this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#bytes)); } catch { this.stored = undefined; }
+        try { this.stored = store(ownedCopy(this.#chunks, this.#bytes)); } catch { this.stored = undefined; }
       }
       this.#ended = true;
       this.#releaseLock();
@@ -214,6 +214,17 @@ export class Flight {
       this.#subs.clear();
     });
   }
+}
+
+/**
+ * The body in one buffer of exactly its size, owned by the cache: socket reads arrive as views into larger (up to
+ * 64 KiB) buffers, and holding such a view would pin the whole buffer for as long as the entry lives.
+ */
+function ownedCopy(chunks: readonly Buffer[], length: number): Buffer {
+  const out = Buffer.allocUnsafeSlow(length);
+  let offset = 0;
+  for (const c of chunks) offset += c.copy(out, offset);
+  return out;
 }
 
 /** Response fields for a complete stored body: its own Content-Length (none on 1xx/204, RFC 9110 §8.6). */

@@ -4,6 +4,7 @@ import { selectorOf, type HeaderValues } from '../cache/key.js';
 import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput } from './store.js';
 import type { Freshness } from '../cache/policy/types.js';
 import { PathIndex } from './path-index.js';
+import { MemoryVariant } from './variant.js';
 
 export interface MemoryStoreOptions {
   maxBytes: number;
@@ -18,7 +19,8 @@ export interface MemoryStoreOptions {
 interface Group { keyNames: readonly string[]; bySelector: Map<string, Variant> }
 interface CacheObject { key: string; zoneId: string; host: string; path: string; groups: Group[]; count: number }
 interface Body { buf: Buffer; refs: number }
-type Variant = StoredVariant & { object: CacheObject };
+type Variant = MemoryVariant<CacheObject>;
+const NO_TAGS: readonly string[] = Object.freeze([]);
 interface PurgeRecord { epoch: number; target: PurgeTarget; soft: boolean }
 
 /** Fixed per-variant overhead charged against maxBytes on top of header and body bytes. */
@@ -149,13 +151,11 @@ export class MemoryStore implements CacheStore {
     }
     body.refs++;
 
-    const v: Variant = {
-      id: this.#nextId++, seq: ++this.#seq, zoneId: input.zoneId, host: input.host, path: input.path,
-      query: input.query, objectKey: input.objectKey, keyNames: group.keyNames, selector: input.selector,
-      status: input.status, headers: input.headers, flatHeaders: flatten(input.headers), fieldMap: toFieldMap(input.headers), body: body.buf,
-      bodyHash: hash, freshness: input.freshness, tags: input.tags, forcedStale: soft,
-      storedAt: input.storedAt ?? Date.now(), size, object: obj,
-    };
+    const v: Variant = new MemoryVariant(
+      this.#nextId++, ++this.#seq, input.zoneId, input.host, input.path, input.query, input.objectKey, group.keyNames,
+      input.selector, input.status, input.headers, body.buf, hash, input.freshness,
+      input.tags.length === 0 ? NO_TAGS : input.tags, soft, input.storedAt ?? Date.now(), size, obj,
+    );
     group.bySelector.set(input.selector, v);
     obj.count++;
     this.#variants++;
@@ -178,8 +178,6 @@ export class MemoryStore implements CacheStore {
     // older than would mark it stale again on the next lookup, and it would revalidate forever.
     (v as { seq: number }).seq = ++this.#seq;
     v.headers = headers;
-    v.flatHeaders = flatten(headers);
-    v.fieldMap = toFieldMap(headers);
     v.freshness = freshness;
     v.forcedStale = false;
   }
@@ -415,20 +413,6 @@ export function hashBody(body: Buffer): string {
   return `${body.length}:${createHash('sha256').update(body).digest('base64')}`;
 }
 
-export function toFieldMap(headers: [string, string][]): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of headers) {
-    const prev = out[k];
-    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-  }
-  return out;
-}
-
-export function flatten(headers: [string, string][]): string[] {
-  const out: string[] = new Array(headers.length * 2);
-  for (let i = 0; i < headers.length; i++) { out[2 * i] = headers[i]![0]; out[2 * i + 1] = headers[i]![1]; }
-  return out;
-}
 
 /** Rebuilds request-like headers from a selector, to find the same request's variant in another Vary group. */
 function headersOfSelector(input: VariantInput): HeaderValues {

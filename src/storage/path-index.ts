@@ -5,7 +5,29 @@ interface Node<T> {
   label: string;
   /** Children keyed by the first character of their label. */
   children: Map<string, Node<T>> | undefined;
-  items: Set<T> | undefined;
+  /** One item held bare (the common case: a path with one object), several in a Set. Saves a Set per path. */
+  items: Items<T> | undefined;
+}
+
+type Items<T> = { one: T } | Set<T>;
+
+function addItem<T>(items: Items<T> | undefined, item: T): Items<T> {
+  if (items === undefined) return { one: item };
+  if (items instanceof Set) return items.add(item);
+  return items.one === item ? items : new Set([items.one, item]);
+}
+
+/** The items left after removing `item`, or null when it was not there. */
+function removeItem<T>(items: Items<T>, item: T): Items<T> | undefined | null {
+  if (!(items instanceof Set)) return items.one === item ? undefined : null;
+  if (!items.delete(item)) return null;
+  if (items.size === 1) { const [only] = items; return { one: only! }; }
+  return items;
+}
+
+function* eachItem<T>(items: Items<T>): Iterable<T> {
+  if (items instanceof Set) yield* items;
+  else yield items.one;
 }
 
 const newNode = <T>(label: string): Node<T> => ({ label, children: undefined, items: undefined });
@@ -33,12 +55,12 @@ export class PathIndex<T> {
     let node = this.#root;
     let rest = path;
     for (;;) {
-      if (rest === '') { (node.items ??= new Set()).add(item); return; }
+      if (rest === '') { node.items = addItem(node.items, item); return; }
       const children = (node.children ??= new Map());
       const child = children.get(rest[0]!);
       if (!child) {
         const leaf = newNode<T>(rest);
-        leaf.items = new Set([item]);
+        leaf.items = { one: item };
         children.set(rest[0]!, leaf);
         return;
       }
@@ -68,8 +90,10 @@ export class PathIndex<T> {
       node = child;
       trail.push(node);
     }
-    if (!node.items?.delete(item)) return;
-    if (node.items.size === 0) node.items = undefined;
+    if (!node.items) return;
+    const left = removeItem(node.items, item);
+    if (left === null) return;
+    node.items = left;
     // Restore the invariant bottom-up: remove empty leaves, merge item-less nodes that have a single child.
     for (let i = trail.length - 1; i > 0; i--) {
       const n = trail[i]!;
@@ -114,7 +138,7 @@ export class PathIndex<T> {
     while (stack.length > 0) {
       const node = stack.pop()!;
       this.#visited++;
-      if (node.items) for (const item of node.items) out.push(item);
+      if (node.items) for (const item of eachItem(node.items)) out.push(item);
       if (node.children) for (const child of node.children.values()) stack.push(child);
     }
   }
