@@ -11,7 +11,7 @@ import { normalizeHost, primaryKey, selectorOf } from '../cache/key.js';
 import { currentAge, evaluateReuse, invalidationTargets, isNonErrorStatus, SAFE_METHODS, normalizeVaryValue, parseRequestDirectives, preciseAge, validatorsFor } from '../cache/policy/index.js';
 import { isPreflight } from '../cors/policy.js';
 import { createPreflightCache, preflightObjectKey } from './preflight.js';
-import { createCorsDiagnostics, urlPattern } from '../cors/diagnostics.js';
+import { createCorsDiagnostics, detectCorsProblems, urlPattern } from '../cors/diagnostics.js';
 import { cacheStatus, type CacheStatusParts, type CfCacheStatus, type FwdReason } from '../observability/cache-status.js';
 import { flatFields, hasConditionals, sendText, serveComplete, type Servable } from './respond.js';
 import { classifyOriginError, OriginError } from '../origin/client.js';
@@ -50,7 +50,8 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
 
   /** Label children resolved once: prom-client's labelled inc() hashes its labels on every call. */
   const requestCounters = new Map<string, { inc(): void }>();
-  function done(_res: ServerResponse, cf: CfCacheStatus | 'NONE'): void {
+  function done(res: ServerResponse, cf: CfCacheStatus | 'NONE'): void {
+    if (logAccess) (res as ServerResponse & { cacheStatus?: string }).cacheStatus = cf;
     let c = requestCounters.get(cf);
     if (!c) requestCounters.set(cf, (c = metrics.requests.labels(cf)));
     c.inc();
@@ -73,7 +74,9 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     if (r.zone.cors) return;
     const origin = req.headers.origin;
     if (headers['access-control-allow-origin'] === undefined) return;
-    diagnostics.inspect(urlPattern(`${r.host}${r.path}`), typeof origin === 'string' ? origin : undefined, headers);
+    const o = typeof origin === 'string' ? origin : undefined;
+    // The URL pattern is only worth building for a response that shows a problem (rare): detect first.
+    if (detectCorsProblems(o, headers).length > 0) diagnostics.inspect(urlPattern(`${r.host}${r.path}`), o, headers);
   }
 
   // With edge-owned CORS, Origin is not in the key, so it must not reach the origin on cache fetches either
@@ -311,7 +314,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     const started = logAccess ? performance.now() : 0;
     if (logAccess) {
       res.on('finish', () => logger.info({ method: req.method, host: req.headers.host, url: req.url, status: res.statusCode,
-        cache: res.getHeader('cf-cache-status'), ms: Math.round((performance.now() - started) * 10) / 10 }, 'request'));
+        cache: (res as ServerResponse & { cacheStatus?: string }).cacheStatus, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request'));
     }
     let url = req.url ?? '/';
     let hostValue = req.headers.host ?? '';
