@@ -49,6 +49,8 @@ export interface PurgeBus {
    *  keeps trying in the background). Call once. */
   start(handlers: BusHandlers, fromId: string | null): Promise<void>;
   state(): BusState;
+  /** The id of the newest entry in the stream ('0-0' when empty); rejects when Redis is unreachable. */
+  headId(): Promise<string>;
   /** Stops consuming (promptly, even mid-XREAD; an apply in progress is awaited) and closes connections. */
   close(): Promise<void>;
 }

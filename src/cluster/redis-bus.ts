@@ -128,6 +128,12 @@ class RedisPurgeBus implements PurgeBus {
     return { ...this.s, connected: this.isConnected && this.closing === null };
   }
 
+  async headId(): Promise<string> {
+    if (this.writer.status !== 'ready') throw new BusUnavailableError(`Redis is unreachable (connection ${this.writer.status})`);
+    const info = await withDeadline(readStreamInfo(this.writer.call('XINFO', 'STREAM', this.key)), Date.now() + this.publishTimeoutMs);
+    return headOf(info).id;
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.abort.abort();

@@ -31,6 +31,8 @@ export interface ControlPlane {
 
 /** How long a purge API call waits for its own stream entry to be applied here before answering anyway. */
 const OWN_APPLY_WAIT_MS = 2000;
+/** How long start-up waits to apply the purges it missed while down before it serves anyway (with an error log). */
+const CATCH_UP_WAIT_MS = 15_000;
 
 /** The stream position survives restarts only with a disk cache: a memory cache starts empty, so it has nothing to catch up. */
 function positionStore(config: Config, logger: Logger): { load(): string | null; save(id: string): void } {
@@ -87,6 +89,22 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     },
     onApplied: (id) => { position.save(id); settle(id); },
   }, position.load());
+
+  // A node (a disk cache) that was down must apply what it missed before it serves: wait until the stream head at
+  // start-up is applied. If Redis cannot be reached, it serves what it has and says so.
+  try {
+    const head = await bus.headId();
+    if (lastApplied === null || compareStreamIds(head, lastApplied) > 0) {
+      const caughtUp = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => { waiters.delete(head); resolve(false); }, CATCH_UP_WAIT_MS);
+        waiters.set(head, () => { clearTimeout(timer); resolve(true); });
+        if (lastApplied !== null && compareStreamIds(head, lastApplied) <= 0) settle(lastApplied);
+      });
+      if (!caughtUp) logger.error({ head, lastApplied }, 'cluster: missed purges not all applied at start-up; serving anyway');
+    }
+  } catch (err) {
+    logger.error({ err: String(err) }, 'cluster: Redis unreachable at start-up: serving the cache without the purges it may have missed');
+  }
 
   return {
     registry,

@@ -28,6 +28,8 @@ export interface RunningEdge {
   readonly metrics: EdgeMetrics;
   readonly router: ZoneRouter;
   readonly logger: Logger;
+  /** Starts listening (when started with holdListen); resolves with the edge address. */
+  listen(): Promise<AddressInfo>;
   /** Applies a purge to this process's store only. */
   applyLocal(zoneId: string, req: PurgeRequest): number;
   /** Stops accepting, lets in-flight requests finish (at most `graceMs`), closes origin pools. */
@@ -38,6 +40,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Run the admin listener and purge control plane here (default true; false in a worker of `--workers N`). */
   admin?: boolean;
+  /** Do not listen yet: call listen() (a worker waits until the primary has applied missed purges). */
+  holdListen?: boolean;
 }
 
 export function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
@@ -85,17 +89,20 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
     return n;
   };
 
-  let edge: AddressInfo;
-  try {
-    edge = await listen(edgeServer, config.listen.host, config.listen.port);
-  } catch (err) {
-    await router.close();
-    await store.close(); // a disk store releases its directory lock
-    throw err;
-  }
+  // The control plane first: a node that was down applies the purges it missed before it serves anything.
   let admin: AddressInfo | undefined;
   let adminServer: Server | undefined;
   let control: ControlPlane | undefined;
+  let edge: AddressInfo | undefined;
+  const fail = async (err: unknown): Promise<never> => {
+    edgeServer.close();
+    adminServer?.close();
+    await control?.close();
+    await tier?.close();
+    await router.close();
+    await store.close(); // a disk store releases its directory lock
+    throw err;
+  };
   if (opts.admin !== false) {
     try {
       control = await startControlPlane({
@@ -114,19 +121,26 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
         health: () => { const s = store.stats(); return { objects: s.objects, variants: s.variants, ...cp.health(), ...(tier ? { sharedTier: tier.state() } : {}) }; },
         inspect: async (zoneId, url, headers) => inspectVariants(store, router, zoneId, url, headers),
       });
-      admin = await listen(adminServer, config.admin.listen.host, config.admin.listen.port);
     } catch (err) {
-      edgeServer.close();
-      await control?.close();
-      await router.close();
-      await store.close();
-      throw err;
+      await fail(err);
     }
   }
+  const startListening = async (): Promise<AddressInfo> => {
+    try {
+      edge ??= await listen(edgeServer, config.listen.host, config.listen.port);
+      if (adminServer && !admin) admin = await listen(adminServer, config.admin.listen.host, config.admin.listen.port);
+      return edge;
+    } catch (err) {
+      return fail(err);
+    }
+  };
+  if (!opts.holdListen) await startListening();
 
   let closing: Promise<void> | undefined;
   return {
-    config, edge, admin: admin!, store, metrics, router, logger, applyLocal,
+    config, store, metrics, router, logger, applyLocal, listen: startListening,
+    get edge() { return edge!; },
+    get admin() { return admin!; },
     close(graceMs = 10_000) {
       closing ??= (async () => {
         const stopped = Promise.all([

@@ -16,15 +16,19 @@ import { listen, startEdge } from './server.js';
 export const WORKER_CONFIG_ENV = 'EDGECACHE_WORKER_CONFIG';
 /** A worker's stable slot (0..N-1): a restarted worker takes its predecessor's slot and disk directory. */
 export const WORKER_INDEX_ENV = 'EDGECACHE_WORKER_INDEX';
+/** Set for a worker started in place of one that died: purges broadcast meanwhile never reached its disk cache. */
+const WORKER_CLEAR_ENV = 'EDGECACHE_WORKER_CLEAR';
 
 type ToWorker =
   | { type: 'purge'; id: number; zoneId: string; req: PurgeRequest }
   | { type: 'clear'; id: number }
   | { type: 'inspect'; id: number; zoneId: string; url: string; headers: Record<string, string> }
+  | { type: 'listen' }
   | { type: 'shutdown' };
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 type WorkerRequest = DistributiveOmit<Extract<ToWorker, { id: number }>, 'id'>;
 type FromWorker =
+  | { type: 'loaded' }
   | { type: 'ready'; edge: AddressInfo }
   | { type: 'reply'; id: number; result?: unknown; error?: string };
 
@@ -43,12 +47,15 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
   let edgeAddress: AddressInfo | undefined;
 
   const aggregator = new AggregatorRegistry();
-  const fork = (slot: number): Promise<Worker> => new Promise((resolve, reject) => {
-    const w = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(config), [WORKER_INDEX_ENV]: String(slot) });
+  const readyWaiters = new Map<Worker, () => void>();
+  /** Starts a worker; resolves once its store is loaded (it then receives purges) but before it listens. */
+  const fork = (slot: number, replacing = false): Promise<Worker> => new Promise((resolve, reject) => {
+    const w = cluster.fork({ [WORKER_CONFIG_ENV]: JSON.stringify(config), [WORKER_INDEX_ENV]: String(slot), ...(replacing ? { [WORKER_CLEAR_ENV]: '1' } : {}) });
     const onExit = (code: number | null): void => reject(new Error(`worker exited before it was ready (code ${code})`));
     w.once('exit', onExit);
     w.on('message', (m: FromWorker) => {
-      if (m.type === 'ready') { w.off('exit', onExit); edgeAddress ??= m.edge; live.add(w); resolve(w); return; }
+      if (m.type === 'loaded') { w.off('exit', onExit); live.add(w); resolve(w); return; }
+      if (m.type === 'ready') { edgeAddress ??= m.edge; readyWaiters.get(w)?.(); readyWaiters.delete(w); return; }
       if (m.type === 'reply') {
         const p = pending.get(m.id);
         if (!p) return;
@@ -63,7 +70,7 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
       for (const [id, p] of pending) if (p.left.delete(w) && p.left.size === 0) { pending.delete(id); p.resolve(p.results); }
       if (!stopping) {
         logger.error({ pid: w.process.pid, code, signal }, 'worker died; starting another (its cache starts empty)');
-        fork(slot).catch((err) => logger.error({ err: String(err) }, 'cannot restart worker'));
+        fork(slot, true).then(startListening).catch((err) => logger.error({ err: String(err) }, 'cannot restart worker'));
       }
     });
   });
@@ -80,14 +87,22 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
     });
   };
 
+  /** Lets a loaded worker serve; resolves when it listens. */
+  const startListening = (w: Worker): Promise<void> => new Promise((resolve) => {
+    readyWaiters.set(w, resolve);
+    w.send({ type: 'listen' } satisfies ToWorker);
+  });
+
   cluster.setupPrimary({ silent: false });
-  await Promise.all(Array.from({ length: n }, (_, slot) => fork(slot)));
+  const workers = await Promise.all(Array.from({ length: n }, (_, slot) => fork(slot)));
 
   const control = await startControlPlane({
     config, logger,
     applyLocal: async (zoneId, req) => { await broadcast({ type: 'purge', zoneId, req }); },
     clearLocal: async () => { await broadcast({ type: 'clear' }); },
   });
+  // Purges missed while down were applied by startControlPlane (to every loaded worker): now the workers may serve.
+  await Promise.all(workers.map(startListening));
   const adminServer = createAdminServer({
     tokens: config.admin.tokens, zoneIds: config.zones.map((z) => z.id), logger, maxItems: config.purge.maxItems,
     applyPurge: (zoneId, req) => control.applyPurge(zoneId, req),
@@ -119,7 +134,8 @@ export async function runWorker(): Promise<void> {
   const config = JSON.parse(process.env[WORKER_CONFIG_ENV]!) as Config;
   // Each worker keeps its own disk cache: one directory (and its lock) per worker slot.
   if (config.cache.store === 'disk' && config.cache.path) config.cache.path = join(config.cache.path, `worker-${process.env[WORKER_INDEX_ENV] ?? '0'}`);
-  const edge = await startEdge(config, { admin: false });
+  const edge = await startEdge(config, { admin: false, holdListen: true });
+  if (process.env[WORKER_CLEAR_ENV] === '1') edge.store.clear();
   // Constructing one installs prom-client's worker-side listener that answers the primary's metric requests.
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([edge.metrics.registry]);
@@ -130,6 +146,7 @@ export async function runWorker(): Promise<void> {
         case 'purge': reply({ type: 'reply', id: m.id, result: edge.applyLocal(m.zoneId, m.req) }); break;
         case 'clear': edge.store.clear(); reply({ type: 'reply', id: m.id, result: true }); break;
         case 'inspect': reply({ type: 'reply', id: m.id, result: inspectVariants(edge.store, edge.router, m.zoneId, m.url, m.headers) }); break;
+        case 'listen': void edge.listen().then((address) => reply({ type: 'ready', edge: address })); break;
         case 'shutdown': void edge.close(10_000).then(() => process.exit(0)); break;
       }
     } catch (err) {
@@ -139,5 +156,5 @@ export async function runWorker(): Promise<void> {
   // SIGTERM/SIGINT reach the whole process group: the primary coordinates the shutdown.
   process.on('SIGTERM', () => {});
   process.on('SIGINT', () => {});
-  reply({ type: 'ready', edge: edge.edge });
+  reply({ type: 'loaded' });
 }

@@ -7,4 +7,4 @@ import { normalizeVaryValue } from '../cache/policy/vary.js';
 runStoreContract('memory', async () => {
   const store = asAsyncStore(new MemoryStore({ maxBytes: 64 * 1024 * 1024, normalize: normalizeVaryValue }));
   return { store, cleanup: () => store.close() };
-});
+}, { persistent: false });
