@@ -113,6 +113,8 @@ test('fan-out: a purge of each kind accepted by any node\'s API applies on all 3
     applied++;
     // The node whose API answered has applied it already (it waits for its own stream entry).
     assert.equal((await clusterHealth(purger)).cluster.applied, applied, `${c.what}: applied on the answering node before the 200`);
+    // The 200 promises the purge is in the stream and applied on the answering node; the others apply it as they
+    // read it (milliseconds): wait for that, bounded, rather than race it.
     await untilApplied(nodes, applied);
     await expectEverywhere(c.purged, c.what);
     let purgedCount = 0;

@@ -35,12 +35,13 @@ const OWN_APPLY_WAIT_MS = 2000;
 const CATCH_UP_WAIT_MS = 15_000;
 
 /** The stream position survives restarts only with a disk cache: a memory cache starts empty, so it has nothing to catch up. */
-function positionStore(config: Config, logger: Logger): { load(): string | null; save(id: string): void } {
-  if (config.cache.store !== 'disk' || !config.cache.path) return { load: () => null, save: () => {} };
+function positionStore(config: Config, logger: Logger): { load(): string | null; save(id: string): void; flush(): void } {
+  if (config.cache.store !== 'disk' || !config.cache.path) return { load: () => null, save: () => {}, flush: () => {} };
   const file = join(config.cache.path, 'stream-position');
   let pending: string | undefined;
   let timer: NodeJS.Timeout | undefined;
   const flush = (): void => {
+    if (timer) clearTimeout(timer);
     timer = undefined;
     if (pending === undefined) return;
     try {
@@ -52,6 +53,7 @@ function positionStore(config: Config, logger: Logger): { load(): string | null;
   return {
     load: () => { try { return readFileSync(file, 'utf8').trim() || null; } catch { return null; } },
     save: (id) => { pending = id; timer ??= setTimeout(flush, 100); },
+    flush,
   };
 }
 
@@ -66,7 +68,14 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const bus: PurgeBus = createRedisBus({ url: cluster.redis, stream: cluster.stream, nodeId, logger });
   const position = positionStore(config, logger);
   const waiters = new Map<string, () => void>();
-  let lastApplied: string | null = null;
+  // Where this node is in the stream: its saved position (a disk cache), so a restart with nothing missed is in sync.
+  const from = position.load();
+  let lastApplied: string | null = from;
+  if (from === null && config.cache.store === 'disk') {
+    // A disk cache with no stream position cannot know which purges it missed: it starts empty, to be safe.
+    logger.warn({ path: config.cache.path }, 'cluster: no saved purge stream position for this disk cache; starting with an empty cache');
+    await opts.clearLocal('no saved purge stream position');
+  }
   const appliedTotal = new Counter({ name: 'edgecache_cluster_purges_applied_total', help: 'Purges applied from the cluster stream', registers: [registry] });
   const resets = new Counter({ name: 'edgecache_cluster_cache_resets_total', help: 'Whole-cache drops after missed cluster purges', registers: [registry] });
   new Gauge({ name: 'edgecache_cluster_lag_ms', help: 'Age of the last applied purge when it was applied', registers: [registry], collect() { this.set(bus.state().lagMs); } });
@@ -88,7 +97,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       await opts.clearLocal(reason);
     },
     onApplied: (id) => { position.save(id); settle(id); },
-  }, position.load());
+  }, from);
 
   // A node (a disk cache) that was down must apply what it missed before it serves: wait until the stream head at
   // start-up is applied. If Redis cannot be reached, it serves what it has and says so.
@@ -121,6 +130,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       const s = bus.state();
       return { cluster: { connected: s.connected, lastAppliedId: s.lastAppliedId, applied: s.applied, lagMs: s.lagMs, reconnects: s.reconnects, resets: s.resets } };
     },
-    close: () => bus.close(),
+    // The position is written before the bus goes: a stop right after a purge must not replay from an older one.
+    close: async () => { await bus.close(); position.flush(); },
   };
 }

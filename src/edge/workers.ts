@@ -109,8 +109,8 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
     metrics: async () => ({ contentType: aggregator.contentType, text: `${await aggregator.clusterMetrics()}\n${await control.registry.metrics()}` }),
     health: () => ({ workers: live.size, ...control.health() }),
     inspect: async (zoneId, url, headers) => {
-      const results = (await broadcast({ type: 'inspect', zoneId, url, headers })) as InspectResult[];
-      return { url, variants: results.flatMap((r, worker) => r.variants.map((v) => ({ ...v, worker }))) };
+      const results = (await broadcast({ type: 'inspect', zoneId, url, headers })) as (InspectResult & { worker: number })[];
+      return { url, variants: results.flatMap((r) => r.variants.map((v) => ({ ...v, worker: r.worker }))) };
     },
   });
   const admin = await listen(adminServer, config.admin.listen.host, config.admin.listen.port);
@@ -145,7 +145,7 @@ export async function runWorker(): Promise<void> {
       switch (m.type) {
         case 'purge': reply({ type: 'reply', id: m.id, result: edge.applyLocal(m.zoneId, m.req) }); break;
         case 'clear': edge.store.clear(); reply({ type: 'reply', id: m.id, result: true }); break;
-        case 'inspect': reply({ type: 'reply', id: m.id, result: inspectVariants(edge.store, edge.router, m.zoneId, m.url, m.headers) }); break;
+        case 'inspect': reply({ type: 'reply', id: m.id, result: { ...inspectVariants(edge.store, edge.router, m.zoneId, m.url, m.headers), worker: Number(process.env[WORKER_INDEX_ENV] ?? 0) } }); break;
         case 'listen': void edge.listen().then((address) => reply({ type: 'ready', edge: address })); break;
         case 'shutdown': void edge.close(10_000).then(() => process.exit(0)); break;
       }
