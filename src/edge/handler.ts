@@ -15,6 +15,7 @@ import { createCorsDiagnostics, detectCorsProblems, urlPattern } from '../cors/d
 import { cacheStatus, type CacheStatusParts, type CfCacheStatus, type FwdReason } from '../observability/cache-status.js';
 import { flatFields, hasConditionals, sendText, serveComplete, type Servable } from './respond.js';
 import { classifyOriginError, OriginError } from '../origin/client.js';
+import { cfFor, discard, isStaleIfErrorStatus, relayInterim } from './answers.js';
 import type { RedisTier } from '../cluster/redis-tier.js';
 
 export interface EdgeContext {
@@ -403,30 +404,4 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     sendText(res, 504, 'edgecache: only-if-cached and no usable stored response', ['cache-status', cacheStatus({ fwd: 'miss', detail: 'only-if-cached' })]);
     done(res, 'NONE');
   }
-}
-
-/** Passes 1xx interim responses through (never cached: RFC 9111 §3). 100 Continue is handled by Node itself. */
-function relayInterim(res: ServerResponse): (info: { statusCode: number; headers: Record<string, string | string[]> }) => void {
-  return (info) => {
-    if (res.headersSent || res.destroyed) return;
-    if (info.statusCode === 103) res.writeEarlyHints(info.headers);
-    else if (info.statusCode === 102) res.writeProcessing();
-  };
-}
-
-/** RFC 5861 §4: stale-if-error covers 500, 502, 503 and 504 answers (and connection errors). */
-function isStaleIfErrorStatus(status: number): boolean {
-  return status === 500 || status === 502 || status === 503 || status === 504;
-}
-
-/** Drops an origin body we will not use, without an unhandled 'error' event from the abort. */
-function discard(body: import('node:stream').Readable): void {
-  body.on('error', () => {});
-  body.destroy();
-}
-
-/** cf-cache-status for answers not stored: BYPASS when the origin said not to store, DYNAMIC when never eligible. */
-function cfFor(reason: string): CfCacheStatus {
-  return reason === 'set-cookie' || reason === 'no-store' || reason === 'private' || reason === 'authorization' || reason === 'vary-star' || reason === 'no-cache'
-    ? 'BYPASS' : 'DYNAMIC';
 }
