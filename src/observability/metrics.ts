@@ -1,5 +1,5 @@
 // Prometheus metrics (prom-client): requests by cache status, origin fetches and errors, store size, purges.
-import { Counter, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { StoreStats } from '../storage/store.js';
 
 export interface EdgeMetrics {
@@ -28,6 +28,8 @@ export function createMetrics(stats: () => StoreStats): EdgeMetrics {
   const gauge = (name: string, help: string, read: (s: StoreStats) => number): void => {
     new Gauge({ name, help, registers: [registry], collect() { this.set(read(stats())); } });
   };
+  // The process's own figures (heap, RSS, GC, event-loop lag), read at scrape time.
+  collectDefaultMetrics({ register: registry });
   gauge('edgecache_objects', 'Cached objects (URLs with at least one variant)', (s) => s.objects);
   gauge('edgecache_variants', 'Cached variants', (s) => s.variants);
   gauge('edgecache_store_bytes', 'Bytes of bodies held (a body shared by variants counts once)', (s) => s.bodyBytes);

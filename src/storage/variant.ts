@@ -56,9 +56,30 @@ export class MemoryVariant<O = unknown> implements StoredVariant {
   }
 }
 
+/**
+ * Field names, and short values that repeat across responses (content-type, cache-control, vary, an Origin...), are
+ * held once for the whole cache instead of once per variant. Bounded: once full, new strings are simply not shared.
+ */
+const INTERNED = new Map<string, string>();
+const INTERN_MAX = 20_000;
+const INTERN_VALUE_MAX_LENGTH = 80;
+
+function intern(s: string): string {
+  const known = INTERNED.get(s);
+  if (known !== undefined) return known;
+  if (INTERNED.size < INTERN_MAX) INTERNED.set(s, s);
+  return s;
+}
+
 export function flatten(headers: [string, string][]): string[] {
   const out: string[] = new Array(headers.length * 2);
-  for (let i = 0; i < headers.length; i++) { out[2 * i] = headers[i]![0]; out[2 * i + 1] = headers[i]![1]; }
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!;
+    out[2 * i] = intern(name);
+    // Dates and validators are unique per response: sharing them would only fill the table.
+    out[2 * i + 1] = value.length <= INTERN_VALUE_MAX_LENGTH && name !== 'date' && name !== 'etag' && name !== 'last-modified' && name !== 'expires'
+      ? intern(value) : value;
+  }
   return out;
 }
 
