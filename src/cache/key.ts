@@ -75,6 +75,21 @@ export function selectorOf(
   return out;
 }
 
+/** Request-like headers that select `selector` (absent values left out): to find the same request's variant elsewhere. */
+export function headersOfSelector(keyNames: readonly string[], selector: string): HeaderValues {
+  const out: HeaderValues = {};
+  const parts = keyNames.length === 1 ? [selector] : selector.split('\u0000');
+  keyNames.forEach((n, i) => { const p = parts[i]; if (p !== undefined && p !== ABSENT) out[n] = p; });
+  return out;
+}
+
+/** A Host value without its port ("[::1]:8080" → "[::1]", "a.example:80" → "a.example"). */
+export function hostName(host: string): string {
+  if (host.startsWith('[')) { const end = host.indexOf(']'); return end === -1 ? host : host.slice(0, end + 1); }
+  const colon = host.lastIndexOf(':');
+  return colon === -1 ? host : host.slice(0, colon);
+}
+
 /** Turns a selector string back into a readable {name: value|null} map (for inspect). */
 export function describeSelector(names: readonly string[], selector: string): Record<string, string | null> {
   const out: Record<string, string | null> = {};

@@ -1,6 +1,6 @@
 // Zones resolved once at start-up: Host routing, origin pools, key and forwarding settings as ready-made values.
 import type { Config, Zone } from '../config/schema.js';
-import { compileQueryNormalizer } from '../cache/key.js';
+import { compileQueryNormalizer, hostName } from '../cache/key.js';
 import { OriginClient } from '../origin/client.js';
 import type { PolicyOptions } from '../cache/policy/types.js';
 import { DEFAULT_POLICY_OPTIONS } from '../cache/policy/types.js';
@@ -97,7 +97,7 @@ export class ZoneRouter {
   match(host: string): ZoneRuntime | undefined {
     const cached = this.#cache.get(host);
     if (cached !== undefined) return cached ?? undefined;
-    const name = stripPort(host);
+    const name = hostName(host);
     let z = this.#exact.get(name);
     if (!z) for (const w of this.#wildcards) if (name.endsWith(w.suffix) && name.length > w.suffix.length) { z = w.zone; break; }
     z ??= this.#any;
@@ -109,11 +109,6 @@ export class ZoneRouter {
   async close(): Promise<void> { await Promise.all(this.zones.map((z) => z.origin.close())); }
 }
 
-function stripPort(host: string): string {
-  if (host.startsWith('[')) { const end = host.indexOf(']'); return end === -1 ? host : host.slice(0, end + 1); }
-  const colon = host.lastIndexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
-}
 
 export function compileZones(config: Config): ZoneRouter {
   return new ZoneRouter(config.zones.map(compileZone));

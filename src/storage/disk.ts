@@ -1,34 +1,26 @@
 // Disk cache store (`cache.store: disk`): a MemoryStore index and bodies, every variant mirrored to its own checksummed file.
-import { createHash, randomBytes, webcrypto } from 'node:crypto';
-import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { HeaderValues } from '../cache/key.js';
 import type { Freshness } from '../cache/policy/types.js';
+import { decodeEntry, encodeEntry, type EntryMeta } from './disk-format.js';
+import { releaseLock, takeLock } from './disk-lock.js';
 import { MemoryStore, type MemoryStoreOptions } from './memory.js';
 import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput } from './store.js';
 
 /*
- * Entry file: MAGIC(4) | version u32 BE | meta length u32 BE | meta JSON | body | SHA-256(header | meta | SHA-256(body)).
- * The body's digest is computed off the event loop (WebCrypto), so a 32 MB body never blocks the hit path; every byte
- * is still covered. Files are named `<seq base36, 11 digits>-<random>.entry` and never reused; `seq` orders writes
- * across restarts (a purge marker or journal record covers exactly the files whose seq is not above its own).
+ * Entry files (their layout: disk-format.ts) are named `<seq base36, 11 digits>-<random>.entry` and never reused; `seq`
+ * orders writes across restarts (a purge marker or journal record covers exactly the files whose seq is not above its own).
  */
-const MAGIC = Buffer.from('ECVF');
-const VERSION = 1;
-const HEADER_BYTES = 12;
-const DIGEST_BYTES = 32;
 const ENTRY_RE = /^([0-9a-z]{11})-[0-9a-f]{8}\.entry$/;
 const MARKER_FILE = 'purged-everything.json';
 const JOURNAL_FILE = 'purges.journal';
-const LOCK_FILE = 'lock';
 /** Files read ahead of the one being inserted while loading. */
 const READ_AHEAD = 8;
 
-export type DiskStoreErrorCode = 'DISK_STORE_LOCKED' | 'DISK_STORE_CORRUPT';
-export class DiskStoreError extends Error {
-  constructor(readonly code: DiskStoreErrorCode, message: string) { super(message); this.name = 'DiskStoreError'; }
-}
+export { DiskStoreError, decodeEntry, type DiskStoreErrorCode } from './disk-format.js';
 
 export interface DiskStoreLogger { warn(obj: object, msg: string): void; error(obj: object, msg: string): void }
 
@@ -48,12 +40,6 @@ export interface DiskStats {
   pending: number;       // file operations in progress
 }
 
-/** What an entry file's meta JSON holds: a VariantInput without its body, plus the write sequence number. */
-interface Meta {
-  seq: number; zoneId: string; host: string; path: string; query: string; objectKey: string;
-  keyNames: string[]; selector: string; status: number; headers: [string, string][]; freshness: Freshness;
-  tags: string[]; forcedStale: boolean; storedAt: number; bodyLength: number;
-}
 interface FileRec { name: string; chain: Promise<void> }
 interface ZoneMarker { hard: number; soft: number; hardAt?: number; softAt?: number }
 /** Purge-everything generations (per zone) and clear(): files with a seq at or below them are purged. */
@@ -235,7 +221,7 @@ export class DiskStore implements CacheStore {
     try {
       const seq = ++this.#seq;
       const name = `${seq.toString(36).padStart(11, '0')}-${randomBytes(4).toString('hex')}.entry`;
-      const meta: Meta = {
+      const meta: EntryMeta = {
         seq, zoneId: v.zoneId, host: v.host, path: v.path, query: v.query, objectKey: v.objectKey, keyNames: [...v.keyNames],
         selector: v.selector, status: v.status, headers: v.headers, freshness: v.freshness, tags: [...v.tags],
         forcedStale: v.forcedStale, storedAt: v.storedAt, bodyLength: v.body.length,
@@ -257,13 +243,11 @@ export class DiskStore implements CacheStore {
   async #write(name: string, json: Buffer, body: Buffer): Promise<void> {
     const file = join(this.#opts.path, name);
     try {
-      const head = Buffer.alloc(HEADER_BYTES);
-      MAGIC.copy(head, 0); head.writeUInt32BE(VERSION, 4); head.writeUInt32BE(json.length, 8);
-      const digest = await entryDigest(head, json, body);
+      const parts = await encodeEntry(json, body);
       const fh = await open(`${file}.tmp`, 'w');
       try {
-        const { bytesWritten } = await fh.writev([head, json, body, digest]);
-        if (bytesWritten !== HEADER_BYTES + json.length + body.length + DIGEST_BYTES) throw new Error(`short write (${bytesWritten} bytes)`);
+        const { bytesWritten } = await fh.writev(parts);
+        if (bytesWritten !== parts.reduce((n, b) => n + b.length, 0)) throw new Error(`short write (${bytesWritten} bytes)`);
         await fh.datasync();
       } finally { await fh.close(); }
       await rename(`${file}.tmp`, file);
@@ -367,73 +351,6 @@ export class DiskStore implements CacheStore {
   }
 }
 
-/** SHA-256 over header, meta and the body's own SHA-256 (computed on the thread pool). */
-async function entryDigest(head: Buffer, json: Buffer, body: Buffer): Promise<Buffer> {
-  const bodyDigest = Buffer.from(await webcrypto.subtle.digest('SHA-256', body));
-  return createHash('sha256').update(head).update(json).update(bodyDigest).digest();
-}
-
-/** Verifies an entry file (magic, version, lengths, checksum) and returns its meta and body; throws DISK_STORE_CORRUPT. */
-export async function decodeEntry(buf: Buffer): Promise<{ meta: Meta; body: Buffer }> {
-  const bad = (why: string): never => { throw new DiskStoreError('DISK_STORE_CORRUPT', why); };
-  if (buf.length < HEADER_BYTES + DIGEST_BYTES) bad(`too short (${buf.length} bytes)`);
-  if (!buf.subarray(0, 4).equals(MAGIC)) bad('bad magic');
-  if (buf.readUInt32BE(4) !== VERSION) bad(`unknown version ${buf.readUInt32BE(4)}`);
-  const metaLen = buf.readUInt32BE(8);
-  const bodyStart = HEADER_BYTES + metaLen;
-  const bodyEnd = buf.length - DIGEST_BYTES;
-  if (bodyStart > bodyEnd) bad('meta length beyond the end');
-  const meta = parseMeta(buf.subarray(HEADER_BYTES, bodyStart)) ?? bad('unreadable meta');
-  if (meta.bodyLength !== bodyEnd - bodyStart) bad(`length ${bodyEnd - bodyStart} where ${meta.bodyLength} was written`);
-  const body = buf.subarray(bodyStart, bodyEnd);
-  const digest = await entryDigest(buf.subarray(0, HEADER_BYTES), buf.subarray(HEADER_BYTES, bodyStart), body);
-  if (!digest.equals(buf.subarray(bodyEnd))) bad('checksum mismatch');
-  return { meta, body };
-}
-
-function parseMeta(json: Buffer): Meta | undefined {
-  try {
-    const m = JSON.parse(json.toString('utf8')) as Meta;
-    const strings = [m.zoneId, m.host, m.path, m.query, m.objectKey, m.selector];
-    const numbers = [m.seq, m.status, m.storedAt, m.bodyLength];
-    if (strings.some((s) => typeof s !== 'string') || numbers.some((n) => typeof n !== 'number')) return undefined;
-    if (!Array.isArray(m.keyNames) || !Array.isArray(m.headers) || !Array.isArray(m.tags) || typeof m.forcedStale !== 'boolean') return undefined;
-    if (typeof m.freshness !== 'object' || m.freshness === null || typeof m.freshness.lifetime !== 'number') return undefined;
-    return m;
-  } catch { return undefined; }
-}
-
 async function fsyncDir(dir: string): Promise<void> {
   try { const fh = await open(dir, 'r'); try { await fh.sync(); } finally { await fh.close(); } } catch { /* not supported everywhere */ }
-}
-
-/** Directories this process holds: a lock with our own pid that is not among them was left by an earlier process. */
-const held = new Set<string>();
-
-/** One store per cache directory: two stores on one directory would delete each other's files. */
-function takeLock(dir: string): void {
-  const file = join(dir, LOCK_FILE);
-  if (held.has(resolve(dir))) throw new DiskStoreError('DISK_STORE_LOCKED', `cache.path ${dir} is already open in this process`);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try { writeFileSync(file, String(process.pid), { flag: 'wx' }); held.add(resolve(dir)); return; } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    let pid = NaN;
-    try { pid = Number(readFileSync(file, 'utf8').trim()); } catch { continue; }
-    if (pid !== process.pid && isAlive(pid)) { // our own pid here: a restarted container (pid 1 again), say
-      throw new DiskStoreError('DISK_STORE_LOCKED', `cache.path ${dir} is in use by process ${pid}: give each node (and each worker) its own directory`);
-    }
-    try { unlinkSync(file); } catch { /* another process took it over: try again */ }
-  }
-  throw new DiskStoreError('DISK_STORE_LOCKED', `cannot take the lock on cache.path ${dir}`);
-}
-
-function releaseLock(dir: string): void {
-  held.delete(resolve(dir));
-  try { if (readFileSync(join(dir, LOCK_FILE), 'utf8').trim() === String(process.pid)) unlinkSync(join(dir, LOCK_FILE)); } catch { /* already gone */ }
-}
-
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
 }

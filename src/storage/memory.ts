@@ -1,10 +1,12 @@
 // In-memory cache store: objects → variants, LRU bounded by bytes, shared bodies, tag/host/path indexes, purges.
-import { createHash } from 'node:crypto';
 import { selectorOf, type HeaderValues } from '../cache/key.js';
 import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput } from './store.js';
 import type { Freshness } from '../cache/policy/types.js';
+import { hashBody, hasPort, headersOfSelector, hostKey, hostName, sameNames, tagKey } from './memory-index.js';
 import { PathIndex } from './path-index.js';
 import { MemoryVariant } from './variant.js';
+
+export { hashBody } from './memory-index.js';
 
 export interface MemoryStoreOptions {
   maxBytes: number;
@@ -387,37 +389,4 @@ export class MemoryStore implements CacheStore {
   workCount(): number { return this.#visited; }
 
   async close(): Promise<void> { this.clear(); }
-}
-
-function hostKey(zoneId: string, host: string): string { return `${zoneId}\u0000${host}`; }
-function tagKey(zoneId: string, tag: string): string { return `${zoneId}\u0000${tag}`; }
-
-/** A Host value's name without its port ("[::1]:8080" → "[::1]"). */
-function hostName(host: string): string {
-  if (host.startsWith('[')) { const end = host.indexOf(']'); return end === -1 ? host : host.slice(0, end + 1); }
-  const colon = host.lastIndexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
-}
-
-function hasPort(host: string): boolean { return hostName(host) !== host; }
-
-function sameNames(a: readonly string[], b: readonly string[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/** Content hash, so byte-identical bodies of different variants are held once. */
-export function hashBody(body: Buffer): string {
-  return `${body.length}:${createHash('sha256').update(body).digest('base64')}`;
-}
-
-
-/** Rebuilds request-like headers from a selector, to find the same request's variant in another Vary group. */
-function headersOfSelector(input: VariantInput): HeaderValues {
-  const out: HeaderValues = {};
-  const parts = input.keyNames.length === 1 ? [input.selector] : input.selector.split('\u0000');
-  input.keyNames.forEach((n, i) => { const p = parts[i]; if (p !== undefined && p !== '\u0001') out[n] = p; });
-  return out;
 }
