@@ -36,6 +36,8 @@ export class MemoryStore implements CacheStore {
   readonly #objects = new Map<string, CacheObject>();
   /** Insertion-ordered: the first entry is the least recently used. */
   readonly #lru = new Map<Variant, true>();
+  /** The last entry of #lru. */
+  #mru: Variant | undefined;
   readonly #bodies = new Map<string, Body>();
   readonly #byTag = new Map<string, Set<Variant>>();
   readonly #byHost = new Map<string, Set<CacheObject>>();
@@ -78,8 +80,12 @@ export class MemoryStore implements CacheStore {
       const v = g.bySelector.get(selectorOf(g.keyNames, headers, this.#opts.normalize));
       if (v === undefined) continue;
       if (!this.#isLive(v)) { this.#drop(v, 'purged'); return undefined; }
-      this.#lru.delete(v);
-      this.#lru.set(v, true);
+      // Already the most recently used (a hot object hit again): moving it would change nothing.
+      if (this.#mru !== v) {
+        this.#lru.delete(v);
+        this.#lru.set(v, true);
+        this.#mru = v;
+      }
       return v;
     }
     return undefined;
@@ -163,6 +169,7 @@ export class MemoryStore implements CacheStore {
     this.#variants++;
     this.#bytes += size;
     this.#lru.set(v, true);
+    this.#mru = v;
     let zoneSet = this.#byZone.get(v.zoneId);
     if (!zoneSet) this.#byZone.set(v.zoneId, (zoneSet = new Set()));
     zoneSet.add(v);
@@ -325,6 +332,7 @@ export class MemoryStore implements CacheStore {
 
   #drop(v: Variant, why: 'evicted' | 'purged' | 'replaced' | 'expired'): void {
     if (!this.#lru.delete(v)) return;
+    if (this.#mru === v) this.#mru = undefined;
     const obj = v.object;
     for (const g of obj.groups) {
       if (g.bySelector.get(v.selector) === v) {
