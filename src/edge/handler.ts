@@ -392,11 +392,18 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
       const sie = d.action === 'revalidate' ? d.staleIfError : false;
       // fwd=request when the stored response was fresh and the client's directives asked for validation (RFC 9211 §2.2).
       const wasFresh = !v.forcedStale && !v.freshness.alwaysRevalidate && preciseAge(v.freshness, now) < v.freshness.lifetime;
-      void fetchAndServe(req, res, r, v, sie, wasFresh ? 'request' : 'stale');
+      fetchAndServe(req, res, r, v, sie, wasFresh ? 'request' : 'stale').catch((err) => internalError(res, err));
       return;
     }
     if (req.headers['cache-control'] !== undefined && parseRequestDirectives(req.headers, zone.policy).onlyIfCached) return onlyIfCached(res);
-    void fetchAndServe(req, res, r, undefined, false, store.variantsOf(r.objectKey).length > 0 ? 'vary-miss' : 'uri-miss');
+    fetchAndServe(req, res, r, undefined, false, store.variantsOf(r.objectKey).length > 0 ? 'vary-miss' : 'uri-miss').catch((err) => internalError(res, err));
+  }
+
+  /** A bug on the fetch path answers 500 (or closes a started answer) and is logged; it never takes the process down. */
+  function internalError(res: ServerResponse, err: unknown): void {
+    logger.error({ err: String(err), stack: (err as Error)?.stack }, 'request failed inside the edge');
+    if (res.headersSent) res.destroy();
+    else sendText(res, 500, 'edgecache: internal error');
   }
 
   function onlyIfCached(res: ServerResponse): void {
