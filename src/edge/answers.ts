@@ -7,8 +7,12 @@ import type { CfCacheStatus } from '../observability/cache-status.js';
 export function relayInterim(res: ServerResponse): (info: { statusCode: number; headers: Record<string, string | string[]> }) => void {
   return (info) => {
     if (res.headersSent || res.destroyed) return;
-    if (info.statusCode === 103) res.writeEarlyHints(info.headers);
-    else if (info.statusCode === 102) res.writeProcessing();
+    try {
+      if (info.statusCode === 103) res.writeEarlyHints(info.headers);
+      else if (info.statusCode === 102) res.writeProcessing();
+    } catch {
+      // Hints with fields Node refuses to write are dropped: they are optional, the final answer is what counts.
+    }
   };
 }
 
