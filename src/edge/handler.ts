@@ -1,6 +1,6 @@
 // The request path: route by Host, key, look up, decide (RFC 9111 §4), then serve, revalidate, fetch or pass.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { Logger } from '../observability/logger.js';
 import type { EdgeMetrics } from '../observability/metrics.js';
 import type { CacheStore, StoredVariant } from '../storage/store.js';
@@ -61,12 +61,18 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     c.inc();
   }
 
-  /** Edge fields for one answer: cache status (cf-cache-status, RFC 9211 Cache-Status) and the zone's CORS fields. */
-  function statusFields(req: IncomingMessage, zone: ZoneRuntime, cf: CfCacheStatus, parts: CacheStatusParts): string[] {
-    // Via (RFC 9110 §7.6.3); a second field line after the origin's own is the same as appending to its list.
-    const out = ['via', VIA, 'cf-cache-status', cf, 'cache-status', cacheStatus(parts)];
+  /**
+   * Edge fields for one answer, in one array (the hit path allocates as little as it can): Age for an answer from
+   * cache (RFC 9111 §5.1), Via (RFC 9110 §7.6.3; a second field line after the origin's own appends to its list),
+   * cf-cache-status, RFC 9211 Cache-Status, and the zone's CORS fields.
+   */
+  function statusFields(req: IncomingMessage, zone: ZoneRuntime, cf: CfCacheStatus, parts: CacheStatusParts, age?: number): string[] {
+    const out = age === undefined
+      ? ['via', VIA, 'cf-cache-status', cf, 'cache-status', cacheStatus(parts)]
+      : ['age', String(age), 'via', VIA, 'cf-cache-status', cf, 'cache-status', cacheStatus(parts)];
     const deco = zone.decorate(req.headers.origin);
-    return deco.length === 0 ? out : out.concat(deco);
+    for (let i = 0; i < deco.length; i++) out.push(deco[i]!);
+    return out;
   }
 
   const diagnostics = createCorsDiagnostics({
@@ -103,12 +109,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
 
   /** Serves a stored variant with its current Age (RFC 9111 §4.2.3, §5.1). */
   function serveVariant(req: IncomingMessage, res: ServerResponse, r: Req, v: StoredVariant, cf: CfCacheStatus, parts: CacheStatusParts): void {
-    const age = currentAge(v.freshness, Date.now());
-    // One array for the edge fields (the hit path allocates as little as it can).
-    const extra = ['age', String(age), 'via', VIA, 'cf-cache-status', cf, 'cache-status', cacheStatus(parts)];
-    const deco = r.zone.decorate(req.headers.origin);
-    for (let i = 0; i < deco.length; i++) extra.push(deco[i]!);
-    serveComplete(req, res, v, extra);
+    serveComplete(req, res, v, statusFields(req, r.zone, cf, parts, currentAge(v.freshness, Date.now())));
     done(res, cf);
   }
 
@@ -131,21 +132,26 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     }).then((o) => {
       if (!SAFE_METHODS.has(r.method) && isNonErrorStatus(o.status)) invalidate(r, o.headers);
       diagnose(req, r, o.headers);
-      const fields = r.zone.clientFields(o.headers);
-      try {
-        res.writeHead(o.status, flatFields(fields, statusFields(req, r.zone, cf, { fwd, fwdStatus: o.status, detail })));
-      } catch {
-        discard(o.body);
-        originFailed(res, new OriginError('ORIGIN_BAD_RESPONSE', 'origin sent an invalid response field'));
-        return;
-      }
-      if (r.method === 'HEAD') { o.body.resume(); res.end(); }
-      else pipeline(o.body, res, () => {});
-      done(res, cf);
+      relay(req, res, r, o.status, r.zone.clientFields(o.headers), o.body, cf, { fwd, fwdStatus: o.status, detail }, true);
     }, (err) => {
       metrics.originErrors.inc({ code: classifyOriginError(err).code });
       originFailed(res, err);
     });
+  }
+
+  /** Writes an origin answer through to the client, uncached (a throw on an invalid field becomes a 502). */
+  function relay(req: IncomingMessage, res: ServerResponse, r: Req, status: number, fields: [string, string][], body: Readable, cf: CfCacheStatus, parts: CacheStatusParts, bodyless = false): void {
+    try {
+      res.writeHead(status, flatFields(fields, statusFields(req, r.zone, cf, parts)));
+    } catch {
+      discard(body);
+      originFailed(res, new OriginError('ORIGIN_BAD_RESPONSE', 'origin sent an invalid response field'));
+      return;
+    }
+    // A HEAD sent on as GET (a cache fetch) has a body to drop; one the origin saw as HEAD has none to wait for.
+    if (r.method === 'HEAD') { if (bodyless) body.resume(); else discard(body); res.end(); }
+    else pipeline(body, res, () => {});
+    done(res, cf);
   }
 
   /** RFC 9111 §4.4: a successful unsafe request invalidates its target and same-host Location/Content-Location. */
@@ -237,16 +243,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
           head.body.resume();
           return serveVariant(req, res, r, stale, 'STALE', { hit: true, fwd: 'stale', fwdStatus: head.status, detail: 'stale-if-error' });
         }
-        const cf = cfFor(head.reason);
-        try {
-          res.writeHead(head.status, flatFields(head.fields, statusFields(req, r.zone, cf, { fwd, fwdStatus: head.status, detail: head.reason })));
-        } catch {
-          discard(head.body);
-          return originFailed(res, new OriginError('ORIGIN_BAD_RESPONSE', 'origin sent an invalid response field'));
-        }
-        if (r.method === 'HEAD') { discard(head.body); res.end(); }
-        else pipeline(head.body, res, () => {});
-        return done(res, cf);
+        return relay(req, res, r, head.status, head.fields, head.body, cfFor(head.reason), { fwd, fwdStatus: head.status, detail: head.reason });
       }
       case 'shared': {
         if (selectorOf(head.keyNames, req.headers, normalizeVaryValue) !== head.selector || !flight.joinable) {
@@ -269,12 +266,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     let head: FlightHead;
     try { head = await flight.head; } catch (err) { return originFailed(res, err); }
     if (head.kind === 'shared') return streamOrWait(req, res, r, flight, head, 'MISS', { fwd, fwdStatus: head.status, stored: true });
-    if (head.kind === 'private') {
-      const cf = cfFor(head.reason);
-      res.writeHead(head.status, flatFields(head.fields, statusFields(req, r.zone, cf, { fwd, fwdStatus: head.status, detail: head.reason })));
-      if (r.method === 'HEAD') { discard(head.body); res.end(); } else pipeline(head.body, res, () => {});
-      return done(res, cf);
-    }
+    if (head.kind === 'private') return relay(req, res, r, head.status, head.fields, head.body, cfFor(head.reason), { fwd, fwdStatus: head.status, detail: head.reason });
     if (head.kind === 'tier') return serveVariant(req, res, r, head.variant, 'HIT', { hit: true, detail: 'shared-tier' });
     return sendText(res, 502, 'edgecache: unexpected origin answer');
   }
@@ -311,7 +303,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
           status: head.status, flatHeaders: flatFields(head.fields, []), fieldMap: Object.fromEntries(head.fields),
           body: Buffer.concat(chunks),
         };
-        serveComplete(req, res, s, stored ? ['age', String(currentAge(stored.freshness, Date.now())), ...edge] : edge);
+        serveComplete(req, res, s, stored ? statusFields(req, r.zone, cf, parts, currentAge(stored.freshness, Date.now())) : edge);
         done(res, cf);
       },
       fail: (err) => originFailed(res, err),
