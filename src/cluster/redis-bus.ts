@@ -1,4 +1,5 @@
 // The cluster purge bus over one Redis Stream: XADD to publish, XREAD BLOCK to consume in order, trim/loss detection → reset.
+import { backoff } from './backoff.js';
 import { Redis, type RedisOptions } from 'ioredis';
 import { BusUnavailableError, type BusHandlers, type BusState, type PurgeBus, type PurgeMessage } from './bus.js';
 import {
@@ -28,8 +29,6 @@ export interface RedisBusOptions {
 const READ_BLOCK_MS = 1000;
 const READ_COUNT = 100;
 const START_WAIT_MS = 3000;
-const RETRY_BASE_MS = 50;
-const RETRY_MAX_MS = 2000;
 const AGE_TRIM_EVERY_MS = 60_000;
 const ERROR_PAUSE_MS = 1000;
 const READ_STALL_MS = 4000;
@@ -321,11 +320,6 @@ async function readStreamInfo(reply: Promise<unknown>): Promise<StreamInfo | nul
   }
 }
 
-/** Capped exponential backoff with jitter, so a cluster's nodes do not reconnect in lockstep. */
-function backoff(attempt: number): number {
-  const exp = RETRY_BASE_MS * 2 ** Math.min(attempt - 1, 16);
-  return Math.round(Math.min(RETRY_MAX_MS, exp) * (0.75 + Math.random() * 0.5));
-}
 
 function waitReady(conn: Redis, deadline: number, signal: AbortSignal): Promise<boolean> {
   if (conn.status === 'ready') return Promise.resolve(true);

@@ -11,6 +11,7 @@
 //                           gen is below its zone's hard generation (or clr) is absent, below soft it is stale.
 //   l:<key>                 fetch lock (SET NX PX, token-checked release)
 // Index keys carry a TTL at least the longest of their variants', so nothing but the generations outlives its data.
+import { backoff } from './backoff.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { headersOfSelector, hostName, selectorOf, type HeaderValues } from '../cache/key.js';
@@ -400,13 +401,6 @@ function parseMeta(buf: Buffer): Meta {
   return m as Meta;
 }
 
-/** A Host value's name without its port ("[::1]:8080" → "[::1]"). */
-
-/** Capped exponential backoff with jitter, so a cluster's nodes do not reconnect in lockstep. */
-function backoff(attempt: number): number {
-  const exp = 50 * 2 ** Math.min(attempt - 1, 16);
-  return Math.round(Math.min(2000, exp) * (0.75 + Math.random() * 0.5));
-}
 
 function checkBound(bound: Bound): void {
   if (Date.now() >= bound.at) throw new RedisTierError('TIER_TIMEOUT', 'operation bound reached');
