@@ -1,7 +1,161 @@
-// MemoryStore's index key helpers: zone host/tag keys, Host names and ports, Vary group matching, body content hashes.
+// MemoryStore's records (zones, objects, Vary groups), its LRU and zone lists, index keys, Host ports, body hashes.
 import { createHash } from 'node:crypto';
 import { headersOfSelector as selectorHeaders, hostName, type HeaderValues } from '../cache/key.js';
 import type { VariantInput } from './store.js';
+import type { Body, MemoryVariant } from './variant.js';
+
+/** One zone: its variants as a list (what a purge-everything sweep walks) and its purge-everything generations. */
+export interface Zone {
+  readonly id: string;
+  /** The most recently stored variant of the zone; `zoneNext` leads to older ones. */
+  head: Variant | undefined;
+  /** The store's seq at the zone's last purge-everything (hard) and soft purge-everything; 0 = none. */
+  hard: number;
+  soft: number;
+}
+
+/**
+ * One primary key (Host, path, query; a preflight's own key): its variants in Vary groups, oldest group first. A group
+ * is the variants that share key names; most objects have one group of one variant, held in `first` with no array.
+ */
+export interface CacheObject {
+  readonly key: string;
+  readonly zone: Zone;
+  readonly host: string;
+  readonly path: string;
+  readonly query: string;
+  first: Group | undefined;
+  /** Groups added after `first` (a response's Vary changed), oldest first; undefined while there are none. */
+  more: Group[] | undefined;
+  count: number;
+}
+
+export type Variant = MemoryVariant<CacheObject>;
+
+/**
+ * A Vary group of two or more variants, by selector. A group of one is that variant itself (it carries the group's
+ * key names and its selector), so the common object pays for no Map: one grows at the second selector.
+ */
+export class SelectorMap extends Map<string, Variant> {
+  constructor(readonly keyNames: readonly string[]) { super(); }
+}
+
+export type Group = Variant | SelectorMap;
+
+/** The group's variant with this selector (on every hit). */
+export function groupGet(g: Group, selector: string): Variant | undefined {
+  // A variant is told from a SelectorMap by its selector field: an `instanceof` here costs as much as the rest of a hit.
+  const own = (g as Partial<Variant>).selector;
+  if (own !== undefined) return own === selector ? (g as Variant) : undefined;
+  return (g as SelectorMap).get(selector);
+}
+
+/** The group with `v` added (a new SelectorMap when `g` was a single variant). `v` must carry the group's key names. */
+export function groupAdd(g: Group, v: Variant): Group {
+  if (g instanceof SelectorMap) return g.set(v.selector, v);
+  const map = new SelectorMap(g.keyNames);
+  return map.set(g.selector, g).set(v.selector, v);
+}
+
+/** The group left once `v` is taken out (a single variant again at one; undefined when empty), or null if `v` was not in it. */
+export function groupRemove(g: Group, v: Variant): Group | undefined | null {
+  if (!(g instanceof SelectorMap)) return g === v ? undefined : null;
+  if (g.get(v.selector) !== v) return null;
+  g.delete(v.selector);
+  if (g.size > 1) return g;
+  const [only] = g.values();
+  return only;
+}
+
+/** Appends the group's variants to `out`. */
+export function pushGroup(g: Group, out: Variant[]): void {
+  if (g instanceof SelectorMap) for (const v of g.values()) out.push(v);
+  else out.push(g);
+}
+
+/** Every variant of the object, oldest group first. */
+export function variantsIn(obj: CacheObject): Variant[] {
+  const out: Variant[] = [];
+  for (const g of groupsOf(obj)) pushGroup(g, out);
+  return out;
+}
+
+/** The object's groups, oldest first. */
+export function groupsOf(obj: CacheObject): Group[] {
+  if (obj.first === undefined) return [];
+  return obj.more === undefined ? [obj.first] : [obj.first, ...obj.more];
+}
+
+/** Replaces the object's group at `index` (in `groupsOf` order) with `g`, or removes it when `g` is undefined. */
+export function setGroup(obj: CacheObject, index: number, g: Group | undefined): void {
+  if (g !== undefined) {
+    if (index === 0) obj.first = g; else obj.more![index - 1] = g;
+    return;
+  }
+  if (index === 0) obj.first = obj.more?.shift();
+  else obj.more!.splice(index - 1, 1);
+  if (obj.more?.length === 0) obj.more = undefined;
+}
+
+/** Adds a group after the object's others (the newest group, which lookups try first). */
+export function addGroup(obj: CacheObject, g: Group): void {
+  if (obj.first === undefined) obj.first = g;
+  else if (obj.more === undefined) obj.more = [g];
+  else obj.more.push(g);
+}
+
+/**
+ * The store's LRU order, linked through the variants' own `older`/`newer` fields: no hash entry per variant, and a
+ * hit moves its variant in O(1). A variant out of the list has both links undefined and is not `oldest`.
+ */
+export class LruList {
+  /** The least recently used: eviction starts here. */
+  oldest: Variant | undefined = undefined;
+  /** The most recently used. */
+  newest: Variant | undefined = undefined;
+
+  has(v: Variant): boolean { return v.older !== undefined || this.oldest === v; }
+
+  /** Appends `v` (not in the list) as the most recently used. */
+  push(v: Variant): void {
+    v.older = this.newest;
+    v.newer = undefined;
+    if (this.newest === undefined) this.oldest = v; else this.newest.newer = v;
+    this.newest = v;
+  }
+
+  remove(v: Variant): void {
+    if (v.older === undefined) this.oldest = v.newer; else v.older.newer = v.newer;
+    if (v.newer === undefined) this.newest = v.older; else v.newer.older = v.older;
+    v.older = v.newer = undefined;
+  }
+
+  /** Makes `v` (in the list) the most recently used; nothing to do when it already is (a hot object hit again). */
+  touch(v: Variant): void {
+    const newer = v.newer;
+    if (newer === undefined) return;
+    const older = v.older;
+    if (older === undefined) this.oldest = newer; else older.newer = newer;
+    newer.older = older;
+    v.older = this.newest;
+    v.newer = undefined;
+    this.newest!.newer = v;
+    this.newest = v;
+  }
+}
+
+/** Puts `v` at the head of its zone's list (in front of everything a sweep already under way will visit). */
+export function zoneAdd(zone: Zone, v: Variant): void {
+  v.zoneNext = zone.head;
+  if (zone.head !== undefined) zone.head.zonePrev = v;
+  zone.head = v;
+}
+
+export function zoneRemove(zone: Zone, v: Variant): void {
+  if (v.zonePrev === undefined) zone.head = v.zoneNext; else v.zonePrev.zoneNext = v.zoneNext;
+  if (v.zoneNext !== undefined) v.zoneNext.zonePrev = v.zonePrev;
+  v.zonePrev = v.zoneNext = undefined;
+}
 
 export function hostKey(zoneId: string, host: string): string { return `${zoneId}\u0000${host}`; }
 export function tagKey(zoneId: string, tag: string): string { return `${zoneId}\u0000${tag}`; }
@@ -17,9 +171,61 @@ export function sameNames(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-/** Content hash, so byte-identical bodies of different variants are held once. */
+/** A body's content hash: the raw SHA-256 digest as a 32-character one-byte string ('binary' is Node's latin1). */
 export function hashBody(body: Buffer): string {
-  return `${body.length}:${createHash('sha256').update(body).digest('base64')}`;
+  return createHash('sha256').update(body).digest('binary');
+}
+
+/** A body's key in the BodyTable: the first 30 bits of its SHA-256, a small integer (no string held per body). */
+export function bodyKey(body: Buffer): number {
+  return createHash('sha256').update(body).digest().readUInt32BE(0) >>> 2;
+}
+
+/**
+ * Bodies held once for every variant with the same bytes. Keyed by `bodyKey`; different bytes with the same key (about
+ * one pair in a million bodies) are chained, and a match is always confirmed byte by byte.
+ */
+export class BodyTable {
+  readonly #byKey = new Map<number, Body>();
+  #count = 0;
+  #bytes = 0;
+
+  /** Bodies held. */
+  get size(): number { return this.#count; }
+  /** Their bytes, each body once. */
+  get bytes(): number { return this.#bytes; }
+
+  /** The held body with these bytes (held from now on when new), with one more reference. */
+  acquire(buf: Buffer): Body {
+    const key = bodyKey(buf);
+    const head = this.#byKey.get(key);
+    for (let b = head; b !== undefined; b = b.next) {
+      if (b.buf === buf || b.buf.equals(buf)) { b.refs++; return b; }
+    }
+    const body: Body = { buf, key, refs: 1, next: head };
+    this.#byKey.set(key, body);
+    this.#count++;
+    this.#bytes += buf.length;
+    return body;
+  }
+
+  /** Drops one reference; true when it was the last, and the body is no longer held. */
+  release(body: Body): boolean {
+    if (--body.refs > 0) return false;
+    const head = this.#byKey.get(body.key);
+    if (head === body) {
+      if (body.next === undefined) this.#byKey.delete(body.key); else this.#byKey.set(body.key, body.next);
+    } else {
+      let b = head;
+      while (b !== undefined && b.next !== body) b = b.next;
+      if (b === undefined) return false; // not held here
+      b.next = body.next;
+    }
+    body.next = undefined;
+    this.#count--;
+    this.#bytes -= body.buf.length;
+    return true;
+  }
 }
 
 /** Rebuilds request-like headers from a selector, to find the same request's variant in another Vary group. */

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryStore } from './memory.js';
+import { bodyKey, hashBody } from './memory-index.js';
 import type { VariantInput } from './store.js';
 import { primaryKey, selectorOf, type HeaderValues } from '../cache/key.js';
 import { normalizeVaryValue } from '../cache/policy/vary.js';
@@ -36,7 +37,7 @@ function has(store: MemoryStore, e: Entry): boolean {
   return store.lookup(i.objectKey, e.req ?? {}) !== undefined;
 }
 
-test('a purge of 10,000 entries among 200,000 visits about 10,000 (tags), 20,000 (hosts, prefixes) — never the rest', () => {
+test('a purge of 10,000 entries among 200,000 visits about 10,000 (tags), 20,000 to 40,000 (hosts, prefixes) — never the rest', () => {
   const store = newStore();
   const N = 200_000;
   // Three disjoint groups of 10,000: tag "hot", host hot.example, path /hot/...; 170,000 others.
@@ -63,7 +64,8 @@ test('a purge of 10,000 entries among 200,000 visits about 10,000 (tags), 20,000
 
   const host = measure(() => store.purge({ kind: 'host', zoneId: 'z', host: 'hot.example' }, false));
   assert.equal(host.n, 10_000);
-  assert.ok(host.work <= 2 * 10_000 + 10, `host purge visited ${host.work}`); // one object + one variant each
+  // objects + variants + the radix nodes of the host's path index (its whole index: fewer than two nodes per path)
+  assert.ok(host.work <= 4 * 10_000 + 50, `host purge visited ${host.work}`);
 
   const prefix = measure(() => store.purge({ kind: 'prefix', zoneId: 'z', host: 'cdn.example', pathPrefix: '/hot/' }, false));
   assert.equal(prefix.n, 10_000);
@@ -235,4 +237,92 @@ test('purge with {Origin}: that Origin\'s cached preflights go for every method 
   store.purge({ kind: 'variant', ...t, headers: { origin: 'https://b.example' } }, false);
   assert.equal(store.insert(pre('https://b.example', 'PATCH'), since), undefined);
   assert.ok(store.insert(pre('https://a.example', 'PATCH'), since));
+});
+
+test('bodies whose table keys collide are told apart by their bytes; equal bytes are still held once', () => {
+  // Two different 4-byte bodies with the same 30-bit key (a birthday search: about 40,000 hashes).
+  const seen = new Map<number, Buffer>();
+  let pair: [Buffer, Buffer] | undefined;
+  for (let i = 0; !pair; i++) {
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE(i);
+    const other = seen.get(bodyKey(b));
+    if (other) pair = [other, b]; else seen.set(bodyKey(b), b);
+  }
+  const [a, b] = pair;
+  const store = newStore();
+  store.insert(input({ path: '/a', body: a }));
+  store.insert(input({ path: '/b', body: b }));
+  store.insert(input({ path: '/a2', body: Buffer.from(a) }));
+  assert.deepEqual({ bodies: store.stats().bodies, bytes: store.stats().bodyBytes }, { bodies: 2, bytes: 8 });
+  const body = (path: string): Buffer | undefined => store.lookup(input({ path }).objectKey, {})?.body;
+  assert.deepEqual([body('/a'), body('/b'), body('/a2')], [a, b, a]);
+  assert.equal(store.lookup(input({ path: '/b' }).objectKey, {})?.bodyHash, hashBody(b));
+  store.purge({ kind: 'object', zoneId: 'z', host: 'cdn.example', path: '/a', query: '' }, false);
+  assert.deepEqual([body('/b'), body('/a2')], [b, a]);
+  store.purge({ kind: 'object', zoneId: 'z', host: 'cdn.example', path: '/b', query: '' }, false);
+  assert.deepEqual(body('/a2'), a);
+  store.purge({ kind: 'object', zoneId: 'z', host: 'cdn.example', path: '/a2', query: '' }, false);
+  assert.deepEqual(store.stats(), { objects: 0, variants: 0, bodyBytes: 0, bodies: 0, evictions: 0 });
+});
+
+test('a Vary group grows from one variant to many and back; each stays reachable, in insertion order', () => {
+  const store = newStore();
+  const origins = ['https://a.example', 'https://b.example', 'https://c.example'];
+  const key = input({ path: '/v' }).objectKey;
+  const stored = origins.map((origin) => store.insert(input({ path: '/v', req: { origin }, body: Buffer.from(origin) })));
+  assert.deepEqual(store.variantsOf(key), stored);
+  for (const [i, origin] of origins.entries()) assert.equal(store.lookup(key, { origin }), stored[i]);
+  assert.equal(store.lookup(key, { origin: 'https://d.example' }), undefined);
+  const t = { zoneId: 'z', host: 'cdn.example', path: '/v', query: '' };
+  assert.equal(store.purge({ kind: 'variant', ...t, headers: { origin: origins[0]! } }, false), 1);
+  assert.equal(store.purge({ kind: 'variant', ...t, headers: { origin: origins[2]! } }, false), 1);
+  assert.deepEqual(store.variantsOf(key), [stored[1]]);
+  assert.equal(store.lookup(key, { origin: origins[1]! }), stored[1]);
+  assert.equal(store.lookup(key, { origin: origins[0]! }), undefined);
+  // Grows again; replacing one variant keeps the others.
+  const again = store.insert(input({ path: '/v', req: { origin: origins[0]! } }));
+  const replaced = store.insert(input({ path: '/v', req: { origin: origins[1]! } }));
+  assert.deepEqual(store.variantsOf(key), [again, replaced]);
+  assert.deepEqual(store.stats(), { objects: 1, variants: 2, bodyBytes: 1, bodies: 1, evictions: 0 });
+});
+
+test('LRU: a hit moves its variant to the newest end; a hit on the newest changes nothing; eviction from the oldest', () => {
+  const body = (c: string): Buffer => Buffer.alloc(1000, c);
+  const probe = newStore();
+  probe.insert(input({ path: '/probe', body: body('p') }));
+  const perEntry = probe.chargedBytes();
+  const removed: string[] = [];
+  const store = new MemoryStore({ maxBytes: 4 * perEntry + 10, normalize: normalizeVaryValue, onRemove: (v, why) => removed.push(`${v.path} ${why}`) });
+  for (const p of ['/a', '/b', '/c', '/d']) store.insert(input({ path: p, body: body(p[1]!) }));
+  for (const p of ['/b', '/b', '/a', '/d', '/d']) assert.ok(has(store, { path: p })); // order now: c, b, a, d
+  store.insert(input({ path: '/e', body: body('e') }));
+  store.insert(input({ path: '/f', body: body('f') }));
+  assert.deepEqual(removed, ['/c evicted', '/b evicted']);
+  assert.deepEqual(['/a', '/d', '/e', '/f'].map((path) => has(store, { path })), [true, true, true, true]);
+  // remove(): a variant already gone, or another store's, changes nothing.
+  const other = newStore();
+  const foreign = other.insert(input({ path: '/a', body: body('a') }))!;
+  store.remove(foreign);
+  assert.equal(has(store, { path: '/a' }), true);
+  const a = store.lookup(input({ path: '/a' }).objectKey, {})!;
+  store.remove(a);
+  store.remove(a);
+  assert.deepEqual(removed.slice(2), ['/a purged']);
+  assert.equal(store.stats().variants, 3);
+  assert.equal(other.stats().variants, 1);
+});
+
+test('purge everything: the sweep goes on past variants that leave the zone while it is under way', async () => {
+  const store = newStore();
+  for (let i = 0; i < 12_000; i++) store.insert(input({ zoneId: 'a', path: `/${i}` }));
+  for (let i = 0; i < 100; i++) store.insert(input({ zoneId: 'b', path: `/${i}` }));
+  store.purge({ kind: 'everything', zoneId: 'a' }, false);
+  // The sweep did its first slice (the 5,000 newest); these are next in its walk, and leave before it gets to them.
+  for (let i = 6_999; i > 6_900; i--) assert.equal(has(store, { zoneId: 'a', path: `/${i}` }), false);
+  store.insert(input({ zoneId: 'a', path: '/after' }));
+  for (let n = 0; n < 5; n++) await new Promise((r) => setImmediate(r));
+  assert.equal(store.stats().variants, 100 + 1);
+  assert.equal(has(store, { zoneId: 'a', path: '/after' }), true);
+  assert.equal(has(store, { zoneId: 'b', path: '/99' }), true);
 });

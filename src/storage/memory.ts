@@ -1,10 +1,13 @@
-// In-memory cache store: objects → variants, LRU bounded by bytes, shared bodies, tag/host/path indexes, purges.
+// In-memory cache store: objects → variants, LRU bounded by bytes, shared bodies, tag/path indexes, purges.
 import { selectorOf, type HeaderValues } from '../cache/key.js';
 import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput } from './store.js';
 import type { Freshness } from '../cache/policy/types.js';
-import { hashBody, hasPort, headersOfSelector, hostKey, hostName, sameNames, tagKey } from './memory-index.js';
+import {
+  addGroup, BodyTable, groupAdd, groupGet, groupRemove, groupsOf, hasPort, headersOfSelector, hostKey, hostName, LruList,
+  sameNames, setGroup, tagKey, variantsIn, zoneAdd, zoneRemove, type CacheObject, type Group, type Variant, type Zone,
+} from './memory-index.js';
 import { PathIndex } from './path-index.js';
-import { MemoryVariant } from './variant.js';
+import { flat, intern, internNames, MemoryVariant } from './variant.js';
 
 export { hashBody } from './memory-index.js';
 
@@ -18,12 +21,10 @@ export interface MemoryStoreOptions {
   onMarkStale?: (v: StoredVariant) => void;
 }
 
-interface Group { keyNames: readonly string[]; bySelector: Map<string, Variant> }
-interface CacheObject { key: string; zoneId: string; host: string; path: string; groups: Group[]; count: number }
-interface Body { buf: Buffer; refs: number }
-type Variant = MemoryVariant<CacheObject>;
 const NO_TAGS: readonly string[] = Object.freeze([]);
 interface PurgeRecord { epoch: number; target: PurgeTarget; soft: boolean }
+/** Where a purge-everything sweep goes on from in its zone's list (moved on when that variant leaves the list). */
+interface SweepCursor { next: Variant | undefined }
 
 /** Fixed per-variant overhead charged against maxBytes on top of header and body bytes. */
 const VARIANT_OVERHEAD = 400;
@@ -34,26 +35,23 @@ const PREFLIGHT_SUFFIX = '\u0000OPTIONS';
 export class MemoryStore implements CacheStore {
   readonly #opts: MemoryStoreOptions;
   readonly #objects = new Map<string, CacheObject>();
-  /** Insertion-ordered: the first entry is the least recently used. */
-  readonly #lru = new Map<Variant, true>();
-  /** The last entry of #lru. */
-  #mru: Variant | undefined;
-  readonly #bodies = new Map<string, Body>();
+  /** Every variant, least recently used first (linked through the variants themselves). */
+  readonly #lru = new LruList();
+  /** Each distinct body once, for every variant with those bytes. */
+  readonly #bodies = new BodyTable();
   readonly #byTag = new Map<string, Set<Variant>>();
-  readonly #byHost = new Map<string, Set<CacheObject>>();
   /** zone + host name without port → the hosts (with and without ports) indexed under it: a portless host purge. */
   readonly #hostsByName = new Map<string, Set<string>>();
+  /** zone + host → its objects by path: prefix purges, and host purges (the whole index). */
   readonly #paths = new Map<string, PathIndex<CacheObject>>();
-  /** zone → its variants, so a purge-everything sweep walks that zone only. */
-  readonly #byZone = new Map<string, Set<Variant>>();
-  /** zone → seq at its last purge-everything (hard) and soft purge-everything. */
-  readonly #generations = new Map<string, { hard: number; soft: number }>();
+  /** Each zone's variant list and purge-everything generations. Kept once made: generations outlive the variants. */
+  readonly #zones = new Map<string, Zone>();
+  readonly #sweeps = new Set<SweepCursor>();
   readonly #purgeLog: PurgeRecord[] = [];
   #epoch = 0;
   #seq = 0;
   #nextId = 1;
   #bytes = 0;        // charged bytes: metadata of every variant + each unique body once
-  #bodyBytes = 0;
   #variants = 0;
   #evictions = 0;
   /** Variants, objects and index nodes visited by purges: work counted, not timed (see workCount). */
@@ -65,38 +63,40 @@ export class MemoryStore implements CacheStore {
 
   variantsOf(objectKey: string): readonly StoredVariant[] {
     const obj = this.#objects.get(objectKey);
-    if (!obj) return [];
-    const out: StoredVariant[] = [];
-    for (const g of obj.groups) for (const v of g.bySelector.values()) if (this.#isLive(v)) out.push(v);
-    return out;
+    return obj ? variantsIn(obj).filter((v) => this.#isLive(v)) : [];
   }
 
   lookup(objectKey: string, headers: HeaderValues): StoredVariant | undefined {
     const obj = this.#objects.get(objectKey);
-    if (!obj) return undefined;
-    const groups = obj.groups;
-    for (let i = groups.length - 1; i >= 0; i--) {
-      const g = groups[i]!;
-      const v = g.bySelector.get(selectorOf(g.keyNames, headers, this.#opts.normalize));
-      if (v === undefined) continue;
-      if (!this.#isLive(v)) { this.#drop(v, 'purged'); return undefined; }
-      // Already the most recently used (a hot object hit again): moving it would change nothing.
-      if (this.#mru !== v) {
-        this.#lru.delete(v);
-        this.#lru.set(v, true);
-        this.#mru = v;
+    if (obj === undefined) return undefined;
+    // The newest Vary group first.
+    const more = obj.more;
+    if (more !== undefined) {
+      for (let i = more.length - 1; i >= 0; i--) {
+        const v = this.#select(more[i]!, headers);
+        if (v !== undefined) return this.#use(v);
       }
-      return v;
     }
-    return undefined;
+    const v = obj.first === undefined ? undefined : this.#select(obj.first, headers);
+    return v === undefined ? undefined : this.#use(v);
+  }
+
+  #select(g: Group, headers: HeaderValues): Variant | undefined {
+    return groupGet(g, selectorOf(g.keyNames, headers, this.#opts.normalize));
+  }
+
+  /** A lookup found `v`: gone if a purge-everything covers it, else now the most recently used. */
+  #use(v: Variant): Variant | undefined {
+    if (!this.#isLive(v)) { this.#drop(v, 'purged'); return undefined; }
+    this.#lru.touch(v);
+    return v;
   }
 
   /** Applies purge-everything generations lazily (RFC-free: a Varnish-style ban by sequence number). */
   #isLive(v: Variant): boolean {
-    const gen = this.#generations.get(v.zoneId);
-    if (!gen) return true;
-    if (v.seq <= gen.hard) return false;
-    if (v.seq <= gen.soft && !v.forcedStale) v.forcedStale = true;
+    const zone = v.object.zone;
+    if (v.seq <= zone.hard) return false;
+    if (v.seq <= zone.soft && !v.forcedStale) v.forcedStale = true;
     return true;
   }
 
@@ -120,66 +120,72 @@ export class MemoryStore implements CacheStore {
     // the object and its index entries, so a new variant hung on it afterwards would be unreachable.
     const existing = this.#objects.get(input.objectKey);
     if (existing) {
-      for (const g of [...existing.groups]) {
+      for (const g of groupsOf(existing)) {
         const sel = sameNames(g.keyNames, input.keyNames) ? input.selector : selectorOf(g.keyNames, headersOfSelector(input), this.#opts.normalize);
-        const old = g.bySelector.get(sel);
+        const old = groupGet(g, sel);
         if (old) this.#drop(old, 'replaced');
       }
     }
     let obj = this.#objects.get(input.objectKey);
-    if (!obj) {
-      obj = { key: input.objectKey, zoneId: input.zoneId, host: input.host, path: input.path, groups: [], count: 0 };
-      this.#objects.set(obj.key, obj);
-      let hostSet = this.#byHost.get(hostKey(input.zoneId, input.host));
-      if (!hostSet) {
-        this.#byHost.set(hostKey(input.zoneId, input.host), (hostSet = new Set()));
-        const nk = hostKey(input.zoneId, hostName(input.host));
-        let names = this.#hostsByName.get(nk);
-        if (!names) this.#hostsByName.set(nk, (names = new Set()));
-        names.add(input.host);
-      }
-      hostSet.add(obj);
-      let idx = this.#paths.get(hostKey(input.zoneId, input.host));
-      if (!idx) this.#paths.set(hostKey(input.zoneId, input.host), (idx = new PathIndex()));
-      idx.add(input.path, obj);
-    }
-    let group = obj.groups.find((g) => sameNames(g.keyNames, input.keyNames));
-    if (!group) {
-      group = { keyNames: input.keyNames, bySelector: new Map() };
-      obj.groups.push(group);
-    }
+    if (!obj) obj = this.#newObject(input);
+    const groups = groupsOf(obj);
+    const at = groups.findIndex((g) => sameNames(g.keyNames, input.keyNames));
+    // Strings every variant of a kind repeats (key names, an Origin) are held once; see variant.ts.
+    const keyNames = at === -1 ? internNames(input.keyNames) : groups[at]!.keyNames;
+    const selector = intern(input.selector);
 
-    const hash = hashBody(input.body);
-    let body = this.#bodies.get(hash);
-    if (!body) {
-      body = { buf: input.body, refs: 0 };
-      this.#bodies.set(hash, body);
-      this.#bodyBytes += body.buf.length;
-      this.#bytes += body.buf.length;
-    }
-    body.refs++;
+    const body = this.#bodies.acquire(input.body);
+    if (body.refs === 1) this.#bytes += body.buf.length;
 
     const v: Variant = new MemoryVariant(
-      this.#nextId++, ++this.#seq, input.zoneId, input.host, input.path, input.query, input.objectKey, group.keyNames,
-      input.selector, input.status, input.headers, body.buf, hash, input.freshness,
+      this.#nextId++, ++this.#seq, keyNames, selector, input.status, input.headers, body, input.freshness,
       input.tags.length === 0 ? NO_TAGS : input.tags, soft, input.storedAt ?? Date.now(), size, obj,
     );
-    group.bySelector.set(input.selector, v);
+    if (at === -1) addGroup(obj, v); else setGroup(obj, at, groupAdd(groups[at]!, v));
     obj.count++;
     this.#variants++;
     this.#bytes += size;
-    this.#lru.set(v, true);
-    this.#mru = v;
-    let zoneSet = this.#byZone.get(v.zoneId);
-    if (!zoneSet) this.#byZone.set(v.zoneId, (zoneSet = new Set()));
-    zoneSet.add(v);
+    this.#lru.push(v);
+    zoneAdd(obj.zone, v);
     for (const tag of v.tags) {
       let set = this.#byTag.get(tagKey(v.zoneId, tag));
       if (!set) this.#byTag.set(tagKey(v.zoneId, tag), (set = new Set()));
       set.add(v);
     }
     this.#evict(v);
-    return obj.count > 0 && group.bySelector.get(input.selector) === v ? v : undefined;
+    return this.#lru.has(v) ? v : undefined;
+  }
+
+  /**
+   * A new object for the input's key, in its host's path index. Its strings are held once: the key flattened (a
+   * template literal's pieces go), the host interned, and the path a slice of the key (not the request's URL).
+   */
+  #newObject(input: VariantInput): CacheObject {
+    const host = intern(input.host);
+    const key = flat(input.objectKey);
+    const at = input.zoneId.length + host.length + 2; // primaryKey: zone \0 host \0 path ? query
+    const path = key.startsWith(input.path, at) ? key.slice(at, at + input.path.length) : input.path;
+    const obj: CacheObject = {
+      key, zone: this.#zone(input.zoneId), host, path, query: input.query, first: undefined, more: undefined, count: 0,
+    };
+    this.#objects.set(obj.key, obj);
+    const hk = hostKey(input.zoneId, host);
+    let idx = this.#paths.get(hk);
+    if (!idx) {
+      this.#paths.set(hk, (idx = new PathIndex()));
+      const nk = hostKey(input.zoneId, hostName(host));
+      let names = this.#hostsByName.get(nk);
+      if (!names) this.#hostsByName.set(nk, (names = new Set()));
+      names.add(host);
+    }
+    idx.add(obj.path, obj);
+    return obj;
+  }
+
+  #zone(id: string): Zone {
+    let zone = this.#zones.get(id);
+    if (zone === undefined) this.#zones.set(id, (zone = { id, head: undefined, hard: 0, soft: 0 }));
+    return zone;
   }
 
   refresh(v: StoredVariant, headers: [string, string][], freshness: Freshness): void {
@@ -192,7 +198,9 @@ export class MemoryStore implements CacheStore {
   }
 
   remove(v: StoredVariant): void {
-    if (this.#lru.has(v as Variant)) this.#drop(v as Variant, 'purged');
+    // Only a variant of this store: one of another store (a disk store's own index) has links too.
+    if (!(v instanceof MemoryVariant) || this.#objects.get(v.objectKey) !== v.object) return;
+    this.#drop(v as Variant, 'purged');
   }
 
   purge(target: PurgeTarget, soft: boolean): number {
@@ -200,10 +208,9 @@ export class MemoryStore implements CacheStore {
     this.#purgeLog.push({ epoch: this.#epoch, target, soft });
     if (this.#purgeLog.length > PURGE_LOG_SIZE) this.#purgeLog.shift();
     if (target.kind === 'everything') {
-      const gen = this.#generations.get(target.zoneId) ?? { hard: 0, soft: 0 };
-      if (soft) gen.soft = this.#seq; else gen.hard = this.#seq;
-      this.#generations.set(target.zoneId, gen);
-      if (!soft) this.#sweep(target.zoneId, this.#seq);
+      const zone = this.#zone(target.zoneId);
+      if (soft) zone.soft = this.#seq; else zone.hard = this.#seq;
+      if (!soft) this.#sweep(zone, this.#seq);
       return 0;
     }
     const hits = this.#matching(target);
@@ -218,8 +225,15 @@ export class MemoryStore implements CacheStore {
     const out: Variant[] = [];
     const addObject = (obj: CacheObject | undefined): void => {
       if (!obj) return;
-      this.#visited++;
-      for (const g of obj.groups) for (const v of g.bySelector.values()) { this.#visited++; out.push(v); }
+      const all = variantsIn(obj);
+      this.#visited += 1 + all.length;
+      for (const v of all) out.push(v);
+    };
+    const addIndexed = (idx: PathIndex<CacheObject> | undefined, prefix: string): void => {
+      if (!idx) return;
+      const before = idx.visited;
+      for (const obj of idx.withPrefix(prefix)) addObject(obj);
+      this.#visited += idx.visited - before;
     };
     switch (target.kind) {
       case 'object':
@@ -232,20 +246,16 @@ export class MemoryStore implements CacheStore {
         if (main) {
           // At most one variant per Vary group: the one the lookup's own selector function picks for these headers.
           this.#visited++;
-          for (const g of main.groups) {
+          for (const g of groupsOf(main)) {
             this.#visited++;
-            const v = g.bySelector.get(selectorOf(g.keyNames, target.headers, this.#opts.normalize));
+            const v = this.#select(g, target.headers);
             if (v) out.push(v);
           }
         }
         if (preflights) {
-          this.#visited++;
-          for (const g of preflights.groups) {
-            for (const v of g.bySelector.values()) {
-              this.#visited++;
-              if (this.#preflightSelected(g.keyNames, v.selector, target.headers)) out.push(v);
-            }
-          }
+          const all = variantsIn(preflights);
+          this.#visited += 1 + all.length;
+          for (const v of all) if (this.#preflightSelected(v.keyNames, v.selector, target.headers)) out.push(v);
         }
         return out;
       }
@@ -253,19 +263,15 @@ export class MemoryStore implements CacheStore {
         for (const v of this.#byTag.get(tagKey(target.zoneId, target.tag)) ?? []) { this.#visited++; out.push(v); }
         return out;
       case 'host':
-        // A host with a port names that port only; a host without one names the host on every port.
+        // A host with a port names that port only; a host without one names the host on every port. A host's objects
+        // are all in its path index: the whole index (every path has the prefix '') is the host.
         for (const host of hasPort(target.host) ? [target.host] : this.#hostsByName.get(hostKey(target.zoneId, target.host)) ?? []) {
-          for (const obj of this.#byHost.get(hostKey(target.zoneId, host)) ?? []) addObject(obj);
+          addIndexed(this.#paths.get(hostKey(target.zoneId, host)), '');
         }
         return out;
-      case 'prefix': {
-        const idx = this.#paths.get(hostKey(target.zoneId, target.host));
-        if (!idx) return out;
-        const before = idx.visited;
-        for (const obj of idx.withPrefix(target.pathPrefix)) addObject(obj);
-        this.#visited += idx.visited - before;
+      case 'prefix':
+        addIndexed(this.#paths.get(hostKey(target.zoneId, target.host)), target.pathPrefix);
         return out;
-      }
     }
   }
 
@@ -305,86 +311,80 @@ export class MemoryStore implements CacheStore {
    * Frees a purged-everything zone's memory in slices, off the request path (lookups already treat those variants as
    * gone). Walks that zone's variants only; ones stored after the purge (higher seq) are kept.
    */
-  #sweep(zoneId: string, upTo: number): void {
-    const set = this.#byZone.get(zoneId);
-    if (!set) return;
-    const it = set.values();
+  #sweep(zone: Zone, upTo: number): void {
+    // The zone's list as it is now: variants stored from here on go in front of its head, so the walk never meets them.
+    const cursor: SweepCursor = { next: zone.head };
+    if (cursor.next === undefined) return;
+    this.#sweeps.add(cursor);
     const step = (): void => {
       for (let n = 0; n < 5000; n++) {
-        const next = it.next();
-        if (next.done) return;
+        const v = cursor.next;
+        if (v === undefined) { this.#sweeps.delete(cursor); return; }
+        cursor.next = v.zoneNext;
         this.#visited++;
-        if (next.value.seq <= upTo) this.#drop(next.value, 'purged');
+        if (v.seq <= upTo) this.#drop(v, 'purged');
       }
       setImmediate(step);
     };
     step();
   }
 
+  /** Drops from the least recently used end until the bytes fit; `keep` (just stored, the newest) stays. */
   #evict(keep: Variant): void {
-    for (const v of this.#lru.keys()) {
-      if (this.#bytes <= this.#opts.maxBytes) return;
-      if (v === keep) continue;
+    // From #oldest again after each drop: an onRemove callback may have dropped others.
+    for (let v = this.#lru.oldest; v !== undefined && v !== keep && this.#bytes > this.#opts.maxBytes; v = this.#lru.oldest) {
       this.#drop(v, 'evicted');
       this.#evictions++;
     }
   }
 
   #drop(v: Variant, why: 'evicted' | 'purged' | 'replaced' | 'expired'): void {
-    if (!this.#lru.delete(v)) return;
-    if (this.#mru === v) this.#mru = undefined;
+    if (!this.#lru.has(v)) return; // dropped already
+    this.#lru.remove(v);
     const obj = v.object;
-    for (const g of obj.groups) {
-      if (g.bySelector.get(v.selector) === v) {
-        g.bySelector.delete(v.selector);
-        if (g.bySelector.size === 0) obj.groups.splice(obj.groups.indexOf(g), 1);
-        break;
-      }
+    const zone = obj.zone;
+    // A sweep about to visit it goes on with the next.
+    for (const c of this.#sweeps) if (c.next === v) c.next = v.zoneNext;
+    zoneRemove(zone, v);
+
+    const groups = groupsOf(obj);
+    for (let i = 0; i < groups.length; i++) {
+      const left = groupRemove(groups[i]!, v);
+      if (left !== null) { setGroup(obj, i, left); break; }
     }
     obj.count--;
     if (obj.count === 0 && this.#objects.get(obj.key) === obj) {
       this.#objects.delete(obj.key);
-      const hk = hostKey(obj.zoneId, obj.host);
-      const hostSet = this.#byHost.get(hk);
-      hostSet?.delete(obj);
+      const hk = hostKey(zone.id, obj.host);
       const idx = this.#paths.get(hk);
       idx?.delete(obj.path, obj);
-      if (hostSet === undefined || hostSet.size === 0) {
-        this.#byHost.delete(hk);
+      if (idx === undefined || idx.size === 0) {
         this.#paths.delete(hk);
-        const nk = hostKey(obj.zoneId, hostName(obj.host));
+        const nk = hostKey(zone.id, hostName(obj.host));
         const names = this.#hostsByName.get(nk);
         names?.delete(obj.host);
         if (names?.size === 0) this.#hostsByName.delete(nk);
       }
     }
-    const zoneSet = this.#byZone.get(v.zoneId);
-    zoneSet?.delete(v);
-    if (zoneSet?.size === 0) this.#byZone.delete(v.zoneId);
     for (const tag of v.tags) {
-      const set = this.#byTag.get(tagKey(v.zoneId, tag));
+      const set = this.#byTag.get(tagKey(zone.id, tag));
       set?.delete(v);
-      if (set?.size === 0) this.#byTag.delete(tagKey(v.zoneId, tag));
+      if (set?.size === 0) this.#byTag.delete(tagKey(zone.id, tag));
     }
-    const body = this.#bodies.get(v.bodyHash);
-    if (body && --body.refs === 0) {
-      this.#bodies.delete(v.bodyHash);
-      this.#bodyBytes -= body.buf.length;
-      this.#bytes -= body.buf.length;
-    }
+    if (this.#bodies.release(v.bodyRecord)) this.#bytes -= v.bodyRecord.buf.length;
     this.#bytes -= v.size;
     this.#variants--;
     this.#opts.onRemove?.(v, why);
   }
 
   clear(): void {
-    for (const v of [...this.#lru.keys()]) this.#drop(v, 'purged');
+    while (this.#lru.oldest !== undefined) this.#drop(this.#lru.oldest, 'purged');
     this.#epoch++;
     this.#purgeLog.length = 0; // fetches in flight from before the clear are not stored
   }
 
   stats(): StoreStats {
-    return { objects: this.#objects.size, variants: this.#variants, bodyBytes: this.#bodyBytes, bodies: this.#bodies.size, evictions: this.#evictions };
+    return { objects: this.#objects.size, variants: this.#variants, bodyBytes: this.#bodies.bytes, bodies: this.#bodies.size, evictions: this.#evictions };
   }
 
   /** Bytes charged against maxBytes (metadata plus unique bodies). */

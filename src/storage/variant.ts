@@ -1,30 +1,52 @@
-// The in-memory record of one stored variant: fields kept flat, the pair and record views derived on demand.
+// The in-memory record of one stored variant (flat fields, list links, shared body), and the strings it shares.
 import type { StoredVariant } from './store.js';
 import type { Freshness } from '../cache/policy/types.js';
+import { hashBody } from './memory-index.js';
+
+/** What a variant's key fields are read through: its cache object (one per primary key). */
+export interface VariantOwner {
+  readonly key: string;
+  readonly zone: { readonly id: string };
+  readonly host: string;
+  readonly path: string;
+  readonly query: string;
+}
+
+/** A body held once for every variant whose bytes are identical (see BodyTable in memory-index.ts). */
+export interface Body {
+  readonly buf: Buffer;
+  /** The first 30 bits of its SHA-256: its key in the body table. */
+  readonly key: number;
+  refs: number;
+  /** Another held body with the same key (different bytes): rare, so a chain. */
+  next: Body | undefined;
+}
 
 /**
  * Held once per cached variant, so it is kept small (issue 7: ≤ 2 KiB of overhead per object): the response fields
  * live only as the flat [name, value, ...] array the hit path writes; the [name, value] pairs and the name → value
- * record that policy code needs (conditionals, ranges, 304 updates) are built when asked for.
+ * record that policy code needs (conditionals, ranges, 304 updates) are built when asked for. The key fields (zone,
+ * host, path, query, primary key) are the cache object's, read through `object`; the body through its shared record.
+ * `older`/`newer` link the store's LRU list and `zonePrev`/`zoneNext` its zone's list, so neither needs a hash entry.
  */
-export class MemoryVariant<O = unknown> implements StoredVariant {
+export class MemoryVariant<O extends VariantOwner = VariantOwner> implements StoredVariant {
   flatHeaders: string[];
-  #fieldMap: Record<string, string | string[]> | undefined;
+  #fieldMap: Record<string, string | string[]> | undefined = undefined;
+  /** LRU neighbours: toward the least and the most recently used end; both undefined once the variant is dropped. */
+  older: MemoryVariant<O> | undefined = undefined;
+  newer: MemoryVariant<O> | undefined = undefined;
+  /** Neighbours in its zone's list (what a purge-everything sweep walks). */
+  zonePrev: MemoryVariant<O> | undefined = undefined;
+  zoneNext: MemoryVariant<O> | undefined = undefined;
 
   constructor(
     readonly id: number,
     public seq: number,
-    readonly zoneId: string,
-    readonly host: string,
-    readonly path: string,
-    readonly query: string,
-    readonly objectKey: string,
     readonly keyNames: readonly string[],
     readonly selector: string,
     public status: number,
     headers: [string, string][],
-    readonly body: Buffer,
-    readonly bodyHash: string,
+    readonly bodyRecord: Body,
     public freshness: Freshness,
     readonly tags: readonly string[],
     public forcedStale: boolean,
@@ -34,6 +56,15 @@ export class MemoryVariant<O = unknown> implements StoredVariant {
   ) {
     this.flatHeaders = flatten(headers);
   }
+
+  get zoneId(): string { return this.object.zone.id; }
+  get host(): string { return this.object.host; }
+  get path(): string { return this.object.path; }
+  get query(): string { return this.object.query; }
+  get objectKey(): string { return this.object.key; }
+  get body(): Buffer { return this.bodyRecord.buf; }
+  /** Computed when asked for (nothing on the hit path does): the store keys bodies by a 30-bit prefix of it. */
+  get bodyHash(): string { return hashBody(this.bodyRecord.buf); }
 
   get headers(): [string, string][] {
     const f = this.flatHeaders;
@@ -57,30 +88,77 @@ export class MemoryVariant<O = unknown> implements StoredVariant {
 }
 
 /**
- * Field names, and short values that repeat across responses (content-type, cache-control, vary, an Origin...), are
- * held once for the whole cache instead of once per variant. Bounded: once full, new strings are simply not shared.
+ * Field names, and short values that repeat across responses (content-type, cache-control, vary, an Origin...), hosts
+ * and Vary selectors are held once for the whole cache instead of once per variant. Bounded: once full, new strings
+ * are simply not shared.
  */
 const INTERNED = new Map<string, string>();
 const INTERN_MAX = 20_000;
 const INTERN_VALUE_MAX_LENGTH = 80;
 
-function intern(s: string): string {
+/** The cache-wide copy of a short string (host, selector, field value), or `s` itself when too long or the table is full. */
+export function intern(s: string): string {
+  if (s.length > INTERN_VALUE_MAX_LENGTH) return s;
   const known = INTERNED.get(s);
   if (known !== undefined) return known;
   if (INTERNED.size < INTERN_MAX) INTERNED.set(s, s);
   return s;
 }
 
+/** Key-name lists (a zone's key headers plus a response's Vary names): few distinct ones, each held once. */
+const NAME_LISTS = new Map<string, readonly string[]>();
+const NAME_LISTS_MAX = 1_000;
+
+export function internNames(names: readonly string[]): readonly string[] {
+  const id = names.length === 1 ? names[0]! : names.join('\u0000');
+  const known = NAME_LISTS.get(id);
+  if (known !== undefined) return known;
+  // A copy of its own (never the caller's array); not frozen: frozen elements slow the selector's reads on every hit.
+  const own = names.map(intern);
+  if (NAME_LISTS.size < NAME_LISTS_MAX) NAME_LISTS.set(id, own);
+  return own;
+}
+
+/**
+ * Dates and validators are unique per response, so they stay out of the intern table (they would only fill it); but
+ * consecutive responses often repeat them (the Date of one second, an origin's single Last-Modified), so each of these
+ * fields keeps the last value it saw and a repeat of it is held once.
+ */
+let lastDate = '';
+let lastLastModified = '';
+let lastExpires = '';
+
 export function flatten(headers: [string, string][]): string[] {
   const out: string[] = new Array(headers.length * 2);
   for (let i = 0; i < headers.length; i++) {
     const [name, value] = headers[i]!;
     out[2 * i] = intern(name);
-    // Dates and validators are unique per response: sharing them would only fill the table.
-    out[2 * i + 1] = value.length <= INTERN_VALUE_MAX_LENGTH && name !== 'date' && name !== 'etag' && name !== 'last-modified' && name !== 'expires'
-      ? intern(value) : value;
+    out[2 * i + 1] = shareValue(name, value);
   }
   return out;
+}
+
+function shareValue(name: string, value: string): string {
+  switch (name) {
+    case 'etag': return value;
+    case 'date': return value === lastDate ? lastDate : (lastDate = value);
+    case 'last-modified': return value === lastLastModified ? lastLastModified : (lastLastModified = value);
+    case 'expires': return value === lastExpires ? lastExpires : (lastExpires = value);
+    default: return intern(value);
+  }
+}
+
+/** Keeps the read in `flat` observable, so an optimising compiler cannot drop it. */
+let flatSink = 0;
+
+/**
+ * `s`, flattened in place: a string built by concatenation (a template literal such as the primary key) is a tree of
+ * pieces, each a heap object, until something reads it by index; then it holds one flat copy and the garbage
+ * collector drops the pieces. Returns `s`.
+ */
+export function flat(s: string): string {
+  flatSink ^= s.charCodeAt(0);
+  return s;
 }
 
 /** name → value (or values, for repeated fields) from a flat field list. */
