@@ -49,6 +49,7 @@ const REFUSED: [string, string, number][] = [
   ['bare CR in a value', `GET /x HTTP/1.1\r\n${H}X-A: b\rc\r\n\r\n${SMUGGLE}`, 400],
   ['NUL in a value', `GET /x HTTP/1.1\r\n${H}X-A: b\u0000c\r\n\r\n${SMUGGLE}`, 400],
   ['CTL 0x01 in a value', `GET /x HTTP/1.1\r\n${H}X-A: b\u0001c\r\n\r\n${SMUGGLE}`, 400],
+  ['a separator in a field name', `GET /x HTTP/1.1\r\n${H}X(A: b\r\n\r\n${SMUGGLE}`, 400],
   ['DEL in a value', `GET /x HTTP/1.1\r\n${H}X-A: b\u007fc\r\n\r\n${SMUGGLE}`, 400],
   ['NUL in the target', `GET /x\u0000y HTTP/1.1\r\n${H}\r\n${SMUGGLE}`, 400],
   ['CTL in the target', `GET /x\u001by HTTP/1.1\r\n${H}\r\n${SMUGGLE}`, 400],

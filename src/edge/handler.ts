@@ -12,8 +12,8 @@ import { currentAge, evaluateReuse, invalidationTargets, isNonErrorStatus, SAFE_
 import { isPreflight } from '../cors/policy.js';
 import { createPreflightCache, preflightObjectKey } from './preflight.js';
 import { createCorsDiagnostics, detectCorsProblems, urlPattern } from '../cors/diagnostics.js';
-import { cacheStatus, type CacheStatusParts, type CfCacheStatus, type FwdReason } from '../observability/cache-status.js';
-import { flatFields, hasConditionals, sendText, serveComplete, type Servable } from './respond.js';
+import { cacheStatus, hitStatus, type CacheStatusParts, type CfCacheStatus, type FwdReason } from '../observability/cache-status.js';
+import { decimal, flatFields, hasConditionals, sendText, serveComplete, type Servable } from './respond.js';
 import { classifyOriginError, OriginError } from '../origin/client.js';
 import { cfFor, discard, isStaleIfErrorStatus, relayInterim } from './answers.js';
 import type { RedisTier } from '../cluster/redis-tier.js';
@@ -52,26 +52,26 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
   const logAccess = logger.isLevelEnabled('info');
   const preflights = createPreflightCache();
 
-  /** Label children resolved once: prom-client's labelled inc() hashes its labels on every call. */
-  const requestCounters = new Map<string, { inc(): void }>();
   function done(res: ServerResponse, cf: CfCacheStatus | 'NONE'): void {
     if (logAccess) (res as ServerResponse & { cacheStatus?: string }).cacheStatus = cf;
-    let c = requestCounters.get(cf);
-    if (!c) requestCounters.set(cf, (c = metrics.requests.labels(cf)));
-    c.inc();
+    metrics.countRequest(cf);
   }
 
   /**
-   * Edge fields for one answer, in one array (the hit path allocates as little as it can): Age for an answer from
-   * cache (RFC 9111 §5.1), Via (RFC 9110 §7.6.3; a second field line after the origin's own appends to its list),
-   * cf-cache-status, RFC 9211 Cache-Status, and the zone's CORS fields.
+   * Edge fields for one answer, in one array of its final size: Age for an answer from cache (RFC 9111 §5.1), Via
+   * (RFC 9110 §7.6.3; a second field line after the origin's own appends to its list), cf-cache-status, RFC 9211
+   * Cache-Status, and the zone's CORS fields.
    */
-  function statusFields(req: IncomingMessage, zone: ZoneRuntime, cf: CfCacheStatus, parts: CacheStatusParts, age?: number): string[] {
-    const out = age === undefined
-      ? ['via', VIA, 'cf-cache-status', cf, 'cache-status', cacheStatus(parts)]
-      : ['age', String(age), 'via', VIA, 'cf-cache-status', cf, 'cache-status', cacheStatus(parts)];
+  function statusFields(req: IncomingMessage, zone: ZoneRuntime, cf: CfCacheStatus, status: string, age?: string): string[] {
     const deco = zone.decorate(req.headers.origin);
-    for (let i = 0; i < deco.length; i++) out.push(deco[i]!);
+    const n = age === undefined ? 6 : 8;
+    const out = new Array<string>(n + deco.length);
+    let i = 0;
+    if (age !== undefined) { out[i++] = 'age'; out[i++] = age; }
+    out[i++] = 'via'; out[i++] = VIA;
+    out[i++] = 'cf-cache-status'; out[i++] = cf;
+    out[i++] = 'cache-status'; out[i++] = status;
+    for (let j = 0; j < deco.length; j++) out[i++] = deco[j]!;
     return out;
   }
 
@@ -109,8 +109,14 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
 
   /** Serves a stored variant with its current Age (RFC 9111 §4.2.3, §5.1). */
   function serveVariant(req: IncomingMessage, res: ServerResponse, r: Req, v: StoredVariant, cf: CfCacheStatus, parts: CacheStatusParts): void {
-    serveComplete(req, res, v, statusFields(req, r.zone, cf, parts, currentAge(v.freshness, Date.now())));
+    serveComplete(req, res, v, statusFields(req, r.zone, cf, cacheStatus(parts), decimal(currentAge(v.freshness, Date.now()))));
     done(res, cf);
+  }
+
+  /** The cache hit (the hot path): Age and ttl from the reuse decision, Cache-Status strings made once per ttl. */
+  function serveHit(req: IncomingMessage, res: ServerResponse, zone: ZoneRuntime, v: StoredVariant, age: number, ttl: number): void {
+    serveComplete(req, res, v, statusFields(req, zone, 'HIT', hitStatus(ttl), decimal(age)));
+    done(res, 'HIT');
   }
 
   function originFailed(res: ServerResponse, err: unknown): void {
@@ -142,7 +148,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
   /** Writes an origin answer through to the client, uncached (a throw on an invalid field becomes a 502). */
   function relay(req: IncomingMessage, res: ServerResponse, r: Req, status: number, fields: [string, string][], body: Readable, cf: CfCacheStatus, parts: CacheStatusParts, bodyless = false): void {
     try {
-      res.writeHead(status, flatFields(fields, statusFields(req, r.zone, cf, parts)));
+      res.writeHead(status, flatFields(fields, statusFields(req, r.zone, cf, cacheStatus(parts))));
     } catch {
       discard(body);
       originFailed(res, new OriginError('ORIGIN_BAD_RESPONSE', 'origin sent an invalid response field'));
@@ -273,7 +279,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
 
   /** Plain GETs stream along with the fetch; HEAD, Range and conditional requests are answered from the whole body. */
   function streamOrWait(req: IncomingMessage, res: ServerResponse, r: Req, flight: Flight, head: Extract<FlightHead, { kind: 'shared' }>, cf: CfCacheStatus, parts: CacheStatusParts): void {
-    const edge = statusFields(req, r.zone, cf, parts);
+    const edge = statusFields(req, r.zone, cf, cacheStatus(parts));
     if (flight.failed) return originFailed(res, flight.failed);
     if (req.method === 'GET' && req.headers.range === undefined && !hasConditionals(req.headers)) {
       // The head goes out with the first body bytes: an origin that fails before any arrive gets an error answer,
@@ -303,7 +309,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
           status: head.status, flatHeaders: flatFields(head.fields, []), fieldMap: Object.fromEntries(head.fields),
           body: Buffer.concat(chunks),
         };
-        serveComplete(req, res, s, stored ? statusFields(req, r.zone, cf, parts, currentAge(stored.freshness, Date.now())) : edge);
+        serveComplete(req, res, s, stored ? statusFields(req, r.zone, cf, cacheStatus(parts), decimal(currentAge(stored.freshness, Date.now()))) : edge);
         done(res, cf);
       },
       fail: (err) => originFailed(res, err),
@@ -375,7 +381,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
       const f = v.forcedStale ? { ...v.freshness, lifetime: Math.min(v.freshness.lifetime, preciseAge(v.freshness, now) - 0.001) } : v.freshness;
       const d = evaluateReuse(f, req.headers, now, zone.policy);
       const action = d.action;
-      if (action === 'serve') return serveVariant(req, res, r, v, 'HIT', { hit: true, ttl: d.ttl });
+      if (action === 'serve') return serveHit(req, res, zone, v, d.age, d.ttl);
       if (action === 'serve-stale-revalidate') {
         revalidateInBackground(req, r, v);
         return serveVariant(req, res, r, v, 'UPDATING', { hit: true, ttl: d.ttl, detail: 'stale-while-revalidate' });

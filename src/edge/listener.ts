@@ -97,6 +97,9 @@ function limitContent(req: IncomingMessage, max: number, onOverflow: () => void)
   };
 }
 
+/** The server below parses strictly (insecureHTTPParser: false): llhttp has refused bad field syntax already. */
+const GUARD_OPTIONS = { fieldSyntaxChecked: true } as const;
+
 export function createEdgeListener(handler: Handler, logger: Logger, limits: Limits = DEFAULT_LIMITS): Server {
   const conns = new WeakMap<Socket, Conn>();
   const connOf = (socket: Socket): Conn => {
@@ -141,7 +144,7 @@ export function createEdgeListener(handler: Handler, logger: Logger, limits: Lim
     if (conn.closing) return;
     conn.req = req;
     conn.res = res;
-    const rejection = checkRequestHead(req, limits);
+    const rejection = checkRequestHead(req, limits, GUARD_OPTIONS);
     if (rejection) { refuse(conn, res, rejection); return; }
     if (!res.shouldKeepAlive) conn.closing = true;
     dropConnectionListed(req.headers);

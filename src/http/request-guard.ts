@@ -119,12 +119,24 @@ export function checkTransferCodings(values: readonly string[]): RequestRejectio
   return undefined;
 }
 
+/** What the caller already knows of a head. */
+export interface GuardOptions {
+  /**
+   * Field names are tokens and values carry no CTL but HTAB: node's strict parser (llhttp without
+   * insecureHTTPParser) refuses anything else before a request exists, so the listener need not test each field again.
+   */
+  fieldSyntaxChecked?: boolean;
+}
+
+/** The last Host value found valid: most requests on a server carry one of very few, so the regex rarely runs. */
+let lastValidHost = '';
+
 /**
  * Checks one request head. Returns the refusal, or undefined when the request may be handled. Checks run in this
  * order: version (400/505), whole head (431), target length (414), target form (400), field syntax (400), Host (400),
  * framing (400/501), declared content length (413).
  */
-export function checkRequestHead(head: RequestHead, limits: GuardLimits): RequestRejection | undefined {
+export function checkRequestHead(head: RequestHead, limits: GuardLimits, opts: GuardOptions = {}): RequestRejection | undefined {
   const version = head.httpVersion;
   if (version !== '1.1' && version !== '1.0') {
     return version.startsWith('0.') || version === ''
@@ -133,42 +145,47 @@ export function checkRequestHead(head: RequestHead, limits: GuardLimits): Reques
   }
   const url = head.url ?? '';
   const method = head.method ?? '';
-  if (headBytes(head) > limits.maxHeaderBytes) {
+  const checkSyntax = opts.fieldSyntaxChecked !== true;
+
+  // One pass over the field lines: the head's size (as headBytes counts it), field syntax, and the framing fields.
+  let bytes = method.length + 1 + url.length + 1 + 'HTTP/1.1'.length + 2 + 2;
+  let badField = false;
+  let host: string | undefined;
+  let hosts = 0;
+  let contentLength: string | undefined;
+  let lengths = 0;
+  let transferEncodings: string[] | undefined;
+  const raw = head.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    const value = raw[i + 1] ?? '';
+    bytes += name.length + value.length + 4;
+    if (checkSyntax && !badField && (!TOKEN.test(name) || BAD_VALUE_CHAR.test(value))) badField = true;
+    switch (name.length) {
+      case 4: if (name.toLowerCase() === 'host') { hosts++; host = value; } break;
+      case 14: if (name.toLowerCase() === 'content-length') { lengths++; contentLength = value; } break;
+      case 17: if (name.toLowerCase() === 'transfer-encoding') (transferEncodings ??= []).push(value); break;
+    }
+  }
+  if (bytes > limits.maxHeaderBytes) {
     return new RequestRejection('HEAD_TOO_LARGE', 431, `the request head is over ${limits.maxHeaderBytes} bytes`);
   }
   if (url.length > limits.maxUrlBytes) return new RequestRejection('URL_TOO_LONG', 414, `the request target is over ${limits.maxUrlBytes} bytes`);
   const bad = checkTarget(method, url);
   if (bad) return bad;
-
-  let host: string | undefined;
-  let hosts = 0;
-  let contentLength: string | undefined;
-  let lengths = 0;
-  const transferEncodings: string[] = [];
-  const raw = head.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    const value = raw[i + 1] ?? '';
-    if (!TOKEN.test(name) || BAD_VALUE_CHAR.test(value)) {
-      return new RequestRejection('BAD_FIELD', 400, 'a field has an invalid name or a control character in its value');
-    }
-    switch (name.length) {
-      case 4: if (name.toLowerCase() === 'host') { hosts++; host = value; } break;
-      case 14: if (name.toLowerCase() === 'content-length') { lengths++; contentLength = value; } break;
-      case 17: if (name.toLowerCase() === 'transfer-encoding') transferEncodings.push(value); break;
-    }
-  }
+  if (badField) return new RequestRejection('BAD_FIELD', 400, 'a field has an invalid name or a control character in its value');
 
   // RFC 9112 §3.2: 400 for an HTTP/1.1 request without Host, and for any request with several Host lines or an
   // invalid one. An HTTP/1.0 request may omit Host only with an absolute-form target.
   if (hosts > 1) return new RequestRejection('REPEATED_HOST', 400, 'more than one Host field');
   if (host === undefined) {
     if (version === '1.1' || url.charCodeAt(0) === 47) return new RequestRejection('MISSING_HOST', 400, 'no Host field');
-  } else if (!isValidHost(host)) {
-    return new RequestRejection('BAD_HOST', 400, 'the Host field is not a valid host[:port]');
+  } else if (host !== lastValidHost) {
+    if (!isValidHost(host)) return new RequestRejection('BAD_HOST', 400, 'the Host field is not a valid host[:port]');
+    lastValidHost = host;
   }
 
-  if (transferEncodings.length > 0) {
+  if (transferEncodings !== undefined) {
     // RFC 9112 §6.1: both framings at once is a smuggling attempt: 400 and close.
     if (lengths > 0) return new RequestRejection('CONTENT_LENGTH_WITH_TRANSFER_ENCODING', 400, 'both Content-Length and Transfer-Encoding');
     // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.

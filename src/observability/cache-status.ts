@@ -28,3 +28,16 @@ export function cacheStatus(p: CacheStatusParts): string {
   if (p.detail) s += `; detail=${/^[A-Za-z*][A-Za-z0-9_.*:/%-]*$/.test(p.detail) ? p.detail : JSON.stringify(p.detail)}`;
   return s;
 }
+
+const HIT_STATUS = new Map<number, string>();
+
+/** `edgecache; hit; ttl=N` for a plain hit, made once per ttl value (it is written on every cache hit). */
+export function hitStatus(ttl: number): string {
+  let s = HIT_STATUS.get(ttl);
+  if (s === undefined) {
+    s = cacheStatus({ hit: true, ttl });
+    if (HIT_STATUS.size >= 10_000) HIT_STATUS.clear();
+    HIT_STATUS.set(ttl, s);
+  }
+  return s;
+}

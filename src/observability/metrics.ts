@@ -4,7 +4,12 @@ import type { StoreStats } from '../storage/store.js';
 
 export interface EdgeMetrics {
   readonly registry: Registry;
-  readonly requests: Counter<'cache_status'>;
+  /**
+   * Counts one answered request by its cf-cache-status (NONE for errors and edge answers): a plain tally, read into
+   * edgecache_requests_total at scrape time, because prom-client's labelled inc() hashes its labels on every call
+   * and this runs on every cache hit.
+   */
+  countRequest(status: string): void;
   readonly originFetches: Counter<'kind'>;
   readonly originErrors: Counter<'code'>;
   readonly purges: Counter<'kind'>;
@@ -15,9 +20,17 @@ export interface EdgeMetrics {
 
 export function createMetrics(stats: () => StoreStats): EdgeMetrics {
   const registry = new Registry();
+  const tally = new Map<string, number>();
+  new Counter({
+    name: 'edgecache_requests_total', help: 'Requests answered, by cf-cache-status (NONE for errors and edge answers)', labelNames: ['cache_status'], registers: [registry],
+    collect() {
+      this.reset();
+      for (const [status, n] of tally) this.inc({ cache_status: status }, n);
+    },
+  });
   const m: EdgeMetrics = {
     registry,
-    requests: new Counter({ name: 'edgecache_requests_total', help: 'Requests answered, by cf-cache-status (NONE for errors and edge answers)', labelNames: ['cache_status'], registers: [registry] }),
+    countRequest(status) { tally.set(status, (tally.get(status) ?? 0) + 1); },
     originFetches: new Counter({ name: 'edgecache_origin_fetches_total', help: 'Requests sent to origins, by kind (miss, revalidate, pass)', labelNames: ['kind'], registers: [registry] }),
     originErrors: new Counter({ name: 'edgecache_origin_errors_total', help: 'Origin failures, by code', labelNames: ['code'], registers: [registry] }),
     purges: new Counter({ name: 'edgecache_purges_total', help: 'Purges applied, by kind', labelNames: ['kind'], registers: [registry] }),
