@@ -8,6 +8,7 @@ import {
   dirAllocatedBytes,
   findExecutable,
   freePort,
+  groupCpuSeconds,
   groupMemoryBytes,
   httpRequest,
   spawnTracked,
@@ -33,6 +34,8 @@ export interface Running {
   workDir?: string;
   /** PSS of the process group, plus the on-tmpfs cache files for nginx. */
   memoryBytes(): number;
+  /** CPU seconds the process group has used so far. */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
@@ -124,6 +127,7 @@ function running(kind: ContenderKind, name: string, url: string, proc: SpawnedPr
     proc,
     ...extra,
     memoryBytes: () => groupMemoryBytes(proc.pid) + (cacheDir ? dirAllocatedBytes(cacheDir) : 0),
+    cpuSeconds: () => groupCpuSeconds(proc.pid),
     stop: () => stopProcess(proc),
   };
 }
@@ -149,6 +153,7 @@ export function originDirect(origin: OriginHandle): Running {
     url: origin.url,
     proc: origin.proc,
     memoryBytes: () => groupMemoryBytes(origin.proc.pid),
+    cpuSeconds: () => groupCpuSeconds(origin.proc.pid),
     stop: async () => {},
   };
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freePort, groupMemoryBytes, groupPids, logTail, sleep, spawnTracked, stopProcess } from './proc.js';
+import { freePort, groupCpuSeconds, groupMemoryBytes, groupPids, logTail, sleep, spawnTracked, stopProcess } from './proc.js';
 
 test('stopProcess ends the whole process group, grandchildren included', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'proc-test-'));
@@ -27,4 +27,20 @@ test('stopProcess ends the whole process group, grandchildren included', async (
 test('freePort returns a bindable loopback port', async () => {
   const port = await freePort();
   assert.ok(port > 0 && port < 65536);
+});
+
+test('groupCpuSeconds counts the CPU a process group burns', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'proc-test-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const log = join(dir, 'log');
+  // A child that spins for 300 ms, says so, then sleeps: its CPU time must show up, and stop growing once it sleeps.
+  const p = spawnTracked('spin', process.execPath, ['-e', 'const e = Date.now() + 300; while (Date.now() < e); console.log("idle"); setTimeout(() => {}, 60_000)'], { logFile: log });
+  t.after(() => stopProcess(p, 500));
+  assert.equal(groupCpuSeconds(process.pid + 1_000_000), 0, 'no such group: nothing counted');
+  for (let i = 0; i < 200 && !readFileSync(log, 'utf8').includes('idle'); i++) await sleep(25);
+  const used = groupCpuSeconds(p.pid);
+  assert.ok(used >= 0.25, `spinning child used ${used} s of CPU`);
+  await sleep(300);
+  const later = groupCpuSeconds(p.pid);
+  assert.ok(later - used < 0.1, `a sleeping child adds (almost) nothing: ${used} → ${later}`);
 });

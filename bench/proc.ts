@@ -284,6 +284,38 @@ export function groupMemoryBytes(pgid: number): number {
   return total;
 }
 
+let clockTicks: number | undefined;
+
+/** Kernel clock ticks per second (the unit of /proc/<pid>/stat CPU times). */
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8', timeout: 2000 });
+    const n = Number(r.stdout?.trim());
+    clockTicks = Number.isInteger(n) && n > 0 ? n : 100;
+  }
+  return clockTicks;
+}
+
+/**
+ * CPU seconds (user + system) used so far by the live processes of a process group, from /proc/<pid>/stat. The
+ * difference across a load run, divided by the requests served, is the CPU a request costs: a figure far steadier
+ * than req/s on a machine whose other work comes and goes.
+ */
+export function groupCpuSeconds(pgid: number): number {
+  let ticks = 0;
+  for (const pid of groupPids(pgid)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the command name: state is index 0, utime 11, stime 12 (proc(5) fields 14 and 15).
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      /* raced with exit */
+    }
+  }
+  return ticks / ticksPerSecond();
+}
+
 /** Allocated bytes (st_blocks × 512) of every file under dir, e.g. nginx's cache on tmpfs. */
 export function dirAllocatedBytes(dir: string): number {
   let total = 0;

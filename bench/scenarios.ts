@@ -70,8 +70,8 @@ async function prime(c: Running, sc: WrkScenario): Promise<string | null> {
 export async function runWrkScenario(sc: WrkScenario, contenders: Running[], origin: OriginHandle, cfg: RunConfig, warmed: Set<Running>): Promise<ScenarioResult> {
   const durationS = sc.durationS ?? cfg.durationS;
   const connections = sc.connections ?? cfg.connections;
-  const per = new Map<Running, { runs: WrkResult[]; origin: number[]; mem: number[]; failure: string | null }>();
-  for (const c of contenders) per.set(c, { runs: [], origin: [], mem: [], failure: sc.unique ? null : await prime(c, sc) });
+  const per = new Map<Running, { runs: WrkResult[]; origin: number[]; mem: number[]; cpuUs: number[]; failure: string | null }>();
+  for (const c of contenders) per.set(c, { runs: [], origin: [], mem: [], cpuUs: [], failure: sc.unique ? null : await prime(c, sc) });
 
   for (const c of contenders) {
     const p = per.get(c);
@@ -91,6 +91,7 @@ export async function runWrkScenario(sc: WrkScenario, contenders: Running[], ori
       if (!p || p.failure) continue;
       try {
         const before = (await origin.count()).total;
+        const cpuBefore = c.cpuSeconds();
         const res = await runWrk({
           wrk: cfg.wrk,
           url: `${c.url}${sc.path}`,
@@ -102,8 +103,10 @@ export async function runWrkScenario(sc: WrkScenario, contenders: Running[], ori
           workDir: cfg.workDir,
           tag: `${sc.id}-${slug(c.name)}-r${round}`,
         });
+        const cpuUsed = c.cpuSeconds() - cpuBefore;
         const after = (await origin.count()).total;
         p.runs.push(res);
+        if (res.requests > 0) p.cpuUs.push((cpuUsed * 1e6) / res.requests);
         p.origin.push(after - before);
         p.mem.push(c.memoryBytes());
       } catch (err) {
@@ -120,10 +123,11 @@ export async function runWrkScenario(sc: WrkScenario, contenders: Running[], ori
     row.rps = stat(p.runs.map((r) => r.rps));
     row.p50Ms = stat(p.runs.map((r) => r.p50Ms));
     row.p99Ms = stat(p.runs.map((r) => r.p99Ms));
+    row.cpuUs = stat(p.cpuUs);
     row.originRequests = stat(p.origin);
     row.memMB = p.mem.length > 0 ? (p.mem[p.mem.length - 1] as number) / MB : null;
     row.errors = p.runs.reduce((a, r) => a + r.errors, 0);
-    row.rounds = p.runs.map((r, i) => ({ rps: r.rps, p50Ms: r.p50Ms, p90Ms: r.p90Ms, p99Ms: r.p99Ms, maxMs: r.maxMs, requests: r.requests, errors: r.errors, originRequests: p.origin[i] ?? 0 }));
+    row.rounds = p.runs.map((r, i) => ({ cpuUsPerRequest: p.cpuUs[i] ?? Number.NaN, rps: r.rps, p50Ms: r.p50Ms, p90Ms: r.p90Ms, p99Ms: r.p99Ms, maxMs: r.maxMs, requests: r.requests, errors: r.errors, originRequests: p.origin[i] ?? 0 }));
     if (!sc.unique && p.origin.some((n) => n > 0)) row.note = [row.note, 'hits went to the origin'].filter(Boolean).join('; ');
     if (row.rps && row.rps.n > 1 && row.rps.max > 1.5 * row.rps.min) row.note = [row.note, `noisy: rounds differ ×${(row.rps.max / row.rps.min).toFixed(1)}`].filter(Boolean).join('; ');
     rows.push(row);
