@@ -91,7 +91,12 @@ export const configSchema = z.object({
     maxObjectBytes: z.number().int().positive().default(32 * 1024 * 1024),
     store: z.enum(['memory', 'disk']).default('memory'),
     path: z.string().optional(),
-  }).strict().default({ maxBytes: 256 * 1024 * 1024, maxObjectBytes: 32 * 1024 * 1024, store: 'memory' }),
+    /**
+     * How far V8's heap may grow past what was live after the last full GC before the next one, in percent (0: V8's
+     * own heuristic, which lets a busy heap grow to several times its live size). See src/edge/heap-growth.ts.
+     */
+    heapGrowthPercent: z.number().int().min(0).max(400).default(25),
+  }).strict().default({ maxBytes: 256 * 1024 * 1024, maxObjectBytes: 32 * 1024 * 1024, store: 'memory', heapGrowthPercent: 25 }),
   purge: z.object({ maxItems: z.number().int().positive().max(100_000).default(500) }).strict().default({ maxItems: 500 }),
   limits: limitsSchema.default({ ...DEFAULT_LIMITS }),
   zones: z.array(zoneSchema).default([]),

@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type EdgeMetrics } from '../observability/metrics.js';
 import { MemoryStore } from '../storage/memory.js';
+import { applyHeapGrowth } from './heap-growth.js';
 import { DiskStore } from '../storage/disk.js';
 import type { CacheStore } from '../storage/store.js';
 import { compileZones, type ZoneRouter } from './zones.js';
@@ -57,6 +58,7 @@ export function listen(server: Server, host: string, port: number): Promise<Addr
 
 export async function startEdge(config: Config, opts: StartOptions = {}): Promise<RunningEdge> {
   const logger = opts.logger ?? createLogger(config.logLevel);
+  applyHeapGrowth(config.cache.heapGrowthPercent);
   const store: CacheStore = config.cache.store === 'disk'
     ? await DiskStore.open({ path: config.cache.path!, maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue, logger })
     : new MemoryStore({ maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue });
