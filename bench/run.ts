@@ -294,10 +294,10 @@ async function main(): Promise<void> {
       if (wants('memory')) {
         results.push({
           id: 'memory',
-          title: `memory per cached object — ${args.memoryObjects.toLocaleString('en-US')} distinct 1 KiB objects into a fresh server`,
+          title: `memory per cached object — ${args.memoryObjects.toLocaleString('en-US')} distinct 1 KiB objects into a new server, after ${Math.min(2000, Math.ceil(args.memoryObjects / 5)).toLocaleString('en-US')} warm-up objects`,
           reference: 'nginx',
           rows: memRows,
-          notes: [...notes, "mem MB = PSS of the server's process group after filling (+ nginx's cache files on tmpfs)"],
+          notes: [...notes, "mem MB = PSS of the server's process group after filling (+ nginx's cache files on tmpfs); per object = growth from after the warm-up to after the fill"],
         });
       }
       if (wants('shared-bodies')) {

@@ -195,26 +195,22 @@ export async function runColdScenario(contenders: Running[], origin: OriginHandl
 }
 
 /**
- * Memory per cached object: memory of a fresh server before and after caching `n` distinct 1 KiB objects
- * (PSS of the process group, plus nginx's cache files on tmpfs).
+ * Memory per cached object: memory of a server before and after caching `n` distinct 1 KiB objects, the server having
+ * cached a warm-up set of min(2000, n/5) objects first (PSS of the process group, plus nginx's cache files on tmpfs).
  */
 export async function measureMemory(c: Running, origin: OriginHandle, n: number, nonce: string, budgetMs: number): Promise<Row> {
   const row = emptyRow(c.name);
   const agent = new Agent({ keepAlive: true, maxSockets: 16 });
-  try {
-    await httpRequest(`${c.url}/asset/1k`, { headers: { origin: ORIGINS[0] as string } });
-    await sleep(500);
-    const before = c.memoryBytes();
-    const originBefore = (await origin.count()).total;
+  const url = (tag: string, i: number): string => `${c.url}/unique/mem-${nonce}-${slug(c.name)}-${tag}-${i}`;
+  /** Caches objects tag-0 … tag-(count-1) on 16 connections until `deadline`; returns how many were sent and failed. */
+  const fill = async (tag: string, count: number, deadline: number): Promise<{ sent: number; failed: number }> => {
     let next = 0;
     let failed = 0;
-    const deadline = performance.now() + budgetMs;
-    const url = (i: number): string => `${c.url}/unique/mem-${nonce}-${slug(c.name)}-${i}`;
     const worker = async (): Promise<void> => {
-      while (next < n && performance.now() < deadline) {
+      while (next < count && performance.now() < deadline) {
         const i = next++;
         try {
-          const r = await httpRequest(url(i), { headers: { origin: ORIGINS[0] as string }, agent });
+          const r = await httpRequest(url(tag, i), { headers: { origin: ORIGINS[0] as string }, agent });
           if (r.status !== 200) failed += 1;
         } catch {
           failed += 1;
@@ -222,6 +218,18 @@ export async function measureMemory(c: Running, origin: OriginHandle, n: number,
       }
     };
     await Promise.all(Array.from({ length: 16 }, worker));
+    return { sent: next, failed };
+  };
+  try {
+    // Warm-up: the same miss load on a smaller scale first, so that what a server grows once when it starts working
+    // (connection pools, JIT code, a garbage-collected heap's young generation) is in the baseline, not in the
+    // per-object figure. Every contender gets the same warm-up.
+    const warm = Math.min(2000, Math.ceil(n / 5));
+    await fill('warm', warm, performance.now() + budgetMs);
+    await sleep(500);
+    const before = c.memoryBytes();
+    const originBefore = (await origin.count()).total;
+    const { sent: next, failed } = await fill('obj', n, performance.now() + budgetMs);
     const stored = next; // requests sent; fewer than n when the time budget ran out
     const filled = (await origin.count()).total - originBefore;
     await sleep(1000);
@@ -230,13 +238,13 @@ export async function measureMemory(c: Running, origin: OriginHandle, n: number,
     const sampleBefore = (await origin.count()).total;
     const step = Math.max(1, Math.floor(stored / 100));
     let samples = 0;
-    for (let i = 0; i < stored; i += step, samples++) await httpRequest(url(i), { headers: { origin: ORIGINS[0] as string }, agent });
+    for (let i = 0; i < stored; i += step, samples++) await httpRequest(url('obj', i), { headers: { origin: ORIGINS[0] as string }, agent });
     const sampleMisses = (await origin.count()).total - sampleBefore;
     const perObject = stored > 0 ? (after - before) / stored : Number.NaN;
     row.memMB = after / MB;
     row.originRequests = stat([filled]);
     row.errors = failed;
-    row.extra = { objects: stored, bytesBefore: before, bytesAfter: after, bytesPerObject: perObject, overheadBytesPerObject: perObject - 1024, sampleMisses };
+    row.extra = { objects: stored, warmupObjects: warm, bytesBefore: before, bytesAfter: after, bytesPerObject: perObject, overheadBytesPerObject: perObject - 1024, sampleMisses };
     row.note = `${Math.round(perObject).toLocaleString('en-US')} B/object (${Math.round(perObject - 1024).toLocaleString('en-US')} over the 1 KiB body), +${((after - before) / MB).toFixed(1)} MB`;
     if (stored < n) row.note += `; only ${stored.toLocaleString('en-US')} objects within the ${Math.round(budgetMs / 1000)} s budget${stored < n / 2 ? ' (too few: start-up allocations weigh in)' : ''}`;
     if (sampleMisses > 0) row.note += `; ${sampleMisses} of ${samples} re-requests missed`;
