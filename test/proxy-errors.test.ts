@@ -138,11 +138,24 @@ test('hop-by-hop fields are stripped both ways; Via and X-Forwarded-For/-Proto/-
   }
 });
 
-test('Via on responses to clients (RFC 9110 §7.6.3)', async (t) => {
-  const origin = await startOrigin(t, cacheable());
+test('Via (RFC 9110 §7.6.3): ours goes to the origin; responses keep the origin\'s own Via and add none (a gateway MAY)', async (t) => {
+  const origin = await startOrigin(t, (req, res) => {
+    const headers: Record<string, string> = { 'content-type': 'text/plain', 'cache-control': 'public, max-age=60' };
+    if (req.url === '/via-upstream') headers.via = '1.1 upstream-proxy';
+    res.writeHead(200, headers);
+    res.end(String(req.headers.via));
+  });
   const edge = await startTestEdge(t, { origin: origin.url });
-  const r = await send(`${edge.base}/via`);
-  assert.match(String(r.headers.via), /1\.1 edgecache/);
+  const miss = await send(`${edge.base}/via`);
+  assert.equal(miss.body.toString(), '1.1 edgecache', 'the origin sees our Via');
+  const hit = await send(`${edge.base}/via`);
+  assert.equal(hit.headers['cf-cache-status'], 'HIT');
+  assert.equal(miss.headers.via, undefined);
+  assert.equal(hit.headers.via, undefined);
+  assert.match(String(hit.headers['cache-status']), /^edgecache; hit/, 'Cache-Status names this cache instead');
+  const upstream = await send(`${edge.base}/via-upstream`);
+  assert.equal(upstream.headers.via, '1.1 upstream-proxy');
+  assert.equal((await send(`${edge.base}/via-upstream`)).headers.via, '1.1 upstream-proxy', 'stored and served as the origin sent it');
 });
 
 test('POST bodies stream both ways: the origin answers the first request chunk before the client has sent the rest', async (t) => {

@@ -28,9 +28,6 @@ export interface EdgeContext {
   tier?: RedisTier;
 }
 
-/** Via (RFC 9110 §7.6.3) on every answer. */
-const VIA = '1.1 edgecache';
-
 /** Client fields the edge answers itself when it fetches for the cache (RFC 9111 §4.3.2: it may send its own validators). */
 const CACHE_FETCH_DROP: ReadonlySet<string> = new Set([
   'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range',
@@ -58,17 +55,17 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
   }
 
   /**
-   * Edge fields for one answer, in one array of its final size: Age for an answer from cache (RFC 9111 §5.1), Via
-   * (RFC 9110 §7.6.3; a second field line after the origin's own appends to its list), cf-cache-status, RFC 9211
-   * Cache-Status, and the zone's CORS fields.
+   * Edge fields for one answer, in one array of its final size: Age for an answer from cache (RFC 9111 §5.1),
+   * cf-cache-status, RFC 9211 Cache-Status (which names this cache), and the zone's CORS fields. No Via: a gateway
+   * MAY send one on responses (RFC 9110 §7.6.3, https://www.rfc-editor.org/rfc/rfc9110#section-7.6.3), and it
+   * would be one more field on every hit; requests to the origin carry ours (src/http/headers.ts).
    */
   function statusFields(req: IncomingMessage, zone: ZoneRuntime, cf: CfCacheStatus, status: string, age?: string): string[] {
     const deco = zone.decorate(req.headers.origin);
-    const n = age === undefined ? 6 : 8;
+    const n = age === undefined ? 4 : 6;
     const out = new Array<string>(n + deco.length);
     let i = 0;
     if (age !== undefined) { out[i++] = 'age'; out[i++] = age; }
-    out[i++] = 'via'; out[i++] = VIA;
     out[i++] = 'cf-cache-status'; out[i++] = cf;
     out[i++] = 'cache-status'; out[i++] = status;
     for (let j = 0; j < deco.length; j++) out[i++] = deco[j]!;

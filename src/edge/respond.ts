@@ -57,7 +57,7 @@ export function serveComplete(req: IncomingMessage, res: ServerResponse, s: Serv
       return;
     }
   }
-  res.writeHead(s.status, s.flatHeaders.concat(extra));
+  res.writeHead(s.status, joinFields(s.flatHeaders, extra));
   if (method === 'HEAD') res.end();
   else res.end(s.body);
 }
@@ -68,6 +68,14 @@ export function sendText(res: ServerResponse, status: number, text: string, extr
   const body = `${text}\n`;
   res.writeHead(status, ['content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-store', ...extra]);
   res.end(body);
+}
+
+/** `a` then `b` in a new array of exactly their length (the hit path: a plain loop costs less than concat here). */
+function joinFields(a: readonly string[], b: readonly string[]): string[] {
+  const out = new Array<string>(a.length + b.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]!;
+  for (let i = 0; i < b.length; i++) out[a.length + i] = b[i]!;
+  return out;
 }
 
 const DECIMALS = new Map<number, string>();
