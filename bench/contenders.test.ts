@@ -6,8 +6,8 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { isCi } from '../test/helpers/service.js';
 import { fileURLToPath } from 'node:url';
-import { detectTools, nginxConfig, startNginx, startOrigin, startVarnish, varnishVcl, type Running, type StartOptions } from './contenders.js';
-import { httpRequest, stopAll } from './proc.js';
+import { detectTools, nginxConfig, startBare, startNginx, startOrigin, startVarnish, varnishVcl, type Running, type StartOptions } from './contenders.js';
+import { groupPids, httpRequest, sleep, stopAll } from './proc.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const tools = detectTools();
@@ -60,4 +60,24 @@ test('Varnish with the generated VCL: a variant per Origin, collapsed misses', {
 
 test('the repo has the bench entry files the npm script runs', () => {
   assert.ok(existsSync(join(repoRoot, 'bench/run.ts')));
+});
+
+test('bare Node with --workers 2: two node:cluster processes share the port, and stopping it ends them all', async (t) => {
+  const tmpDir = mkdtempSync(join(tmpdir(), 'contender-test-'));
+  t.after(async () => {
+    await stopAll();
+    rmSync(tmpDir, { recursive: true, force: true });
+  });
+  const origin = { url: 'http://127.0.0.1:9', proc: null as never, count: async () => ({ total: 0, path: 0 }) };
+  const c = await startBare({ tmpDir, memDir: tmpDir, repoRoot, origin, workers: 2 });
+  assert.equal(c.name, 'bare node ×2w');
+  const r = await httpRequest(`${c.url}/asset/1k`, { headers: { origin: 'https://a.example' } });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.length, 1024);
+  assert.equal(r.headers['access-control-allow-origin'], 'https://a.example');
+  for (let i = 0; i < 500 && groupPids(c.proc.pid).length < 3; i++) await sleep(20); // tsx start-up of the second worker, on a busy machine
+  assert.equal(groupPids(c.proc.pid).length, 3, 'the primary and two workers');
+  await c.stop();
+  for (let i = 0; i < 100 && groupPids(c.proc.pid).length > 0; i++) await sleep(20);
+  assert.deepEqual(groupPids(c.proc.pid), []);
 });

@@ -132,17 +132,19 @@ function running(kind: ContenderKind, name: string, url: string, proc: SpawnedPr
   };
 }
 
-/** The bare Node ceiling (bench/bare.ts). */
+/** The bare Node ceiling (bench/bare.ts), in node:cluster with `o.workers` processes when more than one. */
 export async function startBare(o: StartOptions): Promise<Running> {
   const port = await freePort();
-  const proc = spawnTracked('bare', process.execPath, ['--import', 'tsx', join(o.repoRoot, 'bench/bare.ts'), '--port', String(port)], {
+  const args = ['--import', 'tsx', join(o.repoRoot, 'bench/bare.ts'), '--port', String(port)];
+  if (o.workers !== 1) args.push('--workers', String(o.workers));
+  const proc = spawnTracked(o.workers === 1 ? 'bare' : `bare ${o.workers}w`, process.execPath, args, {
     cpus: o.cpus,
     cwd: o.repoRoot,
     logFile: join(o.tmpDir, `bare-${port}.log`),
   });
   const url = `http://127.0.0.1:${port}`;
   await awaitReady(proc, `${url}/asset/1k`, 15_000);
-  return running('bare', 'bare node', url, proc);
+  return running('bare', o.workers === 1 ? 'bare node' : `bare node ×${o.workers}w`, url, proc);
 }
 
 /** The origin itself as a contender ("going to the origin directly"); stopping it is a no-op. */

@@ -216,7 +216,7 @@ async function main(): Promise<void> {
           if (tools.varnishd === null) skipped.push('varnish: NOT INSTALLED, skipped');
           else r = await tryStart('varnish', skipped, () => startVarnish(tools.varnishd as string, o));
         } else if (!args.without.has('bare')) {
-          r = await tryStart('bare node', skipped, () => startBare(o));
+          r = await tryStart(`bare node${w}`, skipped, () => startBare(o));
         }
         return r;
       };
@@ -264,11 +264,12 @@ async function main(): Promise<void> {
       if (tools.wrk === null) results.push({ id, title, reference: null, rows: [], notes: ['SKIPPED: no wrk'] });
       else {
         const skipped: string[] = [];
-        log(`${id}: starting nginx and edgecache with ${args.workers} workers`);
-        const set = await startSet({ ...base, workers: args.workers, cpus: multiCpus }, skipped, ['edgecache', 'nginx']);
+        log(`${id}: starting nginx, edgecache and bare Node with ${args.workers} workers`);
+        const set = await startSet({ ...base, workers: args.workers, cpus: multiCpus }, skipped, ['edgecache', 'nginx', 'bare']);
         const sc: WrkScenario = { id, title: `cache hits, GET /asset/1k, ${args.workers} workers each`, path: '/asset/1k', origins: ORIGINS.slice(0, 1), unique: false };
         const res = await runWrkScenario(sc, set, origin, cfg, new Set());
         res.notes.push(...skipped, pin ? 'multi-worker servers can\'t have a core of their own: pinned to cores 0,1, sharing core 0 with wrk' : 'not pinned');
+        res.notes.push(`bare node ×${args.workers}w = node:cluster processes answering a preallocated buffer: the ceiling for Node here`);
         results.push(res);
         await Promise.all(set.map((c) => c.stop()));
       }
