@@ -162,7 +162,8 @@ export function checkRequestHead(head: RequestHead, limits: GuardLimits, opts: G
     bytes += name.length + value.length + 4;
     if (checkSyntax && !badField && (!TOKEN.test(name) || BAD_VALUE_CHAR.test(value))) badField = true;
     switch (name.length) {
-      case 4: if (name.toLowerCase() === 'host') { hosts++; host = value; } break;
+      // 'Host' as clients spell it is matched before lowercasing, which would allocate a string per request.
+      case 4: if (name === 'Host' || name === 'host' || name.toLowerCase() === 'host') { hosts++; host = value; } break;
       case 14: if (name.toLowerCase() === 'content-length') { lengths++; contentLength = value; } break;
       case 17: if (name.toLowerCase() === 'transfer-encoding') (transferEncodings ??= []).push(value); break;
     }
