@@ -1,6 +1,6 @@
 // Tests for bench/contenders.ts against the real nginx and Varnish (skipped when not installed): Origin in the key, cache lock.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -75,8 +75,12 @@ test('bare Node with --workers 2: two node:cluster processes share the port, and
   assert.equal(r.status, 200);
   assert.equal(r.body.length, 1024);
   assert.equal(r.headers['access-control-allow-origin'], 'https://a.example');
-  for (let i = 0; i < 500 && groupPids(c.proc.pid).length < 3; i++) await sleep(20); // tsx start-up of the second worker, on a busy machine
-  assert.equal(groupPids(c.proc.pid).length, 3, 'the primary and two workers');
+  // Node processes only: on a cold tsx cache the group also holds esbuild's service process.
+  const nodes = (): number => groupPids(c.proc.pid).filter((pid) => {
+    try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'node'; } catch { return false; }
+  }).length;
+  for (let i = 0; i < 500 && nodes() < 3; i++) await sleep(20); // tsx start-up of the second worker, on a busy machine
+  assert.equal(nodes(), 3, 'the primary and two workers');
   await c.stop();
   for (let i = 0; i < 100 && groupPids(c.proc.pid).length > 0; i++) await sleep(20);
   assert.deepEqual(groupPids(c.proc.pid), []);
