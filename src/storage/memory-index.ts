@@ -182,8 +182,9 @@ export function bodyKey(body: Buffer): number {
 }
 
 /**
- * Bodies held once for every variant with the same bytes. Keyed by `bodyKey`; different bytes with the same key (about
- * one pair in a million bodies) are chained, and a match is always confirmed byte by byte.
+ * Bodies held once for every variant with the same bytes. Keyed by `bodyKey`; different bytes with the same key are
+ * chained (30 bits: a million distinct bodies hold a few hundred such pairs, in chains of two), and a match is always
+ * confirmed byte by byte, so two different bodies are never taken for one.
  */
 export class BodyTable {
   readonly #byKey = new Map<number, Body>();
