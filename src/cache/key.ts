@@ -39,6 +39,13 @@ export function primaryKey(zoneId: string, host: string, path: string, query: st
   return `${zoneId}\u0000${host}\u0000${path}?${query}`;
 }
 
+/** Cached preflight answers live beside the URL's object, under its key plus this suffix, so a GET never selects one. */
+export const PREFLIGHT_KEY_SUFFIX = '\u0000OPTIONS';
+
+export function preflightObjectKey(objectKey: string): string {
+  return `${objectKey}${PREFLIGHT_KEY_SUFFIX}`;
+}
+
 /** Lowercases a Host value and drops a default port (":80"/":443"), which a purge URL treats as no port. */
 export function normalizeHost(host: string): string {
   const h = host.toLowerCase();

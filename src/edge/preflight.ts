@@ -6,10 +6,7 @@ import type { Freshness } from '../cache/policy/types.js';
 /** A preflight answer depends on the Origin, the method and the headers asked for (Fetch standard, CORS-preflight cache). */
 export const PREFLIGHT_KEY_NAMES: readonly string[] = Object.freeze(['origin', 'access-control-request-method', 'access-control-request-headers']);
 
-/** Preflight entries live beside the URL's object, under their own key, so a GET never selects one. */
-export function preflightObjectKey(objectKey: string): string {
-  return `${objectKey}\u0000OPTIONS`;
-}
+export { preflightObjectKey } from '../cache/key.js';
 
 export type PreflightDecision = { storable: true; freshness: Freshness } | { storable: false; reason: string };
 

@@ -171,11 +171,6 @@ export function sameNames(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-/** A body's content hash: the raw SHA-256 digest as a 32-character one-byte string ('binary' is Node's latin1). */
-export function hashBody(body: Buffer): string {
-  return createHash('sha256').update(body).digest('binary');
-}
-
 /** A body's key in the BodyTable: the first 30 bits of its SHA-256, a small integer (no string held per body). */
 export function bodyKey(body: Buffer): number {
   return createHash('sha256').update(body).digest().readUInt32BE(0) >>> 2;

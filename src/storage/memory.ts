@@ -1,5 +1,5 @@
 // In-memory cache store: objects → variants, LRU bounded by bytes, shared bodies, tag/path indexes, purges.
-import { selectorOf, type HeaderValues } from '../cache/key.js';
+import { PREFLIGHT_KEY_SUFFIX, preflightObjectKey, primaryKey, selectorOf, type HeaderValues } from '../cache/key.js';
 import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput } from './store.js';
 import type { Freshness } from '../cache/policy/types.js';
 import {
@@ -8,8 +8,6 @@ import {
 } from './memory-index.js';
 import { PathIndex } from './path-index.js';
 import { flat, intern, internNames, MemoryVariant } from './variant.js';
-
-export { hashBody } from './memory-index.js';
 
 export interface MemoryStoreOptions {
   maxBytes: number;
@@ -29,8 +27,6 @@ interface SweepCursor { next: Variant | undefined }
 /** Fixed per-variant overhead charged against maxBytes on top of header and body bytes. */
 const VARIANT_OVERHEAD = 400;
 const PURGE_LOG_SIZE = 4096;
-/** Cached preflight answers live under the URL's key plus this suffix (src/edge/preflight.ts preflightObjectKey). */
-const PREFLIGHT_SUFFIX = '\u0000OPTIONS';
 
 export class MemoryStore implements CacheStore {
   readonly #opts: MemoryStoreOptions;
@@ -238,10 +234,10 @@ export class MemoryStore implements CacheStore {
     switch (target.kind) {
       case 'object':
       case 'variant': {
-        const key = `${target.zoneId}\u0000${target.host}\u0000${target.path}?${target.query}`;
+        const key = primaryKey(target.zoneId, target.host, target.path, target.query);
         // The URL's object and its cached preflight answers (stored under key + "\0OPTIONS").
         const main = this.#objects.get(key);
-        const preflights = this.#objects.get(`${key}${PREFLIGHT_SUFFIX}`);
+        const preflights = this.#objects.get(preflightObjectKey(key));
         if (target.kind === 'object') { addObject(main); addObject(preflights); return out; }
         if (main) {
           // At most one variant per Vary group: the one the lookup's own selector function picks for these headers.
@@ -298,7 +294,7 @@ export class MemoryStore implements CacheStore {
       case 'object': return target.host === input.host && target.path === input.path && target.query === input.query;
       case 'variant':
         return target.host === input.host && target.path === input.path && target.query === input.query &&
-          (input.objectKey.endsWith(PREFLIGHT_SUFFIX)
+          (input.objectKey.endsWith(PREFLIGHT_KEY_SUFFIX)
             ? this.#preflightSelected(input.keyNames, input.selector, target.headers)
             : selectorOf(input.keyNames, target.headers, this.#opts.normalize) === input.selector);
       case 'tag': return input.tags.includes(target.tag);

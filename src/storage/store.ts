@@ -37,7 +37,6 @@ export interface StoredVariant {
   /** `headers` as a name → value(s) record, for the policy functions. */
   fieldMap: Record<string, string | string[]>;
   readonly body: Buffer;
-  readonly bodyHash: string;
   freshness: Freshness;
   readonly tags: readonly string[];
   forcedStale: boolean;          // soft-purged: the next use revalidates

@@ -1,7 +1,6 @@
 // The in-memory record of one stored variant (flat fields, list links, shared body), and the strings it shares.
 import type { StoredVariant } from './store.js';
 import type { Freshness } from '../cache/policy/types.js';
-import { hashBody } from './memory-index.js';
 
 /** What a variant's key fields are read through: its cache object (one per primary key). */
 export interface VariantOwner {
@@ -63,8 +62,6 @@ export class MemoryVariant<O extends VariantOwner = VariantOwner> implements Sto
   get query(): string { return this.object.query; }
   get objectKey(): string { return this.object.key; }
   get body(): Buffer { return this.bodyRecord.buf; }
-  /** Computed when asked for (nothing on the hit path does): the store keys bodies by a 30-bit prefix of it. */
-  get bodyHash(): string { return hashBody(this.bodyRecord.buf); }
 
   get headers(): [string, string][] {
     const f = this.flatHeaders;
