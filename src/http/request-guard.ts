@@ -56,11 +56,16 @@ export function isValidHost(value: string): boolean {
 
 /** Bytes of the head as a client would minimally send it: request line, `name: value` lines, CRLFs, final CRLF. */
 export function headBytes(head: RequestHead): number {
-  let n = (head.method?.length ?? 0) + 1 + (head.url?.length ?? 0) + 1 + 'HTTP/1.1'.length + 2 + 2;
+  let n = requestLineBytes(head.method ?? '', head.url ?? '');
   const raw = head.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) n += raw[i]!.length + 2 + (raw[i + 1]?.length ?? 0) + 2;
+  for (let i = 0; i < raw.length; i += 2) n += fieldLineBytes(raw[i]!, raw[i + 1] ?? '');
   return n;
 }
+
+/** `METHOD SP target SP HTTP/1.1 CRLF`, plus the CRLF that ends the head. */
+const requestLineBytes = (method: string, url: string): number => method.length + 1 + url.length + 1 + 'HTTP/1.1'.length + 2 + 2;
+/** `name: value CRLF`. */
+const fieldLineBytes = (name: string, value: string): number => name.length + 2 + value.length + 2;
 
 /** Target characters: visible ASCII only, no fragment (RFC 9112 §3.2: a request-target never carries one). */
 function hasBadTargetChar(url: string): boolean {
@@ -148,7 +153,7 @@ export function checkRequestHead(head: RequestHead, limits: GuardLimits, opts: G
   const checkSyntax = opts.fieldSyntaxChecked !== true;
 
   // One pass over the field lines: the head's size (as headBytes counts it), field syntax, and the framing fields.
-  let bytes = method.length + 1 + url.length + 1 + 'HTTP/1.1'.length + 2 + 2;
+  let bytes = requestLineBytes(method, url);
   let badField = false;
   let host: string | undefined;
   let hosts = 0;
@@ -159,7 +164,7 @@ export function checkRequestHead(head: RequestHead, limits: GuardLimits, opts: G
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1] ?? '';
-    bytes += name.length + value.length + 4;
+    bytes += fieldLineBytes(name, value);
     if (checkSyntax && !badField && (!TOKEN.test(name) || BAD_VALUE_CHAR.test(value))) badField = true;
     switch (name.length) {
       // 'Host' as clients spell it is matched before lowercasing, which would allocate a string per request.
