@@ -13,7 +13,7 @@ import { isPreflight } from '../cors/policy.js';
 import { createPreflightCache, preflightObjectKey } from './preflight.js';
 import { createCorsDiagnostics, detectCorsProblems, urlPattern } from '../cors/diagnostics.js';
 import { cacheStatus, hitStatus, type CacheStatusParts, type CfCacheStatus, type FwdReason } from '../observability/cache-status.js';
-import { decimal, flatFields, hasConditionals, sendText, serveComplete, type Servable } from './respond.js';
+import { flatFields, hasConditionals, sendText, serveComplete, type Servable } from './respond.js';
 import { classifyOriginError, OriginError } from '../origin/client.js';
 import { cfFor, discard, isStaleIfErrorStatus, relayInterim } from './answers.js';
 import type { RedisTier } from '../cluster/redis-tier.js';
@@ -106,13 +106,13 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
 
   /** Serves a stored variant with its current Age (RFC 9111 §4.2.3, §5.1). */
   function serveVariant(req: IncomingMessage, res: ServerResponse, r: Req, v: StoredVariant, cf: CfCacheStatus, parts: CacheStatusParts): void {
-    serveComplete(req, res, v, statusFields(req, r.zone, cf, cacheStatus(parts), decimal(currentAge(v.freshness, Date.now()))));
+    serveComplete(req, res, v, statusFields(req, r.zone, cf, cacheStatus(parts), String(currentAge(v.freshness, Date.now()))));
     done(res, cf);
   }
 
-  /** The cache hit (the hot path): Age and ttl from the reuse decision, Cache-Status strings made once per ttl. */
+  /** The cache hit (the hot path): Age and ttl from the reuse decision, the Cache-Status string made once per ttl. */
   function serveHit(req: IncomingMessage, res: ServerResponse, zone: ZoneRuntime, v: StoredVariant, age: number, ttl: number): void {
-    serveComplete(req, res, v, statusFields(req, zone, 'HIT', hitStatus(ttl), decimal(age)));
+    serveComplete(req, res, v, statusFields(req, zone, 'HIT', hitStatus(ttl), String(age)));
     done(res, 'HIT');
   }
 
@@ -306,7 +306,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
           status: head.status, flatHeaders: flatFields(head.fields, []), fieldMap: Object.fromEntries(head.fields),
           body: Buffer.concat(chunks),
         };
-        serveComplete(req, res, s, stored ? statusFields(req, r.zone, cf, cacheStatus(parts), decimal(currentAge(stored.freshness, Date.now()))) : edge);
+        serveComplete(req, res, s, stored ? statusFields(req, r.zone, cf, cacheStatus(parts), String(currentAge(stored.freshness, Date.now()))) : edge);
         done(res, cf);
       },
       fail: (err) => originFailed(res, err),

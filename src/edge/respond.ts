@@ -78,19 +78,6 @@ function joinFields(a: readonly string[], b: readonly string[]): string[] {
   return out;
 }
 
-const DECIMALS = new Map<number, string>();
-
-/** An integer as its decimal string (Age values), made once per value: the hit path writes one on every answer. */
-export function decimal(n: number): string {
-  let s = DECIMALS.get(n);
-  if (s === undefined) {
-    s = String(n);
-    if (DECIMALS.size >= 10_000) DECIMALS.clear();
-    DECIMALS.set(n, s);
-  }
-  return s;
-}
-
 /** Flattens [name, value] pairs and appends edge fields. */
 export function flatFields(fields: [string, string][], extra: string[]): string[] {
   const out: string[] = [];
