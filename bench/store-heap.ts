@@ -6,7 +6,7 @@
 // `Vary: Origin`: key names ['origin'], the selector from the request's Origin, the origin's fields (content-type,
 // cache-control, vary, etag, last-modified, date, access-control-allow-origin, content-length) and the host, path and
 // header values as fresh strings every time (as the HTTP parser hands them over), so interning is really exercised.
-// Prints one line of JSON, then a readable line. `--snapshot` also writes a heap snapshot for /work/notes/heapsum.mjs.
+// Prints one line of JSON, then a readable line. `--snapshot FILE` also writes a heap snapshot (open it in Chrome DevTools, Memory tab).
 import v8 from 'node:v8';
 import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
