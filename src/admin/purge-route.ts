@@ -14,6 +14,7 @@
 //   1018   503  cluster bus unavailable (apply rejected with code EBUSUNAVAILABLE)  (ours)
 //   1019   500  any other failure while applying      (ours)
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hasContent } from '../http/fields.js';
 import { parsePurgeBody, PurgeError, type PurgeRequest } from '../purge/request.js';
 import { readBearerToken, type TokenChecker } from './auth.js';
 
@@ -67,17 +68,12 @@ export function sendCfSuccess(res: ServerResponse, result: unknown): void {
   send(res, 200, { success: true, errors: [], messages: [], result });
 }
 
-function hasRequestBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
 /**
  * Refuses a request without reading its body. If a body is on its way we answer with `Connection: close`, so the
  * server does not keep reading it to reuse the connection.
  */
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, code: number, message: string, extraHeaders?: Record<string, string>): void {
-  const close: Record<string, string> = hasRequestBody(req) ? { connection: 'close' } : {};
+  const close: Record<string, string> = hasContent(req.headers) ? { connection: 'close' } : {};
   sendCfError(res, status, code, message, { ...extraHeaders, ...close });
 }
 

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { isToken } from '../http/fields.js';
 
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:8788';
 export const DEFAULT_ZONE = 'default';
@@ -67,16 +68,13 @@ export function addAdminTargetOptions(cmd: Command): Command {
     .option('--config <file>', 'edgecache config file to take the admin address and token from');
 }
 
-// RFC 9110 §5.1: field-name = token (https://www.rfc-editor.org/rfc/rfc9110#section-5.1)
-const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
 /** Parses repeated `--header 'Name: value'` flags into an object with lowercased names. */
 export function parseHeaderFlags(flags: readonly string[] | undefined): Record<string, string> {
   const headers = new Map<string, string>();
   for (const flag of flags ?? []) {
     const colon = flag.indexOf(':');
     const name = (colon === -1 ? flag : flag.slice(0, colon)).trim();
-    if (colon === -1 || !TOKEN_RE.test(name)) throw new CliError('EUSAGE', `--header ${JSON.stringify(flag)} is not "Name: value"`);
+    if (colon === -1 || !isToken(name)) throw new CliError('EUSAGE', `--header ${JSON.stringify(flag)} is not "Name: value"`);
     const lower = name.toLowerCase();
     if (headers.has(lower)) throw new CliError('EUSAGE', `--header ${JSON.stringify(name)} is given twice`);
     headers.set(lower, flag.slice(colon + 1).trim()); // RFC 9110 §5.5: surrounding whitespace is not part of the value

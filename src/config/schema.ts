@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { corsConfigSchema } from '../cors/schema.js';
 import { DEFAULT_LIMITS } from '../http/limits.js';
+import { TOKEN_RE } from '../http/fields.js';
 
 const hostPort = z.string().transform((s, ctx) => {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
@@ -23,7 +24,7 @@ const originUrl = z.string().refine((s) => {
 
 const lowerList = z.array(z.string().min(1)).transform((a) => [...new Set(a.map((s) => s.toLowerCase()))]);
 
-const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'expected an HTTP header name');
+const headerName = z.string().regex(TOKEN_RE, 'expected an HTTP header name');
 
 export const DEFAULT_STRIP_HEADERS = [
   'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-scheme', 'x-forwarded-port', 'x-forwarded-prefix',

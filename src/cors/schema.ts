@@ -1,5 +1,6 @@
 // Zone `cors` config block (zod 4): origin patterns, methods, headers, credentials, max-age; parsing of origin patterns.
 import { z } from 'zod';
+import { isToken } from '../http/fields.js';
 
 // Fetch standard, CORS protocol: https://fetch.spec.whatwg.org/#http-cors-protocol
 // ABNF of the CORS headers: https://fetch.spec.whatwg.org/#http-new-header-syntax
@@ -93,8 +94,6 @@ function displayOf(p: OriginPattern): string {
   return p.kind === 'exact' ? p.origin : p.display;
 }
 
-// RFC 9110 token (methods and field names): https://www.rfc-editor.org/rfc/rfc9110#section-5.6.2
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Browsers never allow these: https://fetch.spec.whatwg.org/#forbidden-method
 const FORBIDDEN_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
 
@@ -126,7 +125,7 @@ const methodList = z.array(z.string()).transform((list, ctx) => {
     // and apps write PATCH; the match at request time is byte-exact, as the browser's own check is.
     const up = m.toUpperCase();
     if (m === '*') ctx.addIssue({ code: 'custom', message: 'list the methods; "*" is not supported', path: [i] });
-    else if (!TOKEN.test(m)) ctx.addIssue({ code: 'custom', message: `invalid method ${JSON.stringify(m)}`, path: [i] });
+    else if (!isToken(m)) ctx.addIssue({ code: 'custom', message: `invalid method ${JSON.stringify(m)}`, path: [i] });
     else if (FORBIDDEN_METHODS.has(up)) ctx.addIssue({ code: 'custom', message: `browsers never send ${up} cross-origin`, path: [i] });
     else out.push(up);
   });
@@ -137,7 +136,7 @@ const headerList = (field: string, allowStar: boolean) => z.array(z.string()).tr
   const out: string[] = [];
   list.forEach((h, i) => {
     if (h === '*' && !allowStar) ctx.addIssue({ code: 'custom', message: `${field}: list the header names; "*" is not supported`, path: [i] });
-    else if (!TOKEN.test(h)) ctx.addIssue({ code: 'custom', message: `${field}: invalid header name ${JSON.stringify(h)}`, path: [i] });
+    else if (!isToken(h)) ctx.addIssue({ code: 'custom', message: `${field}: invalid header name ${JSON.stringify(h)}`, path: [i] });
     else out.push(h.toLowerCase());
   });
   return [...new Set(out)];

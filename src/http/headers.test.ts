@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
-import { dropConnectionListed, forwardHeaders, type ForwardOptions } from './headers.js';
+import { dropConnectionListed, forwardHeaders, responseFields, type ForwardOptions } from './headers.js';
 
 const base: ForwardOptions = { strip: new Set(['x-forwarded-host', 'x-original-url']), host: 'shop.example', proto: 'http', peer: '192.0.2.1', trustPeer: false };
 
@@ -39,4 +39,15 @@ test('dropConnectionListed removes the fields a client lists in Connection, neve
   const h: IncomingHttpHeaders = { connection: 'close, origin, Host, content-length, transfer-encoding, x-a', origin: 'https://a.example', host: 'a', 'content-length': '3', 'x-a': '1', 'x-b': '2' };
   dropConnectionListed(h);
   assert.deepEqual(h, { connection: 'close, origin, Host, content-length, transfer-encoding, x-a', host: 'a', 'content-length': '3', 'x-b': '2' });
+});
+
+test('RFC 9110 §7.6.1, RFC 9111 §3.1: the one hop-by-hop list applies to origin responses and client requests alike', () => {
+  const fields = responseFields({
+    connection: 'X-Hop', 'x-hop': '1', 'keep-alive': 'timeout=5', trailer: 'x-checksum', 'transfer-encoding': 'chunked',
+    'proxy-authenticate': 'Basic', 'proxy-authentication-info': 'nextnonce="a"', 'x-drop': '1', 'cache-control': 'max-age=60',
+  }, new Set(['x-drop']));
+  assert.deepEqual(fields, [['cache-control', 'max-age=60']]);
+  const out = forwardHeaders({ 'proxy-authentication-info': 'x', trailer: 'x-checksum', 'proxy-authorization': 'Basic eA==', accept: '*/*' }, base);
+  assert.equal(out.accept, '*/*');
+  for (const name of ['proxy-authentication-info', 'trailer', 'proxy-authorization']) assert.equal(out[name], undefined, name);
 });

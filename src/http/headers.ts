@@ -1,23 +1,6 @@
 // Header plumbing for a proxy: hop-by-hop removal (RFC 9110 §7.6.1), forwarding headers, Via.
 import type { IncomingHttpHeaders } from 'node:http';
-
-/** Hop-by-hop fields a proxy never forwards (RFC 9110 §7.6.1, RFC 9112 §9.6). */
-export const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade',
-  'proxy-authenticate', 'proxy-authorization',
-]);
-
-/** Names listed in Connection are hop-by-hop too (RFC 9110 §7.6.1). */
-export function connectionTokens(value: string | string[] | undefined): Set<string> | undefined {
-  if (value === undefined) return undefined;
-  const s = Array.isArray(value) ? value.join(',') : value;
-  const out = new Set<string>();
-  for (const t of s.split(',')) {
-    const n = t.trim().toLowerCase();
-    if (n) out.add(n);
-  }
-  return out.size ? out : undefined;
-}
+import { connectionTokens, HOP_BY_HOP_FIELDS } from './fields.js';
 
 /** Fields a Connection token can never remove at the edge: routing and message framing are the edge's own. */
 const NOT_CONNECTION_REMOVABLE: ReadonlySet<string> = new Set(['host', 'content-length', 'transfer-encoding', 'connection']);
@@ -42,7 +25,7 @@ export function responseFields(
   const extra = connectionTokens(headers.connection);
   const out: [string, string][] = [];
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || drop.has(name) || extra?.has(name) || (dropPrefix !== undefined && name.startsWith(dropPrefix))) continue;
+    if (HOP_BY_HOP_FIELDS.has(name) || drop.has(name) || extra?.has(name) || (dropPrefix !== undefined && name.startsWith(dropPrefix))) continue;
     const v = headers[name];
     if (v === undefined) continue;
     if (Array.isArray(v)) for (const x of v) out.push([name, x]);
@@ -86,7 +69,7 @@ export function forwardHeaders(headers: IncomingHttpHeaders, opts: ForwardOption
   const extra = connectionTokens(headers.connection);
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || opts.strip.has(name) || extra?.has(name) || opts.dropForCacheFetch?.has(name)) continue;
+    if (HOP_BY_HOP_FIELDS.has(name) || opts.strip.has(name) || extra?.has(name) || opts.dropForCacheFetch?.has(name)) continue;
     if (EDGE_OWNED_REQUEST_FIELDS.has(name)) continue;
     const v = headers[name];
     if (v !== undefined) out[name] = v;

@@ -1,6 +1,7 @@
 // Request-head validation before anything is keyed or forwarded: version, size limits, target form, field syntax,
 // Host and message framing (RFC 9112 §2.3, §3.2, §5, §6; RFC 9110 §5.5; issue 9 §2, §3). Pure: no I/O.
 import type { Limits } from './limits.js';
+import { isToken } from './fields.js';
 
 export type RejectionCode =
   | 'UNSUPPORTED_VERSION'
@@ -37,8 +38,6 @@ export interface RequestHead {
 
 export type GuardLimits = Pick<Limits, 'maxHeaderBytes' | 'maxUrlBytes' | 'maxBodyBytes'>;
 
-// RFC 9110 §5.1: field-name = token.
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // RFC 9110 §5.5: field values carry no CTL but HTAB (so no CR, LF or NUL); obs-text (0x80-0xFF) is tolerated.
 const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
 // RFC 9112 §3.2 / RFC 3986 §3.2.2-3: uri-host [ ":" port ]. reg-name is restricted to unreserved characters (no DNS
@@ -165,7 +164,7 @@ export function checkRequestHead(head: RequestHead, limits: GuardLimits, opts: G
     const name = raw[i]!;
     const value = raw[i + 1] ?? '';
     bytes += fieldLineBytes(name, value);
-    if (checkSyntax && !badField && (!TOKEN.test(name) || BAD_VALUE_CHAR.test(value))) badField = true;
+    if (checkSyntax && !badField && (!isToken(name) || BAD_VALUE_CHAR.test(value))) badField = true;
     switch (name.length) {
       // 'Host' as clients spell it is matched before lowercasing, which would allocate a string per request.
       case 4: if (name === 'Host' || name === 'host' || name.toLowerCase() === 'host') { hosts++; host = value; } break;

@@ -2,6 +2,7 @@
 // typed OriginErrors (502, 504 on timeouts).
 import { Pool, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
+import { isToken } from '../http/fields.js';
 
 export interface OriginOptions {
   origin: string;            // http(s)://host:port
@@ -54,8 +55,7 @@ export function classifyOriginError(err: unknown): OriginError {
   return new OriginError('ORIGIN_UNREACHABLE', `origin unreachable (${code || msg})`, err);
 }
 
-// RFC 9110 §5.1, §5.5: field-name = token; values without CTLs but HTAB (no CR, LF, NUL); at most 0xFF per char.
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// RFC 9110 §5.5: values without CTLs but HTAB (no CR, LF, NUL); at most 0xFF per char. Names: isToken (§5.1).
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 /**
@@ -68,7 +68,7 @@ const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 export function invalidResponse(status: number, headers: Record<string, string | string[] | undefined>): string | undefined {
   if (!Number.isInteger(status) || status < 200 || status > 599) return `status ${status}`;
   for (const name in headers) {
-    if (!TOKEN.test(name)) return 'field name';
+    if (!isToken(name)) return 'field name';
     const v = headers[name];
     if (v === undefined) continue;
     for (const x of Array.isArray(v) ? v : [v]) if (BAD_VALUE.test(x)) return `${name} value`;

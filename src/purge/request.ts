@@ -19,6 +19,8 @@
 //  - A file item with an empty `headers` object purges every variant, like a bare URL (purging more is the safe side).
 //  - hosts/prefixes may carry an http(s):// scheme, which is dropped (people paste URLs); other schemes are refused.
 
+import { isToken } from '../http/fields.js';
+
 export interface FileTarget {
   host: string;
   path: string;
@@ -63,8 +65,6 @@ const KIND_LIST = '"purge_everything", "files", "tags", "hosts" or "prefixes"';
 
 /** Longest tag we accept; Cloudflare documents 1,024 characters as its limit. */
 const MAX_TAG_LENGTH = 1024;
-// RFC 9110 §5.1: field-name = token (https://www.rfc-editor.org/rfc/rfc9110#section-5.1)
-const TOKEN_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // RFC 9110 §5.5: CR, LF, NUL and other CTLs (except HTAB) are invalid in field values
 // (https://www.rfc-editor.org/rfc/rfc9110#section-5.5)
 const BAD_FIELD_VALUE_RE = /[\x00-\x08\x0a-\x1f\x7f]/;
@@ -246,7 +246,7 @@ function parseHeaders(raw: unknown, where: string): Record<string, string> | Pur
   if (!isPlainObject(raw)) return fail(PURGE_ERROR_CODES.invalidItem, `${where} must be an object of header names to string values, got ${show(raw)}`);
   const seen = new Map<string, string>();
   for (const [name, value] of Object.entries(raw)) {
-    if (!TOKEN_RE.test(name)) return fail(PURGE_ERROR_CODES.invalidItem, `${where}: ${show(name)} is not a valid header name`);
+    if (!isToken(name)) return fail(PURGE_ERROR_CODES.invalidItem, `${where}: ${show(name)} is not a valid header name`);
     if (typeof value !== 'string') return fail(PURGE_ERROR_CODES.invalidItem, `${where}[${show(name)}] must be a string, got ${show(value)}`);
     if (BAD_FIELD_VALUE_RE.test(value)) return fail(PURGE_ERROR_CODES.invalidItem, `${where}[${show(name)}] contains a control character (CR, LF, NUL, ...)`);
     const lower = name.toLowerCase();

@@ -1,4 +1,5 @@
 // Parsing of Cache-Control-style fields, delta-seconds and field lists (RFC 9111 §1.2.2, §5.2; RFC 9110 §5.6).
+import { isTchar, isToken } from '../../http/fields.js';
 import type { Directives, Headers } from './types.js';
 
 /** The largest delta-seconds a cache needs to represent; larger values saturate to it. */
@@ -29,12 +30,6 @@ export function firstFieldLine(headers: Headers, name: string): string | undefin
   if (value === undefined) return undefined;
   if (typeof value === 'string') return value;
   return value[0];
-}
-
-const TCHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
-
-export function isTchar(ch: string | undefined): boolean {
-  return ch !== undefined && TCHAR.test(ch);
 }
 
 function isOws(ch: string | undefined): boolean {
@@ -174,7 +169,7 @@ export function fieldNameList(value: string | true | undefined): string[] {
   const names: string[] = [];
   for (const part of value.split(',')) {
     const name = part.trim().toLowerCase();
-    if (name !== '' && [...name].every((ch) => isTchar(ch)) && !names.includes(name)) names.push(name);
+    if (isToken(name) && !names.includes(name)) names.push(name);
   }
   return names;
 }

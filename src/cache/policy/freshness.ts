@@ -1,5 +1,6 @@
-// Freshness lifetime, age and HTTP-date parsing (RFC 9111 §4.2, RFC 9110 §5.6.7, RFC 5861).
+// Freshness lifetime and age (RFC 9111 §4.2, RFC 5861); HTTP-dates are read by http-date.ts.
 import { DELTA_SECONDS_MAX, deltaSeconds, firstFieldLine, splitList } from './cache-control.js';
+import { isHttpDate, parseHttpDate } from './http-date.js';
 import { selectResponseCacheControl } from './targeted.js';
 import type { Directives, Freshness, Headers, LifetimeSource, PolicyOptions } from './types.js';
 
@@ -10,57 +11,6 @@ import type { Directives, Freshness, Headers, LifetimeSource, PolicyOptions } fr
 export const HEURISTICALLY_CACHEABLE_STATUSES: ReadonlySet<number> = new Set([
   200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501,
 ]);
-
-const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
-const MONTH = '(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)';
-const TIME = '([0-9]{2}):([0-9]{2}):([0-9]{2})';
-// Matched case-insensitively: "a cache recipient SHOULD match the field value case-insensitively" (RFC 9111 §4.2).
-const IMF_FIXDATE = new RegExp(`^(?:mon|tue|wed|thu|fri|sat|sun), ([0-9]{2}) ${MONTH} ([0-9]{4}) ${TIME} gmt$`, 'i');
-const RFC850_DATE = new RegExp(
-  `^(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday), ([0-9]{2})-${MONTH}-([0-9]{2}) ${TIME} gmt$`, 'i');
-const ASCTIME_DATE = new RegExp(`^(?:mon|tue|wed|thu|fri|sat|sun) ${MONTH} ([0-9]{2}| [0-9]) ${TIME} ([0-9]{4})$`, 'i');
-
-function toEpoch(year: number, month: string, day: number, h: number, m: number, s: number): number | undefined {
-  const monthIndex = MONTHS.indexOf(month.toLowerCase());
-  if (monthIndex < 0 || h > 23 || m > 59 || s > 60) return undefined;
-  // 23:59:60 (leap second) is allowed by the grammar; represent it as the nearest earlier time (RFC 9111 §4.2).
-  const ms = Date.UTC(year, monthIndex, day, h, m, Math.min(s, 59));
-  const check = new Date(ms);
-  if (check.getUTCDate() !== day || check.getUTCMonth() !== monthIndex) return undefined; // e.g. 31 Feb
-  return ms;
-}
-
-/**
- * Parses an HTTP-date (IMF-fixdate, rfc850-date or asctime-date) into ms since epoch; undefined when invalid.
- * Zones other than GMT, missing commas, extra spaces, 1-digit hours, 2-digit years in IMF-fixdate are invalid.
- * `now` (ms) resolves rfc850's 2-digit years: "more than 50 years in the future" means the previous century.
- * https://www.rfc-editor.org/rfc/rfc9110#section-5.6.7
- * https://www.rfc-editor.org/rfc/rfc9111#section-4.2
- */
-export function parseHttpDate(value: string | undefined, now: number): number | undefined {
-  if (value === undefined) return undefined;
-  const text = value.trim();
-  let m = IMF_FIXDATE.exec(text);
-  if (m !== null) {
-    const [, day, month, year, h, min, s] = m as unknown as string[];
-    return toEpoch(Number(year), month!, Number(day), Number(h), Number(min), Number(s));
-  }
-  m = RFC850_DATE.exec(text);
-  if (m !== null) {
-    const [, day, month, yy, h, min, s] = m as unknown as string[];
-    const nowYear = new Date(now).getUTCFullYear();
-    let year = Math.floor(nowYear / 100) * 100 + Number(yy);
-    if (year > nowYear + 50) year -= 100;
-    else if (year < nowYear - 49) year += 100;
-    return toEpoch(year, month!, Number(day), Number(h), Number(min), Number(s));
-  }
-  m = ASCTIME_DATE.exec(text);
-  if (m !== null) {
-    const [, month, day, h, min, s, year] = m as unknown as string[];
-    return toEpoch(Number(year), month!, Number(day!.trim()), Number(h), Number(min), Number(s));
-  }
-  return undefined;
-}
 
 /**
  * age_value from the Age field: the first field line and, within it, the first list member, without any
@@ -81,12 +31,11 @@ export function dateValue(headers: Headers, responseTime: number): number {
   return parseHttpDate(firstFieldLine(headers, 'date'), responseTime) ?? responseTime;
 }
 
-/** True when a Last-Modified or ETag validator is present (RFC 9111 §4.3.1). */
-export function hasValidator(headers: Headers): boolean {
+/** True when a Last-Modified or ETag validator is present (RFC 9111 §4.3.1); `now` places rfc850 two-digit years. */
+export function hasValidator(headers: Headers, now: number): boolean {
   const etag = firstFieldLine(headers, 'etag');
   if (etag !== undefined && etag.trim() !== '') return true;
-  // Validity does not depend on the reference time (it only picks an rfc850 century), so any clock value will do.
-  return parseHttpDate(firstFieldLine(headers, 'last-modified'), 0) !== undefined;
+  return isHttpDate(firstFieldLine(headers, 'last-modified'), now);
 }
 
 export interface FreshnessRequest {

@@ -279,6 +279,9 @@ test('RFC 9110 §13.1.5/§8.8.2.2: If-Range HTTP-date must equal a strong Last-M
   // Invalid If-Range value.
   assert.deepEqual(answerRange('GET', { range: 'bytes=0-1', 'if-range': 'yesterday' }, strong), { kind: 'full' });
   assert.deepEqual(answerRange('GET', { range: 'bytes=0-1', 'if-range': [LM, LM] }, strong), { kind: 'full' });
+  // The client's date needs the exact case (RFC 9110 §5.6.7); the stored one is read in any case (RFC 9111 §4.2).
+  assert.deepEqual(answerRange('GET', { range: 'bytes=0-1', 'if-range': LM.toUpperCase() }, strong), { kind: 'full' });
+  partial(answerRange('GET', { range: 'bytes=0-1', 'if-range': LM }, stored(TEXT, { 'last-modified': LM.toLowerCase(), date: DATE_LATER })));
 });
 
 test('RFC 9110 §13.1.5: If-Range without Range changes nothing', () => {

@@ -1,13 +1,16 @@
 // Owns: answering a byte Range request (with If-Range) from a stored complete 200 response (RFC 9110 §14, §13.1.5).
 //
-// Pure apart from the random multipart boundary. The handler calls this only after evaluateConditionals() returned
+// Pure apart from the random multipart boundary (and the wall clock when RangeOptions.now is not given). The handler calls this only after evaluateConditionals() returned
 // 'none' (a 304 wins over Range: https://www.rfc-editor.org/rfc/rfc9110#section-14.2). The headers returned replace the
 // stored response's fields of the same name (Content-Length, and Content-Type for multipart); the handler keeps the
 // stored response's other fields (Date, Cache-Control, ETag, Expires, Content-Location, Vary must be on a 206:
 // https://www.rfc-editor.org/rfc/rfc9110#section-15.3.7).
 
 import { randomBytes } from 'node:crypto';
-import { isStrongMatch, parseEntityTag, parseHttpDate, singleValue } from './conditional.js';
+import { TOKEN_RE } from '../../http/fields.js';
+import { singleValue } from './conditional.js';
+import { isStrongMatch, parseEntityTag } from './entity-tag.js';
+import { parseExactHttpDate, parseHttpDate } from './http-date.js';
 import type { Headers } from './types.js';
 
 export type RangeAnswer =
@@ -18,6 +21,8 @@ export type RangeAnswer =
 export interface RangeOptions {
   /** More range-specs than this and the Range field is ignored (a 200 is served). Default 100. */
   maxRanges?: number;
+  /** The time of the request (ms since the epoch), used only to place rfc850 two-digit years. Default: the wall clock. */
+  now?: number;
 }
 
 export interface StoredForRange {
@@ -42,7 +47,6 @@ const DEFAULT_MAX_RANGES = 100;
  * (https://www.rfc-editor.org/rfc/rfc9110#section-15.3.7.2).
  */
 const COALESCE_GAP = 80;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const INT_RANGE = /^(\d+)-(\d*)$/;
 const SUFFIX_RANGE = /^-(\d+)$/;
 const FULL: RangeAnswer = { kind: 'full' };
@@ -78,7 +82,7 @@ export function answerRange(
   if (!isCompleteStored200(stored)) return FULL;
 
   // If-Range is evaluated before Range (https://www.rfc-editor.org/rfc/rfc9110#section-13.2.2, step 5).
-  if (reqHeaders['if-range'] !== undefined && !isIfRangeTrue(singleValue(reqHeaders, 'if-range'), stored.headers)) {
+  if (reqHeaders['if-range'] !== undefined && !isIfRangeTrue(singleValue(reqHeaders, 'if-range'), stored.headers, opts.now ?? Date.now())) {
     return FULL;
   }
 
@@ -134,7 +138,7 @@ function isCompleteStored200(stored: StoredForRange): boolean {
  * a cache means the stored Date is at least one second after Last-Modified
  * (https://www.rfc-editor.org/rfc/rfc9110#section-8.8.2.2). Anything else is false.
  */
-function isIfRangeTrue(value: string | undefined, stored: Headers): boolean {
+function isIfRangeTrue(value: string | undefined, stored: Headers, now: number): boolean {
   if (value === undefined) return false;
   // "A valid entity-tag can be distinguished from a valid HTTP-date by examining the first three characters for a DQUOTE."
   if (value.slice(0, 3).includes('"')) {
@@ -142,9 +146,9 @@ function isIfRangeTrue(value: string | undefined, stored: Headers): boolean {
     const current = parseEntityTag(singleValue(stored, 'etag'));
     return presented !== undefined && current !== undefined && isStrongMatch(presented, current);
   }
-  const presented = parseHttpDate(value);
-  const lastModified = parseHttpDate(singleValue(stored, 'last-modified'));
-  const date = parseHttpDate(singleValue(stored, 'date'));
+  const presented = parseExactHttpDate(value, now);
+  const lastModified = parseHttpDate(singleValue(stored, 'last-modified'), now);
+  const date = parseHttpDate(singleValue(stored, 'date'), now);
   if (presented === undefined || lastModified === undefined || date === undefined) return false;
   return presented === lastModified && date - lastModified >= 1000;
 }
@@ -158,7 +162,7 @@ function parseBytesRange(value: string, maxRanges: number): ParsedRangeSpec[] | 
   const eq = value.indexOf('=');
   if (eq <= 0) return undefined;
   const unit = value.slice(0, eq);
-  if (!TOKEN.test(unit) || unit.toLowerCase() !== 'bytes') return undefined;
+  if (!TOKEN_RE.test(unit) || unit.toLowerCase() !== 'bytes') return undefined;
   const specs: ParsedRangeSpec[] = [];
   // Empty list elements and OWS around commas are allowed (https://www.rfc-editor.org/rfc/rfc9110#section-5.6.1.2).
   for (const element of value.slice(eq + 1).split(',')) {

@@ -1,5 +1,6 @@
 // Whether a shared cache may store a response (RFC 9111 §3), and which header fields it must leave out (§3.1).
-import { combineFieldLines, fieldNameList, parseCacheControl, splitList } from './cache-control.js';
+import { connectionTokens, HOP_BY_HOP_FIELDS } from '../../http/fields.js';
+import { fieldNameList, parseCacheControl } from './cache-control.js';
 import { computeFreshness, hasValidator, HEURISTICALLY_CACHEABLE_STATUSES } from './freshness.js';
 import { selectResponseCacheControl } from './targeted.js';
 import type { Freshness, Headers, PolicyOptions } from './types.js';
@@ -94,7 +95,7 @@ export function decideStore(
   if (!explicit && !directives.has('public') && !HEURISTICALLY_CACHEABLE_STATUSES.has(res.status)) {
     return notStorable('no-freshness');
   }
-  const validator = hasValidator(res.headers);
+  const validator = hasValidator(res.headers, responseTime);
   // no-cache: stored and validated on every use; without a validator every use is a full fetch anyway.
   // https://www.rfc-editor.org/rfc/rfc9111#section-5.2.2.4
   if (freshness.alwaysRevalidate) {
@@ -117,25 +118,15 @@ export function decideStore(
 /**
  * Header fields that must not be stored, lowercased:
  * - fields named by qualified private="…" (shared cache) and no-cache="…" (RFC 9111 §5.2.2.7, §5.2.2.4);
- * - Connection and the fields it lists, and other hop-by-hop fields (RFC 9111 §3.1, RFC 9110 §7.6.1);
- * - proxy-specific fields: Proxy-Authenticate, Proxy-Authentication-Info, Proxy-Authorization (RFC 9111 §3.1).
+ * - Connection and the fields it lists, other hop-by-hop fields and the proxy-specific fields Proxy-Authenticate,
+ *   Proxy-Authentication-Info, Proxy-Authorization: HOP_BY_HOP_FIELDS (RFC 9111 §3.1, RFC 9110 §7.6.1).
  * https://www.rfc-editor.org/rfc/rfc9111#section-3.1
  */
 export function fieldsToStrip(res: { status?: number; headers: Headers }): string[] {
-  const names = new Set<string>(NEVER_STORED_FIELDS);
+  const names = new Set<string>(HOP_BY_HOP_FIELDS);
   const { directives } = selectResponseCacheControl(res.headers);
   for (const name of fieldNameList(directives.get('private'))) names.add(name);
   for (const name of fieldNameList(directives.get('no-cache'))) names.add(name);
-  const connection = combineFieldLines(res.headers['connection']);
-  if (connection !== undefined) for (const name of splitList(connection)) names.add(name.toLowerCase());
+  for (const name of connectionTokens(res.headers['connection']) ?? []) names.add(name);
   return [...names];
 }
-
-/**
- * Fields never stored: hop-by-hop (https://www.rfc-editor.org/rfc/rfc9110#section-7.6.1) and proxy-specific
- * (https://www.rfc-editor.org/rfc/rfc9111#section-3.1).
- */
-export const NEVER_STORED_FIELDS: readonly string[] = [
-  'connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade',
-  'proxy-authenticate', 'proxy-authentication-info', 'proxy-authorization',
-];

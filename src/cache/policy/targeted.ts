@@ -1,4 +1,5 @@
 // Targeted cache-control fields (RFC 9213): which response field governs this cache, and its Structured Field parsing.
+import { isTchar } from '../../http/fields.js';
 import { combineFieldLines, parseCacheControl } from './cache-control.js';
 import type { Directives, DirectivesSource, Headers } from './types.js';
 
@@ -238,7 +239,8 @@ class SfParser {
   private token(): SfBareItem {
     const start = this.pos;
     this.pos++;
-    while (/[!#$%&'*+\-.^_`|~0-9A-Za-z:/]/.test(this.peek() ?? '')) this.pos++;
+    // sf-token = ( ALPHA / "*" ) *( tchar / ":" / "/" ) (https://www.rfc-editor.org/rfc/rfc8941#section-3.3.4)
+    for (let ch = this.peek(); ch !== undefined && (isTchar(ch) || ch === ':' || ch === '/'); ch = this.peek()) this.pos++;
     return { type: 'token', value: this.input.slice(start, this.pos) };
   }
 

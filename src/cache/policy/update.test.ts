@@ -90,6 +90,10 @@ test('RFC 9111 §4.3.4: without an ETag, Last-Modified must denote the same inst
   assert.equal(selectedByValidators({ 'last-modified': LM }, { 'last-modified': 'Thu, 02 Jan 2020 00:00:00 GMT' }), false);
   assert.equal(selectedByValidators({}, { 'last-modified': LM }), false);
   assert.equal(selectedByValidators({ 'last-modified': 'bad' }, { 'last-modified': 'bad' }), false);
+  // An rfc850 two-digit year is placed with the clock passed in (before, a fixed 1970 made "24" read as 1924).
+  const lm2024 = 'Wed, 06 Nov 2024 08:49:37 GMT';
+  assert.equal(selectedByValidators({ 'last-modified': lm2024 }, { 'last-modified': 'Wednesday, 06-Nov-24 08:49:37 GMT' }, T0), true);
+  assert.equal(selectedByValidators({ 'last-modified': lm2024 }, { 'last-modified': 'Wednesday, 06-Nov-24 08:49:37 GMT' }, 0), false);
 });
 
 test('RFC 9111 §4.3.4: a 304 without validators selects the one stored response it was asked about', () => {

@@ -1,14 +1,16 @@
 // Validation: conditional request fields from a stored response, matching a 304 to it, and freshening its header
 // fields (RFC 9111 §3.2, §4.3.1, §4.3.4; RFC 9110 §8.8.3).
-import { combineFieldLines, firstFieldLine, splitList } from './cache-control.js';
-import { parseHttpDate } from './freshness.js';
-import { fieldsToStrip, NEVER_STORED_FIELDS } from './storable.js';
+import { connectionTokens, HOP_BY_HOP_FIELDS } from '../../http/fields.js';
+import { firstFieldLine } from './cache-control.js';
+import { formatEntityTag, isStrongMatch, isWeakMatch, readOriginEntityTag } from './entity-tag.js';
+import { isHttpDate, parseHttpDate } from './http-date.js';
+import { fieldsToStrip } from './storable.js';
 import type { Headers } from './types.js';
 
 /**
  * Fields a 304 does not update:
  * - Content-Length (RFC 9111 §3.2);
- * - fields excepted from storage (hop-by-hop, proxy-specific: RFC 9111 §3.1);
+ * - fields excepted from storage (HOP_BY_HOP_FIELDS: hop-by-hop and proxy-specific, RFC 9111 §3.1);
  * - fields describing the stored bytes, which a 304 cannot change (Content-Encoding, Transfer-Encoding) and
  *   Content-Range, "automatically processed and removed" (RFC 9111 §3.2 allows omitting these for integrity);
  * - Set-Cookie / Set-Cookie2: a response setting cookies is never stored (product decision, see decideStore), so a
@@ -18,7 +20,7 @@ import type { Headers } from './types.js';
  */
 export const NOT_UPDATED_FROM_304: ReadonlySet<string> = new Set([
   'content-length', 'content-encoding', 'transfer-encoding', 'content-range', 'set-cookie', 'set-cookie2',
-  ...NEVER_STORED_FIELDS,
+  ...HOP_BY_HOP_FIELDS,
 ]);
 
 function copyValue(value: string | string[]): string | string[] {
@@ -38,11 +40,10 @@ export function updateStoredHeaders(stored: Headers, fresh304: Headers): Headers
   for (const [name, value] of Object.entries(stored)) {
     if (value !== undefined) result[name] = copyValue(value);
   }
-  const connection = combineFieldLines(fresh304['connection']);
-  const listed = new Set(connection === undefined ? [] : splitList(connection).map((n) => n.toLowerCase()));
+  const listed = connectionTokens(fresh304['connection']);
   for (const [rawName, value] of Object.entries(fresh304)) {
     const name = rawName.toLowerCase();
-    if (value === undefined || NOT_UPDATED_FROM_304.has(name) || listed.has(name)) continue;
+    if (value === undefined || NOT_UPDATED_FROM_304.has(name) || listed?.has(name)) continue;
     result[name] = copyValue(value);
   }
   if (fresh304['age'] === undefined) delete result['age'];
@@ -50,42 +51,19 @@ export function updateStoredHeaders(stored: Headers, fresh304: Headers): Headers
   return result;
 }
 
-/** A parsed entity-tag (RFC 9110 §8.8.3); `opaque` keeps its double quotes. */
-interface ParsedEtag {
-  weak: boolean;
-  opaque: string;
-}
-
-/**
- * Parses an ETag field value. Unquoted values (a common origin mistake) are read as if quoted.
- * https://www.rfc-editor.org/rfc/rfc9110#section-8.8.3
- */
-function parseEtag(value: string | undefined): ParsedEtag | undefined {
-  if (value === undefined) return undefined;
-  const text = value.trim();
-  if (text === '') return undefined;
-  if (/^W\/"[^"]*"$/.test(text)) return { weak: true, opaque: text.slice(2) };
-  if (/^"[^"]*"$/.test(text)) return { weak: false, opaque: text };
-  if (!text.includes('"')) return { weak: false, opaque: `"${text}"` };
-  return { weak: false, opaque: text }; // malformed: compared verbatim
-}
-
-function formatEtag(tag: ParsedEtag): string {
-  return tag.weak ? `W/${tag.opaque}` : tag.opaque;
-}
-
 /**
  * Precondition fields for revalidating a stored response: its entity-tag in If-None-Match (MUST, quoted if the
  * origin sent it unquoted) and its Last-Modified in If-Modified-Since (sending both is allowed; origins that only
- * understand dates still answer 304). Invalid Last-Modified dates are not sent.
+ * understand dates still answer 304). Invalid Last-Modified dates are not sent. The ETag is read as origins send it
+ * (readOriginEntityTag). `now` (ms) places rfc850 two-digit years; default: the wall clock.
  * https://www.rfc-editor.org/rfc/rfc9111#section-4.3.1 and https://www.rfc-editor.org/rfc/rfc9110#section-13.1.3
  */
-export function validatorsFor(stored: Headers): Headers {
+export function validatorsFor(stored: Headers, now: number = Date.now()): Headers {
   const out: Headers = {};
-  const etag = parseEtag(firstFieldLine(stored, 'etag'));
-  if (etag !== undefined) out['if-none-match'] = formatEtag(etag);
+  const etag = readOriginEntityTag(firstFieldLine(stored, 'etag'));
+  if (etag !== undefined) out['if-none-match'] = formatEntityTag(etag);
   const lastModified = firstFieldLine(stored, 'last-modified');
-  if (lastModified !== undefined && parseHttpDate(lastModified, 0) !== undefined) {
+  if (lastModified !== undefined && isHttpDate(lastModified, now)) {
     out['if-modified-since'] = lastModified.trim();
   }
   return out;
@@ -99,22 +77,22 @@ export function validatorsFor(stored: Headers): Headers {
  * - no entity-tag but Last-Modified: the same instant as the stored Last-Modified;
  * - no validator at all: the 304 answered a conditional request built from this one stored response alone
  *   (we revalidate one stored response at a time), so it is the only candidate and is selected.
+ * `now` (ms) places rfc850 two-digit years, the same for both dates; default: the wall clock.
  * https://www.rfc-editor.org/rfc/rfc9111#section-4.3.4 and https://www.rfc-editor.org/rfc/rfc9110#section-8.8.3.2
  */
-export function selectedByValidators(stored: Headers, res304: Headers): boolean {
-  const newTag = parseEtag(firstFieldLine(res304, 'etag'));
+export function selectedByValidators(stored: Headers, res304: Headers, now: number = Date.now()): boolean {
+  const newTag = readOriginEntityTag(firstFieldLine(res304, 'etag'));
   if (newTag !== undefined) {
-    const storedTag = parseEtag(firstFieldLine(stored, 'etag'));
+    const storedTag = readOriginEntityTag(firstFieldLine(stored, 'etag'));
     if (storedTag === undefined) return false;
-    if (!newTag.weak) return !storedTag.weak && storedTag.opaque === newTag.opaque;
-    return storedTag.opaque === newTag.opaque;
+    return newTag.weak ? isWeakMatch(storedTag, newTag) : isStrongMatch(storedTag, newTag);
   }
   const newLastModified = firstFieldLine(res304, 'last-modified');
   if (newLastModified !== undefined) {
     const storedLastModified = firstFieldLine(stored, 'last-modified');
     if (storedLastModified === undefined) return false;
-    const a = parseHttpDate(newLastModified, 0);
-    const b = parseHttpDate(storedLastModified, 0);
+    const a = parseHttpDate(newLastModified, now);
+    const b = parseHttpDate(storedLastModified, now);
     return a !== undefined && a === b;
   }
   return true;
