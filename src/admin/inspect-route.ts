@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheStore } from '../storage/store.js';
 import type { ZoneRouter } from '../edge/zones.js';
-import { describeSelector, normalizeHost, primaryKey, selectorOf } from '../cache/key.js';
+import { describeSelector, keyedHost, primaryKey, selectorOf } from '../cache/key.js';
 import { currentAge, normalizeVaryValue } from '../cache/policy/index.js';
 import { sendCfError, sendCfSuccess } from './purge-route.js';
 
@@ -20,7 +20,7 @@ export function inspectVariants(store: CacheStore, router: ZoneRouter, zoneId: s
   const zone = router.byId(zoneId)!;
   // Raw path and query as written (URL would normalise dot segments and percent-encoding).
   const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?/i.exec(rawUrl);
-  const host = normalizeHost(m?.[1] ?? '');
+  const host = keyedHost(m?.[1] ?? '');
   const path = m?.[2] || '/';
   const query = zone.normalizeQuery(m?.[3] ?? '');
   const key = primaryKey(zoneId, host, path, query);

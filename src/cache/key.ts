@@ -46,13 +46,19 @@ export function preflightObjectKey(objectKey: string): string {
   return `${objectKey}${PREFLIGHT_KEY_SUFFIX}`;
 }
 
-/** Lowercases a Host value and drops a default port (":80"/":443"), which a purge URL treats as no port. */
-export function normalizeHost(host: string): string {
+/**
+ * The host part of the primary key from a Host value (or absolute-form authority): lowercased, a default port
+ * (":80"/":443") dropped, as a purge URL treats it. No validation: the request guard checked the syntax.
+ */
+export function keyedHost(host: string): string {
   const h = host.toLowerCase();
   if (h.endsWith(':80')) return h.slice(0, -3);
   if (h.endsWith(':443')) return h.slice(0, -4);
   return h;
 }
+
+/** @deprecated Use keyedHost. Kept only until edge/handler.ts is rewired; then remove it. */
+export const normalizeHost = keyedHost;
 
 const ABSENT = '\u0001';
 

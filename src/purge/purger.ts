@@ -2,7 +2,7 @@
 import type { PurgeRequest } from './request.js';
 import type { CacheStore, PurgeTarget } from '../storage/store.js';
 import type { ZoneRouter } from '../edge/zones.js';
-import { normalizeHost } from '../cache/key.js';
+import { keyedHost } from '../cache/key.js';
 
 /** The store targets a purge names. One function, so the API, the cluster bus and tests agree. */
 export function purgeTargets(router: ZoneRouter, zoneId: string, req: PurgeRequest): PurgeTarget[] {
@@ -13,7 +13,7 @@ export function purgeTargets(router: ZoneRouter, zoneId: string, req: PurgeReque
       return [{ kind: 'everything', zoneId }];
     case 'files':
       return req.files.map((f) => {
-        const base = { zoneId, host: normalizeHost(f.host), path: f.path, query: zone.normalizeQuery(f.query) };
+        const base = { zoneId, host: keyedHost(f.host), path: f.path, query: zone.normalizeQuery(f.query) };
         // A URL alone names every variant (all Origins, all Vary values); with headers it names the one
         // variant a request with those headers would be served (the lookup's own selector function).
         if (!f.headers) return { kind: 'object' as const, ...base };
@@ -24,9 +24,9 @@ export function purgeTargets(router: ZoneRouter, zoneId: string, req: PurgeReque
     case 'tags':
       return req.tags.map((tag) => ({ kind: 'tag' as const, zoneId, tag: tag.trim().toLowerCase() }));
     case 'hosts':
-      return req.hosts.map((host) => ({ kind: 'host' as const, zoneId, host: normalizeHost(host) }));
+      return req.hosts.map((host) => ({ kind: 'host' as const, zoneId, host: keyedHost(host) }));
     case 'prefixes':
-      return req.prefixes.map((p) => ({ kind: 'prefix' as const, zoneId, host: normalizeHost(p.host), pathPrefix: p.pathPrefix }));
+      return req.prefixes.map((p) => ({ kind: 'prefix' as const, zoneId, host: keyedHost(p.host), pathPrefix: p.pathPrefix }));
   }
 }
 

@@ -184,7 +184,7 @@ export function parsePurgeBody(body: Buffer, opts: ParsePurgeOptions): PurgeRequ
  * Canonical host[:port] from a raw authority: lowercased (IDN to punycode) by the WHATWG URL parser, and either
  * default port dropped whatever the scheme, since the cache key ignores the scheme. Returns null when invalid.
  */
-export function normalizeHost(authority: string): string | null {
+export function canonicalAuthority(authority: string): string | null {
   if (authority === '' || /[\s@/?#\\]/.test(authority)) return null;
   let url: URL;
   try {
@@ -226,7 +226,7 @@ function parseFileUrl(raw: string, where: string): FileTarget | PurgeError {
   const authority = m[2] as string;
   const rest = m[3] as string;
   if (authority.includes('@')) return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(raw)} must not contain user credentials`);
-  const host = normalizeHost(authority);
+  const host = canonicalAuthority(authority);
   if (host === null) return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(raw)} has an invalid host ${show(authority)}`);
   if (rest !== '' && !/^[/?#]/.test(rest)) {
     return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(raw)} is not a valid URL: the path must start with "/"`);
@@ -281,7 +281,7 @@ function parseHostItem(item: unknown, i: number): string | PurgeError {
   if (typeof item !== 'string') return fail(PURGE_ERROR_CODES.invalidItem, `${where} must be a host name string, got ${show(item)}`);
   const bare = stripHttpScheme(item);
   const authority = bare?.endsWith('/') ? bare.slice(0, -1) : bare;
-  const host = authority === null || authority === undefined ? null : normalizeHost(authority);
+  const host = authority === null || authority === undefined ? null : canonicalAuthority(authority);
   if (host === null) return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(item)} is not a host name (expected e.g. "cdn.example.com" or "cdn.example.com:8443")`);
   return host;
 }
@@ -295,7 +295,7 @@ function parsePrefixItem(item: unknown, i: number): { host: string; pathPrefix: 
   const slash = bare.search(/[/\\?#]/);
   const authority = slash === -1 ? bare : bare.slice(0, slash);
   const pathPrefix = slash === -1 ? '/' : bare.slice(slash);
-  const host = normalizeHost(authority);
+  const host = canonicalAuthority(authority);
   if (host === null) return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(item)} has an invalid host; ${example}`);
   if (!pathPrefix.startsWith('/')) return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(item)} is not valid; ${example}`);
   if (pathPrefix.includes('?') || pathPrefix.includes('#')) {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { zoneSchema, DEFAULT_STRIP_HEADERS, type ConfigInput } from '../../src/config/schema.js';
 import { compileZone, type ZoneRuntime } from '../../src/edge/zones.js';
-import { normalizeHost, primaryKey, selectorOf } from '../../src/cache/key.js';
+import { keyedHost, primaryKey, selectorOf } from '../../src/cache/key.js';
 import { normalizeVaryValue } from '../../src/cache/policy/index.js';
 import { dropConnectionListed, forwardHeaders } from '../../src/http/headers.js';
 import { startOrigin, startTestEdge, send } from '../helpers/http.js';
@@ -75,7 +75,7 @@ export const requestArb: fc.Arbitrary<GenRequest> = fc.record({
 /** A second request like `a`, changed in ways that may or may not change its key (so equal keys are common). */
 export function mutantArb(a: GenRequest): fc.Arbitrary<GenRequest> {
   return fc.record({
-    host: fc.oneof({ weight: 5, arbitrary: fc.constantFrom(a.host, a.host.toUpperCase(), `${normalizeHost(a.host)}:80`) }, { weight: 1, arbitrary: fc.constantFrom(...HOSTS) }),
+    host: fc.oneof({ weight: 5, arbitrary: fc.constantFrom(a.host, a.host.toUpperCase(), `${keyedHost(a.host)}:80`) }, { weight: 1, arbitrary: fc.constantFrom(...HOSTS) }),
     absolute: fc.boolean(),
     reorder: fc.boolean(),
     extraParam: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 2, arbitrary: fc.constantFrom('utm_source=evil', 'cb=2', 'b=2', 'a=1') }),
@@ -104,7 +104,7 @@ const zoneArb = fc.record({
 export function keyAndForward(zone: ZoneRuntime, r: GenRequest): { key: string; target: string; headers: Record<string, string | string[]> } {
   const headers: Record<string, string> = { ...r.headers, host: r.host };
   dropConnectionListed(headers);
-  const host = normalizeHost(r.host);
+  const host = keyedHost(r.host);
   const raw = r.query ?? '';
   const query = zone.normalizeQuery(raw);
   const target = query === '' ? r.path : `${r.path}?${query}`;
