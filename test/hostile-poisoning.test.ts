@@ -226,3 +226,41 @@ test('keyed fields are forwarded as the key holds them: Accept-Language EN and e
   assert.equal(victim.headers['cf-cache-status'], 'HIT');
   assert.equal(victim.body, 'en');
 });
+
+test('field names with underscores never reach the origin unless keyed or opted in (CGI origins alias them to stripped fields)', async (t) => {
+  const origin = await reflecting(t);
+  const edge = await startTestEdge(t, { zones: [
+    { id: 'z', hosts: ['shop.example'], origin: origin.url },
+    { id: 'keyed', hosts: ['keyed.example'], origin: origin.url, cacheKey: { headers: ['origin', 'x_tenant'] } },
+    { id: 'opt', hosts: ['opt.example'], origin: origin.url, forwardUnderscoreHeaders: true },
+  ] });
+  const aliases = ['X_Forwarded_Host', 'X_Forwarded_Prefix', 'X_Original_URL', 'X_HTTP_Method_Override', 'X_Forwarded_For', 'x_forwarded_ssl'];
+  const attack: Record<string, string> = { host: 'shop.example' };
+  for (const a of aliases) attack[a] = 'evil.example';
+  const seen = seenOf(await send(`${edge.base}/underscore`, { headers: attack }));
+  const names = Object.keys(seen.headers);
+  assert.deepEqual(names.filter((n) => n.includes('_')), [], 'no underscore field forwarded');
+  assert.equal(seen.headers['x-forwarded-host'], 'shop.example');
+  const victim = await send(`${edge.base}/underscore`, { headers: { host: 'shop.example' } });
+  assert.equal(victim.headers['cf-cache-status'], 'HIT');
+  assert.ok(!victim.body.includes('evil'));
+  // A keyed underscore field is forwarded: the key tells its values apart.
+  const keyed = seenOf(await send(`${edge.base}/k`, { headers: { host: 'keyed.example', x_tenant: 'acme', x_other: 'evil' } }));
+  assert.equal(keyed.headers.x_tenant, 'acme');
+  assert.equal(keyed.headers.x_other, undefined);
+  // forwardUnderscoreHeaders: true forwards them as sent.
+  const opted = seenOf(await send(`${edge.base}/o`, { headers: { host: 'opt.example', x_custom: 'v' } }));
+  assert.equal(opted.headers.x_custom, 'v');
+});
+
+test('trustedProxies accepts CIDR ranges: a peer inside the range has X-Forwarded-For appended to, outside replaced', async (t) => {
+  const origin = await reflecting(t, 'no-store');
+  const edge = await startTestEdge(t, { zones: [
+    { id: 'in', hosts: ['in.example'], origin: origin.url, trustedProxies: ['127.0.0.0/8'] },
+    { id: 'out', hosts: ['out.example'], origin: origin.url, trustedProxies: ['10.0.0.0/8', 'fd00::/8'] },
+  ] });
+  const inside = seenOf(await send(`${edge.base}/xff`, { headers: { host: 'in.example', 'x-forwarded-for': '203.0.113.7' } }));
+  assert.equal(inside.headers['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
+  const outside = seenOf(await send(`${edge.base}/xff`, { headers: { host: 'out.example', 'x-forwarded-for': '203.0.113.7' } }));
+  assert.equal(outside.headers['x-forwarded-for'], '127.0.0.1');
+});

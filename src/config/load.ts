@@ -99,6 +99,15 @@ export function validateConfig(input: unknown, source: string): Config {
       hostOwner.set(host, zone.id);
     }
   }
+  // A token scoped to a zone that does not exist is a typo that would silently refuse every purge it is used for.
+  for (const [i, t] of config.admin.tokens.entries()) {
+    for (const [j, z] of t.zones.entries()) {
+      if (z !== '*' && !ids.has(z)) {
+        const known = ids.size > 0 ? `known zones: ${[...ids].join(', ')}` : 'no zones are configured';
+        throw new ConfigError(`invalid config (${source}):\n  admin.tokens[${i}].zones[${j}]: got ${describe(z)}: no such zone (${known}; "*" means every zone)`);
+      }
+    }
+  }
   if (config.cache.store === 'disk' && !config.cache.path) {
     throw new ConfigError(`invalid config (${source}):\n  cache.path: got nothing: cache.store "disk" needs cache.path (a directory)`);
   }
@@ -152,6 +161,10 @@ export function resolveConfig(file: string | undefined, flags: ConfigOverrides, 
       throw new ConfigError(`--origin cannot be combined with zones from ${file}: set each zone's origin in the file`);
     }
     input.zones = [{ id: 'default', hosts: ['*'], origin: flags.origin }];
+  }
+  // A config file that names no zone would otherwise fall back to the demo origin: an operator's typo served as a demo.
+  if (file && ((input.zones as unknown[] | undefined) ?? []).length === 0) {
+    throw new ConfigError(`invalid config (${file}):\n  zones: got ${describe(input.zones)}: a config file must define at least one zone (or pass --origin); the demo origin runs only without a config file`);
   }
   return validateConfig(input, source);
 }

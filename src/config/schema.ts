@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { corsConfigSchema } from '../cors/schema.js';
 import { DEFAULT_LIMITS } from '../http/limits.js';
 import { TOKEN_RE } from '../http/fields.js';
+import { checkPeerEntry } from '../http/trusted-peers.js';
 
 const hostPort = z.string().transform((s, ctx) => {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
@@ -22,15 +23,33 @@ const originUrl = z.string().refine((s) => {
 }, { message: 'expected an origin URL like http://127.0.0.1:9000 (scheme, host, optional port; no path or query)' })
   .transform((s) => s.replace(/\/$/, ''));
 
-const lowerList = z.array(z.string().min(1)).transform((a) => [...new Set(a.map((s) => s.toLowerCase()))]);
 
 const headerName = z.string().regex(TOKEN_RE, 'expected an HTTP header name');
 
-export const DEFAULT_STRIP_HEADERS = [
+/**
+ * Client fields that origin frameworks read as the request's scheme, host, path or method, never forwarded unless the
+ * zone keys them: an unkeyed one would let one client change the answer stored for everyone (cache poisoning).
+ * Rack reads X-Forwarded-Ssl and Front-End-Https before X-Forwarded-Proto; Symfony and Spring read X-Forwarded-Prefix
+ * and X-Forwarded-Path; IIS and Zend read X-Original-URL and X-Rewrite-URL.
+ */
+export const DEFAULT_STRIP_HEADERS: readonly string[] = Object.freeze([
   'x-forwarded-host', 'x-forwarded-proto', 'x-forwarded-scheme', 'x-forwarded-port', 'x-forwarded-prefix',
-  'x-forwarded-server', 'x-host', 'forwarded', 'x-original-url', 'x-rewrite-url', 'x-http-method-override',
+  'x-forwarded-path', 'x-forwarded-server', 'x-forwarded-ssl', 'front-end-https', 'x-host', 'x-original-host',
+  'x-http-host-override', 'forwarded', 'x-original-url', 'x-rewrite-url', 'x-http-method-override',
   'x-http-method', 'x-method-override',
-];
+]);
+
+/** `stripHeaders`: a list adds to the defaults; `{replace: [...]}` replaces them (for those who mean it). */
+const stripHeadersSchema = z.union([
+  z.array(headerName).transform((a) => [...new Set([...DEFAULT_STRIP_HEADERS, ...a.map((s) => s.toLowerCase())])]),
+  z.object({ replace: z.array(headerName) }).strict().transform((o) => [...new Set(o.replace.map((s) => s.toLowerCase()))]),
+], { error: 'expected a list of header names (added to the default list) or {replace: [header names]} (replacing it)' });
+
+/** A trusted proxy: an IP address or a CIDR range. */
+const peerEntry = z.string().superRefine((s, ctx) => {
+  const problem = checkPeerEntry(s);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 export const queryModeSchema = z.union([
   z.enum(['all', 'sorted', 'none']),
@@ -62,8 +81,13 @@ export const zoneSchema = z.object({
   cors: corsConfigSchema.optional(),
   defaultTtl: z.number().int().nonnegative().optional(),
   ignoreRequestCacheControl: z.boolean().default(false),
-  stripHeaders: lowerList.default(DEFAULT_STRIP_HEADERS),
-  trustedProxies: z.array(z.string()).default([]),
+  stripHeaders: stripHeadersSchema.default([...DEFAULT_STRIP_HEADERS]),
+  /**
+   * Field names with underscores are dropped before forwarding unless keyed (nginx's underscores_in_headers off):
+   * CGI-style origins (WSGI, Rack) read X_Forwarded_Host as X-Forwarded-Host, past the edge's strip list.
+   */
+  forwardUnderscoreHeaders: z.boolean().default(false),
+  trustedProxies: z.array(peerEntry).default([]),
 }).strict();
 
 /** Public-listener limits (issue 9 §3); see src/http/limits.ts for what each one bounds. */

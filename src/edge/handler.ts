@@ -95,6 +95,7 @@ export function createHandler(ctx: EdgeContext): (req: IncomingMessage, res: Ser
     return forwardHeaders(req.headers, {
       strip: r.zone.strip,
       keyed: r.zone.keyHeaders,
+      forwardUnderscores: r.zone.forwardUnderscores,
       normalize: normalizeVaryValue,
       dropForCacheFetch: forCache ? (r.zone.cors ? CACHE_FETCH_DROP_EDGE_CORS : CACHE_FETCH_DROP) : undefined,
       host: r.host,

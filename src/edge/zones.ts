@@ -7,6 +7,7 @@ import { DEFAULT_POLICY_OPTIONS } from '../cache/policy/types.js';
 import { compileCors, type CompiledCors, type HeaderList } from '../cors/policy.js';
 import { NOT_FORWARDED_TO_CLIENTS } from '../cache/policy/targeted.js';
 import { responseFields } from '../http/headers.js';
+import { compilePeers, type PeerMatcher } from '../http/trusted-peers.js';
 
 export interface ZoneRuntime {
   readonly zone: Zone;
@@ -17,7 +18,10 @@ export interface ZoneRuntime {
   readonly keyHeaders: readonly string[];
   /** Client fields never forwarded: the zone's stripHeaders minus its key headers. */
   readonly strip: ReadonlySet<string>;
-  readonly trustedProxies: ReadonlySet<string>;
+  /** Peers whose X-Forwarded-For is appended to (IPs and CIDR ranges). */
+  readonly trustedProxies: PeerMatcher;
+  /** Forward client fields whose names contain '_' (off by default: CGI-style origins alias them to '-' names). */
+  readonly forwardUnderscores: boolean;
   readonly policy: PolicyOptions;
   /** Edge-owned CORS (issue 5), compiled once; undefined when the origin owns CORS. */
   readonly cors: CompiledCors | undefined;
@@ -59,7 +63,8 @@ export function compileZone(zone: Zone): ZoneRuntime {
     normalizeQuery: compileQueryNormalizer(zone.cacheKey.query),
     keyHeaders,
     strip: new Set(zone.stripHeaders.filter((h) => !keyHeaders.includes(h))),
-    trustedProxies: new Set(zone.trustedProxies),
+    trustedProxies: compilePeers(zone.trustedProxies),
+    forwardUnderscores: zone.forwardUnderscoreHeaders,
     policy: {
       ...DEFAULT_POLICY_OPTIONS,
       defaultTtl: zone.defaultTtl,

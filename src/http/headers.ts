@@ -58,6 +58,11 @@ export interface ForwardOptions {
   normalize?: (name: string, value: string | string[] | undefined) => string | undefined;
   /** Client fields removed when the edge fetches for its cache (conditionals, ranges: the edge answers those). */
   dropForCacheFetch?: ReadonlySet<string>;
+  /**
+   * Forward fields whose names contain '_' (default: drop them unless keyed). CGI-style origins (WSGI, Rack, PHP)
+   * turn both '-' and '_' into '_', so `X_Forwarded_Host` would reach them as X-Forwarded-Host past `strip`.
+   */
+  forwardUnderscores?: boolean;
   host: string;
   proto: 'http' | 'https';
   peer: string | undefined;
@@ -71,6 +76,7 @@ export function forwardHeaders(headers: IncomingHttpHeaders, opts: ForwardOption
   for (const name in headers) {
     if (HOP_BY_HOP_FIELDS.has(name) || opts.strip.has(name) || extra?.has(name) || opts.dropForCacheFetch?.has(name)) continue;
     if (EDGE_OWNED_REQUEST_FIELDS.has(name)) continue;
+    if (!opts.forwardUnderscores && name.includes('_') && !opts.keyed?.includes(name)) continue;
     const v = headers[name];
     if (v !== undefined) out[name] = v;
   }
