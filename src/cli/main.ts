@@ -1,7 +1,7 @@
 // edgecache's command line: serve, purge, inspect, check-config.
 import cluster from 'node:cluster';
 import { Command } from 'commander';
-import { runWorker, WORKER_CONFIG_ENV } from '../edge/workers.js';
+import { runWorker, WORKER_CONFIG_ENV } from '../control/workers.js';
 import { addServeCommand } from './serve.js';
 import { addPurgeCommand } from './purge.js';
 import { addInspectCommand } from './inspect.js';

@@ -4,7 +4,7 @@ import { ConfigError, resolveConfig, type ConfigOverrides } from '../config/load
 import { startEdge } from '../edge/server.js';
 import { startDemoOrigin } from '../demo/origin.js';
 import { availableParallelism } from 'node:os';
-import { runPrimary, workerCount } from '../edge/workers.js';
+import { runPrimary, workerCount } from '../control/workers.js';
 import { createLogger } from '../observability/logger.js';
 
 interface ServeFlags extends ConfigOverrides { config?: string }

@@ -13,12 +13,11 @@ import { compileZones, type ZoneRouter } from './zones.js';
 import { createHandler } from './handler.js';
 import { createAdminServer } from '../admin/server.js';
 import { inspectVariants } from '../admin/inspect-route.js';
-import { applyPurge, purgeTargets } from '../purge/purger.js';
+import { createPurger, type Purger } from '../purge/purger.js';
 import { createRedisTier } from '../cluster/redis-tier.js';
 import { Gauge } from 'prom-client';
-import { startControlPlane, type ControlPlane } from './control.js';
+import { startControlPlane, type ControlPlane } from '../control/control-plane.js';
 import { normalizeVaryValue } from '../cache/policy/index.js';
-import type { PurgeRequest } from '../purge/request.js';
 
 export interface RunningEdge {
   readonly config: Config;
@@ -31,8 +30,8 @@ export interface RunningEdge {
   readonly logger: Logger;
   /** Starts listening (when started with holdListen); resolves with the edge address. */
   listen(): Promise<AddressInfo>;
-  /** Applies a purge to this process's store only. */
-  applyLocal(zoneId: string, req: PurgeRequest): number;
+  /** Prepares purges and applies them to this process's store (and repeats them in the shared tier). */
+  readonly purger: Purger;
   /** Stops accepting, lets in-flight requests finish (at most `graceMs`), closes origin pools. */
   close(graceMs?: number): Promise<void>;
 }
@@ -80,16 +79,14 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
 
   const edgeServer = createEdgeListener(handler, logger, config.limits);
 
-  const applyLocal = (zoneId: string, req: PurgeRequest): number => {
-    const n = applyPurge(store, router, zoneId, req);
-    // The shared tier too: every node that applies a purge repeats it there (idempotent), so a node that stored
-    // pre-purge content into the tier just before it applied the purge cleans it up.
-    if (tier) for (const t of purgeTargets(router, zoneId, req)) void tier.purge(t, req.soft);
-    metrics.purges.inc({ kind: req.kind });
-    metrics.purgedVariants.inc(n);
-    logger.info({ zone: zoneId, kind: req.kind, soft: req.soft, variants: n }, 'purge applied');
-    return n;
-  };
+  const purger = createPurger({
+    zones: router, store, tier,
+    onApplied: ({ zoneId, request }, n) => {
+      metrics.purges.inc({ kind: request.kind });
+      metrics.purgedVariants.inc(n);
+      logger.info({ zone: zoneId, kind: request.kind, soft: request.soft, variants: n }, 'purge applied');
+    },
+  });
 
   // The control plane first: a node that was down applies the purges it missed before it serves anything.
   let admin: AddressInfo | undefined;
@@ -109,11 +106,10 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
     try {
       control = await startControlPlane({
         config, logger,
-        applyLocal: async (zoneId, req) => { applyLocal(zoneId, req); },
+        prepare: purger.prepare,
+        applyLocal: async (purge) => { purger.apply(purge); },
         clearLocal: async () => { store.clear(); },
-        beforePublish: tier ? async (zoneId, req) => {
-          await Promise.all(purgeTargets(router, zoneId, req).map((t) => tier.purge(t, req.soft)));
-        } : undefined,
+        beforePublish: purger.beforePublish,
       });
       const cp = control;
       adminServer = createAdminServer({
@@ -140,7 +136,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
 
   let closing: Promise<void> | undefined;
   return {
-    config, store, metrics, router, logger, applyLocal, listen: startListening,
+    config, store, metrics, router, logger, purger, listen: startListening,
     get edge() { return edge!; },
     get admin() { return admin!; },
     close(graceMs = 10_000) {

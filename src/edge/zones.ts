@@ -1,6 +1,6 @@
-// Zones resolved once at start-up: Host routing, origin pools, key and forwarding settings as ready-made values.
+// Zones ready to serve, built once at start-up on the zone key rules (cache/zone-keys.ts): origin pools, forwarding, CORS.
 import type { Config, Zone } from '../config/schema.js';
-import { compileQueryNormalizer, hostName } from '../cache/key.js';
+import { compileZoneKeys, HostRouter, type ZoneKeys } from '../cache/zone-keys.js';
 import { OriginClient } from '../origin/client.js';
 import type { PolicyOptions } from '../cache/policy/types.js';
 import { DEFAULT_POLICY_OPTIONS } from '../cache/policy/types.js';
@@ -9,13 +9,9 @@ import { NOT_FORWARDED_TO_CLIENTS } from '../cache/policy/targeted.js';
 import { responseFields } from '../http/headers.js';
 import { compilePeers, type PeerMatcher } from '../http/trusted-peers.js';
 
-export interface ZoneRuntime {
-  readonly zone: Zone;
-  readonly id: string;
+/** A zone ready to serve: its key rules plus the origin pool, forwarding settings and CORS. */
+export interface ZoneRuntime extends ZoneKeys {
   readonly origin: OriginClient;
-  readonly normalizeQuery: (raw: string) => string;
-  /** The zone's key headers (lowercase): the first names of every variant selector. */
-  readonly keyHeaders: readonly string[];
   /** Client fields never forwarded: the zone's stripHeaders minus its key headers. */
   readonly strip: ReadonlySet<string>;
   /** Peers whose X-Forwarded-For is appended to (IPs and CIDR ranges). */
@@ -23,7 +19,7 @@ export interface ZoneRuntime {
   /** Forward client fields whose names contain '_' (off by default: CGI-style origins alias them to '-' names). */
   readonly forwardUnderscores: boolean;
   readonly policy: PolicyOptions;
-  /** Edge-owned CORS (issue 5), compiled once; undefined when the origin owns CORS. */
+  /** Edge-owned CORS, compiled once; undefined when the origin owns CORS. */
   readonly cors: CompiledCors | undefined;
   /** Edge fields every answer to this request carries (edge-owned CORS headers, Vary: Origin), flat [name, value, ...]. */
   decorate(origin: string | string[] | undefined): readonly string[];
@@ -51,18 +47,14 @@ function corsDecorator(cors: CompiledCors): (origin: string | string[] | undefin
 }
 
 export function compileZone(zone: Zone): ZoneRuntime {
+  const keys = compileZoneKeys(zone);
   const cors = zone.cors ? compileCors(zone.cors) : undefined;
-  // With edge-owned CORS the answer no longer depends on Origin: one variant serves every Origin.
-  const keyHeaders = Object.freeze(zone.cacheKey.headers.filter((h) => !(cors && h === 'origin')));
   const dropFields: ReadonlySet<string> = new Set(['cache-tag', ...NOT_FORWARDED_TO_CLIENTS]);
   const dropPrefix = cors ? 'access-control-' : undefined;
   return {
-    zone,
-    id: zone.id,
+    ...keys,
     origin: new OriginClient({ origin: zone.origin, ...zone.timeouts }),
-    normalizeQuery: compileQueryNormalizer(zone.cacheKey.query),
-    keyHeaders,
-    strip: new Set(zone.stripHeaders.filter((h) => !keyHeaders.includes(h))),
+    strip: new Set(zone.stripHeaders.filter((h) => !keys.keyHeaders.includes(h))),
     trustedProxies: compilePeers(zone.trustedProxies),
     forwardUnderscores: zone.forwardUnderscoreHeaders,
     policy: {
@@ -76,44 +68,10 @@ export function compileZone(zone: Zone): ZoneRuntime {
   };
 }
 
-/** Host → zone: exact names first, then the longest `*.suffix` wildcard, then `*`. Ports are ignored. */
-export class ZoneRouter {
-  readonly #exact = new Map<string, ZoneRuntime>();
-  readonly #wildcards: { suffix: string; zone: ZoneRuntime }[] = [];
-  #any: ZoneRuntime | undefined;
-  readonly #byId = new Map<string, ZoneRuntime>();
-  readonly #cache = new Map<string, ZoneRuntime | null>();
-
-  constructor(readonly zones: readonly ZoneRuntime[]) {
-    for (const z of zones) {
-      this.#byId.set(z.id, z);
-      for (const h of z.zone.hosts) {
-        if (h === '*') this.#any ??= z;
-        else if (h.startsWith('*.')) this.#wildcards.push({ suffix: h.slice(1), zone: z });
-        else if (!this.#exact.has(h)) this.#exact.set(h, z);
-      }
-    }
-    this.#wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
-  }
-
-  byId(id: string): ZoneRuntime | undefined { return this.#byId.get(id); }
-
-  /** `host` is the lowercased Host value (maybe with a port). */
-  match(host: string): ZoneRuntime | undefined {
-    const cached = this.#cache.get(host);
-    if (cached !== undefined) return cached ?? undefined;
-    const name = hostName(host);
-    let z = this.#exact.get(name);
-    if (!z) for (const w of this.#wildcards) if (name.endsWith(w.suffix) && name.length > w.suffix.length) { z = w.zone; break; }
-    z ??= this.#any;
-    if (this.#cache.size > 10_000) this.#cache.clear();
-    this.#cache.set(host, z ?? null);
-    return z;
-  }
-
+/** Host → zone (the rules in cache/zone-keys.ts) over runtime zones; close() ends their origin pools. */
+export class ZoneRouter extends HostRouter<ZoneRuntime> {
   async close(): Promise<void> { await Promise.all(this.zones.map((z) => z.origin.close())); }
 }
-
 
 export function compileZones(config: Config): ZoneRouter {
   return new ZoneRouter(config.zones.map(compileZone));

@@ -1,12 +1,27 @@
-// Applies a parsed purge request to the local store: every file variant, one variant, tags, hosts, prefixes, all.
+// Purges normalised once into store targets, then applied: the shared tier strictly before publishing, this node's store on apply.
 import type { PurgeRequest } from './request.js';
 import type { CacheStore, PurgeTarget } from '../storage/store.js';
-import type { ZoneRouter } from '../edge/zones.js';
+import type { ZoneLookup } from '../cache/zone-keys.js';
 import { keyedHost } from '../cache/key.js';
 
-/** The store targets a purge names. One function, so the API, the cluster bus and tests agree. */
-export function purgeTargets(router: ZoneRouter, zoneId: string, req: PurgeRequest): PurgeTarget[] {
-  const zone = router.byId(zoneId);
+/** A purge request made into the store targets it names; plain data, so it can cross a process boundary as is. */
+export interface Purge {
+  readonly zoneId: string;
+  readonly request: PurgeRequest;
+  readonly targets: readonly PurgeTarget[];
+}
+
+/** The purge side of the shared cache tier (cluster.sharedCache). */
+export interface SharedTierPurge {
+  /** Best effort: a tier failure counts as nothing purged. */
+  purge(target: PurgeTarget, soft: boolean): Promise<number>;
+  /** Rejects (with a coded error) when the tier could not apply the purge. */
+  purgeStrict(target: PurgeTarget, soft: boolean): Promise<number>;
+}
+
+/** The store targets a purge names: the one normalisation, so the API, the cluster bus and tests agree. */
+export function purgeTargets(zones: ZoneLookup, zoneId: string, req: PurgeRequest): PurgeTarget[] {
+  const zone = zones.byId(zoneId);
   if (!zone) return [];
   switch (req.kind) {
     case 'everything':
@@ -30,9 +45,48 @@ export function purgeTargets(router: ZoneRouter, zoneId: string, req: PurgeReque
   }
 }
 
-/** Applies a purge locally; returns how many variants it removed or marked stale. */
-export function applyPurge(store: CacheStore, router: ZoneRouter, zoneId: string, req: PurgeRequest): number {
-  let n = 0;
-  for (const t of purgeTargets(router, zoneId, req)) n += store.purge(t, req.soft);
-  return n;
+export function preparePurge(zones: ZoneLookup, zoneId: string, request: PurgeRequest): Purge {
+  return { zoneId, request, targets: purgeTargets(zones, zoneId, request) };
+}
+
+/**
+ * Purges the shared tier before the purge is published, so no node refills from the tier what the purge names.
+ * Rejects when the tier could not apply it: a purge that cannot reach the tier must not be reported done.
+ */
+export async function purgeSharedTier(tier: SharedTierPurge, purge: Purge): Promise<void> {
+  await Promise.all(purge.targets.map((t) => tier.purgeStrict(t, purge.request.soft)));
+}
+
+export interface PurgerOptions {
+  zones: ZoneLookup;
+  store: CacheStore;
+  tier?: SharedTierPurge;
+  /** Told after every local apply (metrics, log). */
+  onApplied?(purge: Purge, variants: number): void;
+}
+
+export interface Purger {
+  /** Normalises a purge request once; the result is what beforePublish and apply take. */
+  prepare(zoneId: string, request: PurgeRequest): Purge;
+  /** The strict shared-tier purge that precedes publishing (nothing to do without a tier). */
+  beforePublish(purge: Purge): Promise<void>;
+  /** Applies a purge to this node's store; returns how many variants it removed or marked stale. */
+  apply(purge: Purge): number;
+}
+
+export function createPurger(opts: PurgerOptions): Purger {
+  const { zones, store, tier } = opts;
+  return {
+    prepare: (zoneId, request) => preparePurge(zones, zoneId, request),
+    beforePublish: async (purge) => { if (tier) await purgeSharedTier(tier, purge); },
+    apply(purge) {
+      let n = 0;
+      for (const t of purge.targets) n += store.purge(t, purge.request.soft);
+      // Every node that applies a purge repeats it in the shared tier (idempotent, best effort), so a node that stored
+      // pre-purge content into the tier just before it applied the purge cleans it up.
+      if (tier) for (const t of purge.targets) void tier.purge(t, purge.request.soft);
+      opts.onApplied?.(purge, n);
+      return n;
+    },
+  };
 }

@@ -6,12 +6,15 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { createLogger } from '../observability/logger.js';
-import type { PurgeRequest } from '../purge/request.js';
 import { createAdminServer } from '../admin/server.js';
 import type { InspectResult } from '../admin/inspect-route.js';
 import { inspectVariants } from '../admin/inspect-route.js';
-import { startControlPlane } from './control.js';
-import { listen, startEdge } from './server.js';
+import { compileZoneKeyRules } from '../cache/zone-keys.js';
+import { normalizeVaryValue } from '../cache/policy/index.js';
+import { createRedisTier } from '../cluster/redis-tier.js';
+import { preparePurge, purgeSharedTier, type Purge } from '../purge/purger.js';
+import { startControlPlane } from './control-plane.js';
+import { listen, startEdge } from '../edge/server.js';
 
 export const WORKER_CONFIG_ENV = 'EDGECACHE_WORKER_CONFIG';
 /** A worker's stable slot (0..N-1): a restarted worker takes its predecessor's slot and disk directory. */
@@ -20,7 +23,7 @@ export const WORKER_INDEX_ENV = 'EDGECACHE_WORKER_INDEX';
 const WORKER_CLEAR_ENV = 'EDGECACHE_WORKER_CLEAR';
 
 type ToWorker =
-  | { type: 'purge'; id: number; zoneId: string; req: PurgeRequest }
+  | { type: 'purge'; id: number; purge: Purge }
   | { type: 'clear'; id: number }
   | { type: 'inspect'; id: number; zoneId: string; url: string; headers: Record<string, string> }
   | { type: 'listen' }
@@ -96,11 +99,24 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
   cluster.setupPrimary({ silent: false });
   const workers = await Promise.all(Array.from({ length: n }, (_, slot) => fork(slot)));
 
-  const control = await startControlPlane({
-    config, logger,
-    applyLocal: async (zoneId, req) => { await broadcast({ type: 'purge', zoneId, req }); },
-    clearLocal: async () => { await broadcast({ type: 'clear' }); },
-  });
+  // The primary normalises each purge once (the zone key rules need no origin pools) and sends the workers its targets.
+  const zones = compileZoneKeyRules(config);
+  const tier = config.cluster?.sharedCache
+    ? createRedisTier({ url: config.cluster.redis, normalize: normalizeVaryValue, logger })
+    : undefined;
+  let control: Awaited<ReturnType<typeof startControlPlane>>;
+  try {
+    control = await startControlPlane({
+      config, logger,
+      prepare: (zoneId, req) => preparePurge(zones, zoneId, req),
+      applyLocal: async (purge) => { await broadcast({ type: 'purge', purge }); },
+      beforePublish: tier ? (purge) => purgeSharedTier(tier, purge) : undefined,
+      clearLocal: async () => { await broadcast({ type: 'clear' }); },
+    });
+  } catch (err) {
+    await tier?.close();
+    throw err;
+  }
   // Purges missed while down were applied by startControlPlane (to every loaded worker): now the workers may serve.
   await Promise.all(workers.map(startListening));
   const adminServer = createAdminServer({
@@ -125,6 +141,7 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
       clearTimeout(timer);
       await new Promise<void>((r) => { adminServer.close(() => r()); adminServer.closeAllConnections(); });
       await control.close();
+      await tier?.close();
     },
   };
 }
@@ -143,7 +160,7 @@ export async function runWorker(): Promise<void> {
   process.on('message', (m: ToWorker) => {
     try {
       switch (m.type) {
-        case 'purge': reply({ type: 'reply', id: m.id, result: edge.applyLocal(m.zoneId, m.req) }); break;
+        case 'purge': reply({ type: 'reply', id: m.id, result: edge.purger.apply(m.purge) }); break;
         case 'clear': edge.store.clear(); reply({ type: 'reply', id: m.id, result: true }); break;
         case 'inspect': reply({ type: 'reply', id: m.id, result: { ...inspectVariants(edge.store, edge.router, m.zoneId, m.url, m.headers), worker: Number(process.env[WORKER_INDEX_ENV] ?? 0) } }); break;
         case 'listen': void edge.listen().then((address) => reply({ type: 'ready', edge: address })); break;

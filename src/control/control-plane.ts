@@ -6,6 +6,7 @@ import { Gauge, Counter, Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { PurgeRequest } from '../purge/request.js';
+import type { Purge } from '../purge/purger.js';
 import { createRedisBus } from '../cluster/redis-bus.js';
 import type { PurgeBus } from '../cluster/bus.js';
 import { compareStreamIds } from '../cluster/stream-format.js';
@@ -13,10 +14,12 @@ import { compareStreamIds } from '../cluster/stream-format.js';
 export interface ControlPlaneOptions {
   config: Config;
   logger: Logger;
+  /** Normalises a purge request into its store targets: once per purge on this node, whichever way it arrives. */
+  prepare(zoneId: string, req: PurgeRequest): Purge;
   /** Applies a purge on this node (its one store, or every worker's). */
-  applyLocal(zoneId: string, req: PurgeRequest): Promise<void>;
+  applyLocal(purge: Purge): Promise<void>;
   /** Runs before a purge is published (cluster mode): the shared tier is purged first, so no node refills from it. */
-  beforePublish?(zoneId: string, req: PurgeRequest): Promise<void>;
+  beforePublish?(purge: Purge): Promise<void>;
   /** Drops this node's whole cache (missed purges). */
   clearLocal(reason: string): Promise<void>;
 }
@@ -62,12 +65,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const registry = new Registry();
   const cluster = config.cluster;
   if (!cluster) {
-    return { applyPurge: opts.applyLocal, health: () => ({ cluster: 'off' }), registry, close: async () => {} };
+    return { applyPurge: (zoneId, req) => opts.applyLocal(opts.prepare(zoneId, req)), health: () => ({ cluster: 'off' }), registry, close: async () => {} };
   }
   const nodeId = `${process.pid}-${randomUUID().slice(0, 8)}`;
   const bus: PurgeBus = createRedisBus({ url: cluster.redis, stream: cluster.stream, nodeId, logger });
   const position = positionStore(config, logger);
   const waiters = new Map<string, () => void>();
+  // This node's own purges, already prepared, by stream id until the stream hands them back to apply (a purge applied
+  // before its publish call returned is simply prepared again from the stream's copy).
+  const published = new Map<string, Purge>();
   // Where this node is in the stream: its saved position (a disk cache), so a restart with nothing missed is in sync.
   const from = position.load();
   let lastApplied: string | null = from;
@@ -88,7 +94,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   };
   await bus.start({
     apply: async (msg, id) => {
-      await opts.applyLocal(msg.zoneId, msg.request as PurgeRequest);
+      const own = published.get(id);
+      published.delete(id);
+      await opts.applyLocal(own ?? opts.prepare(msg.zoneId, msg.request as PurgeRequest));
       appliedTotal.inc();
     },
     onReset: async (reason) => {
@@ -118,11 +126,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   return {
     registry,
     async applyPurge(zoneId, req) {
-      await opts.beforePublish?.(zoneId, req);
+      const purge = opts.prepare(zoneId, req);
+      await opts.beforePublish?.(purge);
       const id = await bus.publish({ zoneId, request: req, origin: nodeId });
       if (lastApplied !== null && compareStreamIds(id, lastApplied) <= 0) return;
+      published.set(id, purge);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => { waiters.delete(id); resolve(); }, OWN_APPLY_WAIT_MS);
+        const timer = setTimeout(() => { waiters.delete(id); published.delete(id); resolve(); }, OWN_APPLY_WAIT_MS);
         waiters.set(id, () => { clearTimeout(timer); resolve(); });
       });
     },
