@@ -1,12 +1,12 @@
 // Admin inspect endpoint: which variants are stored for a URL, their selectors, age, TTL and tags.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheStore } from '../storage/store.js';
-import type { ZoneRouter } from '../edge/zones.js';
-import { describeSelector, keyedHost, primaryKey, selectorOf } from '../cache/key.js';
+import type { ZoneLookup } from '../cache/zone-keys.js';
+import { describeSelector, primaryKey, selectorOf } from '../cache/key.js';
 import { currentAge, normalizeVaryValue } from '../cache/policy/index.js';
-import { sendCfError, sendCfSuccess } from './purge-route.js';
-
-const MAX_BODY = 64 * 1024;
+import { parseFileUrl, PurgeError } from '../purge/request.js';
+import { MAX_INSPECT_BODY_BYTES, readAdminBody } from './body.js';
+import { sendApiError, sendApiSuccess } from './reply.js';
 
 /** POST /edgecache/v1/zones/{zone}/inspect with {"url": "...", "headers": {...}} (auth checked by the caller). */
 export interface InspectResult { url: string; variants: InspectedVariant[] }
@@ -15,15 +15,16 @@ export interface InspectedVariant {
   bytes: number; stale: boolean; selected: boolean;
 }
 
-/** What the store holds for a URL; `selected` marks the variant a request with `headers` would get. */
-export function inspectVariants(store: CacheStore, router: ZoneRouter, zoneId: string, rawUrl: string, headers: Record<string, string>): InspectResult {
-  const zone = router.byId(zoneId)!;
-  // Raw path and query as written (URL would normalise dot segments and percent-encoding).
-  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)([^?#]*)(?:\?([^#]*))?/i.exec(rawUrl);
-  const host = keyedHost(m?.[1] ?? '');
-  const path = m?.[2] || '/';
-  const query = zone.normalizeQuery(m?.[3] ?? '');
-  const key = primaryKey(zoneId, host, path, query);
+/**
+ * What the store holds for a URL; `selected` marks the variant a request with `headers` would get. `rawUrl` is an
+ * absolute http(s) URL that handleInspect has already checked; one that does not parse holds nothing.
+ */
+export function inspectVariants(store: CacheStore, zones: ZoneLookup, zoneId: string, rawUrl: string, headers: Record<string, string>): InspectResult {
+  const zone = zones.byId(zoneId);
+  // The purge API's URL grammar: canonical host, raw path and query as written (no dot-segment or percent decoding).
+  const target = parseFileUrl(rawUrl, 'url');
+  if (!zone || target instanceof PurgeError) return { url: rawUrl, variants: [] };
+  const key = primaryKey(zoneId, target.host, target.path, zone.normalizeQuery(target.query));
   const now = Date.now();
   const variants = store.variantsOf(key).map((v) => {
     const age = currentAge(v.freshness, now);
@@ -37,32 +38,32 @@ export function inspectVariants(store: CacheStore, router: ZoneRouter, zoneId: s
   return { url: rawUrl, variants };
 }
 
-export function handleInspect(req: IncomingMessage, res: ServerResponse, zoneId: string, opts: { inspect(zoneId: string, url: string, headers: Record<string, string>): Promise<InspectResult> }): void {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  req.on('data', (c: Buffer) => {
-    size += c.length;
-    if (size > MAX_BODY) { sendCfError(res, 413, 1017, `inspect body over ${MAX_BODY} bytes`); req.destroy(); return; }
-    chunks.push(c);
+type Inspect = (zoneId: string, url: string, headers: Record<string, string>) => Promise<InspectResult>;
+
+/** Answers one inspect request for `zoneId` (admission already checked by the admin server). */
+export function handleInspect(req: IncomingMessage, res: ServerResponse, zoneId: string, opts: { inspect: Inspect }): void {
+  void runInspect(req, res, zoneId, opts.inspect).catch((err: unknown) => {
+    sendApiError(res, 'internal', `inspect failed: ${(err as Error).message}`);
   });
-  req.on('end', () => {
-    if (res.headersSent) return;
-    let body: { url?: unknown; headers?: unknown };
-    try { body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body; } catch {
-      return sendCfError(res, 400, 6007, 'body is not valid JSON: expected {"url": "https://host/path", "headers": {"Origin": "..."}}');
+}
+
+async function runInspect(req: IncomingMessage, res: ServerResponse, zoneId: string, inspect: Inspect): Promise<void> {
+  const raw = await readAdminBody(req, res, MAX_INSPECT_BODY_BYTES, 'inspect takes one URL and its request headers');
+  if (raw === undefined) return;
+  let body: { url?: unknown; headers?: unknown };
+  try { body = JSON.parse(raw.toString('utf8')) as typeof body; } catch {
+    return sendApiError(res, 'malformedJson', 'body is not valid JSON: expected {"url": "https://host/path", "headers": {"Origin": "..."}}');
+  }
+  if (typeof body?.url !== 'string') return sendApiError(res, 'invalidItem', 'url must be an absolute URL string');
+  const target = parseFileUrl(body.url, 'url');
+  if (target instanceof PurgeError) return sendApiError(res, target.reason, target.message);
+  const headers: Record<string, string> = {};
+  if (body.headers !== undefined) {
+    if (typeof body.headers !== 'object' || body.headers === null || Array.isArray(body.headers)) return sendApiError(res, 'invalidItem', 'headers must be an object of strings');
+    for (const [k, v] of Object.entries(body.headers)) {
+      if (typeof v !== 'string') return sendApiError(res, 'invalidItem', `header ${JSON.stringify(k)} must be a string`);
+      headers[k.toLowerCase()] = v;
     }
-    if (typeof body?.url !== 'string') return sendCfError(res, 400, 1013, 'url must be an absolute URL string');
-    try { new URL(body.url); } catch { return sendCfError(res, 400, 1013, `url ${JSON.stringify(body.url)} is not an absolute URL`); }
-    const headers: Record<string, string> = {};
-    if (body.headers !== undefined) {
-      if (typeof body.headers !== 'object' || body.headers === null || Array.isArray(body.headers)) return sendCfError(res, 400, 1013, 'headers must be an object of strings');
-      for (const [k, v] of Object.entries(body.headers)) {
-        if (typeof v !== 'string') return sendCfError(res, 400, 1013, `header ${JSON.stringify(k)} must be a string`);
-        headers[k.toLowerCase()] = v;
-      }
-    }
-    opts.inspect(zoneId, body.url, headers).then((result) => sendCfSuccess(res, result), (err) => {
-      sendCfError(res, 500, 1019, `inspect failed: ${(err as Error).message}`);
-    });
-  });
+  }
+  sendApiSuccess(res, await inspect(zoneId, body.url, headers));
 }

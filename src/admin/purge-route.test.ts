@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { createServer, request, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTokenChecker } from './auth.js';
-import { admitAdminRequest, handlePurge, ROUTE_ERROR_CODES, sendCfSuccess, type PurgeRouteOptions } from './purge-route.js';
+import { handlePurge, type PurgeRouteOptions } from './purge-route.js';
+import { admitAdminRequest } from './admit.js';
+import { sendApiSuccess } from './reply.js';
+import { ERROR_CODES } from '../purge/api-errors.js';
 import type { PurgeRequest } from '../purge/request.js';
 
 const MiB = 1024 * 1024;
@@ -127,7 +130,7 @@ test('405 with Allow: POST for every other method, before auth, zone and body ch
   for (const method of ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
     // No token, unknown zone and a bad body: the method is still what is reported.
     const r = await call(h.port, { method, token: null, path: '/client/v4/zones/nope/purge_cache', body: method === 'GET' ? undefined : 'junk' });
-    const message = assertCfError(r, 405, ROUTE_ERROR_CODES.methodNotAllowed);
+    const message = assertCfError(r, 405, ERROR_CODES.methodNotAllowed);
     assert.equal(r.headers.allow, 'POST');
     assert.match(message, new RegExp(`${method}.*POST`));
   }
@@ -145,7 +148,7 @@ test('401 for a missing, malformed or unknown token, before the zone and body ch
   ];
   for (const [token, headers] of cases) {
     const r = await call(h.port, { token, headers, path: '/client/v4/zones/nope/purge_cache', body: 'junk' });
-    const message = assertCfError(r, 401, ROUTE_ERROR_CODES.unauthenticated);
+    const message = assertCfError(r, 401, ERROR_CODES.unauthenticated);
     assert.match(String(r.headers['www-authenticate']), /^Bearer/);
     assert.ok(!message.includes(TOKEN), 'never echo a token');
     assert.ok(!r.text.includes('wrong-token'), 'never echo a token');
@@ -159,7 +162,7 @@ test('401 for a token in the query string, even next to a valid header, and it i
   const h = await startRoute(t);
   for (const q of [`token=${TOKEN}`, `access_token=${TOKEN}`, `API_KEY=${TOKEN}`, `x=1&apikey=${TOKEN}`]) {
     const r = await call(h.port, { path: `/client/v4/zones/shop/purge_cache?${q}`, body: '{"purge_everything":true}' });
-    const message = assertCfError(r, 401, ROUTE_ERROR_CODES.unauthenticated);
+    const message = assertCfError(r, 401, ERROR_CODES.unauthenticated);
     assert.match(message, /query string/);
     assert.match(message, /Authorization: Bearer/);
     assert.ok(!r.text.includes(TOKEN));
@@ -173,20 +176,20 @@ test('401 for a token in the query string, even next to a valid header, and it i
 test('403 for a valid token used on a zone it does not cover (checked before the zone exists)', async (t) => {
   const h = await startRoute(t);
   const r = await call(h.port, { path: '/client/v4/zones/blog/purge_cache', body: '{"purge_everything":true}' });
-  const message = assertCfError(r, 403, ROUTE_ERROR_CODES.forbidden);
+  const message = assertCfError(r, 403, ERROR_CODES.forbidden);
   assert.match(message, /"blog"/);
   const unknown = await call(h.port, { path: '/client/v4/zones/nope/purge_cache', body: 'junk' });
-  assertCfError(unknown, 403, ROUTE_ERROR_CODES.forbidden);
+  assertCfError(unknown, 403, ERROR_CODES.forbidden);
   assert.deepEqual(h.applied, []);
 });
 
 test('404 for an unknown zone, before the body is looked at', async (t) => {
   const h = await startRoute(t);
   const r = await call(h.port, { token: ROOT, path: '/client/v4/zones/nope/purge_cache', body: 'junk' });
-  const message = assertCfError(r, 404, ROUTE_ERROR_CODES.zoneNotFound);
+  const message = assertCfError(r, 404, ERROR_CODES.zoneNotFound);
   assert.match(message, /"nope"/);
   const big = await call(h.port, { token: ROOT, path: '/client/v4/zones/nope/purge_cache', body: Buffer.alloc(2 * MiB, 0x20) });
-  assertCfError(big, 404, ROUTE_ERROR_CODES.zoneNotFound);
+  assertCfError(big, 404, ERROR_CODES.zoneNotFound);
   assert.deepEqual(h.applied, []);
 });
 
@@ -222,7 +225,7 @@ test('body limit: exactly maxBodyBytes is read; one byte more is 413 (declared o
   const over = Buffer.alloc(MiB + 1, 0x20);
   over.write(json, 0);
   const declared = await call(h.port, { body: over });
-  const message = assertCfError(declared, 413, ROUTE_ERROR_CODES.bodyTooLarge);
+  const message = assertCfError(declared, 413, ERROR_CODES.bodyTooLarge);
   assert.match(message, /1048576 bytes/);
   assert.equal(declared.headers.connection, 'close');
 
@@ -252,7 +255,7 @@ test('body limit: exactly maxBodyBytes is read; one byte more is 413 (declared o
     setTimeout(() => reject(new Error('no 413 reply')), 20_000).unref();
   });
   assert.equal(streamed.status, 413);
-  assert.equal(JSON.parse(streamed.body).errors[0].code, ROUTE_ERROR_CODES.bodyTooLarge);
+  assert.equal(JSON.parse(streamed.body).errors[0].code, ERROR_CODES.bodyTooLarge);
   assert.equal(h.applied.length, 1, 'only the exact-size request purged');
 });
 
@@ -263,7 +266,7 @@ test('503 with a clear error when the cluster bus is unavailable', async (t) => 
     },
   });
   const r = await call(h.port, { body: '{"tags":["a"]}' });
-  const message = assertCfError(r, 503, ROUTE_ERROR_CODES.busUnavailable);
+  const message = assertCfError(r, 503, ERROR_CODES.clusterUnavailable);
   assert.match(message, /cluster/i);
   assert.deepEqual(h.errors, []);
 });
@@ -275,7 +278,7 @@ test('500 for any other apply failure, without leaking its message; the error go
     },
   });
   const r = await call(h.port, { body: '{"hosts":["cdn.example.com"]}' });
-  assertCfError(r, 500, ROUTE_ERROR_CODES.internal);
+  assertCfError(r, 500, ERROR_CODES.internal);
   assert.ok(!r.text.includes('/var/secret/path'));
   assert.equal(h.errors.length, 1);
   assert.match(String((h.errors[0] as Error).message), /exploded/);
@@ -304,7 +307,7 @@ test('a client that disconnects mid-body purges nothing', async (t) => {
 test('admitAdminRequest: the shared checks, reusable by other zone-scoped admin routes', async (t) => {
   const checkToken = createTokenChecker([{ token: TOKEN, zones: ['shop'] }]);
   const server = createServer((req, res) => {
-    if (admitAdminRequest(req, res, 'shop', { checkToken, hasZone: () => false }, 'the inspect API')) sendCfSuccess(res, 'admitted');
+    if (admitAdminRequest(req, res, 'shop', { checkToken, hasZone: () => false }, 'the inspect API')) sendApiSuccess(res, 'admitted');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));

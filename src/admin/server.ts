@@ -1,12 +1,14 @@
 // The admin listener: /healthz, /metrics, the purge API and inspect; nothing here is reachable from the edge port.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { EdgeMetrics } from '../observability/metrics.js';
 import type { Logger } from '../observability/logger.js';
 import type { PurgeRequest } from '../purge/request.js';
 import { createTokenChecker, type AdminToken } from './auth.js';
-import { admitAdminRequest, handlePurge, sendCfError } from './purge-route.js';
+import { admitAdminRequest } from './admit.js';
+import { MAX_PURGE_BODY_BYTES } from './body.js';
+import { handlePurge } from './purge-route.js';
 import { handleInspect, type InspectResult } from './inspect-route.js';
+import { sendApiError } from './reply.js';
 
 export interface AdminOptions {
   tokens: readonly AdminToken[];
@@ -31,7 +33,7 @@ export function createAdminServer(opts: AdminOptions): Server {
   const server = createServer((req, res) => {
     route(req, res).catch((err) => {
       opts.logger.error({ err: String(err) }, 'admin request failed');
-      if (!res.headersSent) sendCfError(res, 500, 1019, 'internal error'); else res.destroy();
+      if (!res.headersSent) sendApiError(res, 'internal', 'internal error'); else res.destroy();
     });
   });
 
@@ -59,7 +61,7 @@ export function createAdminServer(opts: AdminOptions): Server {
         checkToken,
         hasZone: (id) => opts.zoneIds.includes(id),
         maxItems: opts.maxItems,
-        maxBodyBytes: 1024 * 1024,
+        maxBodyBytes: MAX_PURGE_BODY_BYTES,
         apply: (id, r) => opts.applyPurge(id, r),
         newId: () => randomUUID().replace(/-/g, ''),
         onError: (err) => opts.logger.error({ err: String(err) }, 'purge failed'),
@@ -73,7 +75,7 @@ export function createAdminServer(opts: AdminOptions): Server {
       handleInspect(req, res, zoneId, opts);
       return;
     }
-    sendCfError(res, 404, 7000, `no admin route ${req.method} ${path}`);
+    sendApiError(res, 'noRoute', `no admin route ${req.method} ${path}`);
   }
   return server;
 }

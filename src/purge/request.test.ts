@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parsePurgeBody, PurgeError, PURGE_ERROR_CODES, type PurgeRequest, type FileTarget } from './request.js';
+import { parsePurgeBody, PurgeError, type PurgeRequest, type FileTarget } from './request.js';
+import { ERROR_CODES } from './api-errors.js';
 
 const opts = { maxItems: 500 };
 
@@ -59,13 +60,13 @@ test('soft: true/false accepted, anything else is 1016', () => {
   assert.deepEqual(ok({ purge_everything: true, soft: true }), { kind: 'everything', soft: true });
   assert.deepEqual(ok({ tags: ['a'], soft: false }), { kind: 'tags', tags: ['a'], soft: false });
   for (const soft of ['true', 1, {}, []]) {
-    const e = err({ tags: ['a'], soft }, PURGE_ERROR_CODES.invalidSoft);
+    const e = err({ tags: ['a'], soft }, ERROR_CODES.invalidSoft);
     assert.match(e.message, /soft/);
   }
 });
 
 test('1012: no kind, several kinds, or purge_everything not true', () => {
-  assert.equal(PURGE_ERROR_CODES.noSingleKind, 1012);
+  assert.equal(ERROR_CODES.noSingleKind, 1012);
   const none = err({}, 1012);
   assert.match(none.message, /purge_everything.*files.*tags.*hosts.*prefixes/);
   err({ file: ['https://x/'] }, 1012); // a typo names no kind
@@ -83,7 +84,7 @@ test('purge_everything: false beside another kind is ignored; null counts as abs
 });
 
 test('1014: a field that must be a list is not', () => {
-  assert.equal(PURGE_ERROR_CODES.notAList, 1014);
+  assert.equal(ERROR_CODES.notAList, 1014);
   for (const field of ['files', 'tags', 'hosts', 'prefixes']) {
     for (const value of ['https://x/', { a: 1 }, 3, true]) {
       const e = err({ [field]: value }, 1014);
@@ -95,7 +96,7 @@ test('1014: a field that must be a list is not', () => {
 
 test('6007: malformed JSON, non-object bodies, empty or non-UTF-8 bodies', () => {
   for (const body of ['{"files": [', 'nope', '[]', '[{"files":[]}]', 'null', '"x"', '42', '', '   ']) {
-    const e = err(body, PURGE_ERROR_CODES.malformedJson);
+    const e = err(body, ERROR_CODES.malformedJson);
     assert.match(e.message, /Malformed JSON/);
   }
   const bad = parsePurgeBody(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), opts);
@@ -107,14 +108,14 @@ test('unknown extra fields are ignored (as Cloudflare does)', () => {
 });
 
 test('empty lists are refused with 1013', () => {
-  for (const field of ['files', 'tags', 'hosts', 'prefixes']) err({ [field]: [] }, PURGE_ERROR_CODES.invalidItem);
+  for (const field of ['files', 'tags', 'hosts', 'prefixes']) err({ [field]: [] }, ERROR_CODES.invalidItem);
 });
 
 test('item limit: exactly maxItems passes, one more is 1015 stating the limit', () => {
   const small = { maxItems: 3 };
   assert.equal(ok({ tags: ['a', 'b', 'c'] }, small).kind, 'tags');
   for (const [field, item] of [['tags', 'a'], ['hosts', 'x.example'], ['prefixes', 'x.example/a'], ['files', 'https://x.example/']] as const) {
-    const e = err({ [field]: Array(4).fill(item) }, PURGE_ERROR_CODES.tooManyItems, small);
+    const e = err({ [field]: Array(4).fill(item) }, ERROR_CODES.tooManyItems, small);
     assert.match(e.message, /limit is 3/);
     assert.match(e.message, /4 items/);
   }
@@ -180,7 +181,7 @@ test('URL: not absolute or unparsable is 1013 naming the index and the value', (
     '',
   ];
   for (const url of cases) {
-    const e = err({ files: ['https://ok.example/', url] }, PURGE_ERROR_CODES.invalidItem);
+    const e = err({ files: ['https://ok.example/', url] }, ERROR_CODES.invalidItem);
     assert.match(e.message, /files\[1\]/, url);
     assert.ok(e.message.includes(JSON.stringify(url).slice(0, 20)), `${url}: ${e.message}`);
   }
@@ -229,7 +230,7 @@ test('file headers: non-string values, invalid names, duplicates and non-objects
     ['Origin: a', /must be an object/],
   ];
   for (const [headers, re] of cases) {
-    const e = err({ files: [{ url: 'https://x.example/', headers }] }, PURGE_ERROR_CODES.invalidItem);
+    const e = err({ files: [{ url: 'https://x.example/', headers }] }, ERROR_CODES.invalidItem);
     assert.match(e.message, re);
     assert.match(e.message, /files\[0\]/);
   }
@@ -244,7 +245,7 @@ test('a header named __proto__ is kept as a plain own property', () => {
 test('tags: trimmed and lowercased; empty, non-string, comma and over-long tags are 1013', () => {
   assert.deepEqual(ok({ tags: ['  A-Tag\t', 'B'] }), { kind: 'tags', tags: ['a-tag', 'b'], soft: false });
   for (const tag of ['', '   ', 5, null, 'a,b', 'a\nb', 'x'.repeat(1025)]) {
-    const e = err({ tags: ['ok', tag] }, PURGE_ERROR_CODES.invalidItem);
+    const e = err({ tags: ['ok', tag] }, ERROR_CODES.invalidItem);
     assert.match(e.message, /tags\[1\]/);
   }
   assert.equal(ok({ tags: ['x'.repeat(1024)] }).kind, 'tags');
@@ -254,7 +255,7 @@ test('hosts: lowercased, default ports dropped, other ports kept, http(s) scheme
   const r = ok({ hosts: ['CDN.example.com', 'a.example:443', 'b.example:80', 'c.example:8080', 'https://D.example/', '[::1]:9000'] });
   assert.deepEqual(r, { kind: 'hosts', hosts: ['cdn.example.com', 'a.example', 'b.example', 'c.example:8080', 'd.example', '[::1]:9000'], soft: false });
   for (const host of ['cdn.example.com/app.js', 'ftp://x.example', 'a b', '', 'x.example:port', 'user@x.example', 7]) {
-    const e = err({ hosts: [host] }, PURGE_ERROR_CODES.invalidItem);
+    const e = err({ hosts: [host] }, ERROR_CODES.invalidItem);
     assert.match(e.message, /hosts\[0\]/);
   }
 });
@@ -271,7 +272,7 @@ test('prefixes: host lowercased, path case and encoding kept, scheme tolerated; 
     soft: false,
   });
   for (const prefix of ['/assets/', 'cdn.example.com/a?b=1', 'cdn.example.com/a#x', 'ftp://cdn.example.com/a', 'cdn.example.com/a b', '', 3]) {
-    const e = err({ prefixes: [prefix] }, PURGE_ERROR_CODES.invalidItem);
+    const e = err({ prefixes: [prefix] }, ERROR_CODES.invalidItem);
     assert.match(e.message, /prefixes\[0\]/);
   }
 });

@@ -1,14 +1,6 @@
 // Purge API request bodies: pure parse + validation of Cloudflare-shaped JSON into a typed PurgeRequest.
 //
-// Error codes (errors[].code in the Cloudflare envelope). Cloudflare's own where one is known, ours otherwise:
-//   1012  400  none, or more than one, of purge_everything/files/tags/hosts/prefixes; or purge_everything not true
-//              (Cloudflare: 'Request must contain one of "purge_everything", "files", "tags", "hosts" or "prefixes"')
-//   1013  400  an item is invalid: URL not absolute http(s), bad header, empty/bad tag, bad host or prefix (ours)
-//   1014  400  a field that must be a list is not (Cloudflare: '"files", "tags", or "hosts" must be an array')
-//   1015  400  more items than purge.maxItems (ours)
-//   1016  400  `soft` is present but not a boolean (ours)
-//   6007  400  body is not UTF-8 JSON, or not a JSON object (Cloudflare: 'Malformed JSON in request body')
-// Route-level codes (401/403/404/405/413/5xx) live in src/admin/purge-route.ts.
+// Errors are PurgeErrors carrying a code and status from the admin API's catalogue (api-errors.ts).
 //
 // Decisions:
 //  - Unknown extra fields are ignored, as Cloudflare does.
@@ -18,6 +10,7 @@
 //    cannot appear raw in a request-target (space, controls, non-ASCII) are refused rather than silently re-encoded.
 //  - A file item with an empty `headers` object purges every variant, like a bare URL (purging more is the safe side).
 //  - hosts/prefixes may carry an http(s):// scheme, which is dropped (people paste URLs); other schemes are refused.
+import { API_ERRORS, type ApiErrorName } from './api-errors.js';
 
 import { isToken } from '../http/fields.js';
 
@@ -35,23 +28,15 @@ export type PurgeRequest =
   | { kind: 'hosts'; hosts: string[]; soft: boolean }
   | { kind: 'prefixes'; prefixes: { host: string; pathPrefix: string }[]; soft: boolean };
 
-export const PURGE_ERROR_CODES = {
-  noSingleKind: 1012,
-  invalidItem: 1013,
-  notAList: 1014,
-  tooManyItems: 1015,
-  invalidSoft: 1016,
-  malformedJson: 6007,
-} as const;
-
+/** A refused purge body: `code` and `status` are its entry in the admin API's error catalogue. */
 export class PurgeError extends Error {
   override readonly name = 'PurgeError';
-  constructor(
-    readonly status: number,
-    readonly code: number,
-    message: string,
-  ) {
+  readonly status: number;
+  readonly code: number;
+  constructor(readonly reason: ApiErrorName, message: string) {
     super(message);
+    this.status = API_ERRORS[reason].status;
+    this.code = API_ERRORS[reason].code;
   }
 }
 
@@ -75,8 +60,8 @@ const DEFAULT_PORTS = new Set(['80', '443']);
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function fail(code: number, message: string, status = 400): PurgeError {
-  return new PurgeError(status, code, message);
+function fail(reason: ApiErrorName, message: string): PurgeError {
+  return new PurgeError(reason, message);
 }
 
 /** Quotes a client-supplied value for an error message, bounded so a huge item cannot bloat the reply. */
@@ -99,19 +84,19 @@ export function parsePurgeBody(body: Buffer, opts: ParsePurgeOptions): PurgeRequ
   let parsed: unknown;
   try {
     const text = utf8.decode(body);
-    if (text.trim() === '') return fail(PURGE_ERROR_CODES.malformedJson, `Malformed JSON in request body: the body is empty; send a JSON object with one of ${KIND_LIST}`);
+    if (text.trim() === '') return fail('malformedJson', `Malformed JSON in request body: the body is empty; send a JSON object with one of ${KIND_LIST}`);
     parsed = JSON.parse(text);
   } catch (err) {
     const why = err instanceof SyntaxError ? err.message : 'the body is not valid UTF-8';
-    return fail(PURGE_ERROR_CODES.malformedJson, `Malformed JSON in request body: ${why}`);
+    return fail('malformedJson', `Malformed JSON in request body: ${why}`);
   }
   if (!isPlainObject(parsed)) {
-    return fail(PURGE_ERROR_CODES.malformedJson, `Malformed JSON in request body: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : show(parsed)}`);
+    return fail('malformedJson', `Malformed JSON in request body: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : show(parsed)}`);
   }
 
   let soft = false;
   if (parsed.soft !== undefined && parsed.soft !== null) {
-    if (typeof parsed.soft !== 'boolean') return fail(PURGE_ERROR_CODES.invalidSoft, `"soft" must be true or false, got ${show(parsed.soft)}`);
+    if (typeof parsed.soft !== 'boolean') return fail('invalidSoft', `"soft" must be true or false, got ${show(parsed.soft)}`);
     soft = parsed.soft;
   }
 
@@ -119,25 +104,25 @@ export function parsePurgeBody(body: Buffer, opts: ParsePurgeOptions): PurgeRequ
   const kinds: KindField[] = given.length > 1 ? given.filter((f) => !(f === 'purge_everything' && parsed[f] === false)) : given;
   if (kinds.length === 0) {
     const nullList = KIND_FIELDS.find((f) => f !== 'purge_everything' && parsed[f] === null);
-    if (nullList) return fail(PURGE_ERROR_CODES.notAList, `"${nullList}" must be a list, got null`);
-    return fail(PURGE_ERROR_CODES.noSingleKind, `Request must contain one of ${KIND_LIST}`);
+    if (nullList) return fail('notAList', `"${nullList}" must be a list, got null`);
+    return fail('noSingleKind', `Request must contain one of ${KIND_LIST}`);
   }
   if (kinds.length > 1) {
-    return fail(PURGE_ERROR_CODES.noSingleKind, `Request must contain exactly one of ${KIND_LIST}; got ${kinds.map((k) => `"${k}"`).join(' and ')}`);
+    return fail('noSingleKind', `Request must contain exactly one of ${KIND_LIST}; got ${kinds.map((k) => `"${k}"`).join(' and ')}`);
   }
   const kind = kinds[0] as KindField;
   if (kind === 'purge_everything') {
     if (parsed.purge_everything !== true) {
-      return fail(PURGE_ERROR_CODES.noSingleKind, `"purge_everything" must be true, got ${show(parsed.purge_everything)}`);
+      return fail('noSingleKind', `"purge_everything" must be true, got ${show(parsed.purge_everything)}`);
     }
     return { kind: 'everything', soft };
   }
 
   const list = parsed[kind];
-  if (!Array.isArray(list)) return fail(PURGE_ERROR_CODES.notAList, `"${kind}" must be a list, got ${show(list)}`);
-  if (list.length === 0) return fail(PURGE_ERROR_CODES.invalidItem, `"${kind}" is empty; name at least one item`);
+  if (!Array.isArray(list)) return fail('notAList', `"${kind}" must be a list, got ${show(list)}`);
+  if (list.length === 0) return fail('invalidItem', `"${kind}" is empty; name at least one item`);
   if (list.length > opts.maxItems) {
-    return fail(PURGE_ERROR_CODES.tooManyItems, `"${kind}" has ${list.length} items; the limit is ${opts.maxItems} per request (split it into several requests)`);
+    return fail('tooManyItems', `"${kind}" has ${list.length} items; the limit is ${opts.maxItems} per request (split it into several requests)`);
   }
 
   switch (kind) {
@@ -204,10 +189,10 @@ function parseFileItem(item: unknown, i: number): FileTarget | PurgeError {
     rawUrl = item.url;
     rawHeaders = item.headers;
     if (typeof rawUrl !== 'string') {
-      return fail(PURGE_ERROR_CODES.invalidItem, `${where}.url must be a URL string, got ${show(rawUrl)} (item ${show(item)})`);
+      return fail('invalidItem', `${where}.url must be a URL string, got ${show(rawUrl)} (item ${show(item)})`);
     }
   } else if (typeof item !== 'string') {
-    return fail(PURGE_ERROR_CODES.invalidItem, `${where} must be a URL string or {"url": ..., "headers": {...}}, got ${show(item)}`);
+    return fail('invalidItem', `${where} must be a URL string or {"url": ..., "headers": {...}}, got ${show(item)}`);
   }
   const target = parseFileUrl(rawUrl as string, where);
   if (target instanceof PurgeError) return target;
@@ -217,24 +202,27 @@ function parseFileItem(item: unknown, i: number): FileTarget | PurgeError {
   return Object.keys(headers).length === 0 ? target : { ...target, headers };
 }
 
-/** Splits an absolute http(s) URL into canonical host plus the raw path and query exactly as written. */
-function parseFileUrl(raw: string, where: string): FileTarget | PurgeError {
+/**
+ * Splits an absolute http(s) URL into canonical host plus the raw path and query exactly as written (also inspect's
+ * URL grammar). `where` names the field in error messages.
+ */
+export function parseFileUrl(raw: string, where: string): FileTarget | PurgeError {
   const m = ABSOLUTE_HTTP_RE.exec(raw);
   if (!m) {
-    return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(raw)} is not an absolute http(s) URL: it needs a scheme and a host, e.g. "https://cdn.example.com/app.js"`);
+    return fail('invalidItem', `${where} ${show(raw)} is not an absolute http(s) URL: it needs a scheme and a host, e.g. "https://cdn.example.com/app.js"`);
   }
   const authority = m[2] as string;
   const rest = m[3] as string;
-  if (authority.includes('@')) return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(raw)} must not contain user credentials`);
+  if (authority.includes('@')) return fail('invalidItem', `${where} ${show(raw)} must not contain user credentials`);
   const host = canonicalAuthority(authority);
-  if (host === null) return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(raw)} has an invalid host ${show(authority)}`);
+  if (host === null) return fail('invalidItem', `${where} ${show(raw)} has an invalid host ${show(authority)}`);
   if (rest !== '' && !/^[/?#]/.test(rest)) {
-    return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(raw)} is not a valid URL: the path must start with "/"`);
+    return fail('invalidItem', `${where} ${show(raw)} is not a valid URL: the path must start with "/"`);
   }
   const hashAt = rest.indexOf('#');
   const target = hashAt === -1 ? rest : rest.slice(0, hashAt); // a fragment is never sent to a server: dropped
   if (BAD_TARGET_CHAR_RE.test(target)) {
-    return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(raw)} contains a space, control or non-ASCII character in its path or query; percent-encode it as a browser would`);
+    return fail('invalidItem', `${where} ${show(raw)} contains a space, control or non-ASCII character in its path or query; percent-encode it as a browser would`);
   }
   const qAt = target.indexOf('?');
   const path = qAt === -1 ? target : target.slice(0, qAt);
@@ -243,14 +231,14 @@ function parseFileUrl(raw: string, where: string): FileTarget | PurgeError {
 }
 
 function parseHeaders(raw: unknown, where: string): Record<string, string> | PurgeError {
-  if (!isPlainObject(raw)) return fail(PURGE_ERROR_CODES.invalidItem, `${where} must be an object of header names to string values, got ${show(raw)}`);
+  if (!isPlainObject(raw)) return fail('invalidItem', `${where} must be an object of header names to string values, got ${show(raw)}`);
   const seen = new Map<string, string>();
   for (const [name, value] of Object.entries(raw)) {
-    if (!isToken(name)) return fail(PURGE_ERROR_CODES.invalidItem, `${where}: ${show(name)} is not a valid header name`);
-    if (typeof value !== 'string') return fail(PURGE_ERROR_CODES.invalidItem, `${where}[${show(name)}] must be a string, got ${show(value)}`);
-    if (BAD_FIELD_VALUE_RE.test(value)) return fail(PURGE_ERROR_CODES.invalidItem, `${where}[${show(name)}] contains a control character (CR, LF, NUL, ...)`);
+    if (!isToken(name)) return fail('invalidItem', `${where}: ${show(name)} is not a valid header name`);
+    if (typeof value !== 'string') return fail('invalidItem', `${where}[${show(name)}] must be a string, got ${show(value)}`);
+    if (BAD_FIELD_VALUE_RE.test(value)) return fail('invalidItem', `${where}[${show(name)}] contains a control character (CR, LF, NUL, ...)`);
     const lower = name.toLowerCase();
-    if (seen.has(lower)) return fail(PURGE_ERROR_CODES.invalidItem, `${where} names ${show(lower)} twice (header names are case-insensitive)`);
+    if (seen.has(lower)) return fail('invalidItem', `${where} names ${show(lower)} twice (header names are case-insensitive)`);
     seen.set(lower, value);
   }
   return Object.fromEntries(seen);
@@ -258,13 +246,13 @@ function parseHeaders(raw: unknown, where: string): Record<string, string> | Pur
 
 function parseTag(item: unknown, i: number): string | PurgeError {
   const where = `tags[${i}]`;
-  if (typeof item !== 'string') return fail(PURGE_ERROR_CODES.invalidItem, `${where} must be a string, got ${show(item)}`);
+  if (typeof item !== 'string') return fail('invalidItem', `${where} must be a string, got ${show(item)}`);
   const tag = item.trim().toLowerCase();
-  if (tag === '') return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(item)} is empty`);
-  if (tag.length > MAX_TAG_LENGTH) return fail(PURGE_ERROR_CODES.invalidItem, `${where} is ${tag.length} characters long; the limit is ${MAX_TAG_LENGTH}`);
+  if (tag === '') return fail('invalidItem', `${where} ${show(item)} is empty`);
+  if (tag.length > MAX_TAG_LENGTH) return fail('invalidItem', `${where} is ${tag.length} characters long; the limit is ${MAX_TAG_LENGTH}`);
   // Cache-Tag is a comma-separated list, so a tag with a comma (or a control character) could never match.
   if (tag.includes(',') || BAD_FIELD_VALUE_RE.test(tag)) {
-    return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(item)} contains a comma or control character; Cache-Tag values are comma-separated`);
+    return fail('invalidItem', `${where} ${show(item)} contains a comma or control character; Cache-Tag values are comma-separated`);
   }
   return tag;
 }
@@ -278,31 +266,31 @@ function stripHttpScheme(raw: string): string | null {
 
 function parseHostItem(item: unknown, i: number): string | PurgeError {
   const where = `hosts[${i}]`;
-  if (typeof item !== 'string') return fail(PURGE_ERROR_CODES.invalidItem, `${where} must be a host name string, got ${show(item)}`);
+  if (typeof item !== 'string') return fail('invalidItem', `${where} must be a host name string, got ${show(item)}`);
   const bare = stripHttpScheme(item);
   const authority = bare?.endsWith('/') ? bare.slice(0, -1) : bare;
   const host = authority === null || authority === undefined ? null : canonicalAuthority(authority);
-  if (host === null) return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(item)} is not a host name (expected e.g. "cdn.example.com" or "cdn.example.com:8443")`);
+  if (host === null) return fail('invalidItem', `${where} ${show(item)} is not a host name (expected e.g. "cdn.example.com" or "cdn.example.com:8443")`);
   return host;
 }
 
 function parsePrefixItem(item: unknown, i: number): { host: string; pathPrefix: string } | PurgeError {
   const where = `prefixes[${i}]`;
   const example = 'expected host and path prefix, e.g. "cdn.example.com/assets/"';
-  if (typeof item !== 'string') return fail(PURGE_ERROR_CODES.invalidItem, `${where} must be a string, got ${show(item)}`);
+  if (typeof item !== 'string') return fail('invalidItem', `${where} must be a string, got ${show(item)}`);
   const bare = stripHttpScheme(item);
-  if (bare === null) return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(item)} has a scheme other than http(s); ${example}`);
+  if (bare === null) return fail('invalidItem', `${where} ${show(item)} has a scheme other than http(s); ${example}`);
   const slash = bare.search(/[/\\?#]/);
   const authority = slash === -1 ? bare : bare.slice(0, slash);
   const pathPrefix = slash === -1 ? '/' : bare.slice(slash);
   const host = canonicalAuthority(authority);
-  if (host === null) return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(item)} has an invalid host; ${example}`);
-  if (!pathPrefix.startsWith('/')) return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(item)} is not valid; ${example}`);
+  if (host === null) return fail('invalidItem', `${where} ${show(item)} has an invalid host; ${example}`);
+  if (!pathPrefix.startsWith('/')) return fail('invalidItem', `${where} ${show(item)} is not valid; ${example}`);
   if (pathPrefix.includes('?') || pathPrefix.includes('#')) {
-    return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(item)} contains "?" or "#"; prefixes match paths only (purge query variants by URL)`);
+    return fail('invalidItem', `${where} ${show(item)} contains "?" or "#"; prefixes match paths only (purge query variants by URL)`);
   }
   if (BAD_TARGET_CHAR_RE.test(pathPrefix)) {
-    return fail(PURGE_ERROR_CODES.invalidItem, `${where} ${show(item)} contains a space, control or non-ASCII character; percent-encode it as a browser would`);
+    return fail('invalidItem', `${where} ${show(item)} contains a space, control or non-ASCII character; percent-encode it as a browser would`);
   }
   return { host, pathPrefix };
 }

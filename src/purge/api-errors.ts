@@ -1,0 +1,40 @@
+// Every error the admin API answers with (errors[].code in its Cloudflare-shaped envelope): code, HTTP status, meaning.
+//
+// Cloudflare's own code where one is known (its wording quoted), ours otherwise. It lives beside the purge grammar
+// because the body parser (request.ts) reports its codes from here; the routes in src/admin/ report the rest.
+// Route checks run in this order, and a refused request changes nothing:
+//   405 method → 401 token in the query string / missing or unknown bearer token → 403 token not valid for this zone
+//   → 404 unknown zone → 413 body too large → 400 body → apply (503 cluster unavailable, 500 anything else).
+
+export interface ApiError {
+  readonly code: number;
+  readonly status: number;
+  /** What the code means; each answer's message says it for the request at hand. */
+  readonly meaning: string;
+}
+
+export const API_ERRORS = {
+  // Purge request bodies (src/purge/request.ts).
+  noSingleKind: { code: 1012, status: 400, meaning: 'none, or more than one, of purge_everything/files/tags/hosts/prefixes; or purge_everything not true (Cloudflare: \'Request must contain one of "purge_everything", "files", "tags", "hosts" or "prefixes"\')' },
+  invalidItem: { code: 1013, status: 400, meaning: 'an item is invalid: URL not absolute http(s), bad header, empty/bad tag, bad host or prefix (also an inspect body\'s url or headers)' },
+  notAList: { code: 1014, status: 400, meaning: 'a field that must be a list is not (Cloudflare: \'"files", "tags", or "hosts" must be an array\')' },
+  tooManyItems: { code: 1015, status: 400, meaning: 'more items than purge.maxItems' },
+  invalidSoft: { code: 1016, status: 400, meaning: '`soft` is present but not a boolean' },
+  malformedJson: { code: 6007, status: 400, meaning: 'body is not UTF-8 JSON, or not a JSON object (Cloudflare: \'Malformed JSON in request body\')' },
+  // Routes (src/admin/).
+  noRoute: { code: 7000, status: 404, meaning: 'no admin route for this method and path (Cloudflare: \'No route for that URI\')' },
+  methodNotAllowed: { code: 7001, status: 405, meaning: 'method not allowed (Cloudflare: \'Method GET not available for that URI.\')' },
+  zoneNotFound: { code: 7003, status: 404, meaning: 'unknown zone (Cloudflare: \'Could not route to …, perhaps your object identifier is invalid?\')' },
+  unauthenticated: { code: 10001, status: 401, meaning: 'no or unknown bearer token, or a token in the query string (Cloudflare: \'Unable to authenticate request\')' },
+  forbidden: { code: 10000, status: 403, meaning: 'token valid, but not for this zone (Cloudflare: \'Authentication error\')' },
+  bodyTooLarge: { code: 1017, status: 413, meaning: 'body larger than the route\'s limit' },
+  clusterUnavailable: { code: 1018, status: 503, meaning: 'the cluster (its purge bus or shared tier) is unreachable: nothing was published' },
+  internal: { code: 1019, status: 500, meaning: 'any other failure while applying' },
+} as const satisfies Record<string, ApiError>;
+
+export type ApiErrorName = keyof typeof API_ERRORS;
+
+/** Just the codes, by name. */
+export const ERROR_CODES = Object.fromEntries(Object.entries(API_ERRORS).map(([name, e]) => [name, e.code])) as {
+  readonly [N in ApiErrorName]: (typeof API_ERRORS)[N]['code'];
+};
