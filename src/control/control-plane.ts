@@ -71,9 +71,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const bus: PurgeBus = createRedisBus({ url: cluster.redis, stream: cluster.stream, nodeId, logger });
   const position = positionStore(config, logger);
   const waiters = new Map<string, () => void>();
-  // This node's own purges, already prepared, by stream id until the stream hands them back to apply (a purge applied
-  // before its publish call returned is simply prepared again from the stream's copy).
-  const published = new Map<string, Purge>();
+  // This node's own purges, already prepared, from before they are published until their publish call returns: the
+  // stream hands each back to apply (often before XADD's own reply arrives), as JSON that reads back the same.
+  const ownInFlight = new Map<string, Purge>();
+  const contentKey = (zoneId: string, request: unknown): string => `${zoneId}\u0000${JSON.stringify(request)}`;
   // Where this node is in the stream: its saved position (a disk cache), so a restart with nothing missed is in sync.
   const from = position.load();
   let lastApplied: string | null = from;
@@ -94,8 +95,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   };
   await bus.start({
     apply: async (msg, id) => {
-      const own = published.get(id);
-      published.delete(id);
+      const own = msg.origin === nodeId ? ownInFlight.get(contentKey(msg.zoneId, msg.request)) : undefined;
       await opts.applyLocal(own ?? opts.prepare(msg.zoneId, msg.request as PurgeRequest));
       appliedTotal.inc();
     },
@@ -128,13 +128,18 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     async applyPurge(zoneId, req) {
       const purge = opts.prepare(zoneId, req);
       await opts.beforePublish?.(purge);
-      const id = await bus.publish({ zoneId, request: req, origin: nodeId });
-      if (lastApplied !== null && compareStreamIds(id, lastApplied) <= 0) return;
-      published.set(id, purge);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => { waiters.delete(id); published.delete(id); resolve(); }, OWN_APPLY_WAIT_MS);
-        waiters.set(id, () => { clearTimeout(timer); resolve(); });
-      });
+      const key = contentKey(zoneId, req);
+      ownInFlight.set(key, purge);
+      try {
+        const id = await bus.publish({ zoneId, request: req, origin: nodeId });
+        if (lastApplied !== null && compareStreamIds(id, lastApplied) <= 0) return;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => { waiters.delete(id); resolve(); }, OWN_APPLY_WAIT_MS);
+          waiters.set(id, () => { clearTimeout(timer); resolve(); });
+        });
+      } finally {
+        if (ownInFlight.get(key) === purge) ownInFlight.delete(key);
+      }
     },
     health: () => {
       const s = bus.state();
