@@ -9,6 +9,7 @@ import { admitAdminRequest } from './admit.js';
 import { sendApiSuccess } from './reply.js';
 import { ERROR_CODES } from '../purge/api-errors.js';
 import type { PurgeRequest } from '../purge/request.js';
+import { RedisTierError } from '../cluster/redis-tier.js';
 
 const MiB = 1024 * 1024;
 const TOKEN = 'shop-token-123';
@@ -269,6 +270,19 @@ test('503 with a clear error when the cluster bus is unavailable', async (t) => 
   const message = assertCfError(r, 503, ERROR_CODES.clusterUnavailable);
   assert.match(message, /cluster/i);
   assert.deepEqual(h.errors, []);
+});
+
+test('503 too when the shared tier cannot take the strict purge that precedes publishing; a corrupt tier is a 500', async (t) => {
+  for (const code of ['TIER_UNAVAILABLE', 'TIER_TIMEOUT'] as const) {
+    const h = await startRoute(t, { apply: async () => { throw new RedisTierError(code, 'Redis is unreachable'); } });
+    const message = assertCfError(await call(h.port, { body: '{"tags":["a"]}' }), 503, ERROR_CODES.clusterUnavailable);
+    assert.match(message, /cluster unavailable/i);
+    assert.match(message, /retry/i);
+    assert.deepEqual(h.errors, []);
+  }
+  const h = await startRoute(t, { apply: async () => { throw new RedisTierError('TIER_CORRUPT', 'unreadable variant metadata'); } });
+  assertCfError(await call(h.port, { body: '{"tags":["a"]}' }), 500, ERROR_CODES.internal);
+  assert.equal(h.errors.length, 1, 'an unexpected tier failure is logged');
 });
 
 test('500 for any other apply failure, without leaking its message; the error goes to onError', async (t) => {

@@ -1,7 +1,6 @@
 // HTTP surface of the purge API (POST /client/v4/zones/{zone}/purge_cache): admission, body, apply, Cloudflare envelopes.
 // Error codes and the order of the checks: src/purge/api-errors.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { hasContent } from '../http/fields.js';
 import { parsePurgeBody, PurgeError, type PurgeRequest } from '../purge/request.js';
 import { admitAdminRequest, type AdmitOptions } from './admit.js';
 import { readAdminBody } from './body.js';

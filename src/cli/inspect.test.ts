@@ -3,8 +3,9 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command, CommanderError } from 'commander';
 import { ADMIN_TOKEN, send, startOrigin, startTestEdge, type TestOrigin } from '../../test/helpers/http.js';
-import { addInspectCommand, formatInspectTable, type InspectResult } from './inspect.js';
-import { addPurgeCommand, TOKEN_ENV } from './purge.js';
+import { addInspectCommand, formatInspectTable } from './inspect.js';
+import { TOKEN_ENV, type InspectResult } from './admin-client.js';
+import { addPurgeCommand } from './purge.js';
 
 const TOKEN = 'inspect-test-token-0123456789';
 

@@ -2,35 +2,13 @@
 import type { Command } from 'commander';
 import {
   addAdminTargetOptions,
-  CliError,
-  collect,
-  EXIT_FAILED,
-  parseHeaderFlags,
-  postAdmin,
-  printable,
+  inspectUrl,
   reportFailure,
   resolveAdminTarget,
-  runCli,
   type AdminTargetFlags,
-} from './purge.js';
-
-/** One cached variant as the admin API reports it. */
-export interface InspectVariant {
-  selector: Record<string, string | null>;
-  status: number;
-  age: number;
-  ttl: number;
-  tags: string[];
-  bytes: number;
-  stale: boolean;
-  /** True for the variant a request with the given headers would get. */
-  selected: boolean;
-}
-
-export interface InspectResult {
-  url: string;
-  variants: InspectVariant[];
-}
+  type InspectResult,
+} from './admin-client.js';
+import { CliError, collect, EXIT_FAILED, parseHeaderFlags, printable, runCli } from './run.js';
 
 interface InspectFlags extends AdminTargetFlags {
   header?: string[];
@@ -91,7 +69,7 @@ export function addInspectCommand(program: Command): Command {
       if (!/^https?:\/\/[^/?#]/i.test(url)) throw new CliError('EUSAGE', `${JSON.stringify(url)} is not an absolute http(s) URL (e.g. https://cdn.example.com/app.js)`);
       const headers = parseHeaderFlags(flags.header);
       const target = resolveAdminTarget(flags);
-      const reply = await postAdmin<InspectResult>(target, `edgecache/v1/zones/${encodeURIComponent(target.zone)}/inspect`, { url, headers });
+      const reply = await inspectUrl(target, url, headers);
       const result = reply.envelope?.result;
       if (reply.status !== 200 || reply.envelope?.success !== true || typeof result !== 'object' || result === null) {
         reportFailure(io, 'inspect', reply);
