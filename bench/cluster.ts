@@ -1,4 +1,4 @@
-// Bench scenarios for issues 5 and 6: shared bodies across 50 Origins, and purge fan-out through Redis to 4 nodes.
+// Bench scenarios for CORS and clusters: shared bodies across 50 Origins, and purge fan-out through Redis to 4 nodes.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { connect } from 'node:net';

@@ -138,7 +138,7 @@ function judge(ok: boolean | null): TargetStatus {
   return ok === null ? 'N/A' : ok ? 'PASS' : 'MISS';
 }
 
-/** The issue 5/6/7 targets, from the scenario results (N/A when a figure is missing). */
+/** The speed and memory targets, from the scenario results (N/A when a figure is missing). */
 export function computeTargets(results: ScenarioResult[], workers: number): Target[] {
   const out: Target[] = [];
   const na = (what: string): string => `not measured (${what})`;

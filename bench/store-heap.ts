@@ -1,4 +1,4 @@
-// Heap cost per cached object in MemoryStore (issue 7): inserts N edge-like variants, prints bytes/object beyond the body.
+// Heap cost per cached object in MemoryStore (the target: at most 2 KiB beyond the body): inserts N edge-like variants, prints bytes/object beyond the body.
 //
 //   node --expose-gc --import tsx bench/store-heap.ts [--objects N] [--lookups N] [--snapshot FILE]
 //

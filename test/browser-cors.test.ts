@@ -1,4 +1,4 @@
-// Real browser, end to end (issue 5): Chromium pages on two allowed Origins load one asset through the edge (simple and
+// Real browser, end to end: Chromium pages on two allowed Origins load one asset through the edge (simple and
 // preflighted fetches); a third Origin is refused by the browser — once with edge-owned CORS, once with origin-owned CORS.
 // The browser's checks: https://fetch.spec.whatwg.org/#cors-check and https://fetch.spec.whatwg.org/#cors-preflight-fetch
 import { test, type TestContext } from 'node:test';

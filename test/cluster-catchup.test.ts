@@ -1,4 +1,4 @@
-// End to end (issue 6): a disk-store node stopped while purges happen catches up from the stream on restart, or drops its cache when trimmed past.
+// End to end: a disk-store node stopped while purges happen catches up from the stream on restart, or drops its cache when trimmed past.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -232,11 +232,10 @@ test('a disk node whose position was trimmed out of the stream drops its whole c
   assert.equal((await clusterHealth(third)).resets, 0);
 });
 
-// Fails today (and takes 15 s): startControlPlane() (src/edge/control.ts) starts `lastApplied` at null, and the bus
+// Guards a fixed bug: startControlPlane() (src/control/control-plane.ts) once started `lastApplied` at null, and the bus
 // reports nothing through onApplied when the saved position is already the stream head, so the start-up catch-up
-// wait for that head never settles: it runs to CATCH_UP_WAIT_MS and logs a false error.
-test('a disk node restarted with nothing missed serves at once, without a false "missed purges" error', {
-}, async (t) => {
+// wait for that head never settled: it ran to CATCH_UP_WAIT_MS (15 s) and logged a false error.
+test('a disk node restarted with nothing missed serves at once, without a false "missed purges" error', async (t) => {
   const s = await setup(t);
   if (!s) return;
   const first = await diskNode(t, s);

@@ -1,4 +1,4 @@
-// End to end (issue 6): three in-process edges on one real redis-server; every purge kind accepted by one node's API applies on all.
+// End to end: three in-process edges on one real redis-server; every purge kind accepted by one node's API applies on all.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOrigin, startTestEdge, send, purge, metric, sleep, type TestOrigin } from './helpers/http.js';

@@ -1,4 +1,4 @@
-// End to end (issue 6): Redis stopped mid-run — purges answer 503 and apply nowhere, serving goes on; restarted — nodes reconnect and purge again.
+// End to end: Redis stopped mid-run — purges answer 503 and apply nowhere, serving goes on; restarted — nodes reconnect and purge again.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';

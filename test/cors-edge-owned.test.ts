@@ -1,4 +1,4 @@
-// End to end: edge-owned CORS (a zone `cors:` block, issue 5 §1) through a real edge in front of a real origin.
+// End to end: edge-owned CORS (a zone `cors:` block) through a real edge in front of a real origin.
 // CORS protocol: https://fetch.spec.whatwg.org/#http-cors-protocol — Vary on 304: https://www.rfc-editor.org/rfc/rfc9110#section-15.4.5
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// End to end: origin-owned CORS (issue 5 §2) — the origin's preflight answers cached per URL + Origin + ACRM + ACRH
+// End to end: origin-owned CORS (the default) — the origin's preflight answers cached per URL + Origin + ACRM + ACRH
 // (cacheKey.cachePreflight), their purge, and the diagnostics for origin CORS answers that poison shared caches.
 // CORS-preflight cache: https://fetch.spec.whatwg.org/#cors-preflight-cache — Vary: https://www.rfc-editor.org/rfc/rfc9110#section-12.5.5
 import { test, type TestContext } from 'node:test';

@@ -1,4 +1,4 @@
-// Admin API under hostile input (issue 9 §5): missing, wrong and query-string tokens are refused; no token shows up
+// Admin API under hostile input: missing, wrong and query-string tokens are refused; no token shows up
 // in any answer or log line; the admin API lives only on the admin listener (the public one proxies those paths).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Raw-socket tests for request framing (RFC 9112 §3, §5, §6; RFC 9110 §5.5; issue 9 §2): every malformed request is
+// Raw-socket tests for request framing (RFC 9112 §3, §5, §6; RFC 9110 §5.5): every malformed request is
 // answered 400/501 and the connection closed; nothing hidden in or behind it reaches the origin; pipelines keep order.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Resource limits of the public listener (config `limits`, issue 9 §3): each at its default and at a configured
+// Resource limits of the public listener (config `limits`): each at its default and at a configured
 // value, the content limit for chunked bodies, and 500 connections trickling their heads while a client is served.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';

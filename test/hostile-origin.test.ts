@@ -1,4 +1,4 @@
-// A hostile origin (issue 9 §4): bodies cut short, dropped or stalled mid-body (collapsed waiters too), and invalid
+// A hostile origin: bodies cut short, dropped or stalled mid-body (collapsed waiters too), and invalid
 // response fields. Clients never see a complete-looking broken response; nothing is stored; the next request goes
 // to the origin again.
 import { test, type TestContext } from 'node:test';

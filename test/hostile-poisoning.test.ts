@@ -1,4 +1,4 @@
-// Cache poisoning and deception (issue 9 §1): what is not keyed never reaches the origin, so an attacker's request
+// Cache poisoning and deception: what is not keyed never reaches the origin, so an attacker's request
 // cannot change the answer stored for a victim's; paths are keyed and forwarded byte for byte; nothing is stored
 // because of its extension. Each test: attacker request, then a clean victim request that must not get its answer.
 import { test, type TestContext } from 'node:test';

@@ -1,4 +1,4 @@
-// Property tests (issue 9 §6b, §6c) through a real edge: request sequences never yield a foreign
+// Property tests through a real edge: request sequences never yield a foreign
 // Access-Control-Allow-Origin or a 5xx; mutated request heads never crash it. Seeds printed; FC_SEED replays.
 import { test } from 'node:test';
 import { mutatedHeads, noForeignAcao } from './fuzz/properties.js';

@@ -1,4 +1,4 @@
-// Property tests (issue 9 §6a): the cache key and the forwarded request agree — equal keys forward the same target,
+// Property tests: the cache key and the forwarded request agree — equal keys forward the same target,
 // Host and fields, checked on the builders and end to end through a real edge. Seeds printed; FC_SEED replays.
 import { test } from 'node:test';
 import { keyForwardAgreement, keyForwardEndToEnd } from './fuzz/properties.js';

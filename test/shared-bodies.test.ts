@@ -1,4 +1,4 @@
-// End to end: one stored body for byte-identical variants (issue 5 §3) — 50 Origins, one 1 MiB asset, purge and eviction.
+// End to end: one stored body for byte-identical variants — 50 Origins, one 1 MiB asset, purge and eviction.
 // Variants per Vary: https://www.rfc-editor.org/rfc/rfc9111#section-4.1 — each Origin variant keeps its own headers.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// End to end: the Redis shared cache tier (issue 6): node 2 is served what node 1 fetched, purges reach the tier.
+// End to end: the Redis shared cache tier: node 2 is served what node 1 fetched, purges reach the tier.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOrigin, startTestEdge, send, purge, sleep } from './helpers/http.js';

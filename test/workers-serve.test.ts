@@ -1,4 +1,4 @@
-// End to end (issue 7): `edgecache serve --workers 2` as a child process — both workers cache, a purge reaches each, SIGTERM leaves no process.
+// End to end: `edgecache serve --workers 2` as a child process — both workers cache, a purge reaches each, SIGTERM leaves no process.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';

@@ -1,4 +1,4 @@
-// The cluster purge bus interface: one ordered stream of purges that every node applies (issue 6).
+// The cluster purge bus interface: one ordered stream of purges that every node applies.
 
 /** One purge as it travels between nodes. */
 export interface PurgeMessage {

@@ -90,7 +90,7 @@ export const zoneSchema = z.object({
   trustedProxies: z.array(peerEntry).default([]),
 }).strict();
 
-/** Public-listener limits (issue 9 §3); see src/http/limits.ts for what each one bounds. */
+/** Public-listener limits: what one client can make the edge hold or wait for; see src/http/limits.ts for what each one bounds. */
 export const limitsSchema = z.object({
   maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(DEFAULT_LIMITS.maxHeaderBytes),
   maxUrlBytes: z.number().int().min(64).max(1024 * 1024).default(DEFAULT_LIMITS.maxUrlBytes),

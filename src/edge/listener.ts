@@ -140,7 +140,7 @@ export function createEdgeListener(handler: Handler, logger: Logger, limits: Lim
 
   function onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void {
     const conn = connOf(req.socket);
-    // RFC 9112 §9.6 / issue 9 §2: nothing after a refused request (or a Connection: close one) is handled.
+    // RFC 9112 §9.6: nothing after a refused request (or a Connection: close one) is handled.
     if (conn.closing) return;
     conn.req = req;
     conn.res = res;

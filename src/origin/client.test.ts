@@ -1,4 +1,4 @@
-// Tests for origin error classification and the response-head check (issue 9 §4: invalid responses are 502).
+// Tests for origin error classification and the response-head check (an invalid origin response is a 502: nothing stored, no byte of it passed on).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyOriginError, invalidResponse, OriginError } from './client.js';

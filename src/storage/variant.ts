@@ -22,7 +22,7 @@ export interface Body {
 }
 
 /**
- * Held once per cached variant, so it is kept small (issue 7: ≤ 2 KiB of overhead per object): the response fields
+ * Held once per cached variant, so it is kept small (the target is at most 2 KiB per cached object beyond its body): the response fields
  * live only as the flat [name, value, ...] array the hit path writes; the [name, value] pairs and the name → value
  * record that policy code needs (conditionals, ranges, 304 updates) are built when asked for. The key fields (zone,
  * host, path, query, primary key) are the cache object's, read through `object`; the body through its shared record.

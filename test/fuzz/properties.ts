@@ -1,4 +1,4 @@
-// Property tests for hostile input (issue 9 §6), shared by the bounded runs in `npm test` (test/property-*.test.ts)
+// Property tests for hostile input, shared by the bounded runs in `npm test` (test/property-*.test.ts)
 // and the long run in test/fuzz/run.ts. Seeds are printed and replayable: FC_SEED=<seed> [FC_PATH=<path>] [FC_RUNS=<n>];
 // FC_DEBUG=1 prints every mutated head of (c) with the answers it got.
 import type { TestContext } from 'node:test';

@@ -1,4 +1,4 @@
-// The long fuzz run (`npm run fuzz`): the issue 9 §6 properties with many more runs than `npm test`.
+// The long fuzz run (`npm run fuzz`): the hostile-input properties (properties.ts) with many more runs than `npm test`.
 // Replay a failure: FC_SEED=<seed> [FC_PATH=<path>] npm run fuzz; scale every property: FC_RUNS=<n>.
 import { test } from 'node:test';
 import { keyForwardAgreement, keyForwardEndToEnd, mutatedHeads, noForeignAcao } from './properties.js';
