@@ -1,4 +1,5 @@
 // The admin API's one envelope writer: Cloudflare-shaped JSON answers, {success, errors:[{code,message}], messages, result}.
+import { hasContent } from '../http/fields.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { API_ERRORS, type ApiErrorName } from '../purge/api-errors.js';
 
@@ -27,16 +28,11 @@ export function sendApiSuccess(res: ServerResponse, result: unknown): void {
 }
 
 /** A request whose body may still be on its way (it declares one, or is chunked). */
-function hasRequestBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
-}
-
 /**
  * Refuses a request without reading its body. If a body is on its way we answer with `Connection: close`, so the
  * server does not keep reading it to reuse the connection.
  */
 export function refuse(req: IncomingMessage, res: ServerResponse, error: ApiErrorName, message: string, extraHeaders?: Record<string, string>): void {
-  const close: Record<string, string> = hasRequestBody(req) ? { connection: 'close' } : {};
+  const close: Record<string, string> = hasContent(req.headers) ? { connection: 'close' } : {};
   sendApiError(res, error, message, { ...extraHeaders, ...close });
 }
