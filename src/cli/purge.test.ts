@@ -189,6 +189,10 @@ test('token: --token, else $EDGECACHE_ADMIN_TOKEN, else the config token for the
     '      zones: ["blog"]',
     '    - token: "shop-config-token-00000"',
     '      zones: ["shop"]',
+    // The serve config the tokens belong to: a token must name zones that exist.
+    'zones:',
+    '  - {id: blog, hosts: [blog.example], origin: "http://127.0.0.1:9"}',
+    '  - {id: shop, hosts: [shop.example], origin: "http://127.0.0.1:9"}',
   ].join('\n'));
   const auth = (i: number): unknown => admin.requests[i]?.headers.authorization;
 
