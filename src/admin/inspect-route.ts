@@ -1,38 +1,47 @@
-// Admin inspect endpoint: which variants are stored for a URL, their selectors, age, TTL and tags.
+// Admin inspect endpoint: which variants are stored for a URL, their selectors, age, TTL, tags, shared bodies and CORS fields.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheStore } from '../storage/store.js';
-import type { ZoneLookup } from '../cache/zone-keys.js';
+import type { ZoneKeys, ZoneLookup } from '../cache/zone-keys.js';
 import { describeSelector, primaryKey, selectorOf } from '../cache/key.js';
 import { currentAge, normalizeVaryValue } from '../cache/policy/index.js';
 import { parseFileUrl, PurgeError } from '../purge/request.js';
 import { MAX_INSPECT_BODY_BYTES, readAdminBody } from './body.js';
 import { sendApiError, sendApiSuccess } from './reply.js';
+import { sharedBodyCount, variantCors, type VariantCors, type ZoneCorsView } from './dashboard/variant-cors.js';
 
 /** POST /edgecache/v1/zones/{zone}/inspect with {"url": "...", "headers": {...}} (auth checked by the caller). */
 export interface InspectResult { url: string; variants: InspectedVariant[] }
 export interface InspectedVariant {
   selector: Record<string, string | null>; status: number; age: number; ttl: number; tags: readonly string[];
   bytes: number; stale: boolean; selected: boolean;
+  /** Other variants of this URL holding the very same body (stored once). */
+  sharedBody: number;
+  /** The CORS fields this variant would be sent with, and their problems (the dashboard's inspector). */
+  cors: VariantCors;
 }
 
 /**
  * What the store holds for a URL; `selected` marks the variant a request with `headers` would get. `rawUrl` is an
  * absolute http(s) URL that handleInspect has already checked; one that does not parse holds nothing.
  */
-export function inspectVariants(store: CacheStore, zones: ZoneLookup, zoneId: string, rawUrl: string, headers: Record<string, string>): InspectResult {
+export function inspectVariants(store: CacheStore, zones: ZoneLookup<ZoneKeys & ZoneCorsView>, zoneId: string, rawUrl: string, headers: Record<string, string>): InspectResult {
   const zone = zones.byId(zoneId);
   // The purge API's URL grammar: canonical host, raw path and query as written (no dot-segment or percent decoding).
   const target = parseFileUrl(rawUrl, 'url');
   if (!zone || target instanceof PurgeError) return { url: rawUrl, variants: [] };
   const key = primaryKey(zoneId, target.host, target.path, zone.normalizeQuery(target.query));
   const now = Date.now();
-  const variants = store.variantsOf(key).map((v) => {
+  const stored = store.variantsOf(key);
+  const variants = stored.map((v) => {
     const age = currentAge(v.freshness, now);
+    const selector = describeSelector(v.keyNames, v.selector);
     return {
-      selector: describeSelector(v.keyNames, v.selector),
+      selector,
       status: v.status, age, ttl: v.freshness.lifetime - age, tags: v.tags, bytes: v.body.length,
       stale: v.forcedStale || age >= v.freshness.lifetime,
       selected: selectorOf(v.keyNames, headers, normalizeVaryValue) === v.selector,
+      sharedBody: sharedBodyCount(v, stored),
+      cors: variantCors(zone, v, selector, headers['origin']),
     };
   });
   return { url: rawUrl, variants };

@@ -1,4 +1,4 @@
-// The admin listener: /healthz, /metrics, the purge API and inspect; nothing here is reachable from the edge port.
+// The admin listener: /healthz, /metrics, the purge API, inspect and the dashboard; nothing here is reachable from the edge port.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../observability/logger.js';
@@ -9,6 +9,7 @@ import { MAX_PURGE_BODY_BYTES } from './body.js';
 import { handlePurge } from './purge-route.js';
 import { handleInspect, type InspectResult } from './inspect-route.js';
 import { sendApiError } from './reply.js';
+import { createDashboardRoute, type DashboardSource } from './dashboard/route.js';
 
 export interface AdminOptions {
   tokens: readonly AdminToken[];
@@ -22,6 +23,8 @@ export interface AdminOptions {
   /** Fields for /healthz beyond status and zones (store counts, cluster state). */
   health(): Record<string, unknown>;
   inspect(zoneId: string, url: string, headers: Record<string, string>): Promise<InspectResult>;
+  /** Figures, history and recent events for the dashboard at /dashboard/ (no dashboard when absent). */
+  dashboard?: DashboardSource;
 }
 
 const PURGE_PATH = /^\/client\/v4\/zones\/([^/]+)\/purge_cache\/?$/;
@@ -30,6 +33,7 @@ const INSPECT_PATH = /^\/edgecache\/v1\/zones\/([^/]+)\/inspect\/?$/;
 export function createAdminServer(opts: AdminOptions): Server {
   const checkToken = createTokenChecker(opts.tokens);
   const started = Date.now();
+  const dashboard = opts.dashboard && createDashboardRoute({ checkToken, source: opts.dashboard, maxItems: opts.maxItems });
   const server = createServer((req, res) => {
     route(req, res).catch((err) => {
       opts.logger.error({ err: String(err) }, 'admin request failed');
@@ -75,6 +79,7 @@ export function createAdminServer(opts: AdminOptions): Server {
       handleInspect(req, res, zoneId, opts);
       return;
     }
+    if (dashboard?.(req, res, path)) return;
     sendApiError(res, 'noRoute', `no admin route ${req.method} ${path}`);
   }
   return server;

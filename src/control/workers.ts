@@ -15,6 +15,7 @@ import { createRedisTier } from '../cluster/redis-tier.js';
 import { preparePurge, purgeSharedTier, type Purge } from '../purge/purger.js';
 import { startControlPlane } from './control-plane.js';
 import { listen, startEdge } from '../edge/server.js';
+import { workersDashboard, type WorkerFigures } from '../admin/dashboard/source.js';
 
 export const WORKER_CONFIG_ENV = 'EDGECACHE_WORKER_CONFIG';
 /** A worker's stable slot (0..N-1): a restarted worker takes its predecessor's slot and disk directory. */
@@ -26,6 +27,7 @@ type ToWorker =
   | { type: 'purge'; id: number; purge: Purge }
   | { type: 'clear'; id: number }
   | { type: 'inspect'; id: number; zoneId: string; url: string; headers: Record<string, string> }
+  | { type: 'figures'; id: number }
   | { type: 'listen' }
   | { type: 'shutdown' };
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -42,7 +44,7 @@ export function workerCount(config: Config, cores: number): number {
   return config.workers === 'auto' ? Math.max(1, cores) : config.workers;
 }
 
-export async function runPrimary(config: Config, n: number, logger: Logger = createLogger(config.logLevel)): Promise<RunningPrimary> {
+export async function runPrimary(config: Config, n: number, logger: Logger = createLogger(config.logLevel), opts: { historyIntervalMs?: number } = {}): Promise<RunningPrimary> {
   let stopping = false;
   let nextId = 1;
   const pending = new Map<number, { left: Set<Worker>; results: unknown[]; resolve(r: unknown[]): void; reject(e: Error): void }>();
@@ -119,6 +121,10 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
   }
   // Purges missed while down were applied by startControlPlane (to every loaded worker): now the workers may serve.
   await Promise.all(workers.map(startListening));
+  // The dashboard: every sample asks each worker for its figures (each worker is one source; totals are their sum).
+  const dashboard = workersDashboard(async () => (await broadcast({ type: 'figures' }, 3000)) as WorkerFigures[], {
+    zones: config.zones, logger, intervalMs: opts.historyIntervalMs, state: () => ({ store: config.cache.store, ...control.health() }),
+  });
   const adminServer = createAdminServer({
     tokens: config.admin.tokens, zoneIds: config.zones.map((z) => z.id), logger, maxItems: config.purge.maxItems,
     applyPurge: (zoneId, req) => control.applyPurge(zoneId, req),
@@ -128,6 +134,7 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
       const results = (await broadcast({ type: 'inspect', zoneId, url, headers })) as (InspectResult & { worker: number })[];
       return { url, variants: results.flatMap((r) => r.variants.map((v) => ({ ...v, worker: r.worker }))) };
     },
+    dashboard,
   });
   const admin = await listen(adminServer, config.admin.listen.host, config.admin.listen.port);
 
@@ -135,6 +142,7 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
     edge: edgeAddress!, admin, workers: () => live.size,
     async close() {
       stopping = true;
+      dashboard.close();
       const exited = [...live].map((w) => new Promise<void>((r) => { w.once('exit', () => r()); w.send({ type: 'shutdown' } satisfies ToWorker); }));
       const timer = setTimeout(() => { for (const w of live) w.process.kill('SIGKILL'); }, 15_000);
       await Promise.all(exited);
@@ -163,6 +171,11 @@ export async function runWorker(): Promise<void> {
         case 'purge': reply({ type: 'reply', id: m.id, result: edge.purger.apply(m.purge) }); break;
         case 'clear': edge.store.clear(); reply({ type: 'reply', id: m.id, result: true }); break;
         case 'inspect': reply({ type: 'reply', id: m.id, result: { ...inspectVariants(edge.store, edge.router, m.zoneId, m.url, m.headers), worker: Number(process.env[WORKER_INDEX_ENV] ?? 0) } }); break;
+        case 'figures':
+          void edge.figures.read().then((figures) => reply({ type: 'reply', id: m.id, result: {
+            worker: Number(process.env[WORKER_INDEX_ENV] ?? 0), pid: process.pid, figures, events: edge.figures.events(),
+          } satisfies WorkerFigures }), (err: unknown) => reply({ type: 'reply', id: m.id, error: String(err) }));
+          break;
         case 'listen': void edge.listen().then((address) => reply({ type: 'ready', edge: address })); break;
         case 'shutdown': void edge.close(10_000).then(() => process.exit(0)); break;
       }

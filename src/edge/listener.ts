@@ -125,6 +125,7 @@ export function createEdgeListener(handler: Handler, logger: Logger, limits: Lim
     conn.closing = true;
     conn.answered = true;
     logger.debug({ code: r.code, status: r.status }, 'request refused');
+    server.emit('edgecache:refused', r.status, r.code); // counted for the dashboard (src/observability/traffic.ts)
     answer(res, r.status, r.message);
   }
 
@@ -172,6 +173,7 @@ export function createEdgeListener(handler: Handler, logger: Logger, limits: Lim
     if (conn.answered) return;
     const { status, message } = statusForClientError(err);
     logger.debug({ code: err.code, status }, 'malformed request');
+    server.emit('edgecache:refused', status, err.code);
     const { req, res } = conn;
     if (req && res && !req.complete) {
       // The error is in the content of a request already handed on: answer it if nothing was sent yet, and abort it

@@ -18,6 +18,8 @@ import { createRedisTier } from '../cluster/redis-tier.js';
 import { Gauge } from 'prom-client';
 import { startControlPlane, type ControlPlane } from '../control/control-plane.js';
 import { normalizeVaryValue } from '../cache/policy/index.js';
+import { createFigureSource, type FigureSource } from '../observability/figures.js';
+import { localDashboard } from '../admin/dashboard/source.js';
 
 export interface RunningEdge {
   readonly config: Config;
@@ -28,6 +30,8 @@ export interface RunningEdge {
   readonly metrics: EdgeMetrics;
   readonly router: ZoneRouter;
   readonly logger: Logger;
+  /** This process's figures for the dashboard (a primary collects them from its workers). */
+  readonly figures: FigureSource;
   /** Starts listening (when started with holdListen); resolves with the edge address. */
   listen(): Promise<AddressInfo>;
   /** Prepares purges and applies them to this process's store (and repeats them in the shared tier). */
@@ -42,6 +46,8 @@ export interface StartOptions {
   admin?: boolean;
   /** Do not listen yet: call listen() (a worker waits until the primary has applied missed purges). */
   holdListen?: boolean;
+  /** The dashboard's sampling interval in ms (default 5 s; tests use less). */
+  historyIntervalMs?: number;
 }
 
 export function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
@@ -78,12 +84,14 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes, tier });
 
   const edgeServer = createEdgeListener(handler, logger, config.limits);
+  const figures = createFigureSource({ metrics, store, router, edgeServer });
 
   const purger = createPurger({
     zones: router, store, tier,
     onApplied: ({ zoneId, request }, n) => {
       metrics.purges.inc({ kind: request.kind });
       metrics.purgedVariants.inc(n);
+      figures.purged(zoneId, n);
       logger.info({ zone: zoneId, kind: request.kind, soft: request.soft, variants: n }, 'purge applied');
     },
   });
@@ -92,8 +100,11 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   let admin: AddressInfo | undefined;
   let adminServer: Server | undefined;
   let control: ControlPlane | undefined;
+  let dashboard: ReturnType<typeof localDashboard> | undefined;
   let edge: AddressInfo | undefined;
   const fail = async (err: unknown): Promise<never> => {
+    dashboard?.close();
+    figures.close();
     edgeServer.close();
     adminServer?.close();
     await control?.close();
@@ -112,12 +123,17 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
         beforePublish: purger.beforePublish,
       });
       const cp = control;
+      dashboard = localDashboard(figures, {
+        zones: config.zones, logger, intervalMs: opts.historyIntervalMs,
+        state: () => ({ store: config.cache.store, ...cp.health(), ...(tier ? { sharedTier: tier.state() } : {}) }),
+      });
       adminServer = createAdminServer({
         tokens: config.admin.tokens, zoneIds: router.zones.map((z) => z.id), logger, maxItems: config.purge.maxItems,
         applyPurge: (zoneId, req) => cp.applyPurge(zoneId, req),
         metrics: async () => ({ contentType: metrics.registry.contentType, text: `${await metrics.registry.metrics()}\n${await cp.registry.metrics()}` }),
         health: () => { const s = store.stats(); return { objects: s.objects, variants: s.variants, ...cp.health(), ...(tier ? { sharedTier: tier.state() } : {}) }; },
         inspect: async (zoneId, url, headers) => inspectVariants(store, router, zoneId, url, headers),
+        dashboard,
       });
     } catch (err) {
       await fail(err);
@@ -136,7 +152,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
 
   let closing: Promise<void> | undefined;
   return {
-    config, store, metrics, router, logger, purger, listen: startListening,
+    config, store, metrics, router, logger, figures, purger, listen: startListening,
     get edge() { return edge!; },
     get admin() { return admin!; },
     close(graceMs = 10_000) {
@@ -150,6 +166,8 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
         const timer = setTimeout(() => { edgeServer.closeAllConnections(); adminServer?.closeAllConnections(); }, graceMs);
         await stopped;
         clearTimeout(timer);
+        dashboard?.close();
+        figures.close();
         await control?.close();
         await tier?.close();
         await router.close();

@@ -10,6 +10,8 @@ export interface EdgeMetrics {
    * and this runs on every cache hit.
    */
   countRequest(status: string): void;
+  /** The tally countRequest keeps (cf-cache-status → requests), for the dashboard's history. */
+  requestCounts(): ReadonlyMap<string, number>;
   readonly originFetches: Counter<'kind'>;
   readonly originErrors: Counter<'code'>;
   readonly purges: Counter<'kind'>;
@@ -31,6 +33,7 @@ export function createMetrics(stats: () => StoreStats): EdgeMetrics {
   const m: EdgeMetrics = {
     registry,
     countRequest(status) { tally.set(status, (tally.get(status) ?? 0) + 1); },
+    requestCounts: () => tally,
     originFetches: new Counter({ name: 'edgecache_origin_fetches_total', help: 'Requests sent to origins, by kind (miss, revalidate, pass)', labelNames: ['kind'], registers: [registry] }),
     originErrors: new Counter({ name: 'edgecache_origin_errors_total', help: 'Origin failures, by code', labelNames: ['code'], registers: [registry] }),
     purges: new Counter({ name: 'edgecache_purges_total', help: 'Purges applied, by kind', labelNames: ['kind'], registers: [registry] }),

@@ -1,0 +1,138 @@
+// Per-zone origin figures for the dashboard, read off undici's diagnostics channels (so the request path is untouched):
+// fetches, failures, 5xx answers, CORS misconfigurations and bytes read from origin sockets. Only the miss path runs here.
+import diagnostics from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
+import type { ZoneRouter, ZoneRuntime } from '../edge/zones.js';
+import { classifyOriginError } from '../origin/client.js';
+import { detectCorsProblems, urlPattern } from '../cors/diagnostics.js';
+import type { RecentEvents } from './recent-events.js';
+
+export interface OriginWatch {
+  /** Cumulative per-zone counters: `zone:<id>:origin_fetches`, `…:origin_errors`, `…:origin_bytes`. */
+  counters(): Record<string, number>;
+  /** Bytes read from every origin socket of this process (headers and bodies, as on the wire). */
+  bytesFetched(): number;
+  close(): void;
+}
+
+interface UndiciRequest { origin?: unknown; method?: string; path?: string; headers?: unknown }
+interface ZoneFigures { fetches: number; errors: number; closedBytes: number; sockets: Set<Socket> }
+
+/** `request.headers` is a flat [name, value, …] array in undici 6+, a raw "name: value\r\n" string before. */
+function headerOf(headers: unknown, name: string): string | undefined {
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === name) return String(headers[i + 1]);
+    return undefined;
+  }
+  if (typeof headers === 'string') {
+    const m = new RegExp(`(?:^|\\r\\n)${name}:\\s*([^\\r\\n]*)`, 'i').exec(headers);
+    return m?.[1];
+  }
+  return undefined;
+}
+
+function pathOnly(path: string | undefined): string {
+  const p = path ?? '/';
+  const q = p.indexOf('?');
+  return q === -1 ? p : p.slice(0, q);
+}
+
+export function watchOrigins(router: ZoneRouter, events: RecentEvents): OriginWatch {
+  // origin (scheme://host:port) → the zones in front of it; several zones may share one origin.
+  const byOrigin = new Map<string, ZoneRuntime[]>();
+  const figures = new Map<string, ZoneFigures>();
+  for (const z of router.zones) {
+    let o: string;
+    try { o = new URL(z.zone.origin).origin; } catch { continue; }
+    const list = byOrigin.get(o) ?? [];
+    list.push(z);
+    byOrigin.set(o, list);
+    figures.set(z.id, { fetches: 0, errors: 0, closedBytes: 0, sockets: new Set() });
+  }
+  const zoneOf = (req: UndiciRequest): ZoneRuntime | undefined => {
+    const list = typeof req.origin === 'string' ? byOrigin.get(req.origin) : undefined;
+    if (!list || list.length === 1) return list?.[0];
+    // Zones sharing an origin: the Host the edge forwarded names the zone.
+    const host = headerOf(req.headers, 'host');
+    const z = host === undefined ? undefined : router.match(host.toLowerCase());
+    return z && list.includes(z) ? z : list[0];
+  };
+
+  const onCreate = (m: unknown): void => {
+    const z = zoneOf((m as { request: UndiciRequest }).request);
+    if (z) figures.get(z.id)!.fetches++;
+  };
+  const onError = (m: unknown): void => {
+    const { request, error } = m as { request: UndiciRequest; error: unknown };
+    const z = zoneOf(request);
+    if (!z) return;
+    figures.get(z.id)!.errors++;
+    events.record('origin-error', z.id, classifyOriginError(error).code, `${request.method ?? 'GET'} ${urlPattern(pathOnly(request.path))}`);
+  };
+  const onHeaders = (m: unknown): void => {
+    const { request, response } = m as { request: UndiciRequest; response: { statusCode: number; headers: Buffer[] } };
+    const z = zoneOf(request);
+    if (!z) return;
+    if (response.statusCode >= 500) {
+      events.record('origin-status', z.id, `HTTP ${response.statusCode}`, `${request.method ?? 'GET'} ${urlPattern(pathOnly(request.path))}`);
+    }
+    if (z.cors) return; // edge-owned CORS replaces the origin's fields: nothing of the origin's reaches a client
+    const raw = response.headers;
+    let hasAcao = false;
+    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 27 && raw[i]!.toString('latin1').toLowerCase() === 'access-control-allow-origin') { hasAcao = true; break; }
+    if (!hasAcao) return;
+    const fields: Record<string, string> = {};
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1').toLowerCase();
+      const value = raw[i + 1]!.toString('latin1');
+      fields[name] = fields[name] === undefined ? value : `${fields[name]}, ${value}`;
+    }
+    const origin = headerOf(request.headers, 'origin');
+    const host = headerOf(request.headers, 'host') ?? '';
+    for (const kind of detectCorsProblems(origin, fields)) {
+      events.record('cors', z.id, kind, `${urlPattern(`${host}${pathOnly(request.path)}`)} · Origin ${origin ?? '(none)'} → ACAO ${fields['access-control-allow-origin']}, ACAC ${fields['access-control-allow-credentials'] ?? '(none)'}, Vary ${fields['vary'] ?? '(none)'}`);
+    }
+  };
+  const onConnected = (m: unknown): void => {
+    const { socket, connectParams } = m as { socket: Socket; connectParams: { protocol?: string; host?: string } };
+    const list = byOrigin.get(`${connectParams.protocol}//${connectParams.host}`);
+    if (!list) return;
+    // A socket serves one origin, and the zones sharing that origin share its pool: charged to the first of them.
+    const f = figures.get(list[0]!.id)!;
+    f.sockets.add(socket);
+    socket.once('close', () => { f.closedBytes += socket.bytesRead; f.sockets.delete(socket); });
+  };
+
+  const subs: [string, (m: unknown) => void][] = [
+    ['undici:request:create', onCreate],
+    ['undici:request:error', onError],
+    ['undici:request:headers', onHeaders],
+    ['undici:client:connected', onConnected],
+  ];
+  for (const [name, fn] of subs) diagnostics.subscribe(name, fn);
+
+  const bytesOf = (f: ZoneFigures): number => {
+    let n = f.closedBytes;
+    for (const s of f.sockets) n += s.bytesRead;
+    return n;
+  };
+  return {
+    counters() {
+      const out: Record<string, number> = {};
+      for (const [id, f] of figures) {
+        out[`zone:${id}:origin_fetches`] = f.fetches;
+        out[`zone:${id}:origin_errors`] = f.errors;
+        out[`zone:${id}:origin_bytes`] = bytesOf(f);
+      }
+      return out;
+    },
+    bytesFetched() {
+      let n = 0;
+      for (const f of figures.values()) n += bytesOf(f);
+      return n;
+    },
+    close() {
+      for (const [name, fn] of subs) diagnostics.unsubscribe(name, fn);
+    },
+  };
+}
