@@ -23,13 +23,19 @@ export interface DashboardSourceOptions {
   state(): Record<string, unknown>;
 }
 
+/** EDGECACHE_DASHBOARD_INTERVAL_MS overrides the default sampling interval (e.g. 1000 for a finer last hour). */
+function intervalOf(opts: DashboardSourceOptions): number | undefined {
+  const env = Number(process.env['EDGECACHE_DASHBOARD_INTERVAL_MS']);
+  return opts.intervalMs ?? (Number.isInteger(env) && env >= 100 ? env : undefined);
+}
+
 /** The source id of a single-process edge. */
 export const LOCAL_SOURCE = 'local';
 
 /** A single process: its own figures under one source id. */
 export function localDashboard(figures: FigureSource, opts: DashboardSourceOptions): DashboardSource & { close(): void } {
   const history = createHistory({
-    intervalMs: opts.intervalMs,
+    intervalMs: intervalOf(opts),
     read: async () => ({ [LOCAL_SOURCE]: await figures.read() }),
     onError: (err) => opts.logger.warn({ err: String(err) }, 'dashboard: cannot read figures'),
   });
@@ -50,7 +56,7 @@ export interface WorkerFigures { worker: number; pid: number; figures: Figures; 
 export function workersDashboard(collect: () => Promise<WorkerFigures[]>, opts: DashboardSourceOptions): DashboardSource & { close(): void } {
   let workers: { source: string; pid: number }[] = [];
   const history = createHistory({
-    intervalMs: opts.intervalMs,
+    intervalMs: intervalOf(opts),
     read: async () => {
       const replies = await collect();
       workers = replies.map((r) => ({ source: `worker-${r.worker}`, pid: r.pid })).sort((a, b) => a.source.localeCompare(b.source));
