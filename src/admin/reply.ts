@@ -27,7 +27,6 @@ export function sendApiSuccess(res: ServerResponse, result: unknown): void {
   send(res, 200, { success: true, errors: [], messages: [], result });
 }
 
-/** A request whose body may still be on its way (it declares one, or is chunked). */
 /**
  * Refuses a request without reading its body. If a body is on its way we answer with `Connection: close`, so the
  * server does not keep reading it to reuse the connection.
