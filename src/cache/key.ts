@@ -34,9 +34,32 @@ export function compileQueryNormalizer(mode: QueryMode): (raw: string) => string
   };
 }
 
+/** What names one object (all of its variants): the shape every store input, stored variant and URL purge shares. */
+export interface ObjectKey {
+  readonly zoneId: string;
+  /** Lowercased Host as requested (port kept when given). */
+  readonly host: string;
+  /** Raw path as received. */
+  readonly path: string;
+  /** Normalised query (no '?'). */
+  readonly query: string;
+  /** primaryKey(zoneId, host, path, query), or its preflight key. */
+  readonly objectKey: string;
+}
+
 /** Primary key: one object (all of its variants) per zone + Host + path + query. */
 export function primaryKey(zoneId: string, host: string, path: string, query: string): string {
-  return `${zoneId}\u0000${host}\u0000${path}?${query}`;
+  return `${zoneId}\u0000${host}\u0000${pathMember(path, query)}`;
+}
+
+/** The part of a primary key after zone and host: path and query, as host and prefix indexes list them. */
+export function pathMember(path: string, query: string): string {
+  return `${path}?${query}`;
+}
+
+/** A zone-scoped name (a host, a host name without port, a tag): the key of the indexes that list one zone's entries. */
+export function zoneScoped(zoneId: string, name: string): string {
+  return `${zoneId}\u0000${name}`;
 }
 
 /** Cached preflight answers live beside the URL's object, under its key plus this suffix, so a GET never selects one. */
@@ -44,6 +67,90 @@ export const PREFLIGHT_KEY_SUFFIX = '\u0000OPTIONS';
 
 export function preflightObjectKey(objectKey: string): string {
   return `${objectKey}${PREFLIGHT_KEY_SUFFIX}`;
+}
+
+/**
+ * The selection rule of cached preflight answers: they depend on the Origin, the method and the headers asked for
+ * (Fetch standard, CORS-preflight cache: https://fetch.spec.whatwg.org/#cors-preflight-cache).
+ */
+export const PREFLIGHT_KEY_NAMES: readonly string[] = Object.freeze(['origin', 'access-control-request-method', 'access-control-request-headers']);
+
+/** Normalises a request header value for selectors (the Vary rules, passed in: this module imports no policy). */
+export type NormalizeValue = (name: string, value: string | string[] | undefined) => string | undefined;
+
+/** What a request key needs from its zone: its id, its key headers, and how it normalises queries. */
+export interface KeyZone {
+  readonly id: string;
+  /** The first names of every variant selector (lowercase). */
+  readonly keyHeaders: readonly string[];
+  readonly normalizeQuery: (raw: string) => string;
+}
+
+/**
+ * The key of one request, made once when its target is resolved and used by every step after: the store lookup and
+ * insert, the collapsing of identical misses, the shared tier, and invalidation. The selector is computed on the
+ * first miss-path use and kept (a hit never needs it: the store selects by each stored Vary group itself).
+ */
+export class RequestKey<Z extends KeyZone = KeyZone> implements ObjectKey {
+  readonly zoneId: string;
+  readonly objectKey: string;
+  #selector: string | undefined;
+  #preflight: RequestKey<Z> | undefined;
+
+  constructor(
+    readonly zone: Z,
+    readonly host: string,
+    readonly path: string,
+    readonly query: string,
+    /** Path and query as forwarded to the origin (what is keyed is what is forwarded). */
+    readonly target: string,
+    /** A key for the preflight cache: its own object key and selection rule. */
+    readonly isPreflight = false,
+  ) {
+    this.zoneId = zone.id;
+    const key = primaryKey(zone.id, host, path, query);
+    this.objectKey = isPreflight ? preflightObjectKey(key) : key;
+  }
+
+  /** The selector's first names: the zone's key headers, or the preflight selection rule. A response's Vary names follow. */
+  get keyNames(): readonly string[] { return this.isPreflight ? PREFLIGHT_KEY_NAMES : this.zone.keyHeaders; }
+
+  /** The same request's key in the preflight cache (made once). */
+  preflight(): RequestKey<Z> {
+    if (this.isPreflight) return this;
+    return (this.#preflight ??= new RequestKey(this.zone, this.host, this.path, this.query, this.target, true));
+  }
+
+  /** This request's selector over `keyNames` (computed once: `headers` are always this request's). */
+  selector(headers: HeaderValues, normalize: NormalizeValue): string {
+    return (this.#selector ??= selectorOf(this.keyNames, headers, normalize));
+  }
+
+  /** One fetch per object and key-header selector, across nodes too (the shared tier's fetch lock). */
+  fetchKey(headers: HeaderValues, normalize: NormalizeValue): string {
+    return `${this.objectKey}\u0000${this.selector(headers, normalize)}`;
+  }
+
+  /** Identical requests collapse onto one flight: a miss, or the revalidation of one stored variant (by its id). */
+  collapseKey(headers: HeaderValues, normalize: NormalizeValue, revalidatingId?: number): string {
+    return `${this.fetchKey(headers, normalize)}\u0000${revalidatingId === undefined ? 'm' : `r${revalidatingId}`}`;
+  }
+
+  /** The key of a background revalidation of one stored variant (RFC 5861 §3): one at a time, whatever the selector. */
+  backgroundKey(variantId: number): string {
+    return `${this.objectKey}\u0000r${variantId}`;
+  }
+
+  /** The key of another URL on the same host (an invalidation target): its query normalised as this zone does. */
+  sibling(path: string, rawQuery: string): RequestKey<Z> {
+    const query = this.zone.normalizeQuery(rawQuery);
+    return new RequestKey(this.zone, this.host, path, query, query === '' ? path : `${path}?${query}`);
+  }
+}
+
+/** The fields of an ObjectKey alone (a RequestKey's zone and memo stay out of what is stored). */
+export function objectKeyOf(k: ObjectKey): ObjectKey {
+  return { zoneId: k.zoneId, host: k.host, path: k.path, query: k.query, objectKey: k.objectKey };
 }
 
 /**
@@ -57,8 +164,6 @@ export function keyedHost(host: string): string {
   return h;
 }
 
-/** @deprecated Use keyedHost. Kept only until edge/handler.ts is rewired; then remove it. */
-export const normalizeHost = keyedHost;
 
 const ABSENT = '\u0001';
 

@@ -1,7 +1,123 @@
-// Small decisions about answers to clients: interim responses, stale-if-error statuses, discarded bodies, BYPASS vs DYNAMIC.
-import type { ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-import type { CfCacheStatus } from '../observability/cache-status.js';
+// Writing the edge's answers: from the cache (Age, status fields), relayed from the origin, and the edge's own
+// (origin errors, only-if-cached, preflights, internal errors); each counted once by its cf-cache-status.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline, type Readable } from 'node:stream';
+import type { StoredVariant } from '../storage/store.js';
+import type { ZoneRuntime } from './zones.js';
+import type { EdgeContext, EdgeKey } from './context.js';
+import type { Clock } from './clock.js';
+import { currentAge } from '../cache/policy/index.js';
+import { ANSWER_STATUS, answerStatus, hitStatus, type AnswerKind, type CacheStatusParts } from '../observability/cache-status.js';
+import { flatFields, sendText, serveComplete } from './respond.js';
+import { classifyOriginError, OriginError } from '../origin/client.js';
+
+export interface Answers {
+  /** Edge fields in one array of its final size: Age (from cache), cf-cache-status, Cache-Status, the zone's CORS fields. */
+  edgeFields(req: IncomingMessage, zone: ZoneRuntime, kind: AnswerKind, cacheStatus: string, age?: string): string[];
+  /** Counts one answer (and notes its status for the access log). */
+  done(res: ServerResponse, kind: AnswerKind): void;
+  /** The cache hit (the hot path): Age and ttl from the lookup, the Cache-Status string made once per ttl. */
+  hit(req: IncomingMessage, res: ServerResponse, zone: ZoneRuntime, v: StoredVariant, age: number, ttl: number): void;
+  /** A stored variant with its current Age (RFC 9111 §4.2.3, §5.1), answered as `kind`. */
+  stored(req: IncomingMessage, res: ServerResponse, zone: ZoneRuntime, v: StoredVariant, kind: AnswerKind, own?: CacheStatusParts): void;
+  /** An origin answer written through to the client, uncached (a throw on an invalid field becomes a 502). */
+  relay(req: IncomingMessage, res: ServerResponse, key: EdgeKey, o: Relayed, kind: AnswerKind, own: CacheStatusParts): void;
+  /** The origin failed: 502/504 with the error code in Cache-Status (or a started answer is cut off). */
+  originFailed(res: ServerResponse, err: unknown): void;
+  /** RFC 9111 §5.2.1.7: only-if-cached with nothing usable stored → 504. */
+  onlyIfCached(res: ServerResponse): void;
+  /** Edge-owned CORS: the edge answers preflights itself, origin up or down. */
+  preflight(req: IncomingMessage, res: ServerResponse, zone: ZoneRuntime): void;
+  /** A bug on the request path answers 500 (or closes a started answer) and is logged; it never takes the process down. */
+  internalError(res: ServerResponse, err: unknown): void;
+}
+
+/** An origin answer to relay: status, client fields, body; `bodyless` when the origin saw HEAD (no body to wait for). */
+export interface Relayed { status: number; fields: [string, string][]; body: Readable; bodyless?: boolean }
+
+// The Cache-Status values that never change, made once.
+const ONLY_IF_CACHED_STATUS = answerStatus('only-if-cached');
+const PREFLIGHT_STATUS = answerStatus('preflight');
+
+export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
+  const { metrics, logger, clock } = ctx;
+  const logAccess = logger.isLevelEnabled('info');
+
+  const done = (res: ServerResponse, kind: AnswerKind): void => {
+    const cf = ANSWER_STATUS[kind].cf;
+    if (logAccess) (res as ServerResponse & { cacheStatus?: string }).cacheStatus = cf;
+    metrics.countRequest(cf);
+  };
+
+  /**
+   * No Via: a gateway MAY send one on responses (RFC 9110 §7.6.3, https://www.rfc-editor.org/rfc/rfc9110#section-7.6.3),
+   * and it would be one more field on every hit; requests to the origin carry ours (src/http/headers.ts).
+   */
+  const edgeFields = (req: IncomingMessage, zone: ZoneRuntime, kind: AnswerKind, status: string, age?: string): string[] => {
+    const deco = zone.decorate(req.headers.origin);
+    const n = age === undefined ? 4 : 6;
+    const out = new Array<string>(n + deco.length);
+    let i = 0;
+    if (age !== undefined) { out[i++] = 'age'; out[i++] = age; }
+    out[i++] = 'cf-cache-status'; out[i++] = ANSWER_STATUS[kind].cf;
+    out[i++] = 'cache-status'; out[i++] = status;
+    for (let j = 0; j < deco.length; j++) out[i++] = deco[j]!;
+    return out;
+  };
+
+  const originFailed = (res: ServerResponse, err: unknown): void => {
+    const e = err instanceof OriginError ? err : classifyOriginError(err);
+    if (res.headersSent) { res.destroy(); return; }
+    sendText(res, e.status, `edgecache: ${e.message}`, ['cache-status', answerStatus('origin-error', { detail: e.code.toLowerCase() })]);
+    done(res, 'origin-error');
+  };
+
+  return {
+    edgeFields,
+    done,
+    originFailed,
+    hit(req, res, zone, v, age, ttl) {
+      serveComplete(req, res, v, edgeFields(req, zone, 'hit', hitStatus(ttl), String(age)));
+      done(res, 'hit');
+    },
+    stored(req, res, zone, v, kind, own) {
+      serveComplete(req, res, v, edgeFields(req, zone, kind, answerStatus(kind, own), String(currentAge(v.freshness, clock.now()))));
+      done(res, kind);
+    },
+    relay(req, res, key, o, kind, own) {
+      try {
+        res.writeHead(o.status, flatFields(o.fields, edgeFields(req, key.zone, kind, answerStatus(kind, own))));
+      } catch {
+        discard(o.body);
+        originFailed(res, new OriginError('ORIGIN_BAD_RESPONSE', 'origin sent an invalid response field'));
+        return;
+      }
+      // A HEAD sent on as GET (a cache fetch) has a body to drop; one the origin saw as HEAD has none to wait for.
+      if (req.method === 'HEAD') { if (o.bodyless) o.body.resume(); else discard(o.body); res.end(); }
+      else pipeline(o.body, res, () => {});
+      done(res, kind);
+    },
+    onlyIfCached(res) {
+      sendText(res, 504, 'edgecache: only-if-cached and no usable stored response', ['cache-status', ONLY_IF_CACHED_STATUS]);
+      done(res, 'only-if-cached');
+    },
+    preflight(req, res, zone) {
+      const rm = req.headers['access-control-request-method'];
+      const rh = req.headers['access-control-request-headers'];
+      const answer = zone.cors!.preflight(String(req.headers.origin), String(rm), Array.isArray(rh) ? rh.join(',') : rh);
+      const flat: string[] = ['cache-status', PREFLIGHT_STATUS];
+      for (const [n, v] of answer.headers) flat.push(n, v);
+      res.writeHead(answer.status, flat);
+      res.end();
+      done(res, 'preflight');
+    },
+    internalError(res, err) {
+      logger.error({ err: String(err), stack: (err as Error)?.stack }, 'request failed inside the edge');
+      if (res.headersSent) res.destroy();
+      else sendText(res, 500, 'edgecache: internal error');
+    },
+  };
+}
 
 /** Passes 1xx interim responses through (never cached: RFC 9111 §3). 100 Continue is handled by Node itself. */
 export function relayInterim(res: ServerResponse): (info: { statusCode: number; headers: Record<string, string | string[]> }) => void {
@@ -16,19 +132,8 @@ export function relayInterim(res: ServerResponse): (info: { statusCode: number; 
   };
 }
 
-/** RFC 5861 §4: stale-if-error covers 500, 502, 503 and 504 answers (and connection errors). */
-export function isStaleIfErrorStatus(status: number): boolean {
-  return status === 500 || status === 502 || status === 503 || status === 504;
-}
-
 /** Drops an origin body we will not use, without an unhandled 'error' event from the abort. */
 export function discard(body: Readable): void {
   body.on('error', () => {});
   body.destroy();
-}
-
-/** cf-cache-status for answers not stored: BYPASS when the origin said not to store, DYNAMIC when never eligible. */
-export function cfFor(reason: string): CfCacheStatus {
-  return reason === 'set-cookie' || reason === 'no-store' || reason === 'private' || reason === 'authorization' || reason === 'vary-star' || reason === 'no-cache'
-    ? 'BYPASS' : 'DYNAMIC';
 }

@@ -1,15 +1,17 @@
 // One origin fetch for the cache, shared by every request that collapses onto it (streamed to all, stored once).
+// The flight returns what happened (its head, then the body to subscribers); the miss path decides what to answer.
 import type { Readable } from 'node:stream';
-import type { ZoneRuntime } from './zones.js';
 import type { CacheStore, StoredVariant } from '../storage/store.js';
-import { classifyOriginError, type OriginError, type OriginResponse } from '../origin/client.js';
+import { classifyOriginError, type OriginRequest, type OriginResponse } from '../origin/client.js';
 import type { RedisTier } from '../cluster/redis-tier.js';
 import { lookupTier, tierInput } from './tier-step.js';
-import { selectorOf, type HeaderValues } from '../cache/key.js';
+import { objectKeyOf, selectorOf, type HeaderValues } from '../cache/key.js';
 import {
-  decideStore, fieldsToStrip, parseVary, normalizeVaryValue, updateStoredHeaders, selectedByValidators,
+  decidePreflight, decideStore, fieldsToStrip, parseVary, normalizeVaryValue, updateStoredHeaders, selectedByValidators,
 } from '../cache/policy/index.js';
 import type { Freshness } from '../cache/policy/types.js';
+import type { Clock } from './clock.js';
+import type { EdgeKey } from './context.js';
 
 export type FlightHead =
   /** A storable response: its body is buffered and shared with every subscriber. */
@@ -23,41 +25,33 @@ export type FlightHead =
   /** Another node had it: taken from the shared tier into the local store. */
   | { kind: 'tier'; variant: StoredVariant };
 
-export interface FlightInit {
-  zone: ZoneRuntime;
+/** What every flight of one edge shares. */
+export interface FlightEnv {
   store: CacheStore;
-  objectKey: string;
-  host: string;
-  path: string;
-  query: string;
-  /** Path and query as sent to the origin. */
-  target: string;
+  clock: Clock;
+  maxObjectBytes: number;
+  /** The shared cache tier (cluster.sharedCache): consulted before the origin, written through after. */
+  tier?: RedisTier;
+}
+
+/** One fetch for the cache. */
+export interface FlightRequest {
+  key: EdgeKey;
   /** Forwarded request fields (conditionals and Range removed; validators added when revalidating). */
   headers: Record<string, string | string[]>;
   /** The client request fields that started it: selectors and storage rules (Authorization, Cookie) use them. */
   clientHeaders: HeaderValues;
-  maxObjectBytes: number;
   revalidating?: StoredVariant;
-  /** The selector's first names (default: the zone's key headers); the response's Vary names follow. */
-  baseKeyNames?: readonly string[];
-  /** GET unless a preflight (OPTIONS) is fetched for the preflight cache. */
-  method?: 'GET' | 'OPTIONS';
-  /** Replaces the RFC 9111 storage decision (the preflight cache's own rule). */
-  decide?: (status: number, headers: HeaderValues, requestTime: number, responseTime: number) => { storable: true; freshness: Freshness } | { storable: false; reason: string };
-  /** The shared cache tier (cluster.sharedCache): consulted before the origin, written through after. */
-  tier?: RedisTier;
-  /** Sees every origin response's fields (CORS diagnostics). */
-  onResponse?: (headers: HeaderValues) => void;
-  onOriginError?: (err: OriginError) => void;
-  /** Relays interim responses to the request that started the fetch. */
-  onInfo?: (info: { statusCode: number; headers: Record<string, string | string[]> }) => void;
-  onStored?: (v: StoredVariant) => void;
+  /** Relays interim responses to the request that started the fetch (they come before any value could be returned). */
+  interim?: OriginRequest['onInfo'];
 }
 
 interface Subscriber { chunk(b: Buffer): void; end(v: StoredVariant | undefined): void; fail(e: Error): void }
 
 export class Flight {
   readonly head: Promise<FlightHead>;
+  /** The origin's response fields once it answered (for the CORS diagnostics of the request that started it). */
+  originHeaders: HeaderValues | undefined;
   /** The store's purge epoch when the fetch started: a request after a later purge must not join it. */
   readonly startEpoch: number;
   stored: StoredVariant | undefined;
@@ -68,11 +62,13 @@ export class Flight {
   #ended = false;
   #error: Error | undefined;
   readonly #subs = new Set<Subscriber>();
-  readonly #init: FlightInit;
+  readonly #env: FlightEnv;
+  readonly #req: FlightRequest;
 
-  constructor(init: FlightInit) {
-    this.#init = init;
-    this.startEpoch = init.store.epoch();
+  constructor(env: FlightEnv, req: FlightRequest) {
+    this.#env = env;
+    this.#req = req;
+    this.startEpoch = env.store.epoch();
     this.head = this.#run();
     this.head.catch(() => {});
   }
@@ -91,23 +87,21 @@ export class Flight {
   get failed(): Error | undefined { return this.#error; }
 
   async #run(): Promise<FlightHead> {
-    const { zone, store, revalidating } = this.#init;
-    const epoch = store.epoch();
-    const tier = this.#init.tier;
-    if (tier && !revalidating && (this.#init.method ?? 'GET') === 'GET') {
-      const found = await lookupTier(tier, store, { ...this.#init, zoneId: zone.id, baseKeyNames: this.#init.baseKeyNames ?? zone.keyHeaders }, epoch, zone.zone.timeouts.headersMs);
+    const { store, tier, clock } = this.#env;
+    const { key, revalidating } = this.#req;
+    const epoch = this.startEpoch;
+    if (tier && !revalidating && !key.isPreflight) {
+      const found = await lookupTier(tier, store, key, this.#req.clientHeaders, epoch, key.zone.zone.timeouts.headersMs, clock);
       this.#lockKey = found.lockKey;
       if (found.variant) { this.#releaseLock(); return { kind: 'tier', variant: found.variant }; }
     }
-    const requestTime = Date.now();
+    const requestTime = clock.now();
     let res;
     try {
-      res = await zone.origin.request({ method: this.#init.method ?? 'GET', path: this.#init.target, headers: this.#init.headers, onInfo: this.#init.onInfo });
+      res = await key.zone.origin.request({ method: key.isPreflight ? 'OPTIONS' : 'GET', path: key.target, headers: this.#req.headers, onInfo: this.#req.interim });
     } catch (err) {
       this.#releaseLock();
-      const e = classifyOriginError(err);
-      this.#init.onOriginError?.(e);
-      throw e;
+      throw classifyOriginError(err);
     }
     if (!this.#lockKey) return this.#answer(res, epoch, requestTime);
     try { return this.#answer(res, epoch, requestTime); } finally {
@@ -119,15 +113,17 @@ export class Flight {
   #lockKey: string | undefined;
   #pumping = false;
   #releaseLock(): void {
-    if (this.#lockKey && this.#init.tier) void this.#init.tier.release(this.#lockKey);
+    if (this.#lockKey && this.#env.tier) void this.#env.tier.release(this.#lockKey);
     this.#lockKey = undefined;
   }
 
   #answer(res: OriginResponse, epoch: number, requestTime: number): FlightHead {
-    const { zone, store, revalidating } = this.#init;
-    const responseTime = Date.now();
-    const req = { method: 'GET', headers: this.#init.clientHeaders };
-    this.#init.onResponse?.(res.headers);
+    const { store, tier, clock, maxObjectBytes } = this.#env;
+    const { key, revalidating, clientHeaders } = this.#req;
+    const zone = key.zone;
+    const responseTime = clock.now();
+    const req = { method: 'GET', headers: clientHeaders };
+    this.originHeaders = res.headers;
 
     // RFC 9111 §4.3.3/§4.3.4: a 304 to our validators freshens the stored response.
     if (revalidating && res.status === 304) {
@@ -135,25 +131,26 @@ export class Flight {
       // Purged (or any purge ran) while we asked: the 304 may vouch for what the purge removed; refetch in full.
       if (store.epoch() !== epoch || !store.variantsOf(revalidating.objectKey).includes(revalidating)) return { kind: 'gone' };
       // §4.3.4: a 304 whose validators name another response does not freshen this one.
-      if (!selectedByValidators(revalidating.fieldMap, res.headers)) return { kind: 'gone' };
+      if (!selectedByValidators(revalidating.fieldMap, res.headers, responseTime)) return { kind: 'gone' };
       const merged = updateStoredHeaders(revalidating.fieldMap, res.headers);
       const fields = zone.clientFields(merged).filter(([n]) => n !== 'age');
       const decision = decideStore(req, { status: revalidating.status, headers: merged }, requestTime, responseTime, zone.policy);
       const freshness: Freshness = decision.storable ? decision.freshness : { ...revalidating.freshness, lifetime: 0, responseTime, correctedInitialAge: 0 };
       store.refresh(revalidating, withLength(fields, revalidating.body.length, revalidating.status), freshness);
-      if (this.#init.tier) void this.#init.tier.put(tierInput(revalidating));
+      if (tier) void tier.put(tierInput(revalidating));
       return { kind: 'not-modified', variant: revalidating, status: 304 };
     }
 
     const fields = zone.clientFields(res.headers);
-    const decision = this.#init.decide
-      ? this.#init.decide(res.status, res.headers, requestTime, responseTime)
+    // A preflight answer has its own storage rule; every other answer RFC 9111's.
+    const decision = key.isPreflight
+      ? decidePreflight(res.status, res.headers, requestTime, responseTime)
       : decideStore(req, { status: res.status, headers: res.headers }, requestTime, responseTime, zone.policy);
     const vary = parseVary(res.headers.vary);
     const declared = Number(res.headers['content-length']);
     let reason = decision.storable ? '' : decision.reason;
     if (decision.storable && vary === '*') reason = 'vary-star';
-    if (decision.storable && declared > this.#init.maxObjectBytes) reason = 'too-large';
+    if (decision.storable && declared > maxObjectBytes) reason = 'too-large';
     if (reason) {
       // RFC 9111 §4.4 spirit: a fresh non-storable answer for the URL supersedes what we held for this request.
       if (revalidating) store.remove(revalidating);
@@ -162,8 +159,9 @@ export class Flight {
 
     // With edge-owned CORS the origin's Vary: Origin no longer splits the cache (the edge adds its own Vary).
     const varyNames = zone.cors ? (vary as string[]).filter((n) => n !== 'origin') : (vary as string[]);
-    const keyNames = mergeNames(this.#init.baseKeyNames ?? zone.keyHeaders, varyNames);
-    const selector = selectorOf(keyNames, this.#init.clientHeaders, normalizeVaryValue);
+    const keyNames = mergeNames(key.keyNames, varyNames);
+    // The request's selector is the key's own (made once per request) unless the response's Vary adds names.
+    const selector = keyNames === key.keyNames ? key.selector(clientHeaders, normalizeVaryValue) : selectorOf(keyNames, clientHeaders, normalizeVaryValue);
     const strip = fieldsToStrip({ status: res.status, headers: res.headers });
     // Age is not stored: it is computed on every use (RFC 9111 §4.2.3, §5.1).
     const storedFields = fields.filter(([n]) => n !== 'age' && !strip.includes(n));
@@ -171,13 +169,11 @@ export class Flight {
     const freshness = (decision as { freshness: Freshness }).freshness;
     this.#pump(res.body, (body) => {
       const v = store.insert({
-        zoneId: zone.id, host: this.#init.host, path: this.#init.path, query: this.#init.query,
-        objectKey: this.#init.objectKey, keyNames, selector, status: res.status,
+        ...objectKeyOf(key), keyNames, selector, status: res.status,
         headers: withLength(storedFields, body.length, res.status), body, freshness, tags,
       }, epoch);
-      if (v) this.#init.onStored?.(v);
       // Written through only when stored here: the local purge-epoch check keeps purged content out of the tier.
-      if (v && this.#init.tier) void this.#init.tier.put(tierInput(v));
+      if (v && tier) void tier.put(tierInput(v));
       return v;
     });
     return { kind: 'shared', status: res.status, fields, selector, keyNames };
@@ -185,7 +181,7 @@ export class Flight {
 
   #pump(body: Readable, store: (body: Buffer) => StoredVariant | undefined): void {
     this.#pumping = true;
-    const max = this.#init.maxObjectBytes;
+    const max = this.#env.maxObjectBytes;
     body.on('data', (chunk: Buffer) => {
       this.#bytes += chunk.length;
       if (this.joinable && this.#bytes > max) { this.joinable = false; this.#chunks = []; }
@@ -194,6 +190,8 @@ export class Flight {
     });
     body.on('end', () => {
       // Stored before the last byte reaches any client, so the next request after a complete response is a HIT.
+      // A store that fails stores nothing (the edge's guarded store counts and logs it); this guard only keeps a throw
+      // out of the stream's event handler: the answer goes out either way.
       if (this.joinable) {
         try { this.stored = store(ownedCopy(this.#chunks, this.#bytes)); } catch { this.stored = undefined; }
       }
@@ -205,7 +203,6 @@ export class Flight {
     });
     body.on('error', (err) => {
       const e = classifyOriginError(err);
-      this.#init.onOriginError?.(e);
       this.#error = e;
       this.#releaseLock();
       this.joinable = false;

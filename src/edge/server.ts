@@ -20,6 +20,7 @@ import { startControlPlane, type ControlPlane } from '../control/control-plane.j
 import { normalizeVaryValue } from '../cache/policy/index.js';
 import { createFigureSource, type FigureSource } from '../observability/figures.js';
 import { localDashboard } from '../admin/dashboard/source.js';
+import type { Clock } from './clock.js';
 
 export interface RunningEdge {
   readonly config: Config;
@@ -48,6 +49,10 @@ export interface StartOptions {
   holdListen?: boolean;
   /** The dashboard's sampling interval in ms (default 5 s; tests use less). */
   historyIntervalMs?: number;
+  /** What "now" is for ages and freshness (default: the real clock); tests advance a ManualClock instead of sleeping. */
+  clock?: Clock;
+  /** Use this store instead of opening the configured one (closed with the edge). */
+  store?: CacheStore;
 }
 
 export function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
@@ -64,9 +69,9 @@ export function listen(server: Server, host: string, port: number): Promise<Addr
 export async function startEdge(config: Config, opts: StartOptions = {}): Promise<RunningEdge> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   applyHeapGrowth(config.cache.heapGrowthPercent);
-  const store: CacheStore = config.cache.store === 'disk'
+  const store: CacheStore = opts.store ?? (config.cache.store === 'disk'
     ? await DiskStore.open({ path: config.cache.path!, maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue, logger })
-    : new MemoryStore({ maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue });
+    : new MemoryStore({ maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue }));
   const metrics = createMetrics(() => store.stats());
   const router = compileZones(config);
   const tier = config.cluster?.sharedCache
@@ -81,7 +86,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
     new Gauge({ name: 'edgecache_disk_write_errors', help: 'Disk store writes that failed (entries kept in memory only)', registers: [metrics.registry], collect() { this.set(disk.diskStats().writeErrors); } });
     new Gauge({ name: 'edgecache_disk_corrupt_entries', help: 'Torn or corrupt entry files skipped and deleted at start', registers: [metrics.registry], collect() { this.set(disk.diskStats().corrupt); } });
   }
-  const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes, tier });
+  const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes, tier, clock: opts.clock });
 
   const edgeServer = createEdgeListener(handler, logger, config.limits);
   const figures = createFigureSource({ metrics, store, router, edgeServer });

@@ -10,3 +10,6 @@ export * from './reuse.js';
 export * from './update.js';
 export * from './vary.js';
 export * from './invalidation.js';
+export * from './stale-on-error.js';
+export * from './lookup.js';
+export * from './preflight.js';

@@ -1,7 +1,8 @@
 // Whether a stored response may answer a request now: serve, serve stale while revalidating, or revalidate
-// (RFC 9111 §4, §4.2.4, §5.2.1; RFC 5861).
+// (RFC 9111 §4, §4.2.4, §5.2.1; RFC 5861). What may stand in for a failed origin is in stale-on-error.ts.
 import { combineFieldLines, deltaSeconds, parseCacheControl, splitList } from './cache-control.js';
 import { preciseAge } from './freshness.js';
+import { mayServeOnError } from './stale-on-error.js';
 import type { Freshness, Headers, PolicyOptions } from './types.js';
 
 export type ReuseDecision =
@@ -68,22 +69,6 @@ export function parseRequestDirectives(reqHeaders: Headers, opts: PolicyOptions)
     if (pragma !== undefined && splitList(pragma).some((p) => p.toLowerCase() === 'no-cache')) out.noCache = true;
   }
   return out;
-}
-
-/**
- * May the stored response be served if the origin fails (5xx or connection error) while revalidating?
- * - never with no-cache (validation is mandatory: RFC 9111 §5.2.2.4);
- * - a fresh response can stand in (the request only asked for validation);
- * - stale: within the response's stale-if-error window, or the request's when the response does not forbid
- *   stale serving (must-revalidate: "MUST generate an error response rather than reuse the stale response").
- * https://www.rfc-editor.org/rfc/rfc5861#section-4 and https://www.rfc-editor.org/rfc/rfc9111#section-5.2.2.2
- */
-function mayServeOnError(f: Freshness, age: number, fresh: boolean, req: RequestDirectives): boolean {
-  if (f.alwaysRevalidate) return false;
-  if (fresh) return true;
-  const staleness = age - f.lifetime;
-  if (f.staleIfError > 0 && staleness < f.staleIfError) return true;
-  return !f.noStaleServing && req.staleIfError !== undefined && staleness <= req.staleIfError;
 }
 
 /**

@@ -1,12 +1,9 @@
-// Origin-owned preflight caching (cacheKey.cachePreflight): an origin's preflight answer kept for its Access-Control-Max-Age.
-import type { HeaderValues } from '../cache/key.js';
-import { deltaSeconds, parseAgeValue, selectResponseCacheControl } from '../cache/policy/index.js';
-import type { Freshness } from '../cache/policy/types.js';
-
-/** A preflight answer depends on the Origin, the method and the headers asked for (Fetch standard, CORS-preflight cache). */
-export const PREFLIGHT_KEY_NAMES: readonly string[] = Object.freeze(['origin', 'access-control-request-method', 'access-control-request-headers']);
-
-export { preflightObjectKey } from '../cache/key.js';
+// Origin-owned preflight caching (cacheKey.cachePreflight): whether an origin's preflight answer is kept, and for how
+// long (its Access-Control-Max-Age). Its key and selection rule are in cache/key.ts.
+import { deltaSeconds } from './cache-control.js';
+import { parseAgeValue } from './freshness.js';
+import { selectResponseCacheControl } from './targeted.js';
+import type { Freshness, Headers } from './types.js';
 
 export type PreflightDecision = { storable: true; freshness: Freshness } | { storable: false; reason: string };
 
@@ -18,7 +15,7 @@ export type PreflightDecision = { storable: true; freshness: Freshness } | { sto
  * Kept for at most Access-Control-Max-Age, and at most s-maxage/max-age when given, counted from the answer's
  * age on arrival (Age plus the response delay).
  */
-export function decidePreflight(status: number, headers: HeaderValues, requestTime: number, responseTime: number): PreflightDecision {
+export function decidePreflight(status: number, headers: Headers, requestTime: number, responseTime: number): PreflightDecision {
   if (status !== 200 && status !== 204) return { storable: false, reason: 'status' };
   const { directives: cc, source } = selectResponseCacheControl(headers);
   // https://www.rfc-editor.org/rfc/rfc9111#section-5.2.2.5, #section-5.2.2.7, #section-5.2.2.4
@@ -49,13 +46,4 @@ export function decidePreflight(status: number, headers: HeaderValues, requestTi
       noStaleServing: true, alwaysRevalidate: false, heuristic: false, lifetimeSource: 'max-age', directivesSource: source,
     },
   };
-}
-
-export interface PreflightCache {
-  keyNames: readonly string[];
-  decide: typeof decidePreflight;
-}
-
-export function createPreflightCache(): PreflightCache {
-  return { keyNames: PREFLIGHT_KEY_NAMES, decide: decidePreflight };
 }

@@ -1,8 +1,8 @@
 // Tests for the origin-owned preflight cache rule (decidePreflight) and the preflight object key.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decidePreflight, preflightObjectKey, PREFLIGHT_KEY_NAMES } from './preflight.js';
-import { primaryKey } from '../cache/key.js';
+import { decidePreflight } from './preflight.js';
+import { preflightObjectKey, PREFLIGHT_KEY_NAMES, primaryKey } from '../key.js';
 
 const T = 1_700_000_000_000;
 const decide = (status: number, headers: Record<string, string>, delayMs = 0) => decidePreflight(status, headers, T - delayMs, T);

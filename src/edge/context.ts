@@ -1,0 +1,23 @@
+// What every step of the request path shares: the zones, the store, metrics, logger, clock and limits of one edge.
+import type { Logger } from '../observability/logger.js';
+import type { EdgeMetrics } from '../observability/metrics.js';
+import type { CacheStore } from '../storage/store.js';
+import type { RedisTier } from '../cluster/redis-tier.js';
+import type { ZoneRouter, ZoneRuntime } from './zones.js';
+import type { RequestKey } from '../cache/key.js';
+import type { Clock } from './clock.js';
+
+export interface EdgeContext {
+  router: ZoneRouter;
+  store: CacheStore;
+  metrics: EdgeMetrics;
+  logger: Logger;
+  maxObjectBytes: number;
+  /** The shared cache tier in Redis (cluster.sharedCache), when configured. */
+  tier?: RedisTier;
+  /** What "now" is for ages and freshness (default: the real clock). */
+  clock?: Clock;
+}
+
+/** The key of a request routed to one of this edge's zones. */
+export type EdgeKey = RequestKey<ZoneRuntime>;

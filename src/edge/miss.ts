@@ -1,0 +1,170 @@
+// The miss path: one fetch per collapse key (Varnish's waiting list), then what the flight returned decides the answer:
+// stream it, serve it whole, serve the stale one in its place, or fetch alone. Background revalidation lives here too.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CacheStore, StoredVariant } from '../storage/store.js';
+import { currentAge, normalizeVaryValue, staleOnError, validatorsFor } from '../cache/policy/index.js';
+import { selectorOf } from '../cache/key.js';
+import { answerStatus, notStoredKind, type AnswerKind, type CacheStatusParts, type FwdReason } from '../observability/cache-status.js';
+import { classifyOriginError } from '../origin/client.js';
+import { Flight, type FlightEnv, type FlightHead } from './flight.js';
+import { flatFields, hasConditionals, sendText, serveComplete, type Servable } from './respond.js';
+import { relayInterim, type Answers } from './answers.js';
+import { forwardFields, type Diagnose } from './origin-fields.js';
+import type { Pass } from './pass.js';
+import type { EdgeContext, EdgeKey } from './context.js';
+
+/** A fetch for the cache: `stale` is the stored variant being revalidated (absent on a miss). */
+export interface FetchPlan {
+  stale?: StoredVariant;
+  /** The lookup allowed `stale` to answer if the origin fails (stale-on-error.ts). */
+  staleIfError: boolean;
+  fwd: FwdReason;
+}
+
+export interface MissPath {
+  /** Miss or revalidation: fetch (collapsed with identical requests), then serve what came back. */
+  fetchAndServe(req: IncomingMessage, res: ServerResponse, key: EdgeKey, plan: FetchPlan): Promise<void>;
+  /** A background revalidation (RFC 5861 §3 stale-while-revalidate): nobody waits for it. */
+  revalidateInBackground(req: IncomingMessage, key: EdgeKey, v: StoredVariant): void;
+}
+
+type SharedHead = Extract<FlightHead, { kind: 'shared' }>;
+
+export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answers, pass: Pass, diagnose: Diagnose): MissPath {
+  const flights = new Map<string, Flight>();
+  const { metrics, logger } = ctx;
+  const store: CacheStore = env.store;
+  const countOriginError = (err: unknown): void => metrics.originErrors.inc({ code: classifyOriginError(err).code });
+
+  function startFlight(req: IncomingMessage, key: EdgeKey, revalidating: StoredVariant | undefined, collapseKey: string | undefined, res?: ServerResponse): Flight {
+    const headers = forwardFields(req, key, true);
+    if (revalidating) Object.assign(headers, validatorsFor(revalidating.fieldMap, env.clock.now()));
+    metrics.originFetches.inc({ kind: revalidating ? 'revalidate' : 'miss' });
+    const flight = new Flight(env, { key, headers, clientHeaders: req.headers, revalidating, interim: res ? relayInterim(res) : undefined });
+    const release = (): void => { if (collapseKey !== undefined && flights.get(collapseKey) === flight) flights.delete(collapseKey); };
+    if (collapseKey !== undefined) flights.set(collapseKey, flight);
+    // What the flight returned: an origin failure before or during the body is counted once, whoever waits for it.
+    flight.head.then((h) => {
+      if (h.kind !== 'shared') release();
+      else flight.subscribe({ chunk() {}, end: release, fail: (err) => { countOriginError(err); release(); } });
+    }, (err) => { countOriginError(err); release(); });
+    return flight;
+  }
+
+  function revalidateInBackground(req: IncomingMessage, key: EdgeKey, v: StoredVariant): void {
+    const collapseKey = key.backgroundKey(v.id);
+    if (flights.has(collapseKey)) return;
+    const flight = startFlight(req, key, v, collapseKey);
+    flight.head.then((h) => {
+      if (flight.originHeaders) diagnose(req, key, flight.originHeaders);
+      if (h.kind === 'private') h.body.resume();
+    }, (err) => logger.warn({ err: String(err), url: key.target }, 'background revalidation failed'));
+  }
+
+  async function fetchAndServe(req: IncomingMessage, res: ServerResponse, key: EdgeKey, plan: FetchPlan, retried = false): Promise<void> {
+    const { stale, staleIfError, fwd } = plan;
+    const collapseKey = key.collapseKey(req.headers, normalizeVaryValue, stale?.id);
+    let flight = flights.get(collapseKey);
+    // A fetch that began before a purge answered may carry purged content: later requests start their own.
+    if (flight && flight.startEpoch !== store.epoch()) flight = undefined;
+    const collapsed = flight !== undefined;
+    flight ??= startFlight(req, key, stale, collapseKey, res);
+    let head: FlightHead;
+    try {
+      head = await flight.head;
+    } catch (err) {
+      const code = classifyOriginError(err).code;
+      const why = stale && staleOnError(stale, staleIfError, { disconnected: code === 'ORIGIN_UNREACHABLE' || code === 'ORIGIN_TIMEOUT' });
+      if (stale && why) return answers.stored(req, res, key.zone, stale, 'stale', { detail: why });
+      return answers.originFailed(res, err);
+    }
+    if (!collapsed && flight.originHeaders) diagnose(req, key, flight.originHeaders);
+    if (res.destroyed) return;
+    const joined = collapsed || undefined;
+    switch (head.kind) {
+      case 'gone':
+        if (retried) return sendText(res, 503, 'edgecache: the cached response was purged during revalidation; retry');
+        return fetchAndServe(req, res, key, { staleIfError: false, fwd: 'miss' }, true);
+      case 'tier': {
+        const v = head.variant;
+        if (selectorOf(v.keyNames, req.headers, normalizeVaryValue) !== v.selector) return fetchAlone(req, res, key, fwd);
+        return answers.stored(req, res, key.zone, v, 'tier-hit', { ttl: v.freshness.lifetime - currentAge(v.freshness, env.clock.now()), collapsed: joined });
+      }
+      case 'not-modified':
+        return answers.stored(req, res, key.zone, head.variant, 'revalidated', { fwd, fwdStatus: 304, collapsed: joined });
+      case 'private': {
+        if (collapsed) return pass(req, res, key, notStoredKind(head.reason), fwd, head.reason);
+        const why = stale && staleOnError(stale, staleIfError, { status: head.status });
+        if (stale && why) {
+          head.body.resume();
+          return answers.stored(req, res, key.zone, stale, 'stale', { fwdStatus: head.status, detail: why });
+        }
+        return answers.relay(req, res, key, head, notStoredKind(head.reason), { fwd, fwdStatus: head.status, detail: head.reason });
+      }
+      case 'shared': {
+        // Joined a flight for the same key headers whose response varies on more (another Vary value), or whose body
+        // outgrew the limit: this request needs its own fetch.
+        if (!flight.joinable || (collapsed && head.keyNames !== key.keyNames && selectorOf(head.keyNames, req.headers, normalizeVaryValue) !== head.selector)) {
+          return fetchAlone(req, res, key, fwd);
+        }
+        const why = stale && staleOnError(stale, staleIfError, { status: head.status });
+        if (stale && why) return answers.stored(req, res, key.zone, stale, 'stale', { fwdStatus: head.status, detail: why });
+        return streamOrWait(req, res, key, flight, head, stale ? 'expired' : 'miss', { fwd, fwdStatus: head.status, collapsed: joined });
+      }
+    }
+  }
+
+  /** An uncollapsed fetch for the cache (a Vary mismatch with the flight it joined). */
+  async function fetchAlone(req: IncomingMessage, res: ServerResponse, key: EdgeKey, fwd: FwdReason): Promise<void> {
+    const flight = startFlight(req, key, undefined, undefined, res);
+    let head: FlightHead;
+    try { head = await flight.head; } catch (err) { return answers.originFailed(res, err); }
+    if (flight.originHeaders) diagnose(req, key, flight.originHeaders);
+    if (head.kind === 'shared') return streamOrWait(req, res, key, flight, head, 'miss', { fwd, fwdStatus: head.status });
+    if (head.kind === 'private') return answers.relay(req, res, key, head, notStoredKind(head.reason), { fwd, fwdStatus: head.status, detail: head.reason });
+    if (head.kind === 'tier') return answers.stored(req, res, key.zone, head.variant, 'tier-hit');
+    return sendText(res, 502, 'edgecache: unexpected origin answer');
+  }
+
+  /** Plain GETs stream along with the fetch; HEAD, Range and conditional requests are answered from the whole body. */
+  function streamOrWait(req: IncomingMessage, res: ServerResponse, key: EdgeKey, flight: Flight, head: SharedHead, kind: AnswerKind, own: CacheStatusParts): void {
+    const status = answerStatus(kind, own);
+    const edge = answers.edgeFields(req, key.zone, kind, status);
+    if (flight.failed) return answers.originFailed(res, flight.failed);
+    if (req.method === 'GET' && req.headers.range === undefined && !hasConditionals(req.headers)) {
+      // The head goes out with the first body bytes: an origin that fails before any arrive gets an error answer,
+      // never a head followed by a bare close.
+      let started = false;
+      const start = (): void => {
+        if (started) return;
+        started = true;
+        res.writeHead(head.status, flatFields(head.fields, edge));
+      };
+      const sub = {
+        chunk: (b: Buffer) => { start(); res.write(b); },
+        end: () => { start(); res.end(); },
+        fail: (err: Error) => { if (started) res.destroy(); else answers.originFailed(res, err); },
+      };
+      res.on('close', () => flight.unsubscribe(sub));
+      flight.subscribe(sub);
+      answers.done(res, kind);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    flight.subscribe({
+      chunk: (b) => { chunks.push(b); },
+      end: (stored) => {
+        if (res.destroyed) return;
+        const s: Servable = stored ?? {
+          status: head.status, flatHeaders: flatFields(head.fields, []), fieldMap: Object.fromEntries(head.fields),
+          body: Buffer.concat(chunks),
+        };
+        serveComplete(req, res, s, stored ? answers.edgeFields(req, key.zone, kind, status, String(currentAge(stored.freshness, env.clock.now()))) : edge);
+        answers.done(res, kind);
+      },
+      fail: (err) => answers.originFailed(res, err),
+    });
+  }
+
+  return { fetchAndServe: (req, res, key, plan) => fetchAndServe(req, res, key, plan), revalidateInBackground };
+}

@@ -1,0 +1,52 @@
+// A store that fails is a miss, counted and logged: the request path never answers 500 for it, and never hides it.
+import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput } from '../storage/store.js';
+import type { Freshness } from '../cache/policy/types.js';
+import type { HeaderValues } from '../cache/key.js';
+
+/** Told of every store failure: the operation and the error (count it, log it). */
+export type StoreErrorSink = (op: string, err: unknown) => void;
+
+const NONE: readonly StoredVariant[] = Object.freeze([]);
+
+/**
+ * The store as the request path uses it: a lookup that throws finds nothing, an insert that throws stores nothing,
+ * a failed refresh, removal or purge changes nothing, and each failure goes to `onError`. A failed epoch() reads
+ * as -1, which no insert accepts as covering a purge, so nothing is stored from such a fetch.
+ * (undici's cache does the same: https://github.com/nodejs/undici/blob/main/lib/interceptor/cache.js)
+ */
+export class GuardedStore implements CacheStore {
+  constructor(readonly inner: CacheStore, readonly onError: StoreErrorSink) {}
+
+  lookup(objectKey: string, headers: HeaderValues): StoredVariant | undefined {
+    try { return this.inner.lookup(objectKey, headers); } catch (err) { this.onError('lookup', err); return undefined; }
+  }
+
+  variantsOf(objectKey: string): readonly StoredVariant[] {
+    try { return this.inner.variantsOf(objectKey); } catch (err) { this.onError('variantsOf', err); return NONE; }
+  }
+
+  epoch(): number {
+    try { return this.inner.epoch(); } catch (err) { this.onError('epoch', err); return -1; }
+  }
+
+  insert(input: VariantInput, sinceEpoch?: number): StoredVariant | undefined {
+    if (sinceEpoch === -1) return undefined;
+    try { return this.inner.insert(input, sinceEpoch); } catch (err) { this.onError('insert', err); return undefined; }
+  }
+
+  refresh(v: StoredVariant, headers: [string, string][], freshness: Freshness): void {
+    try { this.inner.refresh(v, headers, freshness); } catch (err) { this.onError('refresh', err); }
+  }
+
+  remove(v: StoredVariant): void {
+    try { this.inner.remove(v); } catch (err) { this.onError('remove', err); }
+  }
+
+  purge(target: PurgeTarget, soft: boolean): number {
+    try { return this.inner.purge(target, soft); } catch (err) { this.onError('purge', err); return 0; }
+  }
+
+  clear(): void { this.inner.clear(); }
+  stats(): StoreStats { return this.inner.stats(); }
+  close(): Promise<void> { return this.inner.close(); }
+}
