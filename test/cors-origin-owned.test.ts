@@ -7,7 +7,8 @@ import type { ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { Logger } from '../src/observability/logger.js';
-import { metric, purge, send, sleep, startOrigin, startTestEdge, type OriginHandler, type Res } from './helpers/http.js';
+import { metric, purge, send, startOrigin, startTestEdge, type OriginHandler, type Res } from './helpers/http.js';
+import { ManualClock } from '../src/edge/clock.js';
 
 const APP = 'https://app.example.com';
 const APP2 = 'https://admin.example.com';
@@ -38,9 +39,11 @@ const corsOrigin: OriginHandler = (req, res) => {
 
 async function setup(t: TestContext, cachePreflight = true) {
   const origin = await startOrigin(t, corsOrigin);
-  const edge = await startTestEdge(t, { zones: [{ id: 'z', hosts: ['*'], origin: origin.url, cacheKey: { cachePreflight } }] });
+  // A manual clock: a test moves time on past an Access-Control-Max-Age instead of sleeping.
+  const clock = new ManualClock();
+  const edge = await startTestEdge(t, { zones: [{ id: 'z', hosts: ['*'], origin: origin.url, cacheKey: { cachePreflight } }] }, { clock });
   const preflights = (path?: string) => origin.requests.filter((r) => r.method === 'OPTIONS' && (path === undefined || r.url === path)).length;
-  return { origin, edge, preflights };
+  return { origin, edge, preflights, clock };
 }
 
 function preflight(base: string, path: string, origin: string, method: string, reqHeaders?: string): Promise<Res> {
@@ -99,7 +102,7 @@ test('cachePreflight: one origin preflight per URL + Origin + method + headers; 
 });
 
 test('cachePreflight: never stored with no-store or without Access-Control-Max-Age; kept at most max-age', async (t) => {
-  const { edge, preflights } = await setup(t);
+  const { edge, preflights, clock } = await setup(t);
   for (let i = 0; i < 2; i++) {
     const r = await preflight(edge.base, '/api/nostore', APP, 'PUT');
     assert.equal(r.headers['access-control-allow-origin'], APP);
@@ -111,7 +114,7 @@ test('cachePreflight: never stored with no-store or without Access-Control-Max-A
 
   assert.equal((await preflight(edge.base, '/api/x?ma=1', APP, 'PUT')).headers['cf-cache-status'], 'MISS');
   assert.equal((await preflight(edge.base, '/api/x?ma=1', APP, 'PUT')).headers['cf-cache-status'], 'HIT');
-  await sleep(1_150);
+  clock.advance(1_150);
   const expired = await preflight(edge.base, '/api/x?ma=1', APP, 'PUT');
   assert.notEqual(expired.headers['cf-cache-status'], 'HIT');
   assert.equal(expired.headers['access-control-allow-origin'], APP);

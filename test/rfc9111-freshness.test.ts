@@ -1,7 +1,8 @@
 // End to end through the edge: freshness lifetime precedence, heuristic freshness and Age (RFC 9111 §4.2).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOrigin, startTestEdge, send, sleep } from './helpers/http.js';
+import { startOrigin, startTestEdge, send } from './helpers/http.js';
+import { ManualClock } from '../src/edge/clock.js';
 
 const httpDate = (ms: number): string => new Date(ms).toUTCString();
 
@@ -16,20 +17,25 @@ function ttlOf(value: unknown): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
-/** One origin answering every path with the headers `headersFor(path)` gives, body "body <n>" (n = request count). */
+/**
+ * One origin answering every path with the headers `headersFor(path)` gives, body "body <n>" (n = request count).
+ * The edge runs on a manual clock: `delayMs` is how long the origin takes to answer by that clock, and a test moves
+ * time on with `clock.advance` instead of sleeping.
+ */
 async function setup(t: import('node:test').TestContext, headersFor: (path: string) => Fields, delayMs = 0) {
   let n = 0;
+  const clock = new ManualClock();
   const origin = await startOrigin(t, async (req, res) => {
     n++;
-    if (delayMs) await sleep(delayMs);
+    if (delayMs) clock.advance(delayMs);
     res.setHeader('content-type', 'text/plain');
     // setHeader takes several field lines as an array (Cache-Control twice, for instance).
     for (const [name, value] of Object.entries(headersFor(req.url!))) res.setHeader(name, value);
     res.writeHead(200);
     res.end(`body ${n}`);
   });
-  const edge = await startTestEdge(t, { origin: origin.url });
-  return { origin, edge };
+  const edge = await startTestEdge(t, { origin: origin.url }, { clock });
+  return { origin, edge, clock };
 }
 
 /** Two GETs of `path`: returns the second, and how many times the origin was asked. */
@@ -160,10 +166,10 @@ test('Age includes the response delay (RFC 9111 §4.2.3)', async (t) => {
 
 test('a response is reused only while its age is below its lifetime (RFC 9111 §4.2)', async (t) => {
   // https://www.rfc-editor.org/rfc/rfc9111#section-4.2 (response_is_fresh = freshness_lifetime > current_age)
-  const { origin, edge } = await setup(t, () => ({ 'cache-control': 'max-age=1', etag: '"e"' }));
+  const { origin, edge, clock } = await setup(t, () => ({ 'cache-control': 'max-age=1', etag: '"e"' }));
   const first = await twice(edge.base, origin, '/short');
   assert.equal(first.second.headers['cf-cache-status'], 'HIT');
-  await sleep(1100);
+  clock.advance(1100);
   const later = await send(`${edge.base}/short`);
   assert.equal(origin.count('/short'), 2, 'asked again once max-age=1 elapsed');
   assert.equal(later.headers['cf-cache-status'], 'EXPIRED');

@@ -6,6 +6,8 @@ import { validateConfig } from '../../src/config/load.js';
 import type { ConfigInput } from '../../src/config/schema.js';
 import { startEdge, type RunningEdge } from '../../src/edge/server.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
+import type { Clock } from '../../src/edge/clock.js';
+import type { CacheStore } from '../../src/storage/store.js';
 
 export interface Recorded { method: string; url: string; headers: IncomingHttpHeaders; body: Buffer }
 
@@ -46,12 +48,13 @@ export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
 /**
  * Starts an edge in this process on ephemeral ports; `zones` default to one zone in front of `origin`.
- * `opts.logger` replaces the silent logger (e.g. a pino logger writing to an array, to assert on warnings).
+ * `opts.logger` replaces the silent logger (e.g. a pino logger writing to an array, to assert on warnings);
+ * `opts.clock` (a ManualClock) lets a test move time on instead of sleeping; `opts.store` replaces the configured store.
  */
 export async function startTestEdge(
   t: TestContext,
   input: Partial<ConfigInput> & { origin?: string },
-  opts: { logger?: Logger } = {},
+  opts: { logger?: Logger; clock?: Clock; store?: CacheStore } = {},
 ): Promise<RunningEdge & { base: string; adminBase: string }> {
   const { origin, ...rest } = input;
   const config = validateConfig({
@@ -61,7 +64,7 @@ export async function startTestEdge(
     ...rest,
     zones: rest.zones ?? [{ id: 'default', hosts: ['*'], origin: origin! }],
   }, 'test');
-  const edge = await startEdge(config, { logger: opts.logger ?? createLogger('silent') });
+  const edge = await startEdge(config, { logger: opts.logger ?? createLogger('silent'), clock: opts.clock, store: opts.store });
   t.after(() => edge.close(1000));
   return Object.assign(edge, { base: `http://127.0.0.1:${edge.edge.port}`, adminBase: `http://127.0.0.1:${edge.admin.port}` });
 }
