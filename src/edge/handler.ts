@@ -1,7 +1,7 @@
 // The request path as explicit steps (as Varnish's): resolve the target, route (pass, preflight, cache), look up into one
 // outcome, then answer by outcome: serve, update in the background, revalidate, fetch, or answer from the edge itself.
 import { hasContent } from '../http/fields.js';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { CacheStore, StoredVariant } from '../storage/store.js';
 import { lookup, routeRequest, type LookupOutcome, type Route } from '../cache/policy/index.js';
 import { isPreflight } from '../cors/policy.js';
@@ -21,17 +21,15 @@ export type { EdgeContext } from './context.js';
 const STORE_ERROR_LOG_EVERY_MS = 10_000;
 
 /** The routing step: whether the request is passed, answered by the edge (preflight), or looked up in the cache. */
-export function routeStep(req: IncomingMessage, key: EdgeKey): Route {
-  const method = req.method ?? 'GET';
-  const h = req.headers;
+export function routeStep(method: string, h: IncomingHttpHeaders, key: EdgeKey): Route {
   const zone = key.zone;
   return routeRequest(method, hasContent(h), method === 'OPTIONS' && isPreflight(method, h), zone.cors !== undefined, zone.zone.cacheKey.cachePreflight === true);
 }
 
 /** The lookup step: the variant the request selects (if any), judged at `now` into one outcome. */
-export function lookupStep(req: IncomingMessage, key: EdgeKey, store: CacheStore, now: number): LookupOutcome<StoredVariant> {
-  const v = store.lookup(key.objectKey, req.headers);
-  return lookup(v, v === undefined && store.variantsOf(key.objectKey).length > 0, req.headers, now, key.zone.policy);
+export function lookupStep(h: IncomingHttpHeaders, key: EdgeKey, store: CacheStore, now: number): LookupOutcome<StoredVariant> {
+  const v = store.lookup(key.objectKey, h);
+  return lookup(v, v === undefined && store.variantsOf(key.objectKey).length > 0, h, now, key.zone.policy);
 }
 
 export function createHandler(context: EdgeContext): (req: IncomingMessage, res: ServerResponse) => void {
@@ -60,13 +58,13 @@ export function createHandler(context: EdgeContext): (req: IncomingMessage, res:
       res.on('finish', () => logger.info({ method: req.method, host: req.headers.host, url: req.url, status: res.statusCode,
         cache: (res as ServerResponse & { cacheStatus?: string }).cacheStatus, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request'));
     }
-    const target = resolveTarget(req, router);
+    const target = resolveTarget(req.url, req.headers.host, router);
     if (target instanceof TargetRefusal) return sendText(res, target.status, target.message);
-    const route = routeStep(req, target);
+    const route = routeStep(req.method ?? 'GET', req.headers, target);
     if (route.kind === 'pass') return pass(req, res, target, 'dynamic', route.fwd, route.detail);
     if (route.kind === 'preflight') return answers.preflight(req, res, target.zone);
     const key = route.preflight ? target.preflight() : target;
-    const outcome = lookupStep(req, key, store, clock.now());
+    const outcome = lookupStep(req.headers, key, store, clock.now());
     switch (outcome.kind) {
       case 'hit': return answers.hit(req, res, key.zone, outcome.variant, outcome.age, outcome.ttl);
       case 'updating':

@@ -1,5 +1,4 @@
 // Resolving a request's target: absolute form or Host, the zone that serves it, and its key (made once, here).
-import type { IncomingMessage } from 'node:http';
 import { keyedHost, RequestKey } from '../cache/key.js';
 import type { ZoneRouter } from './zones.js';
 import type { EdgeKey } from './context.js';
@@ -12,13 +11,13 @@ export class TargetRefusal {
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]+)([^#]*)$/i;
 
 /**
- * The key of a request: RFC 9112 §3.2.2, an absolute-form target's authority replaces Host
+ * The key of a request from its request target and Host field: RFC 9112 §3.2.2, an absolute-form target's authority replaces Host
  * (https://www.rfc-editor.org/rfc/rfc9112#section-3.2.2); the zone is chosen by host; the query is normalised as
  * that zone configures, and what is keyed is what is forwarded (an empty query forwards no '?').
  */
-export function resolveTarget(req: IncomingMessage, router: ZoneRouter): EdgeKey | TargetRefusal {
-  let url = req.url ?? '/';
-  let hostValue = req.headers.host ?? '';
+export function resolveTarget(requestTarget: string | undefined, hostField: string | undefined, router: ZoneRouter): EdgeKey | TargetRefusal {
+  let url = requestTarget ?? '/';
+  let hostValue = hostField ?? '';
   if (url.charCodeAt(0) !== 47 /* '/' */) {
     const m = ABSOLUTE_FORM.exec(url);
     if (!m) return new TargetRefusal(400, 'edgecache: request target must be a path or an absolute http(s) URL');
