@@ -1,5 +1,5 @@
-// The store contract suite on MemoryStore (through asAsyncStore).
-import { runStoreContract } from './store.contract.js';
+// The store contract suites on MemoryStore: the async interface (through asAsyncStore) and the synchronous CacheStore.
+import { runCacheStoreContract, runStoreContract } from './store.contract.js';
 import { MemoryStore } from './memory.js';
 import { asAsyncStore } from './store.js';
 import { normalizeVaryValue } from '../cache/policy/vary.js';
@@ -8,3 +8,8 @@ runStoreContract('memory', async () => {
   const store = asAsyncStore(new MemoryStore({ maxBytes: 64 * 1024 * 1024, normalize: normalizeVaryValue }));
   return { store, cleanup: () => store.close() };
 }, { persistent: false });
+
+runCacheStoreContract('memory', async () => {
+  const store = new MemoryStore({ maxBytes: 64 * 1024 * 1024, normalize: normalizeVaryValue });
+  return { store, cleanup: () => store.close() };
+});

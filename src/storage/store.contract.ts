@@ -1,11 +1,13 @@
-// The one contract suite every store passes (memory, disk, Redis tier): round trips, variants, every purge kind, reopen.
+// The contract suites every store passes: the async interface (memory, disk, Redis tier: round trips, variants, every
+// purge kind, reopen) and the synchronous CacheStore the edge calls (memory, disk: lookup, insert with epochs, refresh,
+// remove, soft purge).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { primaryKey, selectorOf, type HeaderValues } from '../cache/key.js';
 import { normalizeVaryValue } from '../cache/policy/vary.js';
 import type { Freshness } from '../cache/policy/types.js';
-import type { AsyncStore, PurgeTarget, VariantInput } from './store.js';
+import type { AsyncStore, CacheStore, PurgeTarget, VariantInput } from './store.js';
 
 export interface OpenedStore {
   store: AsyncStore;
@@ -229,4 +231,124 @@ export function runStoreContract(name: string, open: () => Promise<OpenedStore>,
 /** For stores' own tests: a purge target for one entry's URL. */
 export function objectTarget(e: ContractEntry): PurgeTarget {
   return { kind: 'object', zoneId: e.zoneId ?? 'z', host: e.host ?? 'cdn.example', path: e.path, query: e.query ?? '' };
+}
+
+export interface OpenedCacheStore {
+  store: CacheStore;
+  /** For a store that persists: closes `store` and opens the same data again. */
+  reopen?: () => Promise<CacheStore>;
+  /** Closes the latest instance and removes what the store left behind. */
+  cleanup(): Promise<void>;
+}
+
+/** The synchronous interface the edge calls on every request (lookups never wait on I/O): every local store passes it. */
+export function runCacheStoreContract(name: string, open: () => Promise<OpenedCacheStore>): void {
+  const withStore = (title: string, body: (s: OpenedCacheStore & { current(): CacheStore }) => Promise<void> | void): void => {
+    test(`${name} (CacheStore): ${title}`, async () => {
+      const opened = await open();
+      let current = opened.store;
+      const reopen = opened.reopen && (async () => (current = await opened.reopen!()));
+      try {
+        await body({ ...opened, reopen, current: () => current });
+      } finally {
+        await opened.cleanup();
+      }
+    });
+  };
+  const find = (s: CacheStore, e: ContractEntry) => s.lookup(contractInput(e).objectKey, e.req ?? {});
+
+  withStore('lookup finds the variant insert returned, by the request\'s selector; variantsOf lists every variant', ({ store }) => {
+    const a: ContractEntry = { path: '/l', req: { origin: A } };
+    const b: ContractEntry = { path: '/l', req: { origin: B } };
+    assert.equal(find(store, a), undefined);
+    assert.deepEqual(store.variantsOf(contractInput(a).objectKey), []);
+    const va = store.insert(contractInput(a));
+    const vb = store.insert(contractInput(b));
+    assert.ok(va && vb);
+    assert.equal(find(store, a)?.id, va.id);
+    assert.equal(find(store, b)?.id, vb.id);
+    assert.equal(find(store, { path: '/l' }), undefined, 'no Origin selects neither');
+    assert.deepEqual(store.variantsOf(contractInput(a).objectKey).map((v) => v.id).sort(), [va.id, vb.id].sort());
+    const got = find(store, a)!;
+    assert.equal(got.objectKey, contractInput(a).objectKey);
+    assert.equal(got.selector, contractInput(a).selector);
+    assert.deepEqual(got.fieldMap['content-type'], 'text/plain');
+    assert.deepEqual(got.flatHeaders, contractInput(a).headers.flat());
+    assert.equal(got.body.toString(), contractInput(a).body.toString());
+  });
+
+  withStore('insert with the epoch its fetch started at: a hard purge since then covering it keeps it out; a soft one stores it stale', ({ store }) => {
+    const e: ContractEntry = { path: '/epoch', req: { origin: A } };
+    const other: ContractEntry = { path: '/unrelated' };
+    const started = store.epoch();
+    assert.equal(store.purge(objectTarget(e), false), 0);
+    assert.ok(store.epoch() > started, 'every purge moves the epoch on');
+    assert.equal(store.insert(contractInput(e), started), undefined, 'purged while it was fetched: not stored');
+    assert.equal(find(store, e), undefined);
+    assert.equal(store.insert(contractInput(other), started)?.forcedStale, false, 'a purge of another URL does not cover it');
+    const before = store.epoch();
+    store.purge(objectTarget(e), true);
+    const soft = store.insert(contractInput(e), before);
+    assert.ok(soft, 'stored despite a soft purge');
+    assert.equal(soft.forcedStale, true, 'but stale');
+    assert.equal(store.insert(contractInput(e), store.epoch())?.forcedStale, false, 'a fetch after the purge stores fresh');
+    const mark = store.epoch();
+    store.purge({ kind: 'everything', zoneId: 'z' }, false);
+    assert.equal(store.insert(contractInput(e), mark), undefined, 'purge everything covers every fetch of its zone');
+    assert.ok(store.insert(contractInput({ ...e, zoneId: 'y' }), mark), 'but not another zone\'s');
+  });
+
+  withStore('refresh replaces headers and freshness in place (RFC 9111 §4.3.4) and ends a soft purge', async ({ store, reopen, current }) => {
+    const e: ContractEntry = { path: '/r', req: { origin: A } };
+    const v = store.insert(contractInput(e))!;
+    store.purge(objectTarget(e), true);
+    assert.equal(find(store, e)?.forcedStale, true);
+    const headers: [string, string][] = [['content-type', 'text/plain'], ['etag', '"v2"'], ['content-length', String(v.body.length)]];
+    const freshness = { ...CONTRACT_FRESHNESS, lifetime: 60, responseTime: CONTRACT_FRESHNESS.responseTime + 5000 };
+    store.refresh(v, headers, freshness);
+    const got = find(store, e)!;
+    assert.equal(got.id, v.id, 'the same variant');
+    assert.deepEqual(got.headers, headers);
+    assert.equal(got.fieldMap.etag, '"v2"');
+    assert.deepEqual(got.flatHeaders, headers.flat());
+    assert.deepEqual(got.freshness, freshness);
+    assert.equal(got.forcedStale, false);
+    if (reopen) {
+      await reopen();
+      const again = find(current(), e);
+      assert.ok(again, 'kept across a reopen');
+      assert.deepEqual(again.headers, headers);
+      assert.deepEqual(again.freshness, freshness);
+    }
+  });
+
+  withStore('remove drops one variant; the object\'s others stay', ({ store }) => {
+    const a: ContractEntry = { path: '/rm', req: { origin: A } };
+    const b: ContractEntry = { path: '/rm', req: { origin: B } };
+    const va = store.insert(contractInput(a))!;
+    store.insert(contractInput(b));
+    store.remove(va);
+    assert.equal(find(store, a), undefined);
+    assert.ok(find(store, b));
+    assert.deepEqual(store.variantsOf(contractInput(a).objectKey).length, 1);
+    store.remove(va);
+    assert.ok(find(store, b), 'removing twice is harmless');
+  });
+
+  withStore('soft purges mark stale and keep serving the body; hard purges remove; counts say how many variants', ({ store }) => {
+    const entries: ContractEntry[] = [{ path: '/s', req: { origin: A }, tags: ['t'] }, { path: '/s' }, { path: '/u', tags: ['t'] }, { path: '/w' }];
+    for (const e of entries) assert.ok(store.insert(contractInput(e)));
+    assert.equal(store.purge(objectTarget(entries[0]!), true), 2);
+    assert.deepEqual(entries.map((e) => find(store, e)?.forcedStale), [true, true, false, false]);
+    assert.equal(find(store, entries[0]!)?.body.toString(), contractInput(entries[0]!).body.toString(), 'the body is kept to revalidate');
+    assert.equal(store.purge({ kind: 'tag', zoneId: 'z', tag: 't' }, true), 2);
+    assert.equal(find(store, entries[2]!)?.forcedStale, true);
+    store.purge({ kind: 'everything', zoneId: 'z' }, true);
+    assert.equal(find(store, entries[3]!)?.forcedStale, true, 'a soft purge everything marks on the next lookup');
+    assert.equal(store.purge({ kind: 'tag', zoneId: 'z', tag: 't' }, false), 2);
+    assert.deepEqual(entries.map((e) => find(store, e) !== undefined), [false, true, false, true]);
+    store.purge({ kind: 'everything', zoneId: 'z' }, false);
+    assert.deepEqual(entries.map((e) => find(store, e)), [undefined, undefined, undefined, undefined]);
+    assert.deepEqual(store.variantsOf(contractInput(entries[1]!).objectKey), []);
+  });
 }
