@@ -57,6 +57,11 @@ export function pathMember(path: string, query: string): string {
   return `${path}?${query}`;
 }
 
+/** The zone id a primary (or preflight) key starts with. */
+export function zoneIdOf(objectKey: string): string {
+  return objectKey.slice(0, Math.max(0, objectKey.indexOf('\u0000')));
+}
+
 /** A zone-scoped name (a host, a host name without port, a tag): the key of the indexes that list one zone's entries. */
 export function zoneScoped(zoneId: string, name: string): string {
   return `${zoneId}\u0000${name}`;

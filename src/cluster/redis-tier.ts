@@ -14,7 +14,7 @@
 import { backoff } from './backoff.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { headersOfSelector, hostName, selectorOf, type HeaderValues } from '../cache/key.js';
+import { headersOfSelector, hostName, pathMember, preflightObjectKey, primaryKey, selectorOf, zoneIdOf, zoneScoped, type HeaderValues } from '../cache/key.js';
 import { preciseAge } from '../cache/policy/freshness.js';
 import type { Freshness } from '../cache/policy/types.js';
 import type { AsyncStore, PurgeTarget, StoredEntry, VariantInput } from '../storage/store.js';
@@ -145,8 +145,10 @@ class RedisSharedTier implements RedisTier {
     if (input.body.length > this.#maxBody) return Promise.resolve(false); // a policy, not a failure: not counted
     return this.#run('put', false, async (bound) => {
       bound.at += input.body.length / BODY_BYTES_PER_MS;
-      const base = `${input.zoneId}\u0000${input.host}\u0000`;
-      if (!input.objectKey.startsWith(base)) throw new RedisTierError('TIER_REFUSED', 'objectKey does not start with zone and host');
+      // The host index lists the object by its path member (with the preflight suffix when it is a preflight's).
+      const base = primaryKey(input.zoneId, input.host, input.path, input.query);
+      if (input.objectKey !== base && input.objectKey !== preflightObjectKey(base)) throw new RedisTierError('TIER_REFUSED', 'objectKey is not the key of its zone, host, path and query');
+      const member = pathMember(input.path, input.query) + input.objectKey.slice(base.length);
       const vid = variantId(input.objectKey, input.keyNames, input.selector);
       // A response stored under new Vary names supersedes this request's variant in the other groups (as the memory
       // store does): https://www.rfc-editor.org/rfc/rfc9111#section-4.1
@@ -165,8 +167,8 @@ class RedisSharedTier implements RedisTier {
         selector: input.selector, keyNames: [...input.keyNames], storedAt: input.storedAt ?? now,
       };
       await this.#cmd.tierPut(
-        this.#p, vid, input.objectKey, input.zoneId, input.host, input.objectKey.slice(base.length),
-        `${input.zoneId}\u0000${hostName(input.host)}`, input.tags.filter((t) => t !== '' && !t.includes('\n')).join('\n'),
+        this.#p, vid, input.objectKey, input.zoneId, input.host, member,
+        zoneScoped(input.zoneId, hostName(input.host)), input.tags.filter((t) => t !== '' && !t.includes('\n')).join('\n'),
         JSON.stringify(meta), input.body, input.soft ? '1' : '0', tierTtlMs(input.freshness, now),
         JSON.stringify({ k: input.keyNames, t: now, s: input.body.length }), ...superseded,
       );
@@ -235,7 +237,7 @@ class RedisSharedTier implements RedisTier {
     return this.#run('get', 'error' as Lookup, async (bound): Promise<Lookup> => {
       const ok = this.#p + 'o:' + objectKey;
       const groups = groupsOf(await this.#redis.hgetall(ok));
-      const zone = objectKey.slice(0, Math.max(0, objectKey.indexOf('\u0000')));
+      const zone = zoneIdOf(objectKey);
       for (const g of groups) {
         const selector = selectorOf(g.keyNames, headers, this.#normalize);
         const vid = variantId(objectKey, g.keyNames, selector);
@@ -291,21 +293,21 @@ class RedisSharedTier implements RedisTier {
       case 'tag': return ['tag', zoneId, target.tag];
       case 'host': {
         const host = target.host;
-        return hostName(host) !== host ? ['host', zoneId, `${zoneId}\u0000${hostName(host)}`, host] : ['host', zoneId, `${zoneId}\u0000${host}`, ''];
+        return hostName(host) !== host ? ['host', zoneId, zoneScoped(zoneId, hostName(host)), host] : ['host', zoneId, zoneScoped(zoneId, host), ''];
       }
       case 'prefix': {
         const min = Buffer.from(`[${target.pathPrefix}`);
-        return ['prefix', zoneId, target.host, `${zoneId}\u0000${hostName(target.host)}`, min, Buffer.concat([min, Buffer.from([0xff])])];
+        return ['prefix', zoneId, target.host, zoneScoped(zoneId, hostName(target.host)), min, Buffer.concat([min, Buffer.from([0xff])])];
       }
       case 'object': {
-        const member = `${target.path}?${target.query}`;
-        return ['objects', zoneId, target.host, `${zoneId}\u0000${hostName(target.host)}`, member, `${member}\u0000OPTIONS`];
+        const member = pathMember(target.path, target.query);
+        return ['objects', zoneId, target.host, zoneScoped(zoneId, hostName(target.host)), member, preflightObjectKey(member)];
       }
       case 'variant': {
         // At most one variant per Vary group: the one a lookup with these headers selects (and its preflight answers).
-        const key = `${zoneId}\u0000${target.host}\u0000${target.path}?${target.query}`;
+        const key = primaryKey(zoneId, target.host, target.path, target.query);
         const vids: string[] = [];
-        for (const objectKey of [key, `${key}\u0000OPTIONS`]) {
+        for (const objectKey of [key, preflightObjectKey(key)]) {
           for (const g of groupsOf(await this.#redis.hgetall(this.#p + 'o:' + objectKey))) {
             const vid = variantId(objectKey, g.keyNames, selectorOf(g.keyNames, target.headers, this.#normalize));
             if (g.vids.has(vid)) vids.push(vid);

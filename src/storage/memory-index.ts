@@ -1,6 +1,6 @@
 // MemoryStore's records (zones, objects, Vary groups), its LRU and zone lists, index keys, Host ports, body hashes.
 import { createHash } from 'node:crypto';
-import { headersOfSelector as selectorHeaders, hostName, type HeaderValues } from '../cache/key.js';
+import { headersOfSelector as selectorHeaders, hostName, zoneScoped, type HeaderValues } from '../cache/key.js';
 import type { VariantInput } from './store.js';
 import type { Body, MemoryVariant } from './variant.js';
 
@@ -157,8 +157,8 @@ export function zoneRemove(zone: Zone, v: Variant): void {
   v.zonePrev = v.zoneNext = undefined;
 }
 
-export function hostKey(zoneId: string, host: string): string { return `${zoneId}\u0000${host}`; }
-export function tagKey(zoneId: string, tag: string): string { return `${zoneId}\u0000${tag}`; }
+export const hostKey: (zoneId: string, host: string) => string = zoneScoped;
+export const tagKey: (zoneId: string, tag: string) => string = zoneScoped;
 
 export { hostName };
 
