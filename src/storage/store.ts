@@ -1,14 +1,9 @@
 // The cache store interface every store implements (memory, disk), and the records it holds.
 import type { Freshness } from '../cache/policy/types.js';
-import type { HeaderValues } from '../cache/key.js';
+import type { HeaderValues, ObjectKey } from '../cache/key.js';
 
-/** What a store needs to place a response: its key parts, selector, response and policy state. */
-export interface VariantInput {
-  zoneId: string;
-  host: string;                 // lowercased Host as requested (port kept when given)
-  path: string;                 // raw path as received
-  query: string;                // normalised query
-  objectKey: string;            // primaryKey(zoneId, host, path, query)
+/** What a store needs to place a response: its object's key (cache/key.ts), selector, response and policy state. */
+export interface VariantInput extends ObjectKey {
   keyNames: readonly string[];  // the zone's key headers, then the response's Vary names not among them
   selector: string;             // selectorOf(keyNames, request headers)
   status: number;
@@ -20,14 +15,9 @@ export interface VariantInput {
   storedAt?: number;            // ms since epoch when first stored (a store reloading its entries keeps it); default now
 }
 
-export interface StoredVariant {
+export interface StoredVariant extends ObjectKey {
   readonly id: number;
   readonly seq: number;          // store sequence number: compared with purge-everything generations
-  readonly zoneId: string;
-  readonly host: string;
-  readonly path: string;
-  readonly query: string;
-  readonly objectKey: string;
   readonly keyNames: readonly string[];
   readonly selector: string;
   status: number;
