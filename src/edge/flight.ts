@@ -5,7 +5,7 @@ import type { CacheStore, StoredVariant } from '../storage/store.js';
 import { classifyOriginError, type OriginRequest, type OriginResponse } from '../origin/client.js';
 import type { RedisTier } from '../cluster/redis-tier.js';
 import { lookupTier, tierInput } from './tier-step.js';
-import { objectKeyOf, selectorOf, type HeaderValues } from '../cache/key.js';
+import { selectorOf, type HeaderValues } from '../cache/key.js';
 import {
   decidePreflight, decideStore, fieldsToStrip, parseVary, normalizeVaryValue, updateStoredHeaders, selectedByValidators,
 } from '../cache/policy/index.js';
@@ -169,7 +169,7 @@ export class Flight {
     const freshness = (decision as { freshness: Freshness }).freshness;
     this.#pump(res.body, (body) => {
       const v = store.insert({
-        ...objectKeyOf(key), keyNames, selector, status: res.status,
+        zoneId: key.zoneId, host: key.host, path: key.path, query: key.query, objectKey: key.objectKey, keyNames, selector, status: res.status,
         headers: withLength(storedFields, body.length, res.status), body, freshness, tags,
       }, epoch);
       // Written through only when stored here: the local purge-epoch check keeps purged content out of the tier.

@@ -1,7 +1,7 @@
 // The shared cache tier on the fetch path (cluster.sharedCache): look in Redis before the origin, collapse across nodes, write through.
 import type { RedisTier } from '../cluster/redis-tier.js';
 import type { CacheStore, StoredVariant, VariantInput } from '../storage/store.js';
-import { objectKeyOf, type HeaderValues, type RequestKey } from '../cache/key.js';
+import type { HeaderValues, RequestKey } from '../cache/key.js';
 import { normalizeVaryValue, preciseAge } from '../cache/policy/index.js';
 import type { Clock } from './clock.js';
 
@@ -24,7 +24,7 @@ export async function lookupTier(tier: RedisTier, store: CacheStore, key: Reques
   // Only a fresh entry is taken: a stale one is revalidated against the origin by whoever holds it.
   if (preciseAge(entry.freshness, clock.now()) >= entry.freshness.lifetime) return { lockKey };
   const variant = store.insert({
-    ...objectKeyOf(key), keyNames: entry.keyNames, selector: entry.selector, status: entry.status, headers: entry.headers,
+    zoneId: key.zoneId, host: key.host, path: key.path, query: key.query, objectKey: key.objectKey, keyNames: entry.keyNames, selector: entry.selector, status: entry.status, headers: entry.headers,
     body: entry.body, freshness: entry.freshness, tags: entry.tags, storedAt: entry.storedAt,
   }, epoch);
   return { variant, lockKey };
@@ -33,7 +33,7 @@ export async function lookupTier(tier: RedisTier, store: CacheStore, key: Reques
 /** The tier's copy of a locally stored variant. */
 export function tierInput(v: StoredVariant): VariantInput {
   return {
-    ...objectKeyOf(v), keyNames: v.keyNames, selector: v.selector, status: v.status, headers: v.headers, body: v.body,
+    zoneId: v.zoneId, host: v.host, path: v.path, query: v.query, objectKey: v.objectKey, keyNames: v.keyNames, selector: v.selector, status: v.status, headers: v.headers, body: v.body,
     freshness: v.freshness, tags: v.tags, storedAt: v.storedAt,
   };
 }

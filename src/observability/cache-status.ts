@@ -17,16 +17,22 @@ export interface CacheStatusParts {
   detail?: string;
 }
 
-/** Serialises one Cache-Status member for this cache (RFC 9211 §2). */
-export function cacheStatus(p: CacheStatusParts): string {
+const NO_PARTS: CacheStatusParts = Object.freeze({});
+
+/** Serialises one Cache-Status member for this cache (RFC 9211 §2); `over`'s members replace `p`'s (no merged copy). */
+export function cacheStatus(p: CacheStatusParts, over: CacheStatusParts = NO_PARTS): string {
   let s = 'edgecache';
-  if (p.hit) s += '; hit';
-  if (p.fwd) s += `; fwd=${p.fwd}`;
-  if (p.fwdStatus !== undefined) s += `; fwd-status=${p.fwdStatus}`;
-  if (p.ttl !== undefined) s += `; ttl=${p.ttl}`;
-  if (p.stored) s += '; stored';
-  if (p.collapsed) s += '; collapsed';
-  if (p.detail) s += `; detail=${/^[A-Za-z*][A-Za-z0-9_.*:/%-]*$/.test(p.detail) ? p.detail : JSON.stringify(p.detail)}`;
+  if (over.hit ?? p.hit) s += '; hit';
+  const fwd = over.fwd ?? p.fwd;
+  if (fwd) s += `; fwd=${fwd}`;
+  const fwdStatus = over.fwdStatus ?? p.fwdStatus;
+  if (fwdStatus !== undefined) s += `; fwd-status=${fwdStatus}`;
+  const ttl = over.ttl ?? p.ttl;
+  if (ttl !== undefined) s += `; ttl=${ttl}`;
+  if (over.stored ?? p.stored) s += '; stored';
+  if (over.collapsed ?? p.collapsed) s += '; collapsed';
+  const detail = over.detail ?? p.detail;
+  if (detail) s += `; detail=${/^[A-Za-z*][A-Za-z0-9_.*:/%-]*$/.test(detail) ? detail : JSON.stringify(detail)}`;
   return s;
 }
 
@@ -79,8 +85,7 @@ export const ANSWER_STATUS: { readonly [K in AnswerKind]: AnswerStatus } = Objec
 
 /** The Cache-Status value of one answer: its row's members, then this answer's own (fwd, fwd-status, ttl, ...). */
 export function answerStatus(kind: AnswerKind, own?: CacheStatusParts): string {
-  const row = ANSWER_STATUS[kind].parts;
-  return cacheStatus(own === undefined ? row : { ...row, ...own });
+  return cacheStatus(ANSWER_STATUS[kind].parts, own);
 }
 
 /** Reasons the origin's answer forbids storing it (BYPASS); any other reason not to store is DYNAMIC. */
