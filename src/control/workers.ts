@@ -11,7 +11,7 @@ import type { InspectResult } from '../admin/inspect-route.js';
 import { inspectVariants } from '../admin/inspect-route.js';
 import { compileZoneKeyRules } from '../cache/zone-keys.js';
 import { normalizeVaryValue } from '../cache/policy/index.js';
-import { createRedisTier } from '../cluster/redis-tier.js';
+import { createRedisTier } from '../storage/redis-tier.js';
 import { preparePurge, purgeSharedTier, type Purge } from '../purge/purger.js';
 import { startControlPlane } from './control-plane.js';
 import { listen, startEdge } from '../edge/server.js';

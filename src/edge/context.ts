@@ -2,7 +2,7 @@
 import type { Logger } from '../observability/logger.js';
 import type { EdgeMetrics } from '../observability/metrics.js';
 import type { CacheStore } from '../storage/store.js';
-import type { RedisTier } from '../cluster/redis-tier.js';
+import type { RedisTier } from '../storage/redis-tier.js';
 import type { ZoneRouter, ZoneRuntime } from './zones.js';
 import type { RequestKey } from '../cache/key.js';
 import type { Clock } from './clock.js';

@@ -3,7 +3,7 @@
 import type { Readable } from 'node:stream';
 import type { CacheStore, StoredVariant } from '../storage/store.js';
 import { classifyOriginError, type OriginRequest, type OriginResponse } from '../origin/client.js';
-import type { RedisTier } from '../cluster/redis-tier.js';
+import type { RedisTier } from '../storage/redis-tier.js';
 import { lookupTier, tierInput } from './tier-step.js';
 import { selectorOf, type HeaderValues } from '../cache/key.js';
 import {

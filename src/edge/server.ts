@@ -14,7 +14,7 @@ import { createHandler } from './handler.js';
 import { createAdminServer } from '../admin/server.js';
 import { inspectVariants } from '../admin/inspect-route.js';
 import { createPurger, type Purger } from '../purge/purger.js';
-import { createRedisTier } from '../cluster/redis-tier.js';
+import { createRedisTier } from '../storage/redis-tier.js';
 import { Gauge } from 'prom-client';
 import { startControlPlane, type ControlPlane } from '../control/control-plane.js';
 import { normalizeVaryValue } from '../cache/policy/index.js';

@@ -1,5 +1,5 @@
 // The shared cache tier on the fetch path (cluster.sharedCache): look in Redis before the origin, collapse across nodes, write through.
-import type { RedisTier } from '../cluster/redis-tier.js';
+import type { RedisTier } from '../storage/redis-tier.js';
 import type { CacheStore, StoredVariant, VariantInput } from '../storage/store.js';
 import type { HeaderValues, RequestKey } from '../cache/key.js';
 import { normalizeVaryValue, preciseAge } from '../cache/policy/index.js';

@@ -10,7 +10,7 @@ import { normalizeVaryValue } from '../cache/policy/vary.js';
 import type { Freshness } from '../cache/policy/types.js';
 import { compileZoneKeyRules } from '../cache/zone-keys.js';
 import { configSchema } from '../config/schema.js';
-import { createRedisTier } from '../cluster/redis-tier.js';
+import { createRedisTier } from '../storage/redis-tier.js';
 import { hasRedisServer, REDIS_HINT, startRedis } from '../../test/helpers/redis-server.js';
 import { requireService } from '../../test/helpers/service.js';
 import { createPurger, preparePurge, purgeSharedTier, type Purge } from './purger.js';

@@ -2,7 +2,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { runStoreContract } from '../storage/store.contract.js';
+import { runStoreContract } from './store.contract.js';
 import { normalizeVaryValue } from '../cache/policy/vary.js';
 import { hasRedisServer, REDIS_HINT, startRedis, type RedisHandle } from '../../test/helpers/redis-server.js';
 import { requireService } from '../../test/helpers/service.js';

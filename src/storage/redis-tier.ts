@@ -11,13 +11,13 @@
 //                           gen is below its zone's hard generation (or clr) is absent, below soft it is stale.
 //   l:<key>                 fetch lock (SET NX PX, token-checked release)
 // Index keys carry a TTL at least the longest of their variants', so nothing but the generations outlives its data.
-import { backoff } from './backoff.js';
+import { backoff } from '../cluster/backoff.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { headersOfSelector, hostName, pathMember, preflightObjectKey, primaryKey, selectorOf, zoneIdOf, zoneScoped, type HeaderValues } from '../cache/key.js';
 import { preciseAge } from '../cache/policy/freshness.js';
 import type { Freshness } from '../cache/policy/types.js';
-import type { AsyncStore, PurgeTarget, StoredEntry, VariantInput } from '../storage/store.js';
+import type { AsyncStore, PurgeTarget, StoredEntry, VariantInput } from './store.js';
 import { LUA_PURGE, LUA_PUT, LUA_RELEASE, type Arg, type TierCommands } from './redis-tier-lua.js';
 
 export interface RedisTierOptions {

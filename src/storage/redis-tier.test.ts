@@ -7,7 +7,7 @@ import { hasRedisServer, REDIS_HINT, startRedis, type RedisHandle } from '../../
 import { requireService } from '../../test/helpers/service.js';
 import { normalizeVaryValue } from '../cache/policy/vary.js';
 import type { Freshness } from '../cache/policy/types.js';
-import { contractInput, CONTRACT_FRESHNESS, objectTarget, type ContractEntry } from '../storage/store.contract.js';
+import { contractInput, CONTRACT_FRESHNESS, objectTarget, type ContractEntry } from './store.contract.js';
 import { createRedisTier, tierTtlMs, type RedisTier, type RedisTierOptions } from './redis-tier.js';
 
 const PREFIX = 'test:tier:';
