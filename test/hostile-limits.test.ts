@@ -120,7 +120,7 @@ test('a chunked body growing past maxBodyBytes after the origin answered: the co
     res.write('early');
     req.on('data', () => {});
     req.on('end', () => { completed = true; res.end('x'.repeat(95)); });
-    req.on('aborted', () => { aborted = true; });
+    req.on('close', () => { if (!req.complete) aborted = true; }); // the public form of the deprecated 'aborted' event
     req.on('error', () => { aborted = true; });
   });
   await new Promise<void>((r) => early.listen(0, '127.0.0.1', () => r()));

@@ -1,6 +1,6 @@
 // The public HTTP listener: node:http with request limits, the request guard, malformed-request answers (RFC 9112)
 // that close the connection, a request-content byte limit, and a crash guard around the handler.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../observability/logger.js';
 import { connectionsCheckingIntervalFor, DEFAULT_LIMITS, type Limits } from '../http/limits.js';
@@ -80,21 +80,27 @@ function statusForClientError(err: Error & { code?: string; rawPacket?: Buffer }
 }
 
 /**
- * Counts request content as llhttp hands it over; past `max` the rest is dropped and `onOverflow` runs once.
- * (IncomingMessage.push is what node:http's parser calls for each body chunk.)
+ * The listener's request class (node:http's documented `IncomingMessage` server option): it counts request content as
+ * node:http hands it over (through Readable#push, the public way data enters a readable stream); past the limit set by
+ * limitContent the rest is dropped and `onOverflow` runs once. Without a limit it is a plain IncomingMessage.
  */
-function limitContent(req: IncomingMessage, max: number, onOverflow: () => void): void {
-  let seen = 0;
-  let tripped = false;
-  const push = req.push;
-  req.push = function limitedPush(this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding): boolean {
-    if (chunk !== null && !tripped) {
-      seen += (chunk as Buffer).length;
-      if (seen > max) { tripped = true; onOverflow(); }
+export class LimitedRequest extends IncomingMessage {
+  #limit: { max: number; seen: number; tripped: boolean; onOverflow: () => void } | undefined;
+
+  /** Starts counting: at most `max` bytes of content are passed on. */
+  limitContent(max: number, onOverflow: () => void): void {
+    this.#limit = { max, seen: 0, tripped: false, onOverflow };
+  }
+
+  override push(chunk: unknown, encoding?: BufferEncoding): boolean {
+    const limit = this.#limit;
+    if (limit !== undefined && chunk !== null) {
+      if (limit.tripped) return true;
+      limit.seen += (chunk as Buffer).length;
+      if (limit.seen > limit.max) { limit.tripped = true; limit.onOverflow(); return true; }
     }
-    if (tripped && chunk !== null) return true;
-    return push.call(this, chunk, encoding);
-  };
+    return super.push(chunk, encoding);
+  }
 }
 
 /** The server below parses strictly (insecureHTTPParser: false): llhttp has refused bad field syntax already. */
@@ -109,6 +115,7 @@ export function createEdgeListener(handler: Handler, logger: Logger, limits: Lim
   };
 
   const server = createServer({
+    IncomingMessage: LimitedRequest,
     maxHeaderSize: limits.maxHeaderBytes,
     headersTimeout: limits.headersTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
@@ -149,7 +156,7 @@ export function createEdgeListener(handler: Handler, logger: Logger, limits: Lim
     if (rejection) { refuse(conn, res, rejection); return; }
     if (!res.shouldKeepAlive) conn.closing = true;
     dropConnectionListed(req.headers);
-    if (req.headers['transfer-encoding'] !== undefined) limitContent(req, limits.maxBodyBytes, () => contentTooLarge(req, res, conn));
+    if (req.headers['transfer-encoding'] !== undefined && req instanceof LimitedRequest) req.limitContent(limits.maxBodyBytes, () => contentTooLarge(req, res, conn));
     if (expectsContinue) res.writeContinue();
     try { handler(req, res); } catch (err) {
       logger.error({ err: String(err), method: req.method }, 'request handler failed');
