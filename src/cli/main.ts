@@ -1,11 +1,14 @@
-// edgecache's command line: serve, purge, inspect, check-config.
+// edgecache's command line: serve, purge, inspect, check-config, schema; exit codes (0 ok, 1 failed, 2 usage or config).
 import cluster from 'node:cluster';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { runWorker, WORKER_CONFIG_ENV } from '../control/workers.js';
 import { addServeCommand } from './serve.js';
 import { addPurgeCommand } from './purge.js';
 import { addInspectCommand } from './inspect.js';
 import { ConfigError, resolveConfig } from '../config/load.js';
+import { configJsonSchemaText } from '../config/json-schema.js';
+import { packageVersion } from './package-info.js';
+import { EXIT_FAILED, EXIT_USAGE } from './run.js';
 
 if (cluster.isWorker && process.env[WORKER_CONFIG_ENV]) {
   runWorker().catch((err: unknown) => {
@@ -18,7 +21,10 @@ if (cluster.isWorker && process.env[WORKER_CONFIG_ENV]) {
 
 async function runCli(): Promise<void> {
   const program = new Command();
-  program.name('edgecache').description('A CDN edge cache that gets CORS right').version('0.1.0');
+  // Before the subcommands are added, so they inherit it: commander's own errors (unknown option or command, missing
+  // value or argument) become a CommanderError here instead of process.exit(1).
+  program.exitOverride();
+  program.name('edgecache').description('A CDN edge cache that gets CORS right').version(packageVersion());
   addServeCommand(program);
   addPurgeCommand(program);
   addInspectCommand(program);
@@ -32,12 +38,20 @@ async function runCli(): Promise<void> {
       } catch (err) {
         if (!(err instanceof ConfigError)) throw err;
         console.error(`edgecache: ${err.message}`);
-        process.exitCode = 2;
+        process.exitCode = EXIT_USAGE;
       }
     });
+  program.command('schema')
+    .description("print the config file's JSON Schema (for editors; also shipped as schema/edgecache.schema.json)")
+    .action(() => { process.stdout.write(configJsonSchemaText()); });
 
   await program.parseAsync(process.argv).catch((err: unknown) => {
+    if (err instanceof CommanderError) {
+      // Help and --version end with exit code 0; every other commander error is a usage error (already printed).
+      process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+      return;
+    }
     console.error(`edgecache: ${(err as Error).message}`);
-    process.exitCode = 1;
+    process.exitCode = EXIT_FAILED;
   });
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config, type ConfigInput } from './schema.js';
+import { allowedKeysAt } from './json-schema.js';
 
 export class ConfigError extends Error {
   readonly code = 'ECONFIG';
@@ -35,25 +36,6 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-interface SchemaDef { type: string; innerType?: unknown; in?: unknown; element?: unknown; shape?: Record<string, unknown> }
-const defOf = (s: unknown): SchemaDef | undefined => (s as { _zod?: { def?: SchemaDef } } | undefined)?._zod?.def;
-
-/** The setting names a config object allows at `path` (walking the zod schema), for "unknown setting" messages. */
-export function allowedKeysAt(schema: unknown, path: readonly PropertyKey[]): string[] | undefined {
-  const unwrap = (s: unknown): SchemaDef | undefined => {
-    let d = defOf(s);
-    while (d && (d.innerType !== undefined || d.type === 'pipe')) d = defOf(d.type === 'pipe' ? d.in : d.innerType);
-    return d;
-  };
-  let d = unwrap(schema);
-  for (const p of path) {
-    if (typeof p === 'number' && d?.type === 'array') d = unwrap(d.element);
-    else if (typeof p === 'string' && d?.type === 'object' && d.shape) d = unwrap(d.shape[p]);
-    else return undefined;
-  }
-  return d?.type === 'object' && d.shape ? Object.keys(d.shape) : undefined;
-}
-
 function pathText(path: readonly PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
 }
@@ -62,7 +44,7 @@ function pathText(path: readonly PropertyKey[]): string {
 export function formatIssues(error: z.ZodError, input: unknown, source: string): string {
   const lines = error.issues.flatMap((issue) => {
     if (issue.code === 'unrecognized_keys') {
-      const allowed = allowedKeysAt(configSchema, issue.path);
+      const allowed = allowedKeysAt(issue.path);
       return issue.keys.map((key) => {
         const where = pathText([...issue.path, key]);
         return `  ${where}: got ${describe(valueAt(input, [...issue.path, key]))}: unknown setting${allowed ? ` (allowed here: ${allowed.join(', ')})` : ''}`;
