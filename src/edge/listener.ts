@@ -102,6 +102,11 @@ export class LimitedRequest extends IncomingMessage {
     return super.push(chunk, encoding);
   }
 }
+// undici, when an origin request fails, destroys the request body it was given (the handler passes `req` itself); for
+// an IncomingMessage it first detaches the client socket so the destroy does not cut the client off before its 502
+// (nodejs/node#38505), and it recognises one by `Object.getPrototypeOf(body).constructor === IncomingMessage`. A
+// LimitedRequest is one, so it says so (`instanceof LimitedRequest` is unaffected).
+Object.defineProperty(LimitedRequest.prototype, 'constructor', { value: IncomingMessage, writable: true, configurable: true });
 
 /** The server below parses strictly (insecureHTTPParser: false): llhttp has refused bad field syntax already. */
 const GUARD_OPTIONS = { fieldSyntaxChecked: true } as const;
