@@ -2,6 +2,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startOrigin, startTestEdge, send, ADMIN_TOKEN } from './helpers/http.js';
@@ -53,4 +55,66 @@ test('edgecache inspect lists the variants of a URL; edgecache purge --url --hea
   assert.equal(purged.code, 0, purged.err);
   assert.match(purged.out, /purged 1 file \(the variant selected by origin\) in zone default/);
   assert.deepEqual([await get(a), await get(b), await get()], ['MISS', 'HIT', 'HIT']);
+});
+
+test('--admin pointed at the edge port by mistake: the token never reaches the origin, even one that answers /healthz like the admin API', async (t) => {
+  // The origin records everything and answers /healthz with the admin API's marker field and body (a spoof, or a copy).
+  const origin = await startOrigin(t, (req, res) => {
+    if (req.url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'application/json', 'edgecache-api': 'admin', 'cache-control': 'no-store' });
+      res.end(JSON.stringify({ status: 'ok', api: 'edgecache-admin' }));
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify({ success: true, errors: [], messages: [], result: { id: 'from-origin', url: 'x', variants: [] } }));
+  });
+  const edge = await startTestEdge(t, { origin: origin.url });
+  const url = 'https://cdn.example.com/app.js';
+  for (const args of [
+    ['purge', '--url', url, '--admin', edge.base, '--token', ADMIN_TOKEN],
+    ['purge', '--everything', '--admin', `${edge.base}/`, '--token', ADMIN_TOKEN],
+    ['inspect', url, '--admin', edge.base, '--token', ADMIN_TOKEN],
+  ]) {
+    const r = await edgecache(t, args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, /is not edgecache's admin API \(its answer came through the edge \(it carries cf-cache-status\)\), so the token was not sent/);
+  }
+  assert.ok(origin.requests.length > 0, 'the probes did reach the origin (through the edge)');
+  for (const r of origin.requests) {
+    assert.equal(r.method, 'GET');
+    assert.equal(r.headers.authorization, undefined);
+    assert.ok(!JSON.stringify(r.headers).includes(ADMIN_TOKEN) && !r.body.toString().includes(ADMIN_TOKEN), `${r.url} carried the token`);
+  }
+
+  // The same commands at the admin port work, and the origin still never sees the token.
+  const ok = await edgecache(t, ['purge', '--url', url, '--admin', edge.adminBase, '--token', ADMIN_TOKEN]);
+  assert.equal(ok.code, 0, ok.err);
+  // Nothing was cached under that URL: the API's "nothing matched" note is printed.
+  assert.match(ok.out, /^purged 1 file in zone default \(id [0-9a-f]+\)\n {2}note 1100: Nothing matched: no cached entry of zone default matched this purge\n$/);
+  assert.ok(origin.requests.every((r) => !JSON.stringify(r.headers).includes(ADMIN_TOKEN)));
+});
+
+test('purge --config infers the zone from the URL host against a real edge with two zones', async (t) => {
+  const origin = await startOrigin(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'public, max-age=300' });
+    res.end('body');
+  });
+  const edge = await startTestEdge(t, {
+    zones: [{ id: 'shop', hosts: ['shop.example'], origin: origin.url }, { id: 'blog', hosts: ['blog.example'], origin: origin.url }],
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'edgecache-cli-zone-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const config = join(dir, 'edgecache.yaml');
+  await writeFile(config, [
+    `admin: {listen: "127.0.0.1:${edge.admin.port}", tokens: [{token: "${ADMIN_TOKEN}"}]}`,
+    'zones:',
+    `  - {id: shop, hosts: [shop.example], origin: "${origin.url}"}`,
+    `  - {id: blog, hosts: [blog.example], origin: "${origin.url}"}`,
+  ].join('\n'));
+  const get = async (host: string) => (await send(`${edge.base}/a.txt`, { headers: { host } })).headers['cf-cache-status'];
+  for (const host of ['shop.example', 'blog.example']) { await get(host); assert.equal(await get(host), 'HIT'); }
+  const r = await edgecache(t, ['purge', '--config', config, '--url', 'https://blog.example/a.txt']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^purged 1 file in zone blog \(id [0-9a-f]+\)\n$/);
+  assert.deepEqual([await get('shop.example'), await get('blog.example')], ['HIT', 'MISS']);
 });

@@ -14,14 +14,17 @@ function purge(edge: Edge, body: unknown, opts: { token?: string | null; zone?: 
   });
 }
 
-async function purgeOk(edge: Edge, body: unknown): Promise<void> {
+/** A successful purge; `messages` is what its envelope must carry (none unless said). */
+async function purgeOk(edge: Edge, body: unknown, messages: unknown[] = []): Promise<void> {
   const r = await purge(edge, body);
   assert.equal(r.status, 200, r.body);
   const j = JSON.parse(r.body) as { success: boolean; errors: unknown[]; messages: unknown[]; result: { id: unknown } };
   assert.equal(j.success, true);
-  assert.deepEqual([j.errors, j.messages], [[], []]);
+  assert.deepEqual([j.errors, j.messages], [[], messages]);
   assert.equal(typeof j.result.id, 'string');
 }
+
+const NOTHING_MATCHED = { code: 1100, message: 'Nothing matched: no cached entry of zone default matched this purge' };
 
 const A = 'https://a.example';
 const B = 'https://b.example';
@@ -92,7 +95,7 @@ test('files with headers: exactly the variant those headers select (names case-i
   assert.deepEqual(await statuses(edge, cases), ['HIT', 'MISS', 'HIT']);
   await purgeOk(edge, { files: [{ url, headers: { Accept: 'text/html' } }] });
   assert.deepEqual(await statuses(edge, cases), ['HIT', 'HIT', 'MISS']);
-  await purgeOk(edge, { files: [{ url, headers: { Origin: 'https://never-seen.example' } }] });
+  await purgeOk(edge, { files: [{ url, headers: { Origin: 'https://never-seen.example' } }] }, [NOTHING_MATCHED]);
   assert.deepEqual(await statuses(edge, cases), ['HIT', 'HIT', 'HIT']);
 
   // A header the response's Vary names does count.
@@ -233,4 +236,16 @@ test('every error code, in the order auth → zone → body, with Cloudflare env
   assert.equal(origin.count('/keep.js'), fetchesBefore);
   await purgeOk(edge, { files: [url] }); // and the same body, accepted, does
   assert.deepEqual(await statuses(edge, keep), ['MISS', 'MISS']);
+});
+
+test('a purge that matched nothing says so in messages; one that matched, or a whole-zone purge (not counted), does not', async (t) => {
+  const { origin } = await corsOrigin(t);
+  const edge = await startTestEdge(t, { origin: origin.url });
+  await purgeOk(edge, { tags: ['common'] }, [NOTHING_MATCHED]);
+  await purgeOk(edge, { hosts: ['cdn.example.com'] }, [NOTHING_MATCHED]);
+  await purgeOk(edge, { prefixes: ['cdn.example.com/tagged/'], soft: true }, [NOTHING_MATCHED]);
+  await purgeOk(edge, { purge_everything: true });
+  await fill(edge, [['/tagged/a.js', {}]]);
+  await purgeOk(edge, { tags: ['common'] });
+  await purgeOk(edge, { tags: ['common'] }, [NOTHING_MATCHED]);
 });

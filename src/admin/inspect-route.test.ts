@@ -37,7 +37,7 @@ async function start(t: TestContext): Promise<string> {
   }
   const server = createAdminServer({
     tokens: config.admin.tokens, zoneIds: ['shop'], logger: createLogger('silent'), maxItems: 10,
-    applyPurge: async () => {},
+    applyPurge: async () => ({ matched: undefined, cluster: false }),
     metrics: async () => ({ contentType: 'text/plain', text: '' }),
     health: () => ({}),
     inspect: async (zoneId, url, headers) => inspectVariants(store, zones, zoneId, url, headers),

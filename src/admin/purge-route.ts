@@ -2,9 +2,11 @@
 // Error codes and the order of the checks: src/purge/api-errors.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parsePurgeBody, PurgeError, type PurgeRequest } from '../purge/request.js';
+import type { PurgeOutcome } from '../purge/purger.js';
+import { API_MESSAGES } from '../purge/api-errors.js';
 import { admitAdminRequest, type AdmitOptions } from './admit.js';
 import { readAdminBody } from './body.js';
-import { sendApiError, sendApiSuccess } from './reply.js';
+import { sendApiError, sendApiSuccess, type ApiMessage } from './reply.js';
 
 export interface PurgeRouteOptions extends AdmitOptions {
   /** Most items (URLs, tags, hosts, prefixes) in one request (config purge.maxItems). */
@@ -13,9 +15,9 @@ export interface PurgeRouteOptions extends AdmitOptions {
   maxBodyBytes: number;
   /**
    * Applies the purge; reject with an Error whose code is 'EBUSUNAVAILABLE' (the cluster bus) or 'TIER_UNAVAILABLE' /
-   * 'TIER_TIMEOUT' (the shared tier) when the cluster cannot be reached.
+   * 'TIER_TIMEOUT' (the shared tier) when the cluster cannot be reached. Resolves with what it matched (when known).
    */
-  apply(zoneId: string, req: PurgeRequest): Promise<void>;
+  apply(zoneId: string, req: PurgeRequest): Promise<PurgeOutcome | void>;
   newId(): string;
   /** Told about unexpected apply failures (for the log); never given request headers or tokens. */
   onError?(err: unknown): void;
@@ -26,6 +28,13 @@ const CLUSTER_UNAVAILABLE = new Set(['EBUSUNAVAILABLE', 'TIER_UNAVAILABLE', 'TIE
 
 function isClusterUnavailable(err: unknown): boolean {
   return typeof err === 'object' && err !== null && CLUSTER_UNAVAILABLE.has((err as { code?: unknown }).code as string);
+}
+
+/** The notes for a successful purge: "nothing matched" when it is known that nothing did. */
+export function purgeMessages(zoneId: string, outcome: PurgeOutcome | void): ApiMessage[] {
+  if (!outcome || outcome.matched !== 0) return [];
+  const where = outcome.cluster ? ' on this node (the other cluster nodes apply it too)' : '';
+  return [{ code: API_MESSAGES.nothingMatched.code, message: `Nothing matched: no cached entry of zone ${zoneId} matched this purge${where}` }];
 }
 
 /** Handles one purge request for `zoneId` (already taken from the path by the admin server). */
@@ -48,8 +57,9 @@ async function runPurge(req: IncomingMessage, res: ServerResponse, zoneId: strin
     return;
   }
 
+  let outcome: PurgeOutcome | void;
   try {
-    await opts.apply(zoneId, parsed);
+    outcome = await opts.apply(zoneId, parsed);
   } catch (err) {
     if (isClusterUnavailable(err)) {
       sendApiError(res, 'clusterUnavailable', 'Cluster unavailable: the purge could not be sent to the other nodes (Redis, the cluster bus and shared tier, is unreachable); retry when the cluster is back');
@@ -59,5 +69,5 @@ async function runPurge(req: IncomingMessage, res: ServerResponse, zoneId: strin
     sendApiError(res, 'internal', 'Purge failed with an internal error; see the server log');
     return;
   }
-  sendApiSuccess(res, { id: opts.newId() });
+  sendApiSuccess(res, { id: opts.newId() }, purgeMessages(zoneId, outcome));
 }

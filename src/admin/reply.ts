@@ -22,9 +22,15 @@ export function sendApiError(res: ServerResponse, error: ApiErrorName, message: 
   send(res, status, { success: false, errors: [{ code, message }], messages: [], result: null }, extraHeaders);
 }
 
-/** Writes a success: {"success":true,"errors":[],"messages":[],"result":…}. */
-export function sendApiSuccess(res: ServerResponse, result: unknown): void {
-  send(res, 200, { success: true, errors: [], messages: [], result });
+/** A note in a successful answer's `messages`. */
+export interface ApiMessage {
+  code: number;
+  message: string;
+}
+
+/** Writes a success: {"success":true,"errors":[],"messages":[…],"result":…}. */
+export function sendApiSuccess(res: ServerResponse, result: unknown, messages: readonly ApiMessage[] = []): void {
+  send(res, 200, { success: true, errors: [], messages, result });
 }
 
 /**

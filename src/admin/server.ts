@@ -3,12 +3,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../observability/logger.js';
 import type { PurgeRequest } from '../purge/request.js';
+import type { PurgeOutcome } from '../purge/purger.js';
 import { createTokenChecker, type AdminToken } from './auth.js';
 import { admitAdminRequest } from './admit.js';
 import { MAX_PURGE_BODY_BYTES } from './body.js';
 import { handlePurge } from './purge-route.js';
 import { handleInspect, type InspectResult } from './inspect-route.js';
 import { sendApiError } from './reply.js';
+import { ADMIN_API_HEADER, ADMIN_API_HEADER_VALUE, ADMIN_API_NAME } from './identity.js';
 import { createDashboardRoute, type DashboardSource } from './dashboard/route.js';
 
 export interface AdminOptions {
@@ -18,8 +20,8 @@ export interface AdminOptions {
   metrics(): Promise<{ contentType: string; text: string }>;
   logger: Logger;
   maxItems: number;
-  /** Applies a purge (locally, or through the cluster bus). */
-  applyPurge(zoneId: string, req: PurgeRequest): Promise<void>;
+  /** Applies a purge (locally, or through the cluster bus); resolves with what it matched on this node. */
+  applyPurge(zoneId: string, req: PurgeRequest): Promise<PurgeOutcome>;
   /** Fields for /healthz beyond status and zones (store counts, cluster state). */
   health(): Record<string, unknown>;
   inspect(zoneId: string, url: string, headers: Record<string, string>): Promise<InspectResult>;
@@ -46,9 +48,13 @@ export function createAdminServer(opts: AdminOptions): Server {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     if (path === '/healthz') {
-      const body = JSON.stringify({ status: 'ok', uptimeSeconds: Math.round((Date.now() - started) / 1000),
+      // `api` and the edgecache-api field tell a client (the CLI) it reached the admin API before it sends a token.
+      const body = JSON.stringify({ status: 'ok', api: ADMIN_API_NAME, uptimeSeconds: Math.round((Date.now() - started) / 1000),
         zones: opts.zoneIds, ...opts.health() });
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+      res.writeHead(200, {
+        'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body),
+        [ADMIN_API_HEADER]: ADMIN_API_HEADER_VALUE,
+      });
       res.end(body);
       return;
     }

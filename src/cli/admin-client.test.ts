@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startOrigin } from '../../test/helpers/http.js';
+import { startFakeAdmin, startOrigin } from '../../test/helpers/http.js';
 import { inspectUrl, purgeCache, reportFailure, resolveAdminTarget } from './admin-client.js';
 import { CliError } from './run.js';
 
@@ -18,7 +18,7 @@ async function closedPort(): Promise<number> {
 }
 
 test('purgeCache and inspectUrl POST JSON with bearer auth under the admin base path, zone id percent-encoded', async (t) => {
-  const admin = await startOrigin(t, (_req, res) => {
+  const admin = await startFakeAdmin(t, (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ success: true, errors: [], messages: [], result: { id: 'p1', url: 'u', variants: [] } }));
   });
@@ -36,7 +36,7 @@ test('purgeCache and inspectUrl POST JSON with bearer auth under the admin base 
 
 test('a refusal keeps its status and Cloudflare errors; a non-JSON reply keeps its text; both print escaped', async (t) => {
   let reply = { status: 403, type: 'application/json', body: JSON.stringify({ success: false, errors: [{ code: 10000, message: 'Authentication error\u001b[31m' }], messages: [], result: null }) };
-  const admin = await startOrigin(t, (_req, res) => { res.writeHead(reply.status, { 'content-type': reply.type }); res.end(reply.body); });
+  const admin = await startFakeAdmin(t, (_req, res) => { res.writeHead(reply.status, { 'content-type': reply.type }); res.end(reply.body); });
   const target = resolveAdminTarget({ admin: admin.url, token: TOKEN });
   const refused = await purgeCache(target, { purge_everything: true });
   assert.equal(refused.status, 403);

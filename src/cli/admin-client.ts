@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { compileZoneKeyRules } from '../cache/zone-keys.js';
+import { ADMIN_PROBE_PATH, notAdminApiReason } from '../admin/identity.js';
 import { CliError, printable, type CliOutput } from './run.js';
 
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:8788';
@@ -27,7 +29,7 @@ export function addAdminTargetOptions(cmd: Command): Command {
   return cmd
     .option('--admin <url>', `admin API base URL (default: the config's admin.listen, else ${DEFAULT_ADMIN_URL})`)
     .option('--token <token>', `admin token (default: $${TOKEN_ENV}, else the config's token for the zone)`)
-    .option('--zone <id>', 'zone id', DEFAULT_ZONE)
+    .option('--zone <id>', `zone id (default: with --config, the zone serving the URLs' or hosts' host, else ${DEFAULT_ZONE})`)
     .option('--config <file>', 'edgecache config file to take the admin address and token from');
 }
 
@@ -39,10 +41,30 @@ function adminUrlFromListen(listen: { host: string; port: number }): string {
   return `http://${host}:${listen.port}`;
 }
 
-/** Admin URL: --admin, else config admin.listen, else the default. Token: --token, else $EDGECACHE_ADMIN_TOKEN, else config. */
-export function resolveAdminTarget(flags: AdminTargetFlags): AdminTarget {
-  const zone = flags.zone ?? DEFAULT_ZONE;
-  if (zone === '') throw new CliError('EUSAGE', '--zone must not be empty');
+/**
+ * The zone when --zone is not given: with a config, the one zone serving every host the command names (as the edge
+ * routes a Host: exact, then the longest *.suffix, then *); with no host named, the config's only zone; else "default".
+ */
+export function inferZone(config: Config | undefined, hosts: readonly string[], source = 'the config'): string {
+  if (!config || config.zones.length === 0) return DEFAULT_ZONE;
+  if (hosts.length === 0) return config.zones.length === 1 ? config.zones[0]!.id : DEFAULT_ZONE;
+  const router = compileZoneKeyRules(config);
+  const ids = new Set<string>();
+  for (const host of hosts) {
+    const zone = router.match(host.toLowerCase());
+    if (!zone) throw new CliError('EUSAGE', `no zone in ${source} serves host ${JSON.stringify(host)}: pass --zone`);
+    ids.add(zone.id);
+  }
+  if (ids.size > 1) throw new CliError('EUSAGE', `the hosts belong to zones ${[...ids].join(', ')}: purge each zone separately, with --zone`);
+  return [...ids][0]!;
+}
+
+/**
+ * Admin URL: --admin, else config admin.listen, else the default. Zone: --zone, else inferred from `hosts` (the hosts
+ * the command names) and the config (inferZone). Token: --token, else $EDGECACHE_ADMIN_TOKEN, else the config's.
+ */
+export function resolveAdminTarget(flags: AdminTargetFlags, hosts: readonly string[] = []): AdminTarget {
+  if (flags.zone === '') throw new CliError('EUSAGE', '--zone must not be empty');
   let config: Config | undefined;
   if (flags.config !== undefined) {
     try {
@@ -51,6 +73,7 @@ export function resolveAdminTarget(flags: AdminTargetFlags): AdminTarget {
       throw new CliError('ECONFIG', err instanceof Error ? err.message : `cannot load config ${flags.config}`);
     }
   }
+  const zone = flags.zone ?? inferZone(config, hosts, flags.config);
   const rawUrl = flags.admin ?? (config ? adminUrlFromListen(config.admin.listen) : DEFAULT_ADMIN_URL);
   let adminUrl: URL;
   try {
@@ -84,25 +107,41 @@ export interface AdminReply<R = unknown> {
   text: string;
 }
 
-/** POSTs JSON to `path` under the admin URL with bearer auth. Network failures become CliError('EADMIN'). */
-export async function postAdmin<R>(target: AdminTarget, path: string, body: unknown): Promise<AdminReply<R>> {
-  const url = new URL(path, target.adminUrl);
-  let res: Response;
-  let text: string;
+/** One request to the admin listener (never following redirects); network failures become CliError('EADMIN'). */
+async function fetchAdmin(url: URL, init: RequestInit): Promise<{ res: Response; text: string }> {
   try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      redirect: 'error',
-    });
-    text = await res.text();
+    const res = await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS), redirect: 'error' });
+    return { res, text: await res.text() };
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     const why = (err as Error).name === 'TimeoutError' ? `no answer within ${REQUEST_TIMEOUT_MS / 1000}s` : (cause?.code ?? cause?.message ?? (err as Error).message);
     throw new CliError('EADMIN', `cannot reach the admin API at ${url.origin}: ${why}`);
   }
+}
+
+/**
+ * Checks, without credentials, that the admin URL is edgecache's admin API (GET /healthz identifies it): the token is
+ * only ever sent there, never to the edge port (which would relay it to an origin) or to anything else.
+ */
+export async function verifyAdminApi(adminUrl: URL): Promise<void> {
+  const url = new URL(ADMIN_PROBE_PATH, adminUrl);
+  const { res, text } = await fetchAdmin(url, { method: 'GET', headers: { accept: 'application/json' } });
+  const why = notAdminApiReason(res.status, (name) => res.headers.get(name), text);
+  if (why !== undefined) {
+    throw new CliError('EUSAGE', `${adminUrl.href} is not edgecache's admin API (${why}), so the token was not sent; ` +
+      'is --admin pointing at the edge port? The admin API listens on admin.listen (default 127.0.0.1:8788)');
+  }
+}
+
+/** POSTs JSON to `path` under the admin URL with bearer auth, once the URL is verified to be the admin API. */
+export async function postAdmin<R>(target: AdminTarget, path: string, body: unknown): Promise<AdminReply<R>> {
+  await verifyAdminApi(target.adminUrl);
+  const url = new URL(path, target.adminUrl);
+  const { res, text } = await fetchAdmin(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify(body),
+  });
   let envelope: CfEnvelope<R> | undefined;
   try {
     const parsed = JSON.parse(text) as unknown;
@@ -139,6 +178,15 @@ export function purgeCache(target: AdminTarget, body: Record<string, unknown>): 
 /** POST /edgecache/v1/zones/{zone}/inspect: the cached variants of `url`, and which one `headers` would select. */
 export function inspectUrl(target: AdminTarget, url: string, headers: Record<string, string>): Promise<AdminReply<InspectResult>> {
   return postAdmin(target, `edgecache/v1/zones/${encodeURIComponent(target.zone)}/inspect`, { url, headers });
+}
+
+/** Prints the notes of a successful answer (its envelope's `messages`, e.g. "Nothing matched"). */
+export function reportMessages(io: CliOutput, reply: AdminReply): void {
+  const messages: unknown[] = Array.isArray(reply.envelope?.messages) ? reply.envelope.messages : [];
+  for (const m of messages) {
+    const { code, message } = (typeof m === 'object' && m !== null ? m : { message: m }) as { code?: unknown; message?: unknown };
+    io.out(`  note${code === undefined ? '' : ` ${printable(String(code))}`}: ${printable(String(message))}`);
+  }
 }
 
 /** Prints a refusal from the admin API (its Cloudflare errors, or the raw status) to stderr. */

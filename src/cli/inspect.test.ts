@@ -2,7 +2,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command, CommanderError } from 'commander';
-import { ADMIN_TOKEN, send, startOrigin, startTestEdge, type TestOrigin } from '../../test/helpers/http.js';
+import { ADMIN_TOKEN, send, startFakeAdmin, startOrigin, startTestEdge, type TestOrigin } from '../../test/helpers/http.js';
 import { addInspectCommand, formatInspectTable } from './inspect.js';
 import { TOKEN_ENV, type InspectResult } from './admin-client.js';
 import { addPurgeCommand } from './purge.js';
@@ -41,7 +41,7 @@ const RESULT: InspectResult = {
 };
 
 function fakeAdmin(t: TestContext, status = 200, body: unknown = { success: true, errors: [], messages: [], result: RESULT }): Promise<TestOrigin> {
-  return startOrigin(t, (_req, res) => {
+  return startFakeAdmin(t, (_req, res) => {
     res.writeHead(status, { 'content-type': 'application/json' });
     res.end(JSON.stringify(body));
   });

@@ -68,7 +68,7 @@ export function addInspectCommand(program: Command): Command {
     await runCli(self, async (io) => {
       if (!/^https?:\/\/[^/?#]/i.test(url)) throw new CliError('EUSAGE', `${JSON.stringify(url)} is not an absolute http(s) URL (e.g. https://cdn.example.com/app.js)`);
       const headers = parseHeaderFlags(flags.header);
-      const target = resolveAdminTarget(flags);
+      const target = resolveAdminTarget(flags, URL.canParse(url) ? [new URL(url).host] : []);
       const reply = await inspectUrl(target, url, headers);
       const result = reply.envelope?.result;
       if (reply.status !== 200 || reply.envelope?.success !== true || typeof result !== 'object' || result === null) {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { startOrigin, type TestOrigin } from '../../test/helpers/http.js';
+import { answerAdminProbe, isAdminProbe, startFakeAdmin, startOrigin, type Recorded, type TestOrigin } from '../../test/helpers/http.js';
 import { addPurgeCommand } from './purge.js';
 import { resolveAdminTarget, TOKEN_ENV } from './admin-client.js';
 import { createTokenChecker } from '../admin/auth.js';
@@ -53,8 +53,8 @@ async function run(args: string[], env: Record<string, string | undefined> = {})
 }
 
 /** A fake admin API answering every purge with success (or what `reply` says) and recording the requests. */
-function fakeAdmin(t: TestContext, reply?: (body: unknown) => { status: number; body: string; type?: string }): Promise<TestOrigin> {
-  return startOrigin(t, (req, res) => {
+function fakeAdmin(t: TestContext, reply?: (body: unknown) => { status: number; body: string; type?: string }): Promise<TestOrigin & { probes: Recorded[] }> {
+  return startFakeAdmin(t, (req, res) => {
     const parsed: unknown = JSON.parse(req.body.toString('utf8') || 'null');
     const r = reply?.(parsed) ?? { status: 200, body: JSON.stringify({ success: true, errors: [], messages: [], result: { id: 'abc123' } }) };
     res.writeHead(r.status, { 'content-type': r.type ?? 'application/json' });
@@ -257,6 +257,7 @@ test('a bad config file exits 2 with the config error', async (t) => {
 test('end to end with the real purge route: the CLI bodies parse into the intended purges', async (t) => {
   const applied: { zoneId: string; req: PurgeRequest }[] = [];
   const server = createServer((req, res) => {
+    if (isAdminProbe(req)) { answerAdminProbe(res); return; }
     const m = /^\/client\/v4\/zones\/([^/]+)\/purge_cache$/.exec(req.url ?? '');
     handlePurge(req, res, decodeURIComponent(m?.[1] ?? ''), {
       checkToken: createTokenChecker([{ token: TOKEN, zones: ['shop'] }]),
@@ -309,4 +310,73 @@ test('as a child process: real exit codes and output through src/cli/main.ts', a
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /choose exactly one of/);
   assert.equal(admin.requests.length, 1);
+});
+
+test('the token goes only to a verified admin API: an unauthenticated GET /healthz first; anything else gets no token (exit 2)', async (t) => {
+  const admin = await fakeAdmin(t);
+  const ok = await run(['purge', '--admin', admin.url, '--token', TOKEN, '--tag', 'a']);
+  assert.equal(ok.code, 0, ok.err);
+  assert.equal(admin.probes.length, 1);
+  assert.equal(admin.probes[0]?.headers.authorization, undefined, 'the probe carries no credentials');
+  assert.equal(admin.requests[0]?.headers.authorization, `Bearer ${TOKEN}`);
+
+  // A server that answers everything with a Cloudflare success (as an origin behind the edge might): never given the token.
+  const impostor = await startOrigin(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ success: true, errors: [], messages: [], result: { id: 'x' }, status: 'ok' }));
+  });
+  for (const args of [['purge', '--tag', 'a'], ['purge', '--everything']]) {
+    const r = await run([...args, '--admin', impostor.url, '--token', TOKEN]);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /is not edgecache's admin API \(its answer \(HTTP 200\) has no "edgecache-api: admin" field\), so the token was not sent/);
+    assert.match(r.err, /edge port/);
+    assert.equal(r.out, '');
+  }
+  assert.deepEqual(impostor.requests.map((r) => [r.method, r.url]), [['GET', '/healthz'], ['GET', '/healthz']]);
+  assert.ok(impostor.requests.every((r) => !JSON.stringify(r.headers).includes(TOKEN) && !r.body.toString().includes(TOKEN)));
+});
+
+test("a purge's API messages are printed after its summary (e.g. nothing matched), exit 0", async (t) => {
+  const admin = await fakeAdmin(t, () => ({ status: 200, body: JSON.stringify({ success: true, errors: [], messages: [{ code: 1100, message: 'Nothing matched: no cached entry of zone default matched this purge\u001b[2J' }], result: { id: 'n1' } }) }));
+  const r = await run(['purge', '--admin', admin.url, '--token', TOKEN, '--tag', 'gone']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, 'purged 1 tag in zone default (id n1)\n  note 1100: Nothing matched: no cached entry of zone default matched this purge\\x1b[2J\n');
+});
+
+test('--config without --zone: the zone serving the URLs, hosts or prefixes; ambiguous or unserved hosts are usage errors', async (t) => {
+  const admin = await fakeAdmin(t);
+  const config = await tempConfig(t, [
+    'admin:',
+    `  listen: "127.0.0.1:${admin.port}"`,
+    '  tokens: [{token: "config-token-0000000000", zones: ["*"]}]',
+    'zones:',
+    '  - {id: shop, hosts: [shop.example, "*.shop.example"], origin: "http://127.0.0.1:9"}',
+    '  - {id: blog, hosts: [blog.example], origin: "http://127.0.0.1:9"}',
+  ].join('\n'));
+  const zoneOf = async (args: string[]): Promise<string> => {
+    const before = admin.requests.length;
+    const r = await run(['purge', '--config', config, ...args]);
+    assert.equal(r.code, 0, r.err);
+    return /\/zones\/([^/]+)\//.exec(admin.requests[before]?.url ?? '')?.[1] ?? '(no request)';
+  };
+  assert.equal(await zoneOf(['--url', 'https://SHOP.example/a.js', '--url', 'http://img.shop.example:8080/b.png']), 'shop');
+  assert.equal(await zoneOf(['--url', 'https://blog.example/post']), 'blog');
+  assert.equal(await zoneOf(['--host', 'blog.example']), 'blog');
+  assert.equal(await zoneOf(['--prefix', 'cdn.shop.example/assets/']), 'shop');
+  assert.equal(await zoneOf(['--zone', 'blog', '--url', 'https://shop.example/a.js']), 'blog', '--zone wins');
+  assert.equal(await zoneOf(['--tag', 'x']), 'default', 'no host named, several zones: the default zone id');
+
+  const before = admin.requests.length;
+  const mixed = await run(['purge', '--config', config, '--url', 'https://shop.example/a', '--url', 'https://blog.example/b']);
+  assert.equal(mixed.code, 2);
+  assert.match(mixed.err, /the hosts belong to zones shop, blog: purge each zone separately, with --zone/);
+  const unserved = await run(['purge', '--config', config, '--url', 'https://elsewhere.example/a']);
+  assert.equal(unserved.code, 2);
+  assert.match(unserved.err, /no zone in .*edgecache\.yaml serves host "elsewhere\.example": pass --zone/);
+  assert.equal(admin.requests.length, before, 'nothing sent for a usage error');
+
+  const single = await tempConfig(t, `admin:\n  listen: "127.0.0.1:${admin.port}"\n  tokens: [{token: "config-token-0000000000"}]\nzones:\n  - {id: only, origin: "http://127.0.0.1:9"}\n`);
+  const r = await run(['purge', '--config', single, '--tag', 'x']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(admin.requests.at(-1)?.url, '/client/v4/zones/only/purge_cache', "a config's only zone");
 });

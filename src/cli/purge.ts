@@ -1,6 +1,6 @@
 // `edgecache purge`: builds a Cloudflare-shaped purge body from flags and sends it to the admin API.
 import type { Command } from 'commander';
-import { addAdminTargetOptions, purgeCache, reportFailure, resolveAdminTarget, type AdminTargetFlags } from './admin-client.js';
+import { addAdminTargetOptions, purgeCache, reportFailure, reportMessages, resolveAdminTarget, type AdminTargetFlags } from './admin-client.js';
 import { CliError, collect, EXIT_FAILED, parseHeaderFlags, printable, runCli } from './run.js';
 
 interface PurgeFlags extends AdminTargetFlags {
@@ -46,6 +46,17 @@ export function buildPurgeBody(flags: PurgeFlags): { body: Record<string, unknow
   return { body: { prefixes, ...soft }, what: plural(prefixes.length, 'prefix', 'prefixes') };
 }
 
+/** The hosts a purge names (its URLs' hosts, its hosts, its prefixes' hosts), to find its zone in the config. */
+export function purgeHosts(flags: PurgeFlags): string[] {
+  const hosts: string[] = [];
+  for (const url of flags.url ?? []) {
+    try { hosts.push(new URL(url).host); } catch { /* not a URL: the API refuses it with its reason */ }
+  }
+  for (const host of flags.host ?? []) hosts.push(host);
+  for (const prefix of flags.prefix ?? []) hosts.push(prefix.split('/', 1)[0]!);
+  return hosts.filter((h) => h !== '');
+}
+
 /** Registers `edgecache purge`. */
 export function addPurgeCommand(program: Command): Command {
   const cmd = program
@@ -62,7 +73,7 @@ export function addPurgeCommand(program: Command): Command {
   cmd.action(async (flags: PurgeFlags, self: Command) => {
     await runCli(self, async (io) => {
       const { body, what } = buildPurgeBody(flags);
-      const target = resolveAdminTarget(flags);
+      const target = resolveAdminTarget(flags, purgeHosts(flags));
       const reply = await purgeCache(target, body);
       if (reply.status !== 200 || reply.envelope?.success !== true) {
         reportFailure(io, 'purge', reply);
@@ -71,6 +82,7 @@ export function addPurgeCommand(program: Command): Command {
       const id = reply.envelope.result?.id;
       const verb = flags.soft ? 'soft-purged (marked stale)' : 'purged';
       io.out(`${verb} ${what} in zone ${printable(target.zone)}${id ? ` (id ${printable(String(id))})` : ''}`);
+      reportMessages(io, reply);
       return 0;
     });
   });

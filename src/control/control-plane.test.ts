@@ -19,7 +19,7 @@ function recorder(config: ControlPlaneOptions['config']) {
   const opts: ControlPlaneOptions = {
     config, logger,
     prepare: (zoneId, request) => { const p = { zoneId, request, targets: [] }; prepared.push(p); return p; },
-    applyLocal: async (p) => { applied.push(p); },
+    applyLocal: async (p) => { applied.push(p); return 0; },
     beforePublish: async (p) => { published.push(p); },
     clearLocal: async () => {},
   };

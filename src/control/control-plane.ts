@@ -6,7 +6,7 @@ import { Gauge, Counter, Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { PurgeRequest } from '../purge/request.js';
-import type { Purge } from '../purge/purger.js';
+import type { Purge, PurgeOutcome } from '../purge/purger.js';
 import { createRedisBus } from '../cluster/redis-bus.js';
 import type { PurgeBus } from '../cluster/bus.js';
 import { compareStreamIds } from '../cluster/stream-format.js';
@@ -16,8 +16,8 @@ export interface ControlPlaneOptions {
   logger: Logger;
   /** Normalises a purge request into its store targets: once per purge on this node, whichever way it arrives. */
   prepare(zoneId: string, req: PurgeRequest): Purge;
-  /** Applies a purge on this node (its one store, or every worker's). */
-  applyLocal(purge: Purge): Promise<void>;
+  /** Applies a purge on this node (its one store, or every worker's); resolves with how many variants it matched. */
+  applyLocal(purge: Purge): Promise<number>;
   /** Runs before a purge is published (cluster mode): the shared tier is purged first, so no node refills from it. */
   beforePublish?(purge: Purge): Promise<void>;
   /** Drops this node's whole cache (missed purges). */
@@ -25,8 +25,8 @@ export interface ControlPlaneOptions {
 }
 
 export interface ControlPlane {
-  /** Resolves once the purge is recorded (cluster: in the Redis stream) and applied on this node. */
-  applyPurge(zoneId: string, req: PurgeRequest): Promise<void>;
+  /** Resolves once the purge is recorded (cluster: in the Redis stream) and applied on this node, with what it matched here. */
+  applyPurge(zoneId: string, req: PurgeRequest): Promise<PurgeOutcome>;
   health(): Record<string, unknown>;
   readonly registry: Registry;
   close(): Promise<void>;
@@ -65,7 +65,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const registry = new Registry();
   const cluster = config.cluster;
   if (!cluster) {
-    return { applyPurge: (zoneId, req) => opts.applyLocal(opts.prepare(zoneId, req)), health: () => ({ cluster: 'off' }), registry, close: async () => {} };
+    const applyPurge = async (zoneId: string, req: PurgeRequest): Promise<PurgeOutcome> => {
+      const purge = opts.prepare(zoneId, req);
+      const n = await opts.applyLocal(purge);
+      return { matched: req.kind === 'everything' ? undefined : n, cluster: false };
+    };
+    return { applyPurge, health: () => ({ cluster: 'off' }), registry, close: async () => {} };
   }
   const nodeId = `${process.pid}-${randomUUID().slice(0, 8)}`;
   const bus: PurgeBus = createRedisBus({ url: cluster.redis, stream: cluster.stream, nodeId, logger });
@@ -74,6 +79,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   // This node's own purges, already prepared, from before they are published until their publish call returns: the
   // stream hands each back to apply (often before XADD's own reply arrives), as JSON that reads back the same.
   const ownInFlight = new Map<string, Purge>();
+  // What each of those matched when the stream handed it back here (read by applyPurge once its entry is applied).
+  const ownMatched = new WeakMap<Purge, number>();
   const contentKey = (zoneId: string, request: unknown): string => `${zoneId}\u0000${JSON.stringify(request)}`;
   // Where this node is in the stream: its saved position (a disk cache), so a restart with nothing missed is in sync.
   const from = position.load();
@@ -96,7 +103,8 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   await bus.start({
     apply: async (msg, id) => {
       const own = msg.origin === nodeId ? ownInFlight.get(contentKey(msg.zoneId, msg.request)) : undefined;
-      await opts.applyLocal(own ?? opts.prepare(msg.zoneId, msg.request as PurgeRequest));
+      const n = await opts.applyLocal(own ?? opts.prepare(msg.zoneId, msg.request as PurgeRequest));
+      if (own) ownMatched.set(own, n);
       appliedTotal.inc();
     },
     onReset: async (reason) => {
@@ -132,11 +140,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       ownInFlight.set(key, purge);
       try {
         const id = await bus.publish({ zoneId, request: req, origin: nodeId });
-        if (lastApplied !== null && compareStreamIds(id, lastApplied) <= 0) return;
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => { waiters.delete(id); resolve(); }, OWN_APPLY_WAIT_MS);
-          waiters.set(id, () => { clearTimeout(timer); resolve(); });
-        });
+        if (lastApplied === null || compareStreamIds(id, lastApplied) > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => { waiters.delete(id); resolve(); }, OWN_APPLY_WAIT_MS);
+            waiters.set(id, () => { clearTimeout(timer); resolve(); });
+          });
+        }
+        return { matched: req.kind === 'everything' ? undefined : ownMatched.get(purge), cluster: true };
       } finally {
         if (ownInFlight.get(key) === purge) ownInFlight.delete(key);
       }

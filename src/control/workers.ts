@@ -111,7 +111,7 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
     control = await startControlPlane({
       config, logger,
       prepare: (zoneId, req) => preparePurge(zones, zoneId, req),
-      applyLocal: async (purge) => { await broadcast({ type: 'purge', purge }); },
+      applyLocal: async (purge) => (await broadcast({ type: 'purge', purge })).reduce<number>((sum, n) => sum + (typeof n === 'number' ? n : 0), 0),
       beforePublish: tier ? (purge) => purgeSharedTier(tier, purge) : undefined,
       clearLocal: async () => { await broadcast({ type: 'clear' }); },
     });

@@ -123,7 +123,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
       control = await startControlPlane({
         config, logger,
         prepare: purger.prepare,
-        applyLocal: async (purge) => { purger.apply(purge); },
+        applyLocal: async (purge) => purger.apply(purge),
         clearLocal: async () => { store.clear(); },
         beforePublish: purger.beforePublish,
       });

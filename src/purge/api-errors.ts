@@ -34,6 +34,11 @@ export const API_ERRORS = {
 
 export type ApiErrorName = keyof typeof API_ERRORS;
 
+/** Notes a successful answer may carry in its envelope's `messages` ([{code, message}], as Cloudflare's envelope allows). */
+export const API_MESSAGES = {
+  nothingMatched: { code: 1100, meaning: 'the purge was applied but no cached entry matched it (on this node, in a cluster): nothing was cached under those URLs, tags, hosts or prefixes' },
+} as const;
+
 /** Just the codes, by name. */
 export const ERROR_CODES = Object.fromEntries(Object.entries(API_ERRORS).map(([name, e]) => [name, e.code])) as {
   readonly [N in ApiErrorName]: (typeof API_ERRORS)[N]['code'];

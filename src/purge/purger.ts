@@ -45,6 +45,17 @@ export function purgeTargets(zones: ZoneLookup, zoneId: string, req: PurgeReques
   }
 }
 
+/**
+ * What a purge found where it was applied: how many cached variants it removed or marked stale (on this machine: its
+ * one store, or the sum over its workers). Undefined when that is not known: a whole-zone purge marks the zone at once
+ * without counting, and a cluster purge may not have come back from the stream within the wait. `cluster`: other
+ * nodes apply it too, so the count is this node's only.
+ */
+export interface PurgeOutcome {
+  readonly matched: number | undefined;
+  readonly cluster: boolean;
+}
+
 export function preparePurge(zones: ZoneLookup, zoneId: string, request: PurgeRequest): Purge {
   return { zoneId, request, targets: purgeTargets(zones, zoneId, request) };
 }

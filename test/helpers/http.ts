@@ -8,6 +8,7 @@ import { startEdge, type RunningEdge } from '../../src/edge/server.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 import type { Clock } from '../../src/edge/clock.js';
 import type { CacheStore } from '../../src/storage/store.js';
+import { ADMIN_API_HEADER, ADMIN_API_HEADER_VALUE, ADMIN_API_NAME, ADMIN_PROBE_PATH } from '../../src/admin/identity.js';
 
 export interface Recorded { method: string; url: string; headers: IncomingHttpHeaders; body: Buffer }
 
@@ -41,6 +42,31 @@ export async function startOrigin(t: TestContext, handler: OriginHandler): Promi
     url: `http://127.0.0.1:${port}`, port, requests,
     count: (path) => requests.filter((r) => path === undefined || r.url === path).length,
     close,
+  };
+}
+
+/** Whether a request is the CLI's unauthenticated admin probe (GET …/healthz). */
+export function isAdminProbe(req: { method?: string; url?: string }): boolean {
+  return req.method === 'GET' && (req.url ?? '').split('?', 1)[0]!.endsWith(`/${ADMIN_PROBE_PATH}`);
+}
+
+/** Answers the probe as the real admin listener does (its marker field and body). */
+export function answerAdminProbe(res: ServerResponse): void {
+  res.writeHead(200, { 'content-type': 'application/json', [ADMIN_API_HEADER]: ADMIN_API_HEADER_VALUE });
+  res.end(JSON.stringify({ status: 'ok', api: ADMIN_API_NAME }));
+}
+
+/**
+ * A stand-in admin API for CLI tests: it answers the probe as the admin listener does and everything else with
+ * `handler`; `requests` leaves the probes out (`probes` has them).
+ */
+export async function startFakeAdmin(t: TestContext, handler: OriginHandler): Promise<TestOrigin & { probes: Recorded[] }> {
+  const server = await startOrigin(t, (req, res) => (isAdminProbe(req) ? answerAdminProbe(res) : handler(req, res)));
+  return {
+    ...server,
+    get requests() { return server.requests.filter((r) => !isAdminProbe(r)); },
+    get probes() { return server.requests.filter((r) => isAdminProbe(r)); },
+    count: (path) => server.requests.filter((r) => !isAdminProbe(r) && (path === undefined || r.url === path)).length,
   };
 }
 
