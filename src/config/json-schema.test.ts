@@ -16,7 +16,7 @@ const read = (path: string): string => readFileSync(fileURLToPath(new URL(path, 
 /** The YAML example under "## Config file" in the README. */
 function readmeExample(): unknown {
   const readme = read('README.md');
-  const m = /## Config file[^\n]*\n+```yaml\n([\s\S]*?)```/.exec(readme);
+  const m = /## Config file[^\n]*\n[^#]*?```yaml\n([\s\S]*?)```/.exec(readme);
   assert.ok(m, 'the README has a YAML example under "## Config file"');
   return parseYaml(m[1]!);
 }
