@@ -16,7 +16,8 @@ const read = (path: string): string => readFileSync(fileURLToPath(new URL(path, 
 /** The YAML example under "## Config file" in the README. */
 function readmeExample(): unknown {
   const readme = read('README.md');
-  const m = /## Config file[^\n]*\n[^#]*?```yaml\n([\s\S]*?)```/.exec(readme);
+  const section = readme.split('\n## Config file')[1]?.split('\n## ')[0] ?? '';
+  const m = /```yaml\n([\s\S]*?)```/.exec(section);
   assert.ok(m, 'the README has a YAML example under "## Config file"');
   return parseYaml(m[1]!);
 }
