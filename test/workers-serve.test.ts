@@ -165,7 +165,11 @@ test('serve --workers 2: both workers cache, metrics are aggregated, a purge rea
   const answer = await purge(s, 'default', { files: [`https://${HOST}/app.js`] });
   assert.equal(answer.status, 200, JSON.stringify(answer.json));
   assert.equal(answer.json.success, true);
+  assert.deepEqual(answer.json.messages, [], 'it matched: no "nothing matched" note');
   assert.deepEqual(await inspect(s, '/app.js'), [], 'gone from every worker by the time the purge answered');
+  // What the workers matched is summed: a purge none of them matched says so.
+  const none = await purge(s, 'default', { tags: ['no-such-tag'] });
+  assert.deepEqual((none.json.messages as { code: number }[]).map((m) => m.code), [1100], JSON.stringify(none.json));
   await expectEachWorkerRefetches(s, origin, '/app.js');
   assert.match(await metricsText(s), /^edgecache_purges_total\{kind="files"\} 2$/m, 'applied once in each worker');
 
