@@ -65,8 +65,16 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
     return out;
   };
 
+  const internalError = (res: ServerResponse, err: unknown): void => {
+    logger.error({ err: String(err), stack: (err as Error)?.stack }, 'request failed inside the edge');
+    if (res.headersSent) res.destroy();
+    else sendText(res, 500, 'edgecache: internal error');
+  };
+
   const originFailed = (res: ServerResponse, err: unknown): void => {
     const e = err instanceof OriginError ? err : classifyOriginError(err);
+    // The edge's own bug on the fetch path: not the origin's fault, so not a 502 that blames it.
+    if (e.code === 'ORIGIN_INTERNAL') { internalError(res, e.cause ?? e); return; }
     if (res.headersSent) { res.destroy(); return; }
     sendText(res, e.status, `edgecache: ${e.message}`, ['cache-status', answerStatus('origin-error', { detail: e.code.toLowerCase() })]);
     done(res, 'origin-error');
@@ -111,11 +119,7 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
       res.end();
       done(res, 'preflight');
     },
-    internalError(res, err) {
-      logger.error({ err: String(err), stack: (err as Error)?.stack }, 'request failed inside the edge');
-      if (res.headersSent) res.destroy();
-      else sendText(res, 500, 'edgecache: internal error');
-    },
+    internalError,
   };
 }
 

@@ -25,3 +25,21 @@ test('invalidResponse: statuses outside 200-599, bad names, CTLs in values, tran
   assert.match(invalidResponse(200, { 'transfer-encoding': 'gzip' }) ?? '', /gzip/);
   assert.match(invalidResponse(200, { 'transfer-encoding': 'gzip, chunked' }) ?? '', /gzip/);
 });
+
+test('what is not the network says so: head overflow, a 101 nobody asked for, the edge\'s own bugs', () => {
+  const overflow = classifyOriginError(Object.assign(new Error('Headers Overflow Error'), { name: 'HeadersOverflowError', code: 'UND_ERR_HEADERS_OVERFLOW' }));
+  assert.equal(overflow.code, 'ORIGIN_HEADERS_TOO_LARGE');
+  assert.equal(overflow.status, 502);
+  assert.match(overflow.message, /^origin sent a response head larger than \d+ bytes$/);
+  const upgrade = classifyOriginError(Object.assign(new Error('bad upgrade'), { code: 'UND_ERR_SOCKET' }));
+  assert.deepEqual([upgrade.code, upgrade.status], ['ORIGIN_UPGRADE', 502]);
+  for (const bug of [new TypeError('value.join is not a function'), new RangeError('Maximum call stack size exceeded'),
+    Object.assign(new Error('The expression evaluated to a falsy value'), { code: 'ERR_ASSERTION' }), new Error('no code at all'), 'a string']) {
+    const e = classifyOriginError(bug);
+    assert.deepEqual([e.code, e.status, e.message], ['ORIGIN_INTERNAL', 500, 'internal error'], String(bug));
+    assert.equal(e.cause, bug, 'the cause is kept for the log');
+  }
+  for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'UND_ERR_CLOSED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT']) {
+    assert.equal(classifyOriginError(Object.assign(new Error(code), { code })).code, 'ORIGIN_UNREACHABLE', code);
+  }
+});

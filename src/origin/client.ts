@@ -1,5 +1,6 @@
 // Origin requests: one undici Pool per origin with keep-alive and timeouts; invalid responses and failures become
-// typed OriginErrors (502, 504 on timeouts).
+// typed OriginErrors that say what happened (502, 504 on timeouts, 500 for the edge's own bugs).
+import { maxHeaderSize } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import { isToken } from '../http/fields.js';
@@ -12,15 +13,29 @@ export interface OriginOptions {
   connections?: number;
 }
 
-export type OriginErrorCode = 'ORIGIN_UNREACHABLE' | 'ORIGIN_TIMEOUT' | 'ORIGIN_BAD_RESPONSE' | 'ORIGIN_ABORTED';
+export type OriginErrorCode =
+  | 'ORIGIN_UNREACHABLE' | 'ORIGIN_TIMEOUT' | 'ORIGIN_BAD_RESPONSE' | 'ORIGIN_ABORTED'
+  | 'ORIGIN_HEADERS_TOO_LARGE' | 'ORIGIN_UPGRADE' | 'ORIGIN_INTERNAL';
+
+/**
+ * Largest response head (status line and fields) read from an origin: Node's own limit for HTTP heads
+ * (--max-http-header-size, 16 KiB by default), as nginx's proxy_buffer_size and Varnish's http_resp_size bound it.
+ */
+export const ORIGIN_MAX_HEAD_BYTES = maxHeaderSize;
 
 export class OriginError extends Error {
   constructor(readonly code: OriginErrorCode, message: string, cause?: unknown) {
     super(message, { cause });
     this.name = 'OriginError';
   }
-  /** 502 for unreachable or broken origins, 504 for timeouts (RFC 9110 §15.6.3, §15.6.5). */
-  get status(): number { return this.code === 'ORIGIN_TIMEOUT' ? 504 : 502; }
+  /**
+   * 502 for unreachable or broken origins, 504 for timeouts (RFC 9110 §15.6.3, §15.6.5); 500 when the failure is the
+   * edge's own (a bug on the fetch path), which is not the origin's fault (RFC 9110 §15.6.1).
+   */
+  get status(): number {
+    if (this.code === 'ORIGIN_TIMEOUT') return 504;
+    return this.code === 'ORIGIN_INTERNAL' ? 500 : 502;
+  }
 }
 
 export interface OriginResponse {
@@ -39,7 +54,18 @@ export interface OriginRequest {
   onInfo?: (info: { statusCode: number; headers: Record<string, string | string[]> }) => void;
 }
 
-/** Maps undici's error codes to what the edge tells the client. */
+/** Errors of JavaScript itself (a bug: a wrong type, a bad argument), never what a socket or a peer did. */
+function isProgrammingError(err: unknown): boolean {
+  if (err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError || err instanceof SyntaxError) return true;
+  const code = (err as { code?: unknown })?.code;
+  return typeof code !== 'string' || code === 'ERR_ASSERTION' || code.startsWith('ERR_INVALID_ARG') || code === 'ERR_OUT_OF_RANGE';
+}
+
+/**
+ * Maps a failure of an origin fetch to what the edge tells the client. Network and protocol failures say which
+ * (unreachable, timed out, invalid, a head over ORIGIN_MAX_HEAD_BYTES, a 101 nobody asked for); anything else is the
+ * edge's own bug, ORIGIN_INTERNAL: answered 500 "internal error" and logged with its stack, never blamed on the origin.
+ */
 export function classifyOriginError(err: unknown): OriginError {
   if (err instanceof OriginError) return err;
   const code = (err as { code?: string })?.code ?? '';
@@ -48,11 +74,22 @@ export function classifyOriginError(err: unknown): OriginError {
     return new OriginError('ORIGIN_TIMEOUT', `origin timed out (${code})`, err);
   }
   if (code === 'UND_ERR_ABORTED' || (err as Error)?.name === 'AbortError') return new OriginError('ORIGIN_ABORTED', 'request aborted', err);
+  if (code === 'UND_ERR_HEADERS_OVERFLOW') {
+    return new OriginError('ORIGIN_HEADERS_TOO_LARGE', `origin sent a response head larger than ${ORIGIN_MAX_HEAD_BYTES} bytes`, err);
+  }
+  // A 101 to a request that asked for no upgrade: undici refuses it as a "bad upgrade" socket error (RFC 9110 §15.2.2:
+  // a server must not switch protocols unless the client asked with Upgrade).
+  if (code === 'UND_ERR_SOCKET' && msg === 'bad upgrade') return upgradeError(err);
   // undici's HTTPParserError (invalid status line, fields or framing) often carries no code: match it by name.
   if (code.startsWith('HPE_') || (err as Error)?.name === 'HTTPParserError' || code === 'UND_ERR_INFO' || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' || code === 'UND_ERR_INVALID_ARG') {
     return new OriginError('ORIGIN_BAD_RESPONSE', `origin sent an invalid response (${code || msg})`, err);
   }
+  if (isProgrammingError(err)) return new OriginError('ORIGIN_INTERNAL', 'internal error', err);
   return new OriginError('ORIGIN_UNREACHABLE', `origin unreachable (${code || msg})`, err);
+}
+
+function upgradeError(cause: unknown): OriginError {
+  return new OriginError('ORIGIN_UPGRADE', 'origin answered 101 Switching Protocols to a request that asked for no upgrade', cause);
 }
 
 // RFC 9110 §5.5: values without CTLs but HTAB (no CR, LF, NUL); at most 0xFF per char. Names: isToken (§5.1).
@@ -96,12 +133,21 @@ export class OriginClient {
       pipelining: 1,
       keepAliveTimeout: 4_000,
       connectTimeout: opts.connectMs,
+      maxHeaderSize: ORIGIN_MAX_HEAD_BYTES,
       headersTimeout: opts.headersMs,
       bodyTimeout: opts.bodyMs,
     });
   }
 
   async request(req: OriginRequest): Promise<OriginResponse> {
+    // A 101 without Upgrade fields reaches onInfo as an interim answer, then trips an assertion inside undici: it is
+    // noted here (and not relayed) so the failure says what the origin did.
+    let switched = false;
+    const relay = req.onInfo;
+    const onInfo = (info: { statusCode: number; headers: Record<string, string | string[]> }): void => {
+      if (info.statusCode === 101) switched = true;
+      else relay?.(info);
+    };
     try {
       const res: Dispatcher.ResponseData = await this.#pool.request({
         method: req.method as Dispatcher.HttpMethod,
@@ -109,7 +155,7 @@ export class OriginClient {
         headers: req.headers,
         body: req.body ?? null,
         signal: req.signal,
-        onInfo: req.onInfo,
+        onInfo,
         bodyTimeout: this.#bodyMs,
       });
       const invalid = invalidResponse(res.statusCode, res.headers);
@@ -120,7 +166,7 @@ export class OriginClient {
       }
       return { status: res.statusCode, headers: res.headers, body: res.body };
     } catch (err) {
-      throw classifyOriginError(err);
+      throw switched && !(err instanceof OriginError) ? upgradeError(err) : classifyOriginError(err);
     }
   }
 
