@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startFakeAdmin, startOrigin } from '../../test/helpers/http.js';
+import { ADMIN_TOKEN, startFakeAdmin, startOrigin, startTestEdge } from '../../test/helpers/http.js';
 import { inspectUrl, purgeCache, reportFailure, resolveAdminTarget } from './admin-client.js';
 import { CliError } from './run.js';
 
@@ -60,4 +60,27 @@ test('an unreachable admin API, or one that redirects, is a CliError EADMIN (exi
   const redirecting = await startOrigin(t, (_req, res) => { res.writeHead(307, { location: 'http://127.0.0.1:9/' }); res.end(); });
   await assert.rejects(purgeCache(resolveAdminTarget({ admin: redirecting.url, token: TOKEN }), { tags: ['a'] }),
     (err: unknown) => err instanceof CliError && err.code === 'EADMIN', 'a redirect is not followed (it would carry the token elsewhere)');
+});
+
+test('an admin API that refuses the --admin host name (421, code 1021) is reported as such, and the token is not sent', async (t) => {
+  const admin = await startOrigin(t, (_req, res) => {
+    res.writeHead(421, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ success: false, errors: [{ code: 1021, message: 'Misdirected request' }], messages: [], result: null }));
+  });
+  await assert.rejects(purgeCache(resolveAdminTarget({ admin: admin.url, token: TOKEN }), { tags: ['a'] }), (err: unknown) =>
+    err instanceof CliError && err.code === 'EADMIN' && /does not answer to the host name/.test(err.message) && /admin\.hosts/.test(err.message));
+  // (fetch retries a 421 once on a new connection, as RFC 9110 §15.5.20 allows: two probes.)
+  assert.ok(admin.requests.length >= 1);
+  for (const r of admin.requests) {
+    assert.equal(`${r.method} ${r.url}`, 'GET /healthz', 'only the probe');
+    assert.equal(r.headers.authorization, undefined, 'without credentials');
+  }
+});
+
+test('against a real admin listener, the CLI addressed by localhost passes the Host check', async (t) => {
+  const origin = await startOrigin(t, (_req, res) => { res.writeHead(200); res.end(); });
+  const edge = await startTestEdge(t, { origin: origin.url });
+  const target = resolveAdminTarget({ admin: `http://localhost:${edge.admin.port}`, token: ADMIN_TOKEN, zone: 'default' });
+  const r = await purgeCache(target, { tags: ['a'] });
+  assert.equal(r.status, 200, r.text);
 });

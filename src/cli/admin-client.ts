@@ -4,6 +4,7 @@ import { loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { compileZoneKeyRules } from '../cache/zone-keys.js';
 import { ADMIN_PROBE_PATH, notAdminApiReason } from '../admin/identity.js';
+import { API_ERRORS } from '../purge/api-errors.js';
 import { CliError, printable, type CliOutput } from './run.js';
 
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:8788';
@@ -119,6 +120,16 @@ async function fetchAdmin(url: URL, init: RequestInit): Promise<{ res: Response;
   }
 }
 
+/** Whether an answer is the admin API's refusal of the Host it was sent (a Cloudflare-shaped error, code 1021). */
+function refusesHost(text: string): boolean {
+  try {
+    const errors = (JSON.parse(text) as { errors?: unknown }).errors;
+    return Array.isArray(errors) && errors.some((e) => (e as { code?: unknown } | null)?.code === API_ERRORS.hostNotAllowed.code);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Checks, without credentials, that the admin URL is edgecache's admin API (GET /healthz identifies it): the token is
  * only ever sent there, never to the edge port (which would relay it to an origin) or to anything else.
@@ -126,6 +137,11 @@ async function fetchAdmin(url: URL, init: RequestInit): Promise<{ res: Response;
 export async function verifyAdminApi(adminUrl: URL): Promise<void> {
   const url = new URL(ADMIN_PROBE_PATH, adminUrl);
   const { res, text } = await fetchAdmin(url, { method: 'GET', headers: { accept: 'application/json' } });
+  if (res.status === 421 && refusesHost(text)) {
+    throw new CliError('EADMIN', `the admin API at ${adminUrl.origin} does not answer to the host name ${JSON.stringify(adminUrl.hostname)} ` +
+      '(HTTP 421; it answers to IP addresses, localhost and the names in its config\'s admin.hosts), so the token was not sent: ' +
+      'use its IP address or add the name to admin.hosts');
+  }
   const why = notAdminApiReason(res.status, (name) => res.headers.get(name), text);
   if (why !== undefined) {
     throw new CliError('EUSAGE', `${adminUrl.href} is not edgecache's admin API (${why}), so the token was not sent; ` +

@@ -4,6 +4,7 @@ import { corsConfigSchema } from '../cors/schema.js';
 import { DEFAULT_LIMITS } from '../http/limits.js';
 import { TOKEN_RE } from '../http/fields.js';
 import { checkPeerEntry } from '../http/trusted-peers.js';
+import { ADMIN_HOST_RE } from '../admin/host-check.js';
 
 const hostPort = z.string().transform((s, ctx) => {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
@@ -110,6 +111,8 @@ export const configSchema = z.object({
       token: z.string().min(16, 'admin tokens must be at least 16 characters'),
       zones: z.array(z.string()).min(1).default(['*']),
     }).strict()).default([]),
+    /** Host names the admin API answers to besides IP literals and localhost (src/admin/host-check.ts); *.suffix allowed. */
+    hosts: z.array(z.string().regex(ADMIN_HOST_RE, 'expected a host name (admin.example.internal) or *.suffix — no scheme, port, path or bare *')).optional(),
   }).strict().default({ listen: { host: '127.0.0.1', port: 8788 }, tokens: [] }),
   cache: z.object({
     maxBytes: z.number().int().positive().default(256 * 1024 * 1024),

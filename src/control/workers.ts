@@ -126,7 +126,7 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
     zones: config.zones, logger, intervalMs: opts.historyIntervalMs, state: () => ({ store: config.cache.store, ...control.health() }),
   });
   const adminServer = createAdminServer({
-    tokens: config.admin.tokens, zoneIds: config.zones.map((z) => z.id), logger, maxItems: config.purge.maxItems,
+    tokens: config.admin.tokens, hosts: config.admin.hosts, zoneIds: config.zones.map((z) => z.id), logger, maxItems: config.purge.maxItems,
     applyPurge: (zoneId, req) => control.applyPurge(zoneId, req),
     metrics: async () => ({ contentType: aggregator.contentType, text: `${await aggregator.clusterMetrics()}\n${await control.registry.metrics()}` }),
     health: () => ({ workers: live.size, ...control.health() }),

@@ -133,7 +133,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
         state: () => ({ store: config.cache.store, ...cp.health(), ...(tier ? { sharedTier: tier.state() } : {}) }),
       });
       adminServer = createAdminServer({
-        tokens: config.admin.tokens, zoneIds: router.zones.map((z) => z.id), logger, maxItems: config.purge.maxItems,
+        tokens: config.admin.tokens, hosts: config.admin.hosts, zoneIds: router.zones.map((z) => z.id), logger, maxItems: config.purge.maxItems,
         applyPurge: (zoneId, req) => cp.applyPurge(zoneId, req),
         metrics: async () => ({ contentType: metrics.registry.contentType, text: `${await metrics.registry.metrics()}\n${await cp.registry.metrics()}` }),
         health: () => { const s = store.stats(); return { objects: s.objects, variants: s.variants, ...cp.health(), ...(tier ? { sharedTier: tier.state() } : {}) }; },

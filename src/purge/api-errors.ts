@@ -3,7 +3,8 @@
 // Cloudflare's own code where one is known (its wording quoted), ours otherwise. It lives beside the purge grammar
 // because the body parser (request.ts) reports its codes from here; the routes in src/admin/ report the rest.
 // Route checks run in this order, and a refused request changes nothing:
-//   405 method → 401 token in the query string / missing or unknown bearer token → 403 token not valid for this zone
+//   421 Host not allowed (every admin route, src/admin/host-check.ts) → 400 malformed request or zone id in the path
+//   → 405 method → 401 token in the query string / missing or unknown bearer token → 403 token not valid for this zone
 //   → 404 unknown zone → 413 body too large → 400 body → apply (503 cluster unavailable, 500 anything else).
 
 export interface ApiError {
@@ -20,7 +21,7 @@ export const API_ERRORS = {
   notAList: { code: 1014, status: 400, meaning: 'a field that must be a list is not (Cloudflare: \'"files", "tags", or "hosts" must be an array\')' },
   tooManyItems: { code: 1015, status: 400, meaning: 'more items than purge.maxItems' },
   invalidSoft: { code: 1016, status: 400, meaning: '`soft` is present but not a boolean' },
-  malformedJson: { code: 6007, status: 400, meaning: 'body is not UTF-8 JSON, or not a JSON object (Cloudflare: \'Malformed JSON in request body\')' },
+  malformedJson: { code: 6007, status: 400, meaning: 'body is not UTF-8 JSON, not a JSON object, or nested deeper than 32 levels (Cloudflare: \'Malformed JSON in request body\')' },
   // Routes (src/admin/).
   noRoute: { code: 7000, status: 404, meaning: 'no admin route for this method and path (Cloudflare: \'No route for that URI\')' },
   methodNotAllowed: { code: 7001, status: 405, meaning: 'method not allowed (Cloudflare: \'Method GET not available for that URI.\')' },
@@ -30,6 +31,9 @@ export const API_ERRORS = {
   bodyTooLarge: { code: 1017, status: 413, meaning: 'body larger than the route\'s limit' },
   clusterUnavailable: { code: 1018, status: 503, meaning: 'the cluster (its purge bus or shared tier) is unreachable: nothing was published' },
   internal: { code: 1019, status: 500, meaning: 'any other failure while applying' },
+  badRequest: { code: 1020, status: 400, meaning: 'the request itself is malformed: a zone id in the path that is not valid percent-encoding, or an HTTP request the server cannot parse' },
+  hostNotAllowed: { code: 1021, status: 421, meaning: 'the Host names neither an IP address, localhost, nor a name in admin.hosts (a DNS-rebinding page must not reach the admin API)' },
+  headTooLarge: { code: 1022, status: 431, meaning: 'the request head is larger than the admin listener accepts' },
 } as const satisfies Record<string, ApiError>;
 
 export type ApiErrorName = keyof typeof API_ERRORS;

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parsePurgeBody, PurgeError, type PurgeRequest, type FileTarget } from './request.js';
+import { jsonNestsDeeper, MAX_JSON_DEPTH, parsePurgeBody, PurgeError, type PurgeRequest, type FileTarget } from './request.js';
 import { ERROR_CODES } from './api-errors.js';
 
 const opts = { maxItems: 500 };
@@ -101,6 +101,31 @@ test('6007: malformed JSON, non-object bodies, empty or non-UTF-8 bodies', () =>
   }
   const bad = parsePurgeBody(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), opts);
   assert.ok(bad instanceof PurgeError && bad.code === 6007);
+});
+
+test('6007: bodies nested deeper than MAX_JSON_DEPTH, wherever the nesting is, before any recursive walk sees them', () => {
+  const deep = (n: number): string => `${'['.repeat(n)}${']'.repeat(n)}`;
+  for (const body of [`{"files":${deep(200_000)}}`, `{"files":[${deep(100)}]}`, `{"soft":${deep(100_000)},"tags":["a"]}`,
+    `{"purge_everything":${deep(100_000)}}`, `{"x":${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)},"tags":["a"]}`, deep(100_000)]) {
+    const e = err(body, ERROR_CODES.malformedJson);
+    assert.match(e.message, new RegExp(`nested deeper than ${MAX_JSON_DEPTH} levels`));
+    assert.ok(e.message.length < 300, 'the message does not quote the body');
+  }
+  // Exactly at the limit is fine (the answer is about the item, not the depth).
+  const atLimit = err(`{"files":[${deep(MAX_JSON_DEPTH - 2)}]}`, ERROR_CODES.invalidItem);
+  assert.doesNotMatch(atLimit.message, /nested/);
+});
+
+test('jsonNestsDeeper: brackets inside strings (and escaped quotes) do not count', () => {
+  assert.equal(jsonNestsDeeper(`{"tags":["${'['.repeat(100)}"]}`, 3), false);
+  assert.equal(jsonNestsDeeper(`{"tags":["a\\\"${'{'.repeat(100)}"]}`, 3), false);
+  assert.equal(jsonNestsDeeper('[[[[]]]]', 3), true);
+  assert.equal(jsonNestsDeeper('[[[]]]', 3), false);
+  fc.assert(fc.property(fc.jsonValue({ maxDepth: 6 }), (v) => {
+    const text = JSON.stringify(v);
+    const depth = (x: unknown): number => (typeof x === 'object' && x !== null ? 1 + Math.max(0, ...Object.values(x).map(depth)) : 0);
+    assert.equal(jsonNestsDeeper(text, 3), depth(v) > 3, text);
+  }));
 });
 
 test('unknown extra fields are ignored (as Cloudflare does)', () => {

@@ -70,21 +70,46 @@ function show(value: unknown): string {
   try {
     text = JSON.stringify(value) ?? String(value);
   } catch {
-    text = String(value);
+    // JSON.stringify and Array#toString both recurse: a value too deep for either is described, not quoted.
+    text = Array.isArray(value) ? 'a nested list' : typeof value === 'object' && value !== null ? 'a nested object' : typeof value;
   }
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+/** Deepest nesting of arrays and objects an admin API body may use (real purge and inspect bodies nest 3 deep). */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Whether `text` opens more than `max` arrays or objects inside each other: one linear pass, no recursion, brackets
+ * inside strings skipped. Run before JSON.parse so no recursive walk (ours, JSON.stringify's) ever sees such a value.
+ */
+export function jsonNestsDeeper(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) { if (++depth > max) return true; }
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
 }
 
-/** Parses and validates a purge body. Returns the request, or a PurgeError describing the first problem. */
-export function parsePurgeBody(body: Buffer, opts: ParsePurgeOptions): PurgeRequest | PurgeError {
+/**
+ * An admin API body as a JSON object (purge and inspect): UTF-8, not empty, at most MAX_JSON_DEPTH deep, an object.
+ * `expected` says what to send, for the messages.
+ */
+export function parseJsonObjectBody(body: Buffer, expected: string): Record<string, unknown> | PurgeError {
   let parsed: unknown;
   try {
     const text = utf8.decode(body);
-    if (text.trim() === '') return fail('malformedJson', `Malformed JSON in request body: the body is empty; send a JSON object with one of ${KIND_LIST}`);
+    if (text.trim() === '') return fail('malformedJson', `Malformed JSON in request body: the body is empty; send ${expected}`);
+    if (jsonNestsDeeper(text, MAX_JSON_DEPTH)) {
+      return fail('malformedJson', `Malformed JSON in request body: arrays and objects nested deeper than ${MAX_JSON_DEPTH} levels; send ${expected}`);
+    }
     parsed = JSON.parse(text);
   } catch (err) {
     const why = err instanceof SyntaxError ? err.message : 'the body is not valid UTF-8';
@@ -93,6 +118,17 @@ export function parsePurgeBody(body: Buffer, opts: ParsePurgeOptions): PurgeRequ
   if (!isPlainObject(parsed)) {
     return fail('malformedJson', `Malformed JSON in request body: expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : show(parsed)}`);
   }
+  return parsed;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Parses and validates a purge body. Returns the request, or a PurgeError describing the first problem. */
+export function parsePurgeBody(body: Buffer, opts: ParsePurgeOptions): PurgeRequest | PurgeError {
+  const parsed = parseJsonObjectBody(body, `a JSON object with one of ${KIND_LIST}`);
+  if (parsed instanceof PurgeError) return parsed;
 
   let soft = false;
   if (parsed.soft !== undefined && parsed.soft !== null) {
