@@ -74,7 +74,9 @@ async function inspect() {
   }));
   const wrap = el('div', undefined, 'scroll');
   wrap.append(table);
-  out.replaceChildren(head, note, wrap);
+  const hashed = variants.some((v) => Object.values(v.selector).some((x) => typeof x === 'string' && x.startsWith('hmac:')));
+  const hashNote = hashed ? [el('p', 'hmac:… is a keyed hash of a header value the API never shows (cookies, credentials…): equal values show equal hashes. Purge a variant with the real value.', 'note')] : [];
+  out.replaceChildren(head, note, ...hashNote, wrap);
 }
 
 // ---- purge ---------------------------------------------------------------------------------------------------------

@@ -69,7 +69,9 @@ test('the URL is read as the purge API reads it: host case, default port and que
 test('bad bodies get the catalogue codes: malformed JSON 6007, a URL the purge API would refuse 1013, bad headers 1013', async (t) => {
   const url = await start(t);
   const cases: [string, number, RegExp][] = [
-    ['{"url":', ERROR_CODES.malformedJson, /not valid JSON/],
+    ['{"url":', ERROR_CODES.malformedJson, /Malformed JSON/],
+    ['["https://cdn.example/a.js"]', ERROR_CODES.malformedJson, /expected a JSON object, got an array/],
+    [`{"url":"https://cdn.example/","headers":{"x":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`, ERROR_CODES.malformedJson, /nested deeper than 32 levels/],
     ['{}', ERROR_CODES.invalidItem, /url must be an absolute URL string/],
     ['{"url":"cdn.example/a.js"}', ERROR_CODES.invalidItem, /not an absolute http\(s\) URL/],
     ['{"url":"ftp://cdn.example/a.js"}', ERROR_CODES.invalidItem, /not an absolute http\(s\) URL/],

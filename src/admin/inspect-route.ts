@@ -4,7 +4,8 @@ import type { CacheStore } from '../storage/store.js';
 import type { ZoneKeys, ZoneLookup } from '../cache/zone-keys.js';
 import { describeSelector, primaryKey, selectorOf } from '../cache/key.js';
 import { currentAge, normalizeVaryValue } from '../cache/policy/index.js';
-import { parseFileUrl, PurgeError } from '../purge/request.js';
+import { parseFileUrl, parseJsonObjectBody, PurgeError } from '../purge/request.js';
+import { redactSelector } from './redact.js';
 import { MAX_INSPECT_BODY_BYTES, readAdminBody } from './body.js';
 import { sendApiError, sendApiSuccess } from './reply.js';
 import { sharedBodyCount, variantCors, type VariantCors, type ZoneCorsView } from './dashboard/variant-cors.js';
@@ -49,30 +50,42 @@ export function inspectVariants(store: CacheStore, zones: ZoneLookup<ZoneKeys & 
 
 type Inspect = (zoneId: string, url: string, headers: Record<string, string>) => Promise<InspectResult>;
 
+export interface InspectRouteOptions {
+  inspect: Inspect;
+  /** Told about unexpected failures (for the log, with the stack); the client only hears "internal error". */
+  onError?(err: unknown): void;
+}
+
+/** The answer as clients see it: every selector redacted (src/admin/redact.ts), whatever else a variant carries. */
+export function redactInspectResult(result: InspectResult): InspectResult {
+  return { ...result, variants: result.variants.map((v) => ({ ...v, selector: redactSelector(v.selector) })) };
+}
+
 /** Answers one inspect request for `zoneId` (admission already checked by the admin server). */
-export function handleInspect(req: IncomingMessage, res: ServerResponse, zoneId: string, opts: { inspect: Inspect }): void {
+export function handleInspect(req: IncomingMessage, res: ServerResponse, zoneId: string, opts: InspectRouteOptions): void {
   void runInspect(req, res, zoneId, opts.inspect).catch((err: unknown) => {
-    sendApiError(res, 'internal', `inspect failed: ${(err as Error).message}`);
+    opts.onError?.(err);
+    sendApiError(res, 'internal', 'internal error while inspecting; see the server log');
   });
 }
+
+const EXPECTED = 'a JSON object {"url": "https://host/path", "headers": {"Origin": "..."}}';
 
 async function runInspect(req: IncomingMessage, res: ServerResponse, zoneId: string, inspect: Inspect): Promise<void> {
   const raw = await readAdminBody(req, res, MAX_INSPECT_BODY_BYTES, 'inspect takes one URL and its request headers');
   if (raw === undefined) return;
-  let body: { url?: unknown; headers?: unknown };
-  try { body = JSON.parse(raw.toString('utf8')) as typeof body; } catch {
-    return sendApiError(res, 'malformedJson', 'body is not valid JSON: expected {"url": "https://host/path", "headers": {"Origin": "..."}}');
-  }
-  if (typeof body?.url !== 'string') return sendApiError(res, 'invalidItem', 'url must be an absolute URL string');
+  const body = parseJsonObjectBody(raw, EXPECTED);
+  if (body instanceof PurgeError) return sendApiError(res, body.reason, body.message);
+  if (typeof body.url !== 'string') return sendApiError(res, 'invalidItem', 'url must be an absolute URL string');
   const target = parseFileUrl(body.url, 'url');
   if (target instanceof PurgeError) return sendApiError(res, target.reason, target.message);
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   if (body.headers !== undefined) {
     if (typeof body.headers !== 'object' || body.headers === null || Array.isArray(body.headers)) return sendApiError(res, 'invalidItem', 'headers must be an object of strings');
     for (const [k, v] of Object.entries(body.headers)) {
-      if (typeof v !== 'string') return sendApiError(res, 'invalidItem', `header ${JSON.stringify(k)} must be a string`);
+      if (typeof v !== 'string') return sendApiError(res, 'invalidItem', `header ${JSON.stringify(k).slice(0, 200)} must be a string`);
       headers[k.toLowerCase()] = v;
     }
   }
-  sendApiSuccess(res, await inspect(zoneId, body.url, headers));
+  sendApiSuccess(res, redactInspectResult(await inspect(zoneId, body.url, headers)));
 }

@@ -52,6 +52,9 @@ export function formatInspectTable(result: InspectResult, zone: string): string[
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
   const lines = [`${url} (zone ${printable(zone)}, ${variants.length} ${variants.length === 1 ? 'variant' : 'variants'})`, line(header), ...rows.map(line)];
   lines.push(variants.some((v) => v.selected) ? '* = the variant a request with these headers would get' : 'no variant matches these headers: such a request would be a miss');
+  if (variants.some((v) => Object.values(v.selector ?? {}).some((x) => typeof x === 'string' && x.startsWith('hmac:')))) {
+    lines.push('hmac:… = a keyed hash of a header value the API never shows (equal values, equal hashes); purge with --header and the real value');
+  }
   return lines;
 }
 
