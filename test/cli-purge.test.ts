@@ -118,3 +118,60 @@ test('purge --config infers the zone from the URL host against a real edge with 
   assert.match(r.out, /^purged 1 file in zone blog \(id [0-9a-f]+\)\n$/);
   assert.deepEqual([await get('shop.example'), await get('blog.example')], ['HIT', 'MISS']);
 });
+
+test('inspect never shows a Vary\'d cookie or Authorization value (API, table, --json); the same value hashes the same; purge by the raw value works', async (t) => {
+  const origin = await startOrigin(t, (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'public, max-age=300', vary: 'Cookie, Authorization, Accept-Language' });
+    res.end(`for ${req.headers.cookie ?? 'nobody'}`);
+  });
+  const edge = await startTestEdge(t, { origin: origin.url });
+  const alice = 'session=alice-SECRET-0123456789';
+  const bob = 'session=bob-SECRET-9876543210';
+  const bearer = 'Bearer user-credential-ABCDEF0123';
+  const get = async (path: string, h: Record<string, string>) => (await send(`${edge.base}${path}`, { headers: { host: 'cdn.example.com', ...h } })).headers['cf-cache-status'];
+  for (const path of ['/me', '/other']) {
+    assert.equal(await get(path, { cookie: alice, 'accept-language': 'de' }), 'MISS');
+    assert.equal(await get(path, { cookie: alice, 'accept-language': 'de' }), 'HIT', 'a Cookie-keyed variant is stored');
+  }
+  assert.equal(await get('/me', { cookie: bob, authorization: bearer, 'accept-language': 'de' }), 'MISS');
+  const secrets = ['alice-SECRET', 'bob-SECRET', 'user-credential', 'session=', 'Bearer user'];
+  const noSecret = (text: string, where: string): void => {
+    for (const s of secrets) assert.ok(!text.includes(s), `${where} shows ${s}: ${text}`);
+  };
+
+  const api = await send(`${edge.adminBase}/edgecache/v1/zones/default/inspect`, {
+    method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ url: 'https://cdn.example.com/me', headers: { cookie: alice, 'accept-language': 'de' } }),
+  });
+  assert.equal(api.status, 200, api.body);
+  noSecret(api.body, 'the inspect API');
+  const variants = (JSON.parse(api.body) as { result: { variants: { selector: Record<string, string | null>; selected: boolean }[] } }).result.variants;
+  assert.equal(variants.length, 2);
+  for (const v of variants) {
+    assert.match(v.selector['cookie']!, /^hmac:[0-9a-f]{12}$/);
+    assert.equal(v.selector['accept-language'], 'de', 'a safe-listed header is shown as it is');
+  }
+  const withAuth = variants.find((v) => v.selector['authorization'] !== null)!;
+  assert.match(withAuth.selector['authorization']!, /^hmac:[0-9a-f]{12}$/);
+  assert.notEqual(withAuth.selector['cookie'], variants.find((v) => v !== withAuth)!.selector['cookie'], 'different cookies, different hashes');
+  assert.ok(variants.find((v) => v !== withAuth)!.selected, 'selection still uses the raw value the operator sent');
+
+  const target = ['--admin', edge.adminBase, '--token', ADMIN_TOKEN, '--zone', 'default'];
+  const table = await edgecache(t, ['inspect', 'https://cdn.example.com/me', '--header', `Cookie: ${alice}`, '--header', 'Accept-Language: de', ...target]);
+  assert.equal(table.code, 0, table.err);
+  noSecret(table.out + table.err, 'the CLI table');
+  assert.match(table.out, /cookie: hmac:[0-9a-f]{12}/);
+  assert.match(table.out, /hmac:… = a keyed hash/);
+  const json = await edgecache(t, ['inspect', 'https://cdn.example.com/other', '--json', ...target]);
+  assert.equal(json.code, 0, json.err);
+  noSecret(json.out, 'the CLI --json output');
+  const otherCookie = (JSON.parse(json.out) as { variants: { selector: Record<string, string | null> }[] }).variants[0]!.selector['cookie'];
+  const aliceOnMe = variants.find((v) => v !== withAuth)!.selector['cookie'];
+  assert.equal(otherCookie, aliceOnMe, 'the same cookie on another URL shows the same hash (one admin process)');
+
+  const purged = await edgecache(t, ['purge', '--url', 'https://cdn.example.com/me', '--header', `Cookie: ${alice}`, '--header', 'Accept-Language: de', ...target]);
+  assert.equal(purged.code, 0, purged.err);
+  assert.match(purged.out, /purged 1 file/);
+  assert.equal(await get('/me', { cookie: alice, 'accept-language': 'de' }), 'MISS', 'purged by the raw cookie');
+  assert.equal(await get('/me', { cookie: bob, authorization: bearer, 'accept-language': 'de' }), 'HIT', 'the other variant stays');
+});
