@@ -33,11 +33,13 @@ test('groupCpuSeconds counts the CPU a process group burns', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'proc-test-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const log = join(dir, 'log');
-  // A child that spins for 300 ms, says so, then sleeps: its CPU time must show up, and stop growing once it sleeps.
-  const p = spawnTracked('spin', process.execPath, ['-e', 'const e = Date.now() + 300; while (Date.now() < e); console.log("idle"); setTimeout(() => {}, 60_000)'], { logFile: log });
+  // A child that spins until it has used 300 ms of CPU (not of wall time: on a loaded machine it gets a share of a core),
+  // says so, then sleeps: its CPU time must show up, and stop growing once it sleeps.
+  const spin = 'const s = process.cpuUsage(); for (;;) { const u = process.cpuUsage(s); if (u.user + u.system >= 300_000) break; } console.log("idle"); setTimeout(() => {}, 60_000)';
+  const p = spawnTracked('spin', process.execPath, ['-e', spin], { logFile: log });
   t.after(() => stopProcess(p, 500));
   assert.equal(groupCpuSeconds(process.pid + 1_000_000), 0, 'no such group: nothing counted');
-  for (let i = 0; i < 200 && !readFileSync(log, 'utf8').includes('idle'); i++) await sleep(25);
+  for (let i = 0; i < 800 && !readFileSync(log, 'utf8').includes('idle'); i++) await sleep(25);
   const used = groupCpuSeconds(p.pid);
   assert.ok(used >= 0.25, `spinning child used ${used} s of CPU`);
   await sleep(300);
