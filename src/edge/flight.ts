@@ -93,8 +93,9 @@ export class Flight {
     if (tier && !revalidating && !key.isPreflight) {
       const found = await lookupTier(tier, store, key, this.#req.clientHeaders, epoch, key.zone.zone.timeouts.headersMs, clock);
       this.#lockKey = found.lockKey;
+      this.#fence = found.fence;
       if (found.variant) { this.#releaseLock(); return { kind: 'tier', variant: found.variant }; }
-    }
+    } else if (tier) this.#fence = await tier.fence();
     const requestTime = clock.now();
     let res;
     try {
@@ -111,6 +112,8 @@ export class Flight {
   }
 
   #lockKey: string | undefined;
+  /** The tier's purge generation when this fetch started: its write-through is refused if a purge since covers it. */
+  #fence: number | undefined;
   #pumping = false;
   #releaseLock(): void {
     if (this.#lockKey && this.#env.tier) void this.#env.tier.release(this.#lockKey);
@@ -137,7 +140,7 @@ export class Flight {
       const decision = decideStore(req, { status: revalidating.status, headers: merged }, requestTime, responseTime, zone.policy);
       const freshness: Freshness = decision.storable ? decision.freshness : { ...revalidating.freshness, lifetime: 0, responseTime, correctedInitialAge: 0 };
       store.refresh(revalidating, withLength(fields, revalidating.body.length, revalidating.status), freshness);
-      if (tier) void tier.put(tierInput(revalidating));
+      if (tier && this.#fence !== undefined) void tier.put(tierInput(revalidating), this.#fence);
       return { kind: 'not-modified', variant: revalidating, status: 304 };
     }
 
@@ -173,7 +176,7 @@ export class Flight {
         headers: withLength(storedFields, body.length, res.status), body, freshness, tags,
       }, epoch);
       // Written through only when stored here: the local purge-epoch check keeps purged content out of the tier.
-      if (v && tier) void tier.put(tierInput(v));
+      if (v && tier && this.#fence !== undefined) void tier.put(tierInput(v), this.#fence);
       return v;
     });
     return { kind: 'shared', status: res.status, fields, selector, keyNames };

@@ -75,7 +75,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   const metrics = createMetrics(() => store.stats());
   const router = compileZones(config);
   const tier = config.cluster?.sharedCache
-    ? createRedisTier({ url: config.cluster.redis, normalize: normalizeVaryValue, logger })
+    ? createRedisTier({ url: config.cluster.redis, normalize: normalizeVaryValue, logger, clock: opts.clock })
     : undefined;
   if (tier) {
     new Gauge({ name: 'edgecache_shared_tier_errors', help: 'Shared tier operations that failed or timed out (served as misses)', registers: [metrics.registry], collect() { this.set(tier.state().errors); } });

@@ -93,9 +93,8 @@ export function createPurger(opts: PurgerOptions): Purger {
     apply(purge) {
       let n = 0;
       for (const t of purge.targets) n += store.purge(t, purge.request.soft);
-      // Every node that applies a purge repeats it in the shared tier (idempotent, best effort), so a node that stored
-      // pre-purge content into the tier just before it applied the purge cleans it up.
-      if (tier) for (const t of purge.targets) void tier.purge(t, purge.request.soft);
+      // Not repeated in the shared tier: the strict purge before publishing left fences there, so a write-through of
+      // content fetched before the purge is refused by Redis, whenever it lands (src/storage/redis-tier-lua.ts).
       opts.onApplied?.(purge, n);
       return n;
     },

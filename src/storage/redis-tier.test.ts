@@ -89,7 +89,7 @@ test('node 2 gets every variant node 1 stored; purges on either node are seen by
   assert.deepEqual([n1.state().errors, n2.state().errors], [0, 0]);
 });
 
-test('a hard purge leaves no index behind; only the generation counters stay', async (t) => {
+test('a hard purge leaves no index behind; only the generation counters and purge fences stay', async (t) => {
   const r = await redisFor(t);
   if (!r) return;
   const tier = await nodeFor(t, r.url);
@@ -101,9 +101,9 @@ test('a hard purge leaves no index behind; only the generation counters stay', a
   assert.deepEqual([...(await keysByKind(admin)).keys()].sort(), ['hn', 'o', 'p', 't', 'v']);
   assert.equal(await tier.purge({ kind: 'prefix', zoneId: 'z', host: 'cdn.example', pathPrefix: '/static/' }, false), 2);
   assert.equal(await tier.purge({ kind: 'host', zoneId: 'z', host: 'cdn.example:81' }, false), 1);
-  assert.deepEqual([...(await keysByKind(admin)).keys()], [], 'nothing left: variants, objects, paths, hosts, tags');
+  assert.deepEqual([...(await keysByKind(admin)).keys()].sort(), ['f', 'fx', 'gc'], 'nothing left but the purge fences: no variants, objects, paths, hosts, tags');
   await tier.purge({ kind: 'everything', zoneId: 'z' }, false);
-  assert.deepEqual([...(await keysByKind(admin)).keys()].sort(), ['g', 'gc']);
+  assert.deepEqual([...(await keysByKind(admin)).keys()].sort(), ['f', 'fx', 'g', 'gc'], 'generations and the purge fences stay');
 });
 
 test('TTLs follow freshness: remaining lifetime + stale window + margin, a floor for stale entries, indexes outlive variants', async (t) => {
@@ -275,4 +275,66 @@ test('bodies over maxBodyBytes are not put; an unreadable entry is a miss, count
   assert.equal(await tier.get(key(e), {}), undefined);
   assert.equal(tier.state().errors, errors + 1);
   await waitUntil(async () => (await admin.keys(`${PREFIX}v:*`)).length === 1, 'the unreadable variant was dropped');
+});
+
+test('fences: a put whose fetch started before a purge naming it is refused, for every purge kind; one started after is stored', async (t) => {
+  const r = await redisFor(t);
+  if (!r) return;
+  const tier = await nodeFor(t, r.url);
+  const e: ContractEntry = { path: '/static/f.js', req: { origin: A }, tags: ['red'], host: 'cdn.example:8443' };
+  const other: ContractEntry = { path: '/other.js', req: { origin: A }, tags: ['blue'], host: 'other.example', zoneId: 'y' };
+  const kinds: [string, Parameters<RedisTier['purge']>[0], boolean][] = [
+    ['object', objectTarget(e), false], ['variant', { kind: 'variant', zoneId: 'z', host: 'cdn.example:8443', path: '/static/f.js', query: '', headers: { origin: A } }, false],
+    ['tag', { kind: 'tag', zoneId: 'z', tag: 'red' }, false], ['soft tag', { kind: 'tag', zoneId: 'z', tag: 'red' }, true],
+    ['host', { kind: 'host', zoneId: 'z', host: 'cdn.example:8443' }, false], ['host name', { kind: 'host', zoneId: 'z', host: 'cdn.example' }, false],
+    ['prefix', { kind: 'prefix', zoneId: 'z', host: 'cdn.example:8443', pathPrefix: '/static/' }, false],
+    ['everything', { kind: 'everything', zoneId: 'z' }, true],
+  ];
+  for (const [name, target, soft] of kinds) {
+    const before = await tier.fence();
+    assert.equal(typeof before, 'number');
+    await tier.purgeStrict(target, soft);
+    assert.equal(await tier.put(contractInput(e), before), false, `${name}: the late write is refused`);
+    assert.equal(await tier.get(key(e), e.req!), undefined, `${name}: nothing stored`);
+    assert.equal(await tier.put(contractInput(other), before), true, `${name}: a write the purge does not name is stored`);
+    const after = await tier.fence();
+    assert.equal(await tier.put(contractInput(e), after), true, `${name}: a fetch started after the purge is stored`);
+    assert.equal((await tier.get(key(e), e.req!))?.forcedStale, false, `${name}: and served fresh`);
+    await tier.purgeStrict(objectTarget(e), false);
+  }
+  assert.equal(tier.state().fenced, kinds.length);
+});
+
+test('reads check the fences: an entry whose tag set was evicted is still purged by its tag (soft and hard)', async (t) => {
+  const r = await redisFor(t);
+  if (!r) return;
+  const tier = await nodeFor(t, r.url);
+  const admin = adminFor(t, r.url);
+  const e: ContractEntry = { path: '/t.js', req: { origin: A }, tags: ['red'] };
+  assert.equal(await tier.put(contractInput(e)), true);
+  const evict = async (): Promise<void> => { for (const k of (await keysByKind(admin)).get('t') ?? []) await admin.del(k); };
+  await evict();
+  assert.equal(await tier.purge({ kind: 'tag', zoneId: 'z', tag: 'red' }, true), 0, 'the tag set is gone: the purge finds nothing to touch');
+  assert.equal((await tier.get(key(e), e.req!))?.forcedStale, true, 'yet the entry reads stale');
+  await evict();
+  await tier.purge({ kind: 'tag', zoneId: 'z', tag: 'red' }, false);
+  assert.equal(await tier.get(key(e), e.req!), undefined, 'and a hard purge removes it');
+  assert.equal((await keysByKind(admin)).get('v'), undefined, 'dropped on that read');
+});
+
+test('ages do not depend on the storing node\'s clock: an entry is moved onto the reader\'s clock by its time in Redis', async (t) => {
+  const r = await redisFor(t);
+  if (!r) return;
+  const skew = 30_000;
+  const ahead = await nodeFor(t, r.url, { clock: { now: () => Date.now() + skew } });
+  const exact = await nodeFor(t, r.url);
+  const e: ContractEntry = { path: '/clock.js' };
+  const responseTime = Date.now() + skew; // the node 30 s ahead received it "now" by its clock
+  assert.equal(await ahead.put({ ...contractInput(e), freshness: freshFor(60, { responseTime }) }), true);
+  const got = await exact.get(key(e), {});
+  assert.ok(got, 'stored');
+  const shift = responseTime - got.freshness.responseTime;
+  assert.ok(Math.abs(shift - skew) < 1000, `responseTime moved by ${shift} ms onto the reader's clock`);
+  const back = await ahead.get(key(e), {});
+  assert.equal(back?.freshness.responseTime, responseTime, 'the storing node reads its own times unchanged');
 });

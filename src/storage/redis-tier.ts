@@ -9,6 +9,12 @@
 //   t:<zone>\0<tag>         SET of vids
 //   gc (counter), g:<zone> HASH hard/soft, clr: generations — purge everything and clear are O(1): a variant whose
 //                           gen is below its zone's hard generation (or clr) is absent, below soft it is stale.
+//   f:<kind>:<name>         HASH h/s/w: purge fences, the generation of the last hard/soft purge naming a variant (v),
+//                           object (o), host (h), host name (n), tag (t) or, per host, prefixes (p, fields "h\0<prefix>");
+//                           w: a variant purge refuses writes for the whole object. Checked on every read and every
+//                           put (a put carries the gc its fetch started under), so nothing purged comes back: not a
+//                           write that lands late, nor an entry whose tag set was evicted. No TTL: fx (ZSET, fence →
+//                           when written, Redis clock) lets purges drop those older than the longest variant TTL.
 //   l:<key>                 fetch lock (SET NX PX, token-checked release)
 // Index keys carry a TTL at least the longest of their variants', so nothing but the generations outlives its data.
 import { backoff } from '../cluster/backoff.js';
@@ -18,7 +24,7 @@ import { headersOfSelector, hostName, pathMember, preflightObjectKey, primaryKey
 import { preciseAge } from '../cache/policy/freshness.js';
 import type { Freshness } from '../cache/policy/types.js';
 import type { AsyncStore, PurgeTarget, StoredEntry, VariantInput } from './store.js';
-import { LUA_PURGE, LUA_PUT, LUA_RELEASE, type Arg, type TierCommands } from './redis-tier-lua.js';
+import { LUA_GET, LUA_PURGE, LUA_PUT, LUA_RELEASE, type Arg, type TierCommands } from './redis-tier-lua.js';
 
 export interface RedisTierOptions {
   url: string;
@@ -31,7 +37,14 @@ export interface RedisTierOptions {
   opTimeoutMs?: number;
   /** Bodies larger than this are not put into Redis; default 8 MiB. */
   maxBodyBytes?: number;
+  /** Longest time a variant stays in Redis (a cap on its TTL), in seconds; default 86400. Purge fences are kept longer. */
+  maxTtlSeconds?: number;
+  /** The node's clock for the times stored in entries (default Date.now): entries read back are shifted into it. */
+  clock?: { now(): number };
 }
+
+/** The purge generation a fetch started under (from getWithFence or fence()): its put is refused if a purge since covers it. */
+export type TierFence = number;
 
 export interface RedisTier extends AsyncStore {
   /** Cross-node collapsing: try to become the one node that fetches `key` (SET NX PX). False when held or on error. */
@@ -43,9 +56,22 @@ export interface RedisTier extends AsyncStore {
    * when `lockKey` is given — as soon as that lock is free again with nothing stored (the fetching node gave up).
    */
   waitFor(objectKey: string, headers: HeaderValues, ms: number, lockKey?: string): Promise<StoredEntry | undefined>;
+  /** `get`, plus the fence its fetch (on a miss) must carry to put; fence undefined when the tier failed. */
+  getWithFence(objectKey: string, headers: HeaderValues): Promise<{ entry?: StoredEntry; fence?: TierFence }>;
+  /** The current purge generation, for a fetch that did not look the tier up (a revalidation). */
+  fence(): Promise<TierFence | undefined>;
+  /** Stores unless a purge newer than `fence` covers it (then false, counted as refused). Without a fence: unfenced. */
+  put(input: VariantInput, fence?: TierFence): Promise<boolean>;
   /** `purge`, but rejects with a RedisTierError when the tier could not apply it (a purge must not be lost silently). */
   purgeStrict(target: PurgeTarget, soft: boolean): Promise<number>;
-  state(): { connected: boolean; errors: number };
+  state(): TierState;
+}
+
+export interface TierState {
+  connected: boolean;
+  errors: number;
+  /** Puts refused because a purge newer than their fetch covers them. */
+  fenced: number;
 }
 
 export type RedisTierErrorCode = 'TIER_UNAVAILABLE' | 'TIER_TIMEOUT' | 'TIER_CORRUPT' | 'TIER_REFUSED';
@@ -57,7 +83,11 @@ export class RedisTierError extends Error {
 const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
 const TTL_MARGIN_S = 5;
 const MIN_TTL_S = 10;
-const MAX_TTL_S = 365 * 24 * 3600;
+const DEFAULT_MAX_TTL_S = 24 * 3600;
+/** Fences outlive the longest variant TTL by this much. */
+const FENCE_MARGIN_MS = 10 * 60_000;
+/** Clock differences below this are measurement noise (ages are whole seconds): entries are not shifted for them. */
+const SHIFT_NOISE_MS = 100;
 const BODY_BYTES_PER_MS = 32 * 1024; // the time bound grows with the body moved (an 8 MiB body gets 256 ms more)
 const POLL_MIN_MS = 20;
 const POLL_MAX_MS = 100;
@@ -72,11 +102,11 @@ const LOG_EVERY_MS = 30_000;
  * https://www.rfc-editor.org/rfc/rfc9111#section-4.2.4), plus a
  * margin; never below MIN_TTL_S, so a just-stale entry is still there for a node to revalidate.
  */
-export function tierTtlMs(f: Freshness, now: number): number {
+export function tierTtlMs(f: Freshness, now: number, maxTtlSeconds = DEFAULT_MAX_TTL_S): number {
   const remaining = f.lifetime - preciseAge(f, now);
   const staleWindow = f.noStaleServing ? 0 : Math.max(f.staleWhileRevalidate, f.staleIfError);
   const seconds = Math.max(remaining + staleWindow, 0) + TTL_MARGIN_S;
-  return Math.round(Math.min(Math.max(seconds, MIN_TTL_S), MAX_TTL_S) * 1000);
+  return Math.round(Math.min(Math.max(seconds, MIN_TTL_S), Math.max(maxTtlSeconds, MIN_TTL_S)) * 1000);
 }
 
 interface Meta {
@@ -84,7 +114,7 @@ interface Meta {
   selector: string; keyNames: string[]; storedAt: number;
 }
 
-type Lookup = { entry: StoredEntry } | 'miss' | 'error';
+type Lookup = { entry?: StoredEntry; fence: TierFence } | 'error';
 
 export function createRedisTier(opts: RedisTierOptions): RedisTier {
   return new RedisSharedTier(opts);
@@ -96,6 +126,10 @@ class RedisSharedTier implements RedisTier {
   readonly #log: { warn(o: object, m: string): void } | undefined;
   readonly #timeoutMs: number;
   readonly #maxBody: number;
+  readonly #maxTtlS: number;
+  readonly #clock: { now(): number };
+  readonly #puts = new Set<Promise<unknown>>();
+  #fenced = 0;
   readonly #redis: Redis;
   readonly #cmd: TierCommands;
   readonly #tokens = new Map<string, string>();
@@ -115,6 +149,8 @@ class RedisSharedTier implements RedisTier {
     this.#log = opts.logger;
     this.#timeoutMs = opts.opTimeoutMs ?? 200;
     this.#maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
+    this.#maxTtlS = opts.maxTtlSeconds ?? DEFAULT_MAX_TTL_S;
+    this.#clock = opts.clock ?? Date;
     this.#redis = new Redis(opts.url, {
       enableOfflineQueue: false, // fail fast while disconnected: the caller goes to the origin instead
       maxRetriesPerRequest: 1,
@@ -123,6 +159,7 @@ class RedisSharedTier implements RedisTier {
       retryStrategy: backoff, // never gives up; close() ends it
       connectionName: 'edgecache-tier',
     });
+    this.#redis.defineCommand('tierGet', { numberOfKeys: 0, lua: LUA_GET });
     this.#redis.defineCommand('tierPut', { numberOfKeys: 0, lua: LUA_PUT });
     this.#redis.defineCommand('tierPurge', { numberOfKeys: 0, lua: LUA_PURGE });
     this.#redis.defineCommand('tierRelease', { numberOfKeys: 0, lua: LUA_RELEASE });
@@ -132,17 +169,35 @@ class RedisSharedTier implements RedisTier {
     this.#redis.on('close', () => { this.#hasFailedToConnect = true; });
   }
 
-  state(): { connected: boolean; errors: number } {
-    return { connected: !this.#isClosed && this.#redis.status === 'ready', errors: this.#errors };
+  state(): TierState {
+    return { connected: !this.#isClosed && this.#redis.status === 'ready', errors: this.#errors, fenced: this.#fenced };
   }
 
   async get(objectKey: string, headers: HeaderValues): Promise<StoredEntry | undefined> {
     const r = await this.#lookup(objectKey, headers);
-    return typeof r === 'object' ? r.entry : undefined;
+    return r === 'error' ? undefined : r.entry;
   }
 
-  put(input: VariantInput): Promise<boolean> {
+  async getWithFence(objectKey: string, headers: HeaderValues): Promise<{ entry?: StoredEntry; fence?: TierFence }> {
+    const r = await this.#lookup(objectKey, headers);
+    return r === 'error' ? {} : r;
+  }
+
+  fence(): Promise<TierFence | undefined> {
+    return this.#run('fence', undefined, async () => Number((await this.#redis.get(this.#p + 'gc')) ?? 0));
+  }
+
+  put(input: VariantInput, fence?: TierFence): Promise<boolean> {
     if (input.body.length > this.#maxBody) return Promise.resolve(false); // a policy, not a failure: not counted
+    // A lock is released only once the puts started before it have landed (release() waits for them), so a node
+    // waiting on the lock finds the entry rather than a free lock and nothing stored.
+    const done = this.#put(input, fence);
+    this.#puts.add(done);
+    void done.finally(() => this.#puts.delete(done));
+    return done;
+  }
+
+  #put(input: VariantInput, fence: TierFence | undefined): Promise<boolean> {
     return this.#run('put', false, async (bound) => {
       bound.at += input.body.length / BODY_BYTES_PER_MS;
       // The host index lists the object by its path member (with the preflight suffix when it is a preflight's).
@@ -161,18 +216,20 @@ class RedisSharedTier implements RedisTier {
         if (g.vids.has(other)) superseded.push(other);
       }
       checkBound(bound);
-      const now = Date.now();
+      const now = this.#clock.now();
       const meta: Meta = {
         objectKey: input.objectKey, status: input.status, headers: input.headers, freshness: input.freshness, tags: [...input.tags],
         selector: input.selector, keyNames: [...input.keyNames], storedAt: input.storedAt ?? now,
       };
-      await this.#cmd.tierPut(
+      const stored = await this.#cmd.tierPut(
         this.#p, vid, input.objectKey, input.zoneId, input.host, member,
         zoneScoped(input.zoneId, hostName(input.host)), input.tags.filter((t) => t !== '' && !t.includes('\n')).join('\n'),
-        JSON.stringify(meta), input.body, input.soft ? '1' : '0', tierTtlMs(input.freshness, now),
-        JSON.stringify({ k: input.keyNames, t: now, s: input.body.length }), ...superseded,
+        JSON.stringify(meta), input.body, input.soft ? '1' : '0', tierTtlMs(input.freshness, now, this.#maxTtlS),
+        JSON.stringify({ k: input.keyNames, t: now, s: input.body.length }), fence ?? -1, now, ...superseded,
       );
-      return true;
+      if (Number(stored) === 1) return true;
+      this.#fenced++; // a purge newer than the fetch covers it: the write would bring purged content back
+      return false;
     });
   }
 
@@ -185,7 +242,7 @@ class RedisSharedTier implements RedisTier {
   }
 
   async clear(): Promise<void> {
-    await this.#run('clear', 0, async () => Number(await this.#cmd.tierPurge(this.#p, '0', 'clear')));
+    await this.#run('clear', 0, async () => Number(await this.#cmd.tierPurge(this.#p, this.#fenceKeepMs(), '0', 'clear')));
   }
 
   acquire(key: string, ttlMs: number): Promise<boolean> {
@@ -202,6 +259,7 @@ class RedisSharedTier implements RedisTier {
     const token = this.#tokens.get(key);
     if (token === undefined) return;
     this.#tokens.delete(key);
+    if (this.#puts.size > 0) await Promise.allSettled([...this.#puts]); // each is bounded by the operation timeout
     await this.#run('release', 0, async () => Number(await this.#cmd.tierRelease(this.#p + 'l:' + key, token)));
   }
 
@@ -211,7 +269,7 @@ class RedisSharedTier implements RedisTier {
     for (;;) {
       const r = await this.#lookup(objectKey, headers);
       if (r === 'error') return undefined;
-      if (r !== 'miss') return r.entry;
+      if (r.entry) return r.entry;
       if (lockKey !== undefined) {
         const held = await this.#run('waitFor', -1, () => this.#redis.exists(this.#p + 'l:' + lockKey));
         if (held === -1) return undefined;
@@ -236,54 +294,52 @@ class RedisSharedTier implements RedisTier {
   #lookup(objectKey: string, headers: HeaderValues): Promise<Lookup> {
     return this.#run('get', 'error' as Lookup, async (bound): Promise<Lookup> => {
       const ok = this.#p + 'o:' + objectKey;
-      const groups = groupsOf(await this.#redis.hgetall(ok));
-      const zone = zoneIdOf(objectKey);
-      for (const g of groups) {
+      // The generation is read before (and with) the lookup: a purge after it fences out a put made under it.
+      const res = await this.#redis.pipeline().hgetall(ok).get(this.#p + 'gc').exec();
+      if (res === null) throw new RedisTierError('TIER_UNAVAILABLE', 'pipeline aborted');
+      for (const [err] of res) if (err) throw err;
+      const fence = Number(res[1]![1] ?? 0);
+      for (const g of groupsOf(res[0]![1] as Record<string, string>)) {
         const selector = selectorOf(g.keyNames, headers, this.#normalize);
         const vid = variantId(objectKey, g.keyNames, selector);
         const size = g.vids.get(vid);
         if (size === undefined) continue;
         checkBound(bound);
         bound.at += size / BODY_BYTES_PER_MS;
-        const res = await this.#redis.pipeline()
-          .hmgetBuffer(this.#p + 'v:' + vid, 'meta', 'body', 'stale', 'gen')
-          .hmget(this.#p + 'g:' + zone, 'hard', 'soft')
-          .get(this.#p + 'clr')
-          .exec();
-        if (res === null) throw new RedisTierError('TIER_UNAVAILABLE', 'pipeline aborted');
-        for (const [err] of res) if (err) throw err;
-        const [meta, body, stale, gen] = res[0]![1] as (Buffer | null)[];
-        if (!meta || !body || !gen) {
-          this.#redis.hdel(ok, vid).catch(() => {}); // expired: tidy the object's list
-          continue;
-        }
-        const [hard, softGen] = (res[1]![1] as (string | null)[]).map((v) => Number(v ?? 0));
-        const variantGen = Number(gen.toString());
-        if (variantGen < Math.max(hard!, Number(res[2]![1] ?? 0))) {
-          this.#cmd.tierPurge(this.#p, '0', 'vids', vid).catch(() => {}); // purged by a generation: free it now
-          continue;
-        }
+        // One script: the variant, its purge fences (a purged one is dropped there) and its age on the Redis clock.
+        const got = await this.#cmd.tierGetBuffer(this.#p, vid, objectKey);
+        if (got === null) continue;
+        const [meta, body, stale, elapsed, storedLocal] = got as [Buffer, Buffer, Buffer, Buffer, Buffer];
         let m: Meta;
         try { m = parseMeta(meta); } catch (err) {
-          this.#cmd.tierPurge(this.#p, '0', 'vids', vid).catch(() => {}); // unreadable: drop it, count the error
+          this.#cmd.tierPurge(this.#p, this.#fenceKeepMs(), '0', 'drop', vid).catch(() => {}); // unreadable: drop it, count the error
           throw err;
         }
         if (m.objectKey !== objectKey || m.selector !== selector) continue; // a variant id collision: not ours
+        // The storing node's times, moved onto this node's clock by how long Redis says the entry has been there:
+        // ages do not depend on the storing node's clock.
+        let shift = this.#clock.now() - Number(elapsed.toString()) - Number(storedLocal.toString());
+        if (Math.abs(shift) < SHIFT_NOISE_MS || !Number.isFinite(shift)) shift = 0;
         return {
+          fence,
           entry: {
-            status: m.status, headers: m.headers, body, freshness: m.freshness, tags: m.tags, selector: m.selector,
-            keyNames: m.keyNames, forcedStale: stale?.toString() === '1' || variantGen < softGen!, storedAt: m.storedAt,
+            status: m.status, headers: m.headers, body, freshness: shift === 0 ? m.freshness : { ...m.freshness, responseTime: m.freshness.responseTime + shift },
+            tags: m.tags, selector: m.selector, keyNames: m.keyNames, forcedStale: stale.toString() === '1', storedAt: m.storedAt + shift,
           },
         };
       }
-      return 'miss';
+      return { fence };
     });
+  }
+
+  #fenceKeepMs(): number {
+    return this.#maxTtlS * 1000 + FENCE_MARGIN_MS;
   }
 
   async #purge(target: PurgeTarget, soft: boolean, bound: Bound): Promise<number> {
     const args = await this.#purgeArgs(target);
     checkBound(bound);
-    return Number(await this.#cmd.tierPurge(this.#p, soft ? '1' : '0', ...args));
+    return Number(await this.#cmd.tierPurge(this.#p, this.#fenceKeepMs(), soft ? '1' : '0', ...args));
   }
 
   async #purgeArgs(target: PurgeTarget): Promise<Arg[]> {
@@ -297,7 +353,7 @@ class RedisSharedTier implements RedisTier {
       }
       case 'prefix': {
         const min = Buffer.from(`[${target.pathPrefix}`);
-        return ['prefix', zoneId, target.host, zoneScoped(zoneId, hostName(target.host)), min, Buffer.concat([min, Buffer.from([0xff])])];
+        return ['prefix', zoneId, target.host, zoneScoped(zoneId, hostName(target.host)), min, Buffer.concat([min, Buffer.from([0xff])]), target.pathPrefix];
       }
       case 'object': {
         const member = pathMember(target.path, target.query);
@@ -313,7 +369,7 @@ class RedisSharedTier implements RedisTier {
             if (g.vids.has(vid)) vids.push(vid);
           }
         }
-        return ['vids', ...vids];
+        return ['variant', key, preflightObjectKey(key), ...vids];
       }
     }
   }
