@@ -52,6 +52,18 @@ const peerEntry = z.string().superRefine((s, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
+const redisUrl = z.string().regex(/^rediss?:\/\//, 'expected redis://HOST:PORT');
+
+/** cluster.sharedCache as an object: the shared tier in Redis with its own bounds. */
+const sharedCacheSchema = z.object({
+  /** A Redis of its own for the tier (default: cluster.redis), so a full or evicting tier never touches the purge stream. */
+  redis: redisUrl.optional(),
+  /** Longest time, in seconds, an entry stays in the tier whatever its freshness (purge fences are kept longer). */
+  maxTtl: z.number().int().min(10).max(365 * 86400).default(86400),
+  /** Bound on each tier operation in ms (a miss after it), plus 1 ms per 32 KiB moved. */
+  timeoutMs: z.number().int().positive().max(60_000).default(200),
+}).strict();
+
 export const queryModeSchema = z.union([
   z.enum(['all', 'sorted', 'none']),
   z.object({ include: z.array(z.string()) }).strict(),
@@ -131,11 +143,21 @@ export const configSchema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   workers: z.union([z.number().int().positive().max(64), z.literal('auto')], { error: 'expected a number of worker processes from 1 to 64, or "auto"' }).default(1),
   cluster: z.object({
-    redis: z.string().regex(/^rediss?:\/\//, 'expected redis://HOST:PORT'),
-    sharedCache: z.boolean().default(false),
+    redis: redisUrl,
+    /** true, or the tier's own settings: see README, Cluster. */
+    sharedCache: z.union([z.boolean(), sharedCacheSchema]).default(false),
     stream: z.string().default('edgecache:purges'),
   }).strict().optional(),
 }).strict();
+
+export type SharedCacheConfig = z.output<typeof sharedCacheSchema>;
+
+/** The shared tier's settings (defaults for `sharedCache: true`), or undefined when there is none. */
+export function sharedCacheOf(config: { cluster?: { sharedCache: boolean | SharedCacheConfig } | undefined }): SharedCacheConfig | undefined {
+  const sc = config.cluster?.sharedCache;
+  if (sc === undefined || sc === false) return undefined;
+  return sc === true ? sharedCacheSchema.parse({}) : sc;
+}
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

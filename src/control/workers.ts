@@ -10,8 +10,7 @@ import { createAdminServer } from '../admin/server.js';
 import type { InspectResult } from '../admin/inspect-route.js';
 import { inspectVariants } from '../admin/inspect-route.js';
 import { compileZoneKeyRules } from '../cache/zone-keys.js';
-import { normalizeVaryValue } from '../cache/policy/index.js';
-import { createRedisTier } from '../storage/redis-tier.js';
+import { sharedTierFor } from '../storage/redis-tier.js';
 import { preparePurge, purgeSharedTier, type Purge } from '../purge/purger.js';
 import { startControlPlane } from './control-plane.js';
 import { listen, startEdge } from '../edge/server.js';
@@ -103,9 +102,7 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
 
   // The primary normalises each purge once (the zone key rules need no origin pools) and sends the workers its targets.
   const zones = compileZoneKeyRules(config);
-  const tier = config.cluster?.sharedCache
-    ? createRedisTier({ url: config.cluster.redis, normalize: normalizeVaryValue, logger })
-    : undefined;
+  const tier = sharedTierFor(config, logger);
   let control: Awaited<ReturnType<typeof startControlPlane>>;
   try {
     control = await startControlPlane({

@@ -14,7 +14,7 @@ import { createHandler } from './handler.js';
 import { createAdminServer } from '../admin/server.js';
 import { inspectVariants } from '../admin/inspect-route.js';
 import { createPurger, type Purger } from '../purge/purger.js';
-import { createRedisTier } from '../storage/redis-tier.js';
+import { sharedTierFor } from '../storage/redis-tier.js';
 import { Gauge } from 'prom-client';
 import { startControlPlane, type ControlPlane } from '../control/control-plane.js';
 import { normalizeVaryValue } from '../cache/policy/index.js';
@@ -74,9 +74,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
     : new MemoryStore({ maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue }));
   const metrics = createMetrics(() => store.stats());
   const router = compileZones(config);
-  const tier = config.cluster?.sharedCache
-    ? createRedisTier({ url: config.cluster.redis, normalize: normalizeVaryValue, logger, clock: opts.clock })
-    : undefined;
+  const tier = sharedTierFor(config, logger, opts.clock);
   if (tier) {
     new Gauge({ name: 'edgecache_shared_tier_errors', help: 'Shared tier operations that failed or timed out (served as misses)', registers: [metrics.registry], collect() { this.set(tier.state().errors); } });
     new Gauge({ name: 'edgecache_shared_tier_connected', help: '1 when the shared tier is connected', registers: [metrics.registry], collect() { this.set(tier.state().connected ? 1 : 0); } });

@@ -24,6 +24,8 @@ import { headersOfSelector, hostName, pathMember, preflightObjectKey, primaryKey
 import { preciseAge } from '../cache/policy/freshness.js';
 import type { Freshness } from '../cache/policy/types.js';
 import type { AsyncStore, PurgeTarget, StoredEntry, VariantInput } from './store.js';
+import { sharedCacheOf, type Config } from '../config/schema.js';
+import { normalizeVaryValue } from '../cache/policy/vary.js';
 import { LUA_GET, LUA_PURGE, LUA_PUT, LUA_RELEASE, type Arg, type TierCommands } from './redis-tier-lua.js';
 
 export interface RedisTierOptions {
@@ -118,6 +120,13 @@ type Lookup = { entry?: StoredEntry; fence: TierFence } | 'error';
 
 export function createRedisTier(opts: RedisTierOptions): RedisTier {
   return new RedisSharedTier(opts);
+}
+
+/** The shared tier a config asks for (cluster.sharedCache), or undefined. */
+export function sharedTierFor(config: Config, logger: RedisTierOptions['logger'], clock?: RedisTierOptions['clock']): RedisTier | undefined {
+  const sc = sharedCacheOf(config);
+  if (!sc || !config.cluster) return undefined;
+  return createRedisTier({ url: sc.redis ?? config.cluster.redis, normalize: normalizeVaryValue, logger, clock, opTimeoutMs: sc.timeoutMs, maxTtlSeconds: sc.maxTtl });
 }
 
 class RedisSharedTier implements RedisTier {
