@@ -66,14 +66,16 @@ async function clusterHealth(n: Node): Promise<ClusterHealth> {
   return (JSON.parse((await send(`${n.adminBase}/healthz`)).body) as { cluster: ClusterHealth }).cluster;
 }
 
-/** The stream position the disk node persists next to its entries, once it equals what healthz reports (bounded wait). */
+/** The stream position (its id) the disk node persists next to its entries, once it equals what healthz reports (bounded wait). */
 async function persistedPosition(n: Node, dir: string): Promise<string> {
   const want = (await clusterHealth(n)).lastAppliedId;
   assert.match(String(want), /^\d+-\d+$/);
   const deadline = Date.now() + 2000;
   for (;;) {
+    // "<id> <stream identity>": the identity comes with the id, so a stream lost or rolled back is noticed.
     const saved = await readFile(join(dir, 'stream-position'), 'utf8').catch(() => '');
-    if (saved.trim() === want) return saved.trim();
+    const [id, streamId] = saved.trim().split(' ');
+    if (id === want && /^[0-9a-f-]{36}$/.test(streamId ?? '')) return id;
     assert.ok(Date.now() < deadline, `stream-position holds ${JSON.stringify(saved)}, healthz says ${want}`);
     await sleep(20);
   }

@@ -26,6 +26,15 @@ export interface BusState {
   lagMs: number;
   /** Times onReset was called (entries missed: trimmed, stream lost, unreadable message, apply failure). */
   resets: number;
+  /** The stream's identity (an id written beside it when it is created or its history is found lost), null until read. */
+  streamId: string | null;
+}
+
+/** Where a node stands in the stream: the last id it applied, and the identity of the stream that id belongs to. */
+export interface StreamPosition {
+  id: string;
+  /** null: not known (a position saved before identities): judged by the id alone, then the identity is adopted. */
+  streamId: string | null;
 }
 
 export interface BusHandlers {
@@ -35,8 +44,8 @@ export interface BusHandlers {
   /** Messages were (or may have been) missed: drop the whole cache and log `reason`. Called once per event,
    *  before consuming continues from the stream's current head. */
   onReset(reason: string): void | Promise<void>;
-  /** The node is now in sync up to `id` (after an apply, the initial positioning, or a reset). */
-  onApplied?(id: string): void;
+  /** The node is now in sync up to `id` of the stream `streamId` (after an apply, the initial positioning, or a reset). */
+  onApplied?(id: string, streamId: string | null): void;
 }
 
 export interface PurgeBus {
@@ -44,10 +53,11 @@ export interface PurgeBus {
    *  queued while disconnected) with BusUnavailableError when Redis is unreachable. A publish that timed
    *  out may still have been recorded (and will then be applied everywhere): purges are safe to repeat. */
   publish(msg: PurgeMessage): Promise<string>;
-  /** Begins consuming after `fromId` (the last id this node applied; null = only messages from now on).
-   *  Resolves once the consumer has its position (or after a few seconds if Redis is unreachable; it then
-   *  keeps trying in the background). Call once. */
-  start(handlers: BusHandlers, fromId: string | null): Promise<void>;
+  /** Begins consuming after `from` (the position this node last applied), or — null — after the moment start() was
+   *  called (less a margin for clock differences), however late Redis is reached: nothing published since is skipped.
+   *  Resolves once the consumer has its position (or after a few seconds if Redis is unreachable; it then keeps
+   *  trying in the background). Call once. */
+  start(handlers: BusHandlers, from: string | StreamPosition | null): Promise<void>;
   state(): BusState;
   /** The id of the newest entry in the stream ('0-0' when empty); rejects when Redis is unreachable. */
   headId(): Promise<string>;

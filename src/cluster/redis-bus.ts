@@ -1,9 +1,11 @@
 // The cluster purge bus over one Redis Stream: XADD to publish, XREAD BLOCK to consume in order, trim/loss detection → reset.
 import { backoff } from './backoff.js';
 import { Redis, type RedisOptions } from 'ioredis';
-import { BusUnavailableError, type BusHandlers, type BusState, type PurgeBus, type PurgeMessage } from './bus.js';
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { BusUnavailableError, type BusHandlers, type BusState, type PurgeBus, type PurgeMessage, type StreamPosition } from './bus.js';
 import {
-  decodeMessage, encodeMessage, isStreamId, judgeCursor, parseStreamInfo, parseXreadReply, streamIdMs, type Cursor, type StreamInfo,
+  compareStreamIds, decodeMessage, encodeMessage, isStreamId, judgeCursor, parseStreamInfo, parseXreadReply, streamIdMs, type Cursor, type StreamInfo,
 } from './stream-format.js';
 
 export interface BusLogger {
@@ -24,6 +26,8 @@ export interface RedisBusOptions {
   logger?: BusLogger;
   /** How long publish() waits for Redis's acknowledgement (or for the first connection); default 1000. */
   publishTimeoutMs?: number;
+  /** publish() resolves only once WAIT says this many replicas have the entry (else BusUnavailableError); default 0. */
+  minReplicas?: number;
 }
 
 const READ_BLOCK_MS = 1000;
@@ -32,6 +36,18 @@ const START_WAIT_MS = 3000;
 const AGE_TRIM_EVERY_MS = 60_000;
 const ERROR_PAUSE_MS = 1000;
 const READ_STALL_MS = 4000;
+/** A node that starts without a position reads from its start time less this (a safety margin: replaying a purge is harmless). */
+const START_MARGIN_MS = 2000;
+/** Creates the stream's identity when it has none, or renews it when it still is `expected` (history found lost);
+ *  returns the identity now in force. KEYS: idKey; ARGV: expected ('' = create only), fresh. */
+const LUA_IDENTITY = String.raw`
+local cur = redis.call('GET', KEYS[1])
+if cur == false or (ARGV[1] ~= '' and cur == ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return ARGV[2]
+end
+return cur
+`;
 const silentLogger: BusLogger = { info() {}, warn() {}, error() {} };
 
 // ---------------------------------------------------------------- the bus
@@ -44,6 +60,14 @@ const ABORTED = Symbol('aborted');
 
 class RedisPurgeBus implements PurgeBus {
   private readonly key: string;
+  private readonly idKey: string;
+  private readonly minReplicas: number;
+  /** When start() was called (monotonic ms): the start-time position is placed by Redis's clock less the time since. */
+  private startedAt = 0;
+  /** The identity of the stream the cursor belongs to (null until read). */
+  private sid: string | null = null;
+  /** The cursor is the start-time position (not an entry): judged once it can be read. */
+  private isSince = false;
   private readonly maxLen: number;
   private readonly maxAgeMs: number;
   private readonly publishTimeoutMs: number;
@@ -61,10 +85,12 @@ class RedisPurgeBus implements PurgeBus {
   private isConnected = false;
   private wasEverConnected = false;
   private lastAgeTrim = 0;
-  private readonly s: BusState = { connected: false, lastAppliedId: null, applied: 0, reconnects: 0, lagMs: 0, resets: 0 };
+  private readonly s: BusState = { connected: false, lastAppliedId: null, applied: 0, reconnects: 0, lagMs: 0, resets: 0, streamId: null };
 
   constructor(opts: RedisBusOptions) {
     this.key = opts.stream ?? 'edgecache:purges';
+    this.idKey = `${this.key}:id`;
+    this.minReplicas = opts.minReplicas ?? 0;
     this.maxLen = opts.maxLen ?? 100_000;
     this.maxAgeMs = opts.maxAgeMs ?? 24 * 60 * 60 * 1000;
     this.publishTimeoutMs = opts.publishTimeoutMs ?? 1000;
@@ -80,6 +106,7 @@ class RedisPurgeBus implements PurgeBus {
     // No ioredis socketTimeout: its timer outlives close() and holds the process; stalls are handled below.
     this.writer = new Redis(opts.url, { ...common, connectionName: `edgecache-bus-writer:${name}` });
     this.reader = new Redis(opts.url, { ...common, connectionName: `edgecache-bus-reader:${name}` });
+    for (const conn of [this.writer, this.reader]) conn.defineCommand('busIdentity', { numberOfKeys: 1, lua: LUA_IDENTITY });
     this.watch(this.writer, 'writer');
     this.watch(this.reader, 'reader');
   }
@@ -105,15 +132,35 @@ class RedisPurgeBus implements PurgeBus {
     }
     if (typeof reply !== 'string') throw new BusUnavailableError(`unexpected XADD reply ${JSON.stringify(reply)}`);
     this.trimByAge();
+    if (this.minReplicas > 0) {
+      // Acknowledged only once replicas have it: a failover to one of them cannot lose it (the nodes apply it anyway).
+      const timeout = Math.max(1, deadline - Date.now());
+      const acks = await withDeadline(this.writer.call('WAIT', this.minReplicas, timeout), deadline + 100).catch(() => 0);
+      if (Number(acks) < this.minReplicas) {
+        throw new BusUnavailableError(`the purge reached ${Number(acks)} of the ${this.minReplicas} replicas required (cluster.minReplicas) in time; it will still be applied, retry to be sure`);
+      }
+    }
     return reply;
   }
 
-  async start(handlers: BusHandlers, fromId: string | null): Promise<void> {
+  async start(handlers: BusHandlers, from: string | StreamPosition | null): Promise<void> {
     if (this.handlers !== null) throw new Error('PurgeBus.start() may be called only once');
     if (this.closing !== null) throw new BusUnavailableError('the purge bus is closed');
+    const fromId = typeof from === 'string' ? from : from?.id ?? null;
     if (fromId !== null && !isStreamId(fromId)) throw new TypeError(`fromId is not a stream id: ${JSON.stringify(fromId)}`);
     this.handlers = handlers;
-    this.cursor = fromId === null ? null : { id: fromId, offset: fromId === '0-0' ? 0 : null };
+    this.sid = typeof from === 'object' && from !== null ? from.streamId : null;
+    this.s.streamId = this.sid;
+    if (fromId === null) {
+      // From the start time, not from wherever the stream is once Redis answers: a node that starts while Redis is
+      // unreachable stores what it fetches meanwhile, so it must apply every purge published since it started.
+      // The position is set by Redis's own clock once it answers (see resync), so no node clock is trusted for it.
+      this.cursor = { id: '0-0', offset: 0 };
+      this.startedAt = performance.now();
+      this.isSince = true;
+    } else {
+      this.cursor = { id: fromId, offset: fromId === '0-0' ? 0 : null };
+    }
     this.s.lastAppliedId = fromId;
     const positioned = new Promise<void>((resolve) => (this.markPositioned = resolve));
     this.loop = this.consume();
@@ -178,12 +225,71 @@ class RedisPurgeBus implements PurgeBus {
 
   /** On start and after every reconnect: position the cursor, or check it can still read on (else reset). */
   private async resync(): Promise<void> {
-    const info = await readStreamInfo(this.reader.call('XINFO', 'STREAM', this.key));
-    if (this.cursor === null) return this.moveTo(headOf(info)); // fromId null: only messages from now on
+    const results = await this.reader.pipeline().call('XINFO', 'STREAM', this.key).get(this.idKey).call('TIME').exec();
+    if (results === null || results.length !== 3) throw new Error('unexpected pipeline reply');
+    const [[infoErr, infoReply], [idErr, idReply], [timeErr, timeReply]] = results as [Error | null, unknown][];
+    if (idErr) throw idErr;
+    if (timeErr) throw timeErr;
+    const info = await readStreamInfo(infoErr ? Promise.reject(infoErr) : Promise.resolve(infoReply));
+    if (await this.checkIdentity(idReply, info)) return;
+    let cursor = this.cursor as Cursor;
+    if (this.isSince) {
+      this.isSince = false;
+      // Redis's clock now, less the time since start() (monotonic), less a margin: the stream id of the start time.
+      const redisNow = Array.isArray(timeReply) ? Number(timeReply[0]) * 1000 + Math.floor(Number(timeReply[1]) / 1000) : NaN;
+      if (!Number.isFinite(redisNow)) throw new Error('unexpected TIME reply');
+      cursor = { id: `${Math.max(0, Math.floor(redisNow - (performance.now() - this.startedAt) - START_MARGIN_MS))}-0`, offset: 0 };
+      // Nothing was added after the start time: continue from the head. Else read on from the start time, unless
+      // entries after it were trimmed already (offset 0: continuous only if the stream never lost an entry).
+      if (info === null || compareStreamIds(cursor.id, info.lastGeneratedId) >= 0) return this.moveTo(headOf(info));
+      const isKept = (info.firstId !== null && compareStreamIds(info.firstId, cursor.id) <= 0) || info.entriesAdded === info.length;
+      this.cursor = { id: cursor.id, offset: null };
+      if (!isKept) await this.resetTo(`purges published since this node started (${cursor.id}) were trimmed before it could read them: the stream's first entry is ${info.firstId ?? 'none'}`, headOf(info));
+      return;
+    }
     // The ordinal is only trusted within one connection: the stream may have been recreated meanwhile.
-    if (this.cursor.id !== '0-0') this.cursor = { id: this.cursor.id, offset: null };
-    const verdict = judgeCursor(this.cursor, info);
-    if (!verdict.isContinuous) await this.resetTo(verdict.reason, headOf(info));
+    if (cursor.id !== '0-0') this.cursor = { id: cursor.id, offset: null };
+    await this.judge(this.cursor as Cursor, info);
+  }
+
+  /** Resets when the cursor cannot read on; true if it did. History lost (not just trimmed) renews the identity. */
+  private async judge(cursor: Cursor, info: StreamInfo | null): Promise<boolean> {
+    const verdict = judgeCursor(cursor, info);
+    if (verdict.isContinuous) return false;
+    if (verdict.isHistoryLost) {
+      // Nodes behind this one cannot see the loss by their own position: a new identity makes every node reset.
+      this.sid = await this.identity(this.sid ?? '');
+      this.s.streamId = this.sid;
+    }
+    await this.resetTo(verdict.reason, headOf(info));
+    return true;
+  }
+
+  /**
+   * Compares the stream's identity with the one this node's position belongs to: a different or missing one means Redis
+   * lost or rolled back the stream (restarted empty, an older snapshot, a promoted replica that lacked purges, another
+   * node renewed it after finding history lost), so purges this node never saw may be gone: reset. A node without a
+   * known identity adopts it (creating it if there is none). True if it reset.
+   */
+  private async checkIdentity(reply: unknown, info: StreamInfo | null): Promise<boolean> {
+    const current = typeof reply === 'string' && reply !== '' ? reply : null;
+    if (this.sid !== null && current === this.sid) return false;
+    const known = this.sid;
+    this.sid = current ?? (await this.identity(''));
+    this.s.streamId = this.sid;
+    if (known === null) return false;
+    const reason = current === null
+      ? `the purge stream's identity ${known} is gone: Redis lost its data (restarted empty, flushed, evicted, or failed over to a replica without it), purges may have been lost`
+      : `the purge stream's identity changed from ${known} to ${current}: Redis lost or rolled back purges (restarted empty, an older snapshot, a promoted replica), found by this node or another`;
+    await this.resetTo(reason, headOf(info));
+    return true;
+  }
+
+  private async identity(expected: string): Promise<string> {
+    const cmd = this.reader as unknown as { busIdentity(key: string, expected: string, fresh: string): Promise<unknown> };
+    const out = await cmd.busIdentity(this.idKey, expected, randomUUID());
+    if (typeof out !== 'string') throw new Error('unexpected reply to the stream identity script');
+    return out;
   }
 
   private async readOnce(): Promise<void> {
@@ -194,16 +300,18 @@ class RedisPurgeBus implements PurgeBus {
       .pipeline()
       .call('XREAD', 'COUNT', READ_COUNT, 'BLOCK', READ_BLOCK_MS, 'STREAMS', this.key, cursor.id)
       .call('XINFO', 'STREAM', this.key)
+      .get(this.idKey)
       .exec();
     const results = await raceAbort(withDeadline(exec, Date.now() + READ_BLOCK_MS + READ_STALL_MS), this.abort.signal);
     if (results === ABORTED) return;
-    if (results === null || results.length !== 2) throw new Error('unexpected pipeline reply');
-    const [[readErr, readReply], [infoErr, infoReply]] = results as [[Error | null, unknown], [Error | null, unknown]];
+    if (results === null || results.length !== 3) throw new Error('unexpected pipeline reply');
+    const [[readErr, readReply], [infoErr, infoReply], [idErr, idReply]] = results as [Error | null, unknown][];
     if (readErr) throw readErr;
+    if (idErr) throw idErr;
     const info = await readStreamInfo(infoErr ? Promise.reject(infoErr) : Promise.resolve(infoReply));
     const entries = parseXreadReply(readReply);
-    const verdict = judgeCursor(cursor, info);
-    if (!verdict.isContinuous) return this.resetTo(verdict.reason, headOf(info)); // the batch is covered by the reset
+    if (await this.checkIdentity(idReply, info)) return; // the batch is covered by the reset
+    if (await this.judge(cursor, info)) return;
     for (const [id, fields] of entries) {
       await this.applyEntry(id, fields);
       if (this.abort.signal.aborted) return;
@@ -243,7 +351,7 @@ class RedisPurgeBus implements PurgeBus {
   private moveTo(cursor: Cursor): void {
     this.cursor = cursor;
     this.s.lastAppliedId = cursor.id;
-    this.handlers?.onApplied?.(cursor.id);
+    this.handlers?.onApplied?.(cursor.id, this.sid);
   }
 
   private async resetTo(reason: string, head: Cursor): Promise<void> {

@@ -61,7 +61,9 @@ export interface Cursor {
   offset: number | null;
 }
 
-export type Verdict = { isContinuous: true } | { isContinuous: false; reason: string };
+/** isHistoryLost: the stream lost entries it once had (recreated, rolled back, deleted), not merely trimmed its head:
+ *  other nodes may have missed them too, so the stream's identity is renewed for all of them to notice. */
+export type Verdict = { isContinuous: true } | { isContinuous: false; reason: string; isHistoryLost: boolean };
 
 /**
  * Can a consumer at `cursor` still read every entry added after it? `info` is XINFO STREAM taken at or after
@@ -73,23 +75,23 @@ export function judgeCursor(cursor: Cursor, info: StreamInfo | null): Verdict {
   const at = cursor.id;
   if (info === null) {
     if (at === '0-0') return { isContinuous: true };
-    return broken(`the stream is missing, so its history was lost (Redis restarted without persistence, or the key was deleted); this node was at ${at}`);
+    return broken(`the stream is missing, so its history was lost (Redis restarted without persistence, or the key was deleted); this node was at ${at}`, true);
   }
   const last = info.lastGeneratedId;
-  if (compareStreamIds(at, last) > 0) return broken(`this node is at ${at}, past the stream's last id ${last}: the stream was recreated`);
-  if (compareStreamIds(info.maxDeletedId, at) > 0) return broken(`entries after ${at} were deleted (max-deleted-entry-id ${info.maxDeletedId})`);
+  if (compareStreamIds(at, last) > 0) return broken(`this node is at ${at}, past the stream's last id ${last}: the stream was recreated or rolled back (an older snapshot, a replica that lacked the last entries)`, true);
+  if (compareStreamIds(info.maxDeletedId, at) > 0) return broken(`entries after ${at} were deleted (max-deleted-entry-id ${info.maxDeletedId})`, true);
   if (compareStreamIds(at, last) === 0) return { isContinuous: true }; // nothing was added after the cursor
   if (info.firstId !== null && compareStreamIds(info.firstId, at) <= 0) return { isContinuous: true };
   if (cursor.offset !== null && info.entriesAdded !== null) {
-    if (info.entriesAdded < cursor.offset) return broken(`the stream has fewer entries than this node has read (${info.entriesAdded} < ${cursor.offset}): it was recreated`);
+    if (info.entriesAdded < cursor.offset) return broken(`the stream has fewer entries than this node has read (${info.entriesAdded} < ${cursor.offset}): it was recreated or rolled back`, true);
     if (info.entriesAdded - info.length <= cursor.offset) return { isContinuous: true }; // removed ones all precede the cursor
   }
   const head = info.firstId === null ? 'the stream is empty' : `its first entry is ${info.firstId}`;
-  return broken(`entries after ${at} are no longer in the stream (trimmed, or the stream was recreated): ${head}, last id ${last}`);
+  return broken(`entries after ${at} are no longer in the stream (trimmed, or the stream was recreated): ${head}, last id ${last}`, false);
 }
 
-function broken(reason: string): Verdict {
-  return { isContinuous: false, reason };
+function broken(reason: string, isHistoryLost: boolean): Verdict {
+  return { isContinuous: false, reason, isHistoryLost };
 }
 
 // ---------------------------------------------------------------- messages

@@ -147,6 +147,8 @@ export const configSchema = z.object({
     /** true, or the tier's own settings: see README, Cluster. */
     sharedCache: z.union([z.boolean(), sharedCacheSchema]).default(false),
     stream: z.string().default('edgecache:purges'),
+    /** A purge is acknowledged (200) only once Redis WAIT says this many replicas have it (0: the primary alone). */
+    minReplicas: z.number().int().min(0).max(16).default(0),
   }).strict().optional(),
 }).strict();
 

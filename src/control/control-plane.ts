@@ -8,7 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import type { PurgeRequest } from '../purge/request.js';
 import type { Purge, PurgeOutcome } from '../purge/purger.js';
 import { createRedisBus } from '../cluster/redis-bus.js';
-import type { PurgeBus } from '../cluster/bus.js';
+import type { PurgeBus, StreamPosition } from '../cluster/bus.js';
 import { compareStreamIds } from '../cluster/stream-format.js';
 
 export interface ControlPlaneOptions {
@@ -38,7 +38,7 @@ const OWN_APPLY_WAIT_MS = 2000;
 const CATCH_UP_WAIT_MS = 15_000;
 
 /** The stream position survives restarts only with a disk cache: a memory cache starts empty, so it has nothing to catch up. */
-function positionStore(config: Config, logger: Logger): { load(): string | null; save(id: string): void; flush(): void } {
+function positionStore(config: Config, logger: Logger): { load(): StreamPosition | null; save(p: StreamPosition): void; flush(): void } {
   if (config.cache.store !== 'disk' || !config.cache.path) return { load: () => null, save: () => {}, flush: () => {} };
   const file = join(config.cache.path, 'stream-position');
   let pending: string | undefined;
@@ -54,8 +54,14 @@ function positionStore(config: Config, logger: Logger): { load(): string | null;
     } catch (err) { logger.error({ err: String(err), file }, 'cannot save the purge stream position'); }
   };
   return {
-    load: () => { try { return readFileSync(file, 'utf8').trim() || null; } catch { return null; } },
-    save: (id) => { pending = id; timer ??= setTimeout(flush, 100); },
+    // "<id> <stream identity>" (a file with the id alone, from before identities, is judged by the id).
+    load: () => {
+      let text: string;
+      try { text = readFileSync(file, 'utf8').trim(); } catch { return null; }
+      const [id, streamId] = text.split(/\s+/);
+      return id ? { id, streamId: streamId || null } : null;
+    },
+    save: (p) => { pending = p.streamId ? `${p.id} ${p.streamId}` : p.id; timer ??= setTimeout(flush, 100); },
     flush,
   };
 }
@@ -73,7 +79,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     return { applyPurge, health: () => ({ cluster: 'off' }), registry, close: async () => {} };
   }
   const nodeId = `${process.pid}-${randomUUID().slice(0, 8)}`;
-  const bus: PurgeBus = createRedisBus({ url: cluster.redis, stream: cluster.stream, nodeId, logger });
+  const bus: PurgeBus = createRedisBus({ url: cluster.redis, stream: cluster.stream, nodeId, logger, minReplicas: cluster.minReplicas });
   const position = positionStore(config, logger);
   const waiters = new Map<string, () => void>();
   // This node's own purges, already prepared, from before they are published until their publish call returns: the
@@ -84,7 +90,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const contentKey = (zoneId: string, request: unknown): string => `${zoneId}\u0000${JSON.stringify(request)}`;
   // Where this node is in the stream: its saved position (a disk cache), so a restart with nothing missed is in sync.
   const from = position.load();
-  let lastApplied: string | null = from;
+  let lastApplied: string | null = from?.id ?? null;
   if (from === null && config.cache.store === 'disk') {
     // A disk cache with no stream position cannot know which purges it missed: it starts empty, to be safe.
     logger.warn({ path: config.cache.path }, 'cluster: no saved purge stream position for this disk cache; starting with an empty cache');
@@ -112,7 +118,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       logger.error({ reason }, 'missed cluster purges: dropping the whole cache rather than serve what may have been purged');
       await opts.clearLocal(reason);
     },
-    onApplied: (id) => { position.save(id); settle(id); },
+    onApplied: (id, streamId) => { position.save({ id, streamId }); settle(id); },
   }, from);
 
   // A node (a disk cache) that was down must apply what it missed before it serves: wait until the stream head at
@@ -153,7 +159,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     },
     health: () => {
       const s = bus.state();
-      return { cluster: { connected: s.connected, lastAppliedId: s.lastAppliedId, applied: s.applied, lagMs: s.lagMs, reconnects: s.reconnects, resets: s.resets } };
+      return { cluster: { connected: s.connected, lastAppliedId: s.lastAppliedId, streamId: s.streamId, applied: s.applied, lagMs: s.lagMs, reconnects: s.reconnects, resets: s.resets } };
     },
     // The position is written before the bus goes: a stop right after a purge must not replay from an older one.
     close: async () => { await bus.close(); position.flush(); },
