@@ -28,6 +28,8 @@ export interface BusState {
   resets: number;
   /** The stream's identity (an id written beside it when it is created or its history is found lost), null until read. */
   streamId: string | null;
+  /** This node's clock minus Redis's, measured on connect and every minute (null until measured). */
+  clockOffsetMs: number | null;
 }
 
 /** Where a node stands in the stream: the last id it applied, and the identity of the stream that id belongs to. */

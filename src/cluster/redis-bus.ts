@@ -28,6 +28,8 @@ export interface RedisBusOptions {
   publishTimeoutMs?: number;
   /** publish() resolves only once WAIT says this many replicas have the entry (else BusUnavailableError); default 0. */
   minReplicas?: number;
+  /** The node's clock (default Date.now): its offset to Redis's clock is measured and reported (clockOffsetMs). */
+  now?: () => number;
 }
 
 const READ_BLOCK_MS = 1000;
@@ -38,6 +40,9 @@ const ERROR_PAUSE_MS = 1000;
 const READ_STALL_MS = 4000;
 /** A node that starts without a position reads from its start time less this (a safety margin: replaying a purge is harmless). */
 const START_MARGIN_MS = 2000;
+const OFFSET_EVERY_MS = 60_000;
+/** The clock difference to Redis the README assumes at most. */
+export const CLOCK_TOLERANCE_MS = 1000;
 /** Creates the stream's identity when it has none, or renews it when it still is `expected` (history found lost);
  *  returns the identity now in force. KEYS: idKey; ARGV: expected ('' = create only), fresh. */
 const LUA_IDENTITY = String.raw`
@@ -64,6 +69,8 @@ class RedisPurgeBus implements PurgeBus {
   private readonly minReplicas: number;
   /** When start() was called (monotonic ms): the start-time position is placed by Redis's clock less the time since. */
   private startedAt = 0;
+  private readonly now: () => number;
+  private offsetTimer: NodeJS.Timeout | undefined;
   /** The identity of the stream the cursor belongs to (null until read). */
   private sid: string | null = null;
   /** The cursor is the start-time position (not an entry): judged once it can be read. */
@@ -85,12 +92,13 @@ class RedisPurgeBus implements PurgeBus {
   private isConnected = false;
   private wasEverConnected = false;
   private lastAgeTrim = 0;
-  private readonly s: BusState = { connected: false, lastAppliedId: null, applied: 0, reconnects: 0, lagMs: 0, resets: 0, streamId: null };
+  private readonly s: BusState = { connected: false, lastAppliedId: null, applied: 0, reconnects: 0, lagMs: 0, resets: 0, streamId: null, clockOffsetMs: null };
 
   constructor(opts: RedisBusOptions) {
     this.key = opts.stream ?? 'edgecache:purges';
     this.idKey = `${this.key}:id`;
     this.minReplicas = opts.minReplicas ?? 0;
+    this.now = opts.now ?? Date.now;
     this.maxLen = opts.maxLen ?? 100_000;
     this.maxAgeMs = opts.maxAgeMs ?? 24 * 60 * 60 * 1000;
     this.publishTimeoutMs = opts.publishTimeoutMs ?? 1000;
@@ -183,6 +191,7 @@ class RedisPurgeBus implements PurgeBus {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.abort.abort();
+      clearInterval(this.offsetTimer);
       this.markPositioned();
       this.reader.disconnect();
       await this.loop?.catch(() => {});
@@ -380,8 +389,12 @@ class RedisPurgeBus implements PurgeBus {
     });
     conn.on('ready', () => {
       isErrorLogged = false;
-      if (role === 'writer') this.isWriterEverReady = true;
-      else this.needsResync = true;
+      if (role === 'writer') {
+        this.isWriterEverReady = true;
+        void this.measureOffset();
+        void this.checkEvictionPolicy();
+        this.offsetTimer ??= setInterval(() => void this.measureOffset(), OFFSET_EVERY_MS).unref();
+      } else this.needsResync = true;
       this.updateConnected();
     });
     conn.on('close', () => this.updateConnected());
@@ -400,6 +413,35 @@ class RedisPurgeBus implements PurgeBus {
       this.log.warn({ stream: this.key }, 'purge bus: lost the connection to Redis; publishing fails until it is back');
     }
     if (isUp) this.wasEverConnected = true;
+  }
+
+  /** This node's clock minus Redis's (TIME, half the round trip added): what the README's clock assumption is checked by. */
+  private async measureOffset(): Promise<void> {
+    if (this.writer.status !== 'ready' || this.closing !== null) return;
+    try {
+      const sent = performance.now();
+      const reply = await withDeadline(this.writer.call('TIME'), Date.now() + this.publishTimeoutMs);
+      const rtt = performance.now() - sent;
+      if (!Array.isArray(reply)) return;
+      const redisNow = Number(reply[0]) * 1000 + Number(reply[1]) / 1000 + rtt / 2;
+      const offset = Math.round(this.now() - redisNow);
+      const wasOff = this.s.clockOffsetMs !== null && Math.abs(this.s.clockOffsetMs) > CLOCK_TOLERANCE_MS;
+      this.s.clockOffsetMs = offset;
+      if (Math.abs(offset) > CLOCK_TOLERANCE_MS && !wasOff) {
+        this.log.warn({ offsetMs: offset, toleranceMs: CLOCK_TOLERANCE_MS }, 'cluster: this node\'s clock is off from Redis\'s by more than a second; fix NTP (tier ages do not depend on it, logs and lag figures do)');
+      }
+    } catch { /* measured again on the next reconnect or tick */ }
+  }
+
+  /** The stream and its identity must not be evicted: an allkeys-* policy may (detected, but every node then resets). */
+  private async checkEvictionPolicy(): Promise<void> {
+    try {
+      const reply = await withDeadline(this.writer.call('CONFIG', 'GET', 'maxmemory-policy'), Date.now() + this.publishTimeoutMs);
+      const policy = Array.isArray(reply) ? String(reply[1]) : '';
+      if (policy.startsWith('allkeys-')) {
+        this.log.error({ policy, stream: this.key }, 'purge bus: Redis may evict the purge stream (maxmemory-policy allkeys-*); use noeviction or a volatile-* policy, or a Redis of its own for the shared tier (cluster.sharedCache.redis)');
+      }
+    } catch { /* CONFIG may be disabled (managed Redis): nothing to check */ }
   }
 
   private trimByAge(): void {

@@ -22,6 +22,8 @@ export interface ControlPlaneOptions {
   beforePublish?(purge: Purge): Promise<void>;
   /** Drops this node's whole cache (missed purges). */
   clearLocal(reason: string): Promise<void>;
+  /** The edge's clock (default: the real one): its offset to Redis's is measured and exposed. */
+  clock?: { now(): number };
 }
 
 export interface ControlPlane {
@@ -79,7 +81,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     return { applyPurge, health: () => ({ cluster: 'off' }), registry, close: async () => {} };
   }
   const nodeId = `${process.pid}-${randomUUID().slice(0, 8)}`;
-  const bus: PurgeBus = createRedisBus({ url: cluster.redis, stream: cluster.stream, nodeId, logger, minReplicas: cluster.minReplicas });
+  const bus: PurgeBus = createRedisBus({ url: cluster.redis, stream: cluster.stream, nodeId, logger, minReplicas: cluster.minReplicas, now: opts.clock && (() => opts.clock!.now()) });
   const position = positionStore(config, logger);
   const waiters = new Map<string, () => void>();
   // This node's own purges, already prepared, from before they are published until their publish call returns: the
@@ -100,6 +102,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   const resets = new Counter({ name: 'edgecache_cluster_cache_resets_total', help: 'Whole-cache drops after missed cluster purges', registers: [registry] });
   new Gauge({ name: 'edgecache_cluster_lag_ms', help: 'Age of the last applied purge when it was applied', registers: [registry], collect() { this.set(bus.state().lagMs); } });
   new Gauge({ name: 'edgecache_cluster_reconnects', help: 'Reconnections to Redis since start', registers: [registry], collect() { this.set(bus.state().reconnects); } });
+  new Gauge({ name: 'edgecache_cluster_clock_offset_ms', help: 'This node\'s clock minus Redis\'s (over 1000 is logged: see README, Cluster)', registers: [registry], collect() { this.set(bus.state().clockOffsetMs ?? 0); } });
   new Gauge({ name: 'edgecache_cluster_connected', help: '1 when connected to Redis', registers: [registry], collect() { this.set(bus.state().connected ? 1 : 0); } });
 
   const settle = (id: string): void => {
@@ -159,7 +162,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     },
     health: () => {
       const s = bus.state();
-      return { cluster: { connected: s.connected, lastAppliedId: s.lastAppliedId, streamId: s.streamId, applied: s.applied, lagMs: s.lagMs, reconnects: s.reconnects, resets: s.resets } };
+      return { cluster: { connected: s.connected, lastAppliedId: s.lastAppliedId, streamId: s.streamId, clockOffsetMs: s.clockOffsetMs, applied: s.applied, lagMs: s.lagMs, reconnects: s.reconnects, resets: s.resets } };
     },
     // The position is written before the bus goes: a stop right after a purge must not replay from an older one.
     close: async () => { await bus.close(); position.flush(); },

@@ -123,6 +123,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
         prepare: purger.prepare,
         applyLocal: async (purge) => purger.apply(purge),
         clearLocal: async () => { store.clear(); },
+        clock: opts.clock,
         beforePublish: purger.beforePublish,
       });
       const cp = control;

@@ -34,7 +34,7 @@ export interface RedisTierOptions {
   prefix?: string;
   /** Normalises a header value for selectors: the same function the local store uses. */
   normalize: (name: string, value: string | string[] | undefined) => string | undefined;
-  logger?: { warn(o: object, m: string): void };
+  logger?: { warn(o: object, m: string): void; error?(o: object, m: string): void };
   /** Bound on every operation (a miss / false / 0 after it), plus 1 ms per 32 KiB of body moved; default 200. */
   opTimeoutMs?: number;
   /** Bodies larger than this are not put into Redis; default 8 MiB. */
@@ -132,13 +132,15 @@ export function sharedTierFor(config: Config, logger: RedisTierOptions['logger']
 class RedisSharedTier implements RedisTier {
   readonly #p: string;
   readonly #normalize: RedisTierOptions['normalize'];
-  readonly #log: { warn(o: object, m: string): void } | undefined;
+  readonly #log: RedisTierOptions['logger'];
   readonly #timeoutMs: number;
   readonly #maxBody: number;
   readonly #maxTtlS: number;
   readonly #clock: { now(): number };
   readonly #puts = new Set<Promise<unknown>>();
   #fenced = 0;
+  /** The tier's Redis evicts any key (allkeys-*): a fence could go while what it purged stays, so the tier is not used. */
+  #isEvicting = false;
   readonly #redis: Redis;
   readonly #cmd: TierCommands;
   readonly #tokens = new Map<string, string>();
@@ -173,13 +175,25 @@ class RedisSharedTier implements RedisTier {
     this.#redis.defineCommand('tierPurge', { numberOfKeys: 0, lua: LUA_PURGE });
     this.#redis.defineCommand('tierRelease', { numberOfKeys: 0, lua: LUA_RELEASE });
     this.#cmd = this.#redis as unknown as TierCommands;
-    this.#redis.on('ready', () => { this.#isEverReady = true; this.#stalls = 0; });
+    this.#redis.on('ready', () => { this.#isEverReady = true; this.#stalls = 0; void this.#checkEvictionPolicy(); });
     this.#redis.on('error', () => { this.#hasFailedToConnect = true; }); // counted per operation, not per retry
     this.#redis.on('close', () => { this.#hasFailedToConnect = true; });
   }
 
   state(): TierState {
     return { connected: !this.#isClosed && this.#redis.status === 'ready', errors: this.#errors, fenced: this.#fenced };
+  }
+
+  async #checkEvictionPolicy(): Promise<void> {
+    try {
+      const reply = await withBound(this.#redis.call('CONFIG', 'GET', 'maxmemory-policy'), { at: Date.now() + 1000 });
+      const policy = Array.isArray(reply) ? String(reply[1]) : '';
+      const isEvicting = policy.startsWith('allkeys-');
+      if (isEvicting && !this.#isEvicting) {
+        this.#log?.error?.({ policy }, 'shared tier: Redis may evict any key (maxmemory-policy allkeys-*), purge fences included: the tier is not used (reads miss, nothing is stored) until the policy is noeviction or volatile-*');
+      }
+      this.#isEvicting = isEvicting;
+    } catch { /* CONFIG may be disabled (managed Redis): the operator's documented responsibility */ }
   }
 
   async get(objectKey: string, headers: HeaderValues): Promise<StoredEntry | undefined> {
@@ -197,7 +211,7 @@ class RedisSharedTier implements RedisTier {
   }
 
   put(input: VariantInput, fence?: TierFence): Promise<boolean> {
-    if (input.body.length > this.#maxBody) return Promise.resolve(false); // a policy, not a failure: not counted
+    if (input.body.length > this.#maxBody || this.#isEvicting) return Promise.resolve(false); // a policy, not a failure: not counted
     // A lock is released only once the puts started before it have landed (release() waits for them), so a node
     // waiting on the lock finds the entry rather than a free lock and nothing stored.
     const done = this.#put(input, fence);
@@ -301,6 +315,7 @@ class RedisSharedTier implements RedisTier {
   // ------------------------------------------------------------ internals
 
   #lookup(objectKey: string, headers: HeaderValues): Promise<Lookup> {
+    if (this.#isEvicting) return Promise.resolve('error');
     return this.#run('get', 'error' as Lookup, async (bound): Promise<Lookup> => {
       const ok = this.#p + 'o:' + objectKey;
       // The generation is read before (and with) the lookup: a purge after it fences out a put made under it.
