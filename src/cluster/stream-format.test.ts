@@ -96,3 +96,18 @@ test('messages round-trip through stream fields; unreadable entries are refused,
 function reasonOf(v: ReturnType<typeof judgeCursor>): string {
   return v.isContinuous ? '(continuous)' : v.reason;
 }
+
+test('a large purge travels deflated: a 500-URL request costs a fraction of its JSON and reads back the same', () => {
+  const files = Array.from({ length: 500 }, (_, i) => ({ host: 'cdn.example.com', path: `/assets/build-2026/chunk-${i}.js`, query: `v=${1000 + i}` }));
+  const msg = { zoneId: 'zone-1', origin: 'node-a', request: { kind: 'files', soft: false, files } };
+  const fields = encodeMessage(msg);
+  const bytes = fields.reduce((n, f) => n + Buffer.byteLength(f), 0);
+  const json = Buffer.byteLength(JSON.stringify(msg.request));
+  assert.ok(fields.includes('requestz'), 'compressed');
+  assert.ok(bytes * 4 < json, `${bytes} bytes for ${json} bytes of JSON`);
+  assert.deepEqual(decodeMessage(fields), msg);
+  const small = { zoneId: 'z', origin: 'n', request: { kind: 'tags', tags: ['a'] } };
+  assert.ok(encodeMessage(small).includes('request'), 'a small request stays readable JSON');
+  assert.deepEqual(decodeMessage(encodeMessage(small)), small);
+  assert.throws(() => decodeMessage(['v', '1', 'zone', 'z', 'origin', 'n', 'requestz', 'bm90IGRlZmxhdGU=']), 'a corrupt one is an error (a reset), not a crash');
+});

@@ -1,4 +1,5 @@
 // The purge stream's formats, pure: entry ids, XINFO/XREAD replies, message fields, and whether a cursor can still read on.
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { PurgeMessage } from './bus.js';
 
 const STREAM_ID = /^(\d+)-(\d+)$/;
@@ -97,12 +98,19 @@ function broken(reason: string, isHistoryLost: boolean): Verdict {
 // ---------------------------------------------------------------- messages
 
 const FORMAT_VERSION = '1';
+/** Requests longer than this travel deflated (field requestz, base64): a 500-URL purge shrinks several times over. */
+const COMPRESS_OVER_BYTES = 1024;
+/** A deflated request never inflates past this (the purge API's own body bound is 1 MiB). */
+const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
 export function encodeMessage(msg: PurgeMessage): string[] {
   if (typeof msg.zoneId !== 'string' || msg.zoneId === '') throw new TypeError('PurgeMessage.zoneId must be a non-empty string');
   if (typeof msg.origin !== 'string' || msg.origin === '') throw new TypeError('PurgeMessage.origin must be a non-empty string');
   const request = JSON.stringify(msg.request);
   if (request === undefined) throw new TypeError('PurgeMessage.request must be JSON-serialisable');
+  if (request.length > COMPRESS_OVER_BYTES) {
+    return ['v', FORMAT_VERSION, 'zone', msg.zoneId, 'origin', msg.origin, 'requestz', deflateRawSync(request).toString('base64')];
+  }
   return ['v', FORMAT_VERSION, 'zone', msg.zoneId, 'origin', msg.origin, 'request', request];
 }
 
@@ -113,7 +121,8 @@ export function decodeMessage(fields: unknown): PurgeMessage {
   if (f.get('v') !== FORMAT_VERSION) throw new Error(`unknown message format version ${JSON.stringify(f.get('v'))}`);
   const zoneId = f.get('zone');
   const origin = f.get('origin');
-  const request = f.get('request');
+  const packed = f.get('requestz');
+  const request = packed === undefined ? f.get('request') : inflateRawSync(Buffer.from(packed, 'base64'), { maxOutputLength: MAX_REQUEST_BYTES }).toString('utf8');
   if (!zoneId || !origin || request === undefined) throw new Error('entry lacks zone, origin or request');
   return { zoneId, origin, request: JSON.parse(request) as unknown };
 }
