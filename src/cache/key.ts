@@ -1,5 +1,6 @@
 // Cache keys: the primary key (zone + Host + path + normalised query) and the variant selector (key headers + Vary).
 import type { QueryMode } from '../config/schema.js';
+import { fieldOf } from '../http/headers.js';
 
 export type HeaderValues = Record<string, string | string[] | undefined>;
 
@@ -178,7 +179,7 @@ const ABSENT = '\u0001';
 
 /** One request header's value as a selector sees it: absent and empty differ; repeated lines are joined. */
 export function headerValue(headers: HeaderValues, name: string): string | undefined {
-  const v = headers[name];
+  const v = fieldOf(headers, name);
   if (v === undefined) return undefined;
   return Array.isArray(v) ? v.join(', ') : v;
 }
@@ -186,6 +187,8 @@ export function headerValue(headers: HeaderValues, name: string): string | undef
 /**
  * The variant selector: the request's values of the given header names, in order, as one string.
  * The same function serves lookups, stores and purges-with-headers, so a purge names what a lookup finds.
+ * Names come from Vary and config: values are read as own values only (fieldOf), so `Vary: constructor` is an
+ * absent field like any other, never Object.prototype's.
  */
 export function selectorOf(
   names: readonly string[],
@@ -193,18 +196,18 @@ export function selectorOf(
   normalize: (name: string, value: string | string[] | undefined) => string | undefined,
 ): string {
   if (names.length === 0) return '';
-  if (names.length === 1) return normalize(names[0]!, headers[names[0]!]) ?? ABSENT;
+  if (names.length === 1) return normalize(names[0]!, fieldOf(headers, names[0]!)) ?? ABSENT;
   let out = '';
   for (let i = 0; i < names.length; i++) {
     if (i > 0) out += '\u0000';
-    out += normalize(names[i]!, headers[names[i]!]) ?? ABSENT;
+    out += normalize(names[i]!, fieldOf(headers, names[i]!)) ?? ABSENT;
   }
   return out;
 }
 
 /** Request-like headers that select `selector` (absent values left out): to find the same request's variant elsewhere. */
 export function headersOfSelector(keyNames: readonly string[], selector: string): HeaderValues {
-  const out: HeaderValues = {};
+  const out: HeaderValues = Object.create(null) as HeaderValues; // names come from Vary: '__proto__' is a name like any other
   const parts = keyNames.length === 1 ? [selector] : selector.split('\u0000');
   keyNames.forEach((n, i) => { const p = parts[i]; if (p !== undefined && p !== ABSENT) out[n] = p; });
   return out;
@@ -219,7 +222,7 @@ export function hostName(host: string): string {
 
 /** Turns a selector string back into a readable {name: value|null} map (for inspect). */
 export function describeSelector(names: readonly string[], selector: string): Record<string, string | null> {
-  const out: Record<string, string | null> = {};
+  const out = Object.create(null) as Record<string, string | null>;
   const parts = names.length === 1 ? [selector] : selector.split('\u0000');
   names.forEach((n, i) => { out[n] = parts[i] === ABSENT || parts[i] === undefined ? null : parts[i]!; });
   return out;

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
-import { dropConnectionListed, forwardHeaders, responseFields, type ForwardOptions } from './headers.js';
+import { dropConnectionListed, fieldOf, forwardHeaders, responseFields, type ForwardOptions } from './headers.js';
+import { normalizeVaryValue } from '../cache/policy/vary.js';
 
 const base: ForwardOptions = { strip: new Set(['x-forwarded-host', 'x-original-url']), host: 'shop.example', proto: 'http', peer: '192.0.2.1', trustPeer: false };
 
@@ -50,4 +51,27 @@ test('RFC 9110 §7.6.1, RFC 9111 §3.1: the one hop-by-hop list applies to origi
   const out = forwardHeaders({ 'proxy-authentication-info': 'x', trailer: 'x-checksum', 'proxy-authorization': 'Basic eA==', accept: '*/*' }, base);
   assert.equal(out.accept, '*/*');
   for (const name of ['proxy-authentication-info', 'trailer', 'proxy-authorization']) assert.equal(out[name], undefined, name);
+});
+
+test('a cache fetch forwards Accept-Encoding as the key holds it; a pass forwards it as sent', () => {
+  const h: IncomingHttpHeaders = { 'accept-encoding': 'gzip, deflate, BR, zstd' };
+  const cacheFetch = forwardHeaders(h, { ...base, normalize: normalizeVaryValue, dropForCacheFetch: new Set(['range']) });
+  assert.equal(cacheFetch['accept-encoding'], 'br, gzip');
+  assert.equal(cacheFetch['accept-encoding'], normalizeVaryValue('accept-encoding', h['accept-encoding']));
+  assert.equal(forwardHeaders({ 'accept-encoding': 'x-junk' }, { ...base, normalize: normalizeVaryValue, dropForCacheFetch: new Set() })['accept-encoding'], 'identity');
+  assert.equal(forwardHeaders({}, { ...base, normalize: normalizeVaryValue, dropForCacheFetch: new Set() })['accept-encoding'], undefined);
+  assert.equal(forwardHeaders(h, { ...base, normalize: normalizeVaryValue })['accept-encoding'], 'gzip, deflate, BR, zstd');
+});
+
+test('fieldOf reads own field values only: a name that is an Object.prototype key is absent', () => {
+  const h: IncomingHttpHeaders = { origin: 'https://a.example', 'x-list': ['a', 'b'] };
+  assert.equal(fieldOf(h, 'origin'), 'https://a.example');
+  assert.deepEqual(fieldOf(h, 'x-list'), ['a', 'b']);
+  for (const name of [...Object.getOwnPropertyNames(Object.prototype), 'prototype']) assert.equal(fieldOf(h, name), undefined, name);
+  assert.equal(fieldOf({ constructor: 'c' }, 'constructor'), 'c');
+  // Keyed fields named like Object.prototype keys are forwarded when sent and absent when not, never a crash.
+  const out = forwardHeaders({ constructor: 'c' }, { ...base, keyed: ['constructor', '__proto__', 'tostring'], normalize: normalizeVaryValue });
+  assert.equal(out.constructor, 'c');
+  assert.equal(Object.hasOwn(out, '__proto__'), false);
+  assert.equal(Object.hasOwn(out, 'tostring'), false);
 });

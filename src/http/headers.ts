@@ -2,6 +2,17 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { connectionTokens, HOP_BY_HOP_FIELDS } from './fields.js';
 
+/**
+ * A field's value in a header map, read as an own value only: `name` may come from outside (a Vary member, a config
+ * key header, a Connection token, a purge's headers), and Node's and undici's header maps inherit Object.prototype,
+ * so `headers['constructor']` is a function and `headers['__proto__']` an object. Field values are strings or arrays
+ * of strings; anything else is inherited and reads as absent. Cheap enough for the hit path (one typeof for a string).
+ */
+export function fieldOf(headers: Readonly<Record<string, string | readonly string[] | undefined>>, name: string): string | string[] | undefined {
+  const v = headers[name];
+  return typeof v === 'string' || Array.isArray(v) ? (v as string | string[]) : undefined;
+}
+
 /** Fields a Connection token can never remove at the edge: routing and message framing are the edge's own. */
 const NOT_CONNECTION_REMOVABLE: ReadonlySet<string> = new Set(['host', 'content-length', 'transfer-encoding', 'connection']);
 
@@ -86,14 +97,22 @@ export function forwardHeaders(headers: IncomingHttpHeaders, opts: ForwardOption
   if (opts.peer) out['x-forwarded-for'] = priorStr ? `${priorStr}, ${opts.peer}` : opts.peer;
   if (opts.keyed && opts.normalize) {
     for (const name of opts.keyed) {
-      if (out[name] === undefined) continue;
-      const v = opts.normalize(name, out[name]);
+      const sent = fieldOf(out, name);
+      if (sent === undefined) continue;
+      const v = opts.normalize(name, sent);
       if (v === undefined) delete out[name]; else out[name] = v;
     }
   }
+  // A cache fetch (dropForCacheFetch given) forwards Accept-Encoding as a key holds it when the origin varies on it
+  // (normalizeVaryValue folds it to the codings the cache tells apart): the origin can only pick a coding the key
+  // selected, and every request that shares the key forwards the same value.
+  if (opts.dropForCacheFetch && opts.normalize && !opts.keyed?.includes('accept-encoding')) {
+    const ae = fieldOf(out, 'accept-encoding');
+    if (ae !== undefined) out['accept-encoding'] = opts.normalize('accept-encoding', ae) ?? '';
+  }
   const own = { 'x-forwarded-proto': opts.proto, 'x-forwarded-host': opts.host };
   for (const name of EDGE_SET_FORWARDING) {
-    if (!(opts.keyed?.includes(name) && headers[name] !== undefined)) out[name] = own[name];
+    if (!(opts.keyed?.includes(name) && fieldOf(headers, name) !== undefined)) out[name] = own[name];
   }
   const via = headers.via;
   const viaStr = Array.isArray(via) ? via.join(', ') : via;

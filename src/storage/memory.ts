@@ -7,6 +7,7 @@ import {
   sameNames, setGroup, tagKey, variantsIn, zoneAdd, zoneRemove, type CacheObject, type Group, type Variant, type Zone,
 } from './memory-index.js';
 import { PathIndex } from './path-index.js';
+import { fieldOf } from '../http/headers.js';
 import { flat, intern, internNames, MemoryVariant } from './variant.js';
 
 export interface MemoryStoreOptions {
@@ -280,7 +281,7 @@ export class MemoryStore implements CacheStore {
     const parts = keyNames.length === 1 ? [selector] : selector.split('\u0000');
     for (let i = 0; i < keyNames.length; i++) {
       const name = keyNames[i]!;
-      if (name.startsWith('access-control-request-') && headers[name] === undefined) continue;
+      if (name.startsWith('access-control-request-') && fieldOf(headers, name) === undefined) continue;
       if (selectorOf([name], headers, this.#opts.normalize) !== parts[i]) return false;
     }
     return true;

@@ -158,9 +158,9 @@ export function flat(s: string): string {
   return s;
 }
 
-/** name → value (or values, for repeated fields) from a flat field list. */
+/** name → value (or values, for repeated fields) from a flat field list; prototype-free (an origin names its fields). */
 export function toFieldMap(flat: readonly string[]): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+  const out = Object.create(null) as Record<string, string | string[]>;
   for (let i = 0; i < flat.length; i += 2) {
     const k = flat[i]!;
     const v = flat[i + 1]!;

@@ -10,9 +10,9 @@ export const DELTA_SECONDS_MAX = 2_147_483_648;
  * https://www.rfc-editor.org/rfc/rfc9110#section-5.3
  */
 export function combineFieldLines(value: string | string[] | undefined): string | undefined {
-  if (value === undefined) return undefined;
   if (typeof value === 'string') return value;
-  if (value.length === 0) return undefined;
+  // Anything but a string or an array of them (undefined, or what a map inherits from Object.prototype) is absent.
+  if (!Array.isArray(value) || value.length === 0) return undefined;
   return value.join(', ');
 }
 
@@ -27,9 +27,8 @@ export function fieldValue(headers: Headers, name: string): string | undefined {
  */
 export function firstFieldLine(headers: Headers, name: string): string | undefined {
   const value = headers[name];
-  if (value === undefined) return undefined;
   if (typeof value === 'string') return value;
-  return value[0];
+  return Array.isArray(value) ? value[0] : undefined;
 }
 
 function isOws(ch: string | undefined): boolean {

@@ -37,12 +37,28 @@ test('RFC 9111 §4.1: whitespace around commas is folded (suite vary-normalise-s
   assert.notEqual(normalizeVaryValue('foo', '1, 2'), normalizeVaryValue('foo', '2, 1')); // and order
 });
 
-test('RFC 9110 §12.5.3: Accept-Encoding codings are lowercased, sorted, deduplicated; q-values kept canonically', () => {
-  assert.equal(normalizeVaryValue('accept-encoding', 'GZIP, br;q=0.50, Deflate ; Q=1.0, gzip'), 'br;q=0.5, deflate, gzip');
-  assert.equal(normalizeVaryValue('accept-encoding', 'br, gzip'), normalizeVaryValue('accept-encoding', 'gzip,br'));
-  assert.notEqual(normalizeVaryValue('accept-encoding', 'gzip;q=0'), normalizeVaryValue('accept-encoding', 'gzip'));
-  assert.equal(normalizeVaryValue('Accept-Encoding', 'gzip;q=2'), 'gzip;q=2'); // invalid weight kept verbatim
-  assert.equal(normalizeVaryValue('accept-encoding', ''), '');
+test('RFC 9110 §12.5.3: Accept-Encoding is folded to the codings the cache tells apart (br, gzip, identity)', () => {
+  const ae = (v: string | string[]): string | undefined => normalizeVaryValue('accept-encoding', v);
+  assert.equal(ae('GZIP, br;q=0.50, Deflate ; Q=1.0, gzip'), 'br, gzip');
+  assert.equal(ae('br, gzip'), ae('gzip,br'));
+  assert.equal(ae('gzip, deflate, br, zstd'), 'br, gzip');
+  assert.equal(ae(['gzip', 'br']), 'br, gzip'); // field lines combined
+  assert.equal(ae('gzip'), 'gzip');
+  assert.equal(ae('x-gzip'), 'gzip'); // RFC 9110 §8.4.1.3
+  assert.equal(ae('br'), 'br');
+  assert.equal(ae('gzip;q=0'), 'identity');
+  assert.equal(ae('gzip;q=0, br;q=0.001'), 'br');
+  assert.equal(ae('*'), 'br, gzip');
+  assert.equal(ae('*, br;q=0'), 'gzip');
+  assert.equal(ae('*;q=0, gzip'), 'gzip');
+  assert.equal(ae('gzip;q=2'), 'identity'); // an invalid weight: the member is ignored
+  assert.equal(ae('deflate'), 'identity');
+  assert.equal(ae(''), 'identity'); // empty: no coding wanted (RFC 9110 §12.5.3)
+  assert.equal(ae('brotli, gzipx, xgzip, br2'), 'identity');
+  assert.equal(ae([]), undefined); // absent stays absent
+  // Forty junk values are one variant (issue 14 §6: they were forty).
+  const junk = new Set(Array.from({ length: 40 }, (_, i) => ae(`gzip, x-junk-${i};q=0.${i % 10}, deflate`)));
+  assert.deepEqual([...junk], ['gzip']);
 });
 
 test('RFC 9110 §12.5.4: Accept-Language ignores order, case and whitespace (suite vary-normalise-lang-*)', () => {
