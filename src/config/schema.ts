@@ -94,6 +94,11 @@ export const zoneSchema = z.object({
   cors: corsConfigSchema.optional(),
   defaultTtl: z.number().int().nonnegative().optional(),
   ignoreRequestCacheControl: z.boolean().default(false),
+  /**
+   * Store origin errors that describe the request (400, 408, 411, 413, 417, 431) like any other response. Off: one
+   * client's oversized or malformed request would otherwise store the origin's refusal for everyone (CPDoS).
+   */
+  storeRequestErrors: z.boolean().default(false),
   stripHeaders: stripHeadersSchema.default([...DEFAULT_STRIP_HEADERS]),
   /**
    * Field names with underscores are dropped before forwarding unless keyed (nginx's underscores_in_headers off):

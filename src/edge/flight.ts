@@ -7,7 +7,8 @@ import type { RedisTier } from '../storage/redis-tier.js';
 import { lookupTier, tierInput } from './tier-step.js';
 import { selectorOf, type HeaderValues } from '../cache/key.js';
 import {
-  decidePreflight, decideStore, fieldsToStrip, parseVary, normalizeVaryValue, updateStoredHeaders, selectedByValidators,
+  decidePreflight, decideStore, fieldsToStrip, parseVary, normalizeVaryValue, refusalConcernsResource, updateStoredHeaders,
+  selectedByValidators,
 } from '../cache/policy/index.js';
 import type { Freshness } from '../cache/policy/types.js';
 import type { Clock } from './clock.js';
@@ -138,6 +139,8 @@ export class Flight {
       const merged = updateStoredHeaders(revalidating.fieldMap, res.headers);
       const fields = zone.clientFields(merged).filter(([n]) => n !== 'age');
       const decision = decideStore(req, { status: revalidating.status, headers: merged }, requestTime, responseTime, zone.policy);
+      // Not storable because of this request (its no-store, its credentials): the stored response stays as it was.
+      if (!decision.storable && !refusalConcernsResource(decision.reason, revalidating.status, req)) return { kind: 'not-modified', variant: revalidating, status: 304 };
       const freshness: Freshness = decision.storable ? decision.freshness : { ...revalidating.freshness, lifetime: 0, responseTime, correctedInitialAge: 0 };
       store.refresh(revalidating, withLength(fields, revalidating.body.length, revalidating.status), freshness);
       if (tier && this.#fence !== undefined) void tier.put(tierInput(revalidating), this.#fence);
@@ -155,8 +158,9 @@ export class Flight {
     if (decision.storable && vary === '*') reason = 'vary-star';
     if (decision.storable && declared > maxObjectBytes) reason = 'too-large';
     if (reason) {
-      // RFC 9111 §4.4 spirit: a fresh non-storable answer for the URL supersedes what we held for this request.
-      if (revalidating) store.remove(revalidating);
+      // A fresh non-storable answer for the URL supersedes what we held, when it says so of the resource; never when
+      // this request's own directives or credentials explain it (storable.ts refusalConcernsResource).
+      if (revalidating && refusalConcernsResource(reason, res.status, req)) store.remove(revalidating);
       return { kind: 'private', status: res.status, fields, body: res.body, reason };
     }
 

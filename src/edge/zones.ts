@@ -61,6 +61,7 @@ export function compileZone(zone: Zone): ZoneRuntime {
       ...DEFAULT_POLICY_OPTIONS,
       defaultTtl: zone.defaultTtl,
       ignoreRequestCacheControl: zone.ignoreRequestCacheControl,
+      storeRequestErrors: zone.storeRequestErrors,
     },
     cors,
     decorate: cors ? corsDecorator(cors) : () => NO_FIELDS,

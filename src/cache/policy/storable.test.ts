@@ -1,7 +1,7 @@
 // Tests for shared-cache storability (RFC 9111 §3) and the header fields left out of storage (§3.1).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decideStore, fieldsToStrip, UNDERSTOOD_STATUSES } from './storable.js';
+import { decideStore, fieldsToStrip, refusalConcernsResource, UNDERSTOOD_STATUSES } from './storable.js';
 import { DEFAULT_POLICY_OPTIONS, type Headers, type PolicyOptions } from './types.js';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -47,11 +47,22 @@ test('RFC 9111 §3 / RFC 9110 §15.1: heuristically cacheable statuses are store
 });
 
 test('RFC 9111 §3: any final status is stored with explicit freshness (suite status-*-fresh)', () => {
-  for (const status of [200, 203, 204, 299, 301, 302, 303, 307, 308, 400, 404, 410, 499, 500, 502, 503, 504, 599]) {
+  for (const status of [200, 203, 204, 299, 301, 302, 303, 307, 308, 401, 404, 410, 499, 500, 502, 503, 504, 599]) {
     assert.equal(reason(FRESH, { status }), 'storable', String(status));
   }
   assert.equal(reason({ expires: at(60), date: at(0) }, { status: 302 }), 'storable');
   assert.equal(reason({ 'cache-control': 's-maxage=60' }, { status: 500 }), 'storable');
+});
+
+test('errors that describe the request (400, 408, 411, 413, 417, 431) are never stored unless the zone opts in (CPDoS)', () => {
+  const forever = { 'cache-control': 'public, max-age=31536000', date: at(0), 'last-modified': at(-86_400) };
+  for (const status of [400, 408, 411, 413, 417, 431]) {
+    assert.equal(reason(forever, { status }), 'request-error', String(status));
+    assert.equal(reason({ 'cache-control': 's-maxage=600, must-understand' }, { status }), 'request-error', String(status));
+    assert.equal(reason(forever, { status, opts: { ...DEFAULT_POLICY_OPTIONS, storeRequestErrors: true } }), 'storable', `${status} opted in`);
+  }
+  // What describes the resource stays storable: 414 (the URI is keyed), 404, 410, 401, 403.
+  for (const status of [401, 403, 404, 410, 414]) assert.equal(reason(forever, { status }), 'storable', String(status));
 });
 
 test('RFC 9111 §5.2.2.5: no-store (any case) prevents storing, even when fresh (suite cc-resp-no-store*)', () => {
@@ -146,4 +157,15 @@ test('RFC 9111 §3.1: fields named by private= / no-cache=, Connection and hop-b
   // targeted fields govern here too (RFC 9213 §2.2)
   assert.ok(fieldsToStrip({ headers: { 'cdn-cache-control': 'private="x-cdn"', 'cache-control': 'private="x-cc"' } })
     .includes('x-cdn'));
+});
+
+test('a refusal caused by the request (its no-store, its credentials, a request error) never concerns the shared copy', () => {
+  const anon = { method: 'GET', headers: {} };
+  assert.equal(refusalConcernsResource('no-store', 200, anon), true, 'the resource itself became unstorable');
+  assert.equal(refusalConcernsResource('private', 404, anon), true);
+  assert.equal(refusalConcernsResource('too-large', 200, anon), true);
+  for (const reason of ['request-no-store', 'authorization', 'request-error', 'method']) assert.equal(refusalConcernsResource(reason, 200, anon), false, reason);
+  assert.equal(refusalConcernsResource('private', 200, { method: 'GET', headers: { authorization: 'Bearer x' } }), false);
+  assert.equal(refusalConcernsResource('set-cookie', 200, { method: 'GET', headers: { cookie: 's=1' } }), false);
+  for (const status of [400, 403, 429, 500, 503]) assert.equal(refusalConcernsResource('no-store', status, anon), false, String(status));
 });

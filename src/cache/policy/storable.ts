@@ -21,7 +21,20 @@ export const UNDERSTOOD_STATUSES: ReadonlySet<number> = new Set([
 export type NotStorableReason =
   | 'method' | 'request-no-store' | 'status-invalid' | 'status-not-final' | 'not-modified' | 'partial'
   | 'must-understand' | 'no-store' | 'private' | 'authorization' | 'set-cookie' | 'vary-star'
-  | 'no-freshness' | 'stale-no-validator' | 'no-cache-no-validator';
+  | 'no-freshness' | 'stale-no-validator' | 'no-cache-no-validator' | 'request-error';
+
+/**
+ * Errors that describe the request rather than the resource: 400 Bad Request, 408 Request Timeout, 411 Length
+ * Required, 413 Content Too Large, 417 Expectation Failed, 431 Request Header Fields Too Large (RFC 9110 §15.5).
+ * They are never stored unless the zone opts in (`storeRequestErrors`): a client that makes the origin refuse its
+ * request (an oversized or malformed field the edge does not key) would otherwise store that refusal for everyone
+ * who asks for the URL, a cache-poisoned denial of service (CPDoS; Varnish does not store 400 either). RFC 9111 §3
+ * lists when a cache MAY store, never when it must, so declining is always allowed. 414 URI Too Long stays
+ * heuristically cacheable (§4.2.2): the URI is keyed and forwarded byte for byte, so a 414 describes the URL as the
+ * cache names it, not something one client added.
+ * https://www.rfc-editor.org/rfc/rfc9111#section-3 and https://www.rfc-editor.org/rfc/rfc9111#section-4.2.2
+ */
+export const REQUEST_ERROR_STATUSES: ReadonlySet<number> = new Set([400, 408, 411, 413, 417, 431]);
 
 export type StoreDecision =
   | { storable: true; freshness: Freshness }
@@ -62,6 +75,7 @@ export function decideStore(
   if (res.status < 200) return notStorable('status-not-final');
   if (res.status === 304) return notStorable('not-modified');
   if (res.status === 206) return notStorable('partial');
+  if (REQUEST_ERROR_STATUSES.has(res.status) && opts.storeRequestErrors !== true) return notStorable('request-error');
 
   const { directives } = selectResponseCacheControl(res.headers);
   // must-understand: store only if the status is understood, and then ignore no-store.
@@ -129,4 +143,24 @@ export function fieldsToStrip(res: { status?: number; headers: Headers }): strin
   for (const name of fieldNameList(directives.get('no-cache'))) names.add(name);
   for (const name of connectionTokens(res.headers['connection']) ?? []) names.add(name);
   return [...names];
+}
+
+/** Reasons not to store that come from the request that fetched a response, not from the resource. */
+const REQUEST_CAUSED: ReadonlySet<string> = new Set<NotStorableReason>(['method', 'request-no-store', 'authorization', 'request-error']);
+
+/**
+ * Whether a response this cache does not store may change what it keeps for others: whether a fresh answer that is
+ * not stored removes the stored response it revalidated, and whether a 304 that is not storable makes the stored
+ * response stale. Only when the refusal says something about the resource: never when the request's own directives
+ * (no-store) or credentials (Authorization, Cookie: the origin may answer that user alone with private, no-store or
+ * Set-Cookie) explain it, nor for an error answer (a 5xx or a 4xx other than 404 / 410 describes this exchange, and
+ * one client can provoke it). Otherwise one client's `Cache-Control: no-cache, no-store` or `max-age=0` with any
+ * Authorization would evict what everybody shares; nginx and Varnish keep it. RFC 9111 never requires the removal
+ * (§4.4 invalidates after unsafe methods only): keeping the stored response is the conservative reading of §3.
+ * https://www.rfc-editor.org/rfc/rfc9111#section-3 and https://www.rfc-editor.org/rfc/rfc9111#section-4.4
+ */
+export function refusalConcernsResource(reason: string, status: number, req: StoreRequest): boolean {
+  if (REQUEST_CAUSED.has(reason)) return false;
+  if (req.headers['authorization'] !== undefined || req.headers['cookie'] !== undefined) return false;
+  return status < 400 || status === 404 || status === 410;
 }

@@ -20,6 +20,8 @@ export interface PolicyOptions {
   heuristicMaxSeconds: number;
   /** Ignore request no-cache / max-age / min-fresh / Pragma: no-cache (CDN anti-cache-busting). */
   ignoreRequestCacheControl: boolean;
+  /** Store errors that describe the request (400, 408, 411, 413, 417, 431; see storable.ts). Default: never. */
+  storeRequestErrors?: boolean;
 }
 
 export const DEFAULT_POLICY_OPTIONS: PolicyOptions = Object.freeze({
