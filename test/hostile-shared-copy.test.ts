@@ -12,11 +12,13 @@ async function limitedOrigin(t: TestContext, etag = false) {
   return startOrigin(t, (req, res) => {
     if (String(req.headers['x-big'] ?? '').length > 1000) {
       res.writeHead(400, { 'content-type': 'text/plain', 'cache-control': 'public, max-age=600' });
-      return res.end('header too large');
+      res.end('header too large');
+      return;
     }
     if (etag && req.headers['if-none-match'] === '"v1"') {
       res.writeHead(304, { etag: '"v1"', 'cache-control': 'max-age=600' });
-      return res.end();
+      res.end();
+      return;
     }
     const h: Record<string, string> = { 'content-type': 'text/plain', 'cache-control': 'max-age=600' };
     if (etag) h.etag = '"v1"';
@@ -90,7 +92,8 @@ test('an error the client provoked on a forced revalidation keeps the stored cop
   const origin = await startOrigin(t, (req, res) => {
     if (req.headers['x-fail'] !== undefined) {
       res.writeHead(403, { 'cache-control': 'no-store' });
-      return res.end('provoked refusal');
+      res.end('provoked refusal');
+      return;
     }
     res.writeHead(200, { 'cache-control': noStore ? 'no-store' : 'max-age=600' });
     res.end(noStore ? 'now private to each request' : 'shared page');
