@@ -59,7 +59,7 @@ test('the schema describes the input side: defaults shown, defaulted fields not 
 });
 
 test('allowedKeysAt follows objects and arrays and gives up on unions and free-form values', () => {
-  assert.deepEqual(allowedKeysAt(['zones', 3, 'cacheKey']), ['query', 'headers', 'cachePreflight']);
+  assert.deepEqual(allowedKeysAt(['zones', 3, 'cacheKey']), ['query', 'headers', 'cachePreflight', 'maxVariants']);
   assert.deepEqual(allowedKeysAt(['admin', 'tokens', 0]), ['token', 'zones']);
   assert.equal(allowedKeysAt(['zones', 0, 'cacheKey', 'query']), undefined, 'a union of shapes names no one key set');
   assert.equal(allowedKeysAt(['zones', 'x']), undefined);
@@ -70,7 +70,7 @@ test('an unknown setting is reported with the keys allowed at its place', () => 
   const bad = { zones: [{ id: 'a', origin: 'http://127.0.0.1:9000', cacheKey: { qurey: 'all' } }], cache: { maxByte: 1 } };
   assert.throws(() => validateConfig(bad, 'test.yaml'), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
-    assert.match(err.message, /zones\[0\]\.cacheKey\.qurey: got "all": unknown setting \(allowed here: query, headers, cachePreflight\)/);
+    assert.match(err.message, /zones\[0\]\.cacheKey\.qurey: got "all": unknown setting \(allowed here: query, headers, cachePreflight, maxVariants\)/);
     assert.match(err.message, /cache\.maxByte: got 1: unknown setting \(allowed here: maxBytes, maxObjectBytes, store, path, heapGrowthPercent\)/);
     return true;
   });

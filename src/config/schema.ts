@@ -5,6 +5,7 @@ import { DEFAULT_LIMITS } from '../http/limits.js';
 import { TOKEN_RE } from '../http/fields.js';
 import { checkPeerEntry } from '../http/trusted-peers.js';
 import { ADMIN_HOST_RE } from '../admin/host-check.js';
+import { DEFAULT_MAX_VARIANTS } from '../storage/store.js';
 
 const hostPort = z.string().transform((s, ctx) => {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
@@ -90,7 +91,12 @@ export const zoneSchema = z.object({
     query: queryModeSchema.default('all'),
     headers: z.array(headerName).default(['origin']).transform((a) => [...new Set(a.map((s) => s.toLowerCase()))]),
     cachePreflight: z.boolean().default(false),
-  }).strict().default({ query: 'all', headers: ['origin'], cachePreflight: false }),
+    /**
+     * Most variants one URL keeps (Vary'd values, key header values); past it the URL's least recently used variant
+     * goes, counted in edgecache_variant_evictions_total. Bounds what a client flooding a URL with Origins can evict.
+     */
+    maxVariants: z.number().int().min(1).max(10_000).default(DEFAULT_MAX_VARIANTS),
+  }).strict().default({ query: 'all', headers: ['origin'], cachePreflight: false, maxVariants: DEFAULT_MAX_VARIANTS }),
   cors: corsConfigSchema.optional(),
   defaultTtl: z.number().int().nonnegative().optional(),
   ignoreRequestCacheControl: z.boolean().default(false),

@@ -177,7 +177,7 @@ export class Flight {
     this.#pump(res.body, (body) => {
       const v = store.insert({
         zoneId: key.zoneId, host: key.host, path: key.path, query: key.query, objectKey: key.objectKey, keyNames, selector, status: res.status,
-        headers: withLength(storedFields, body.length, res.status), body, freshness, tags,
+        headers: withLength(storedFields, body.length, res.status), body, freshness, tags, maxVariants: zone.zone.cacheKey.maxVariants,
       }, epoch);
       // Written through only when stored here: the local purge-epoch check keeps purged content out of the tier.
       if (v && tier && this.#fence !== undefined) void tier.put(tierInput(v), this.#fence);

@@ -26,10 +26,13 @@ export function routeStep(method: string, h: IncomingHttpHeaders, key: EdgeKey):
   return routeRequest(method, hasContent(h), method === 'OPTIONS' && isPreflight(method, h), zone.cors !== undefined, zone.zone.cacheKey.cachePreflight === true);
 }
 
-/** The lookup step: the variant the request selects (if any), judged at `now` into one outcome. */
+/**
+ * The lookup step: the variant the request selects (if any), judged at `now` into one outcome. A miss costs O(1) in
+ * the URL's variants (hasVariants, not a walk of them): a URL flooded with variants must not slow other requests.
+ */
 export function lookupStep(h: IncomingHttpHeaders, key: EdgeKey, store: CacheStore, now: number): LookupOutcome<StoredVariant> {
   const v = store.lookup(key.objectKey, h);
-  return lookup(v, v === undefined && store.variantsOf(key.objectKey).length > 0, h, now, key.zone.policy);
+  return lookup(v, v === undefined && store.hasVariants(key.objectKey), h, now, key.zone.policy);
 }
 
 export function createHandler(context: EdgeContext): (req: IncomingMessage, res: ServerResponse) => void {

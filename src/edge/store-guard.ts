@@ -25,6 +25,10 @@ export class GuardedStore implements CacheStore {
     try { return this.inner.variantsOf(objectKey); } catch (err) { this.onError('variantsOf', err); return NONE; }
   }
 
+  hasVariants(objectKey: string): boolean {
+    try { return this.inner.hasVariants(objectKey); } catch (err) { this.onError('hasVariants', err); return false; }
+  }
+
   epoch(): number {
     try { return this.inner.epoch(); } catch (err) { this.onError('epoch', err); return -1; }
   }

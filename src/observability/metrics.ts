@@ -41,6 +41,13 @@ export function createMetrics(stats: () => StoreStats): EdgeMetrics {
     corsDiagnostics: new Counter({ name: 'edgecache_cors_misconfigurations_total', help: 'Origin CORS responses that poison shared caches, by kind', labelNames: ['kind'], registers: [registry] }),
     storeErrors: new Counter({ name: 'edgecache_store_errors_total', help: 'Store failures (served as misses)', registers: [registry] }),
   };
+  new Counter({
+    name: 'edgecache_variant_evictions_total', help: 'Variants evicted because their URL reached its zone\'s cacheKey.maxVariants (a variant flood)', registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stats().variantEvictions);
+    },
+  });
   const gauge = (name: string, help: string, read: (s: StoreStats) => number): void => {
     new Gauge({ name, help, registers: [registry], collect() { this.set(read(stats())); } });
   };

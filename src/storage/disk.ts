@@ -84,6 +84,7 @@ export class DiskStore implements CacheStore {
 
   epoch(): number { return this.#mem.epoch(); }
   variantsOf(objectKey: string): readonly StoredVariant[] { return this.#mem.variantsOf(objectKey); }
+  hasVariants(objectKey: string): boolean { return this.#mem.hasVariants(objectKey); }
   lookup(objectKey: string, headers: HeaderValues): StoredVariant | undefined { return this.#mem.lookup(objectKey, headers); }
   stats(): StoreStats { return this.#mem.stats(); }
   diskStats(): DiskStats { return { ...this.#stats, pending: this.#pending.size }; }

@@ -28,6 +28,8 @@ export interface CacheObject {
   /** Groups added after `first` (a response's Vary changed), oldest first; undefined while there are none. */
   more: Group[] | undefined;
   count: number;
+  /** The highest store seq any of its variants had (insert, refresh): it has live variants only if above its zone's `hard`. */
+  lastSeq: number;
 }
 
 export type Variant = MemoryVariant<CacheObject>;

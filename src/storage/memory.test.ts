@@ -139,7 +139,7 @@ test('purge by URL removes every variant; with headers exactly the one a lookup 
 
   assert.equal(store.purge({ kind: 'object', ...t, path: '/v' }, false), 1);
   assert.equal(store.purge({ kind: 'object', ...t, path: '/x' }, false), 1);
-  assert.deepEqual(store.stats(), { objects: 0, variants: 0, bodyBytes: 0, bodies: 0, evictions: 0 });
+  assert.deepEqual(store.stats(), { objects: 0, variants: 0, bodyBytes: 0, bodies: 0, evictions: 0, variantEvictions: 0 });
 });
 
 test('host purge: with a port only that port, without one every port of the host', () => {
@@ -199,12 +199,12 @@ test('replacing an object\'s only variant (a 200 to a revalidation) keeps the ne
   const second = store.insert(input({ path: '/a', tags: ['t2'], body: Buffer.from('two') }));
   assert.ok(second);
   assert.equal(store.lookup(input({ path: '/a' }).objectKey, {}), second);
-  assert.deepEqual(store.stats(), { objects: 1, variants: 1, bodyBytes: 3, bodies: 1, evictions: 0 });
+  assert.deepEqual(store.stats(), { objects: 1, variants: 1, bodyBytes: 3, bodies: 1, evictions: 0, variantEvictions: 0 });
   assert.equal(store.purge({ kind: 'tag', zoneId: 'z', tag: 't1' }, false), 0, 'the old tag left with the old variant');
   assert.equal(store.purge({ kind: 'prefix', zoneId: 'z', host: 'cdn.example', pathPrefix: '/a' }, true), 1);
   assert.equal(store.purge({ kind: 'host', zoneId: 'z', host: 'cdn.example' }, true), 1);
   assert.equal(store.purge({ kind: 'tag', zoneId: 'z', tag: 't2' }, false), 1);
-  assert.deepEqual(store.stats(), { objects: 0, variants: 0, bodyBytes: 0, bodies: 0, evictions: 0 });
+  assert.deepEqual(store.stats(), { objects: 0, variants: 0, bodyBytes: 0, bodies: 0, evictions: 0, variantEvictions: 0 });
 
   // The response's Vary changed: the same request's variant in the old Vary group is superseded too.
   const vary = ['origin', 'accept-language'];
@@ -262,7 +262,7 @@ test('bodies whose table keys collide are told apart by their bytes; equal bytes
   store.purge({ kind: 'object', zoneId: 'z', host: 'cdn.example', path: '/b', query: '' }, false);
   assert.deepEqual(body('/a2'), a);
   store.purge({ kind: 'object', zoneId: 'z', host: 'cdn.example', path: '/a2', query: '' }, false);
-  assert.deepEqual(store.stats(), { objects: 0, variants: 0, bodyBytes: 0, bodies: 0, evictions: 0 });
+  assert.deepEqual(store.stats(), { objects: 0, variants: 0, bodyBytes: 0, bodies: 0, evictions: 0, variantEvictions: 0 });
 });
 
 test('a Vary group grows from one variant to many and back; each stays reachable, in insertion order', () => {
@@ -283,7 +283,7 @@ test('a Vary group grows from one variant to many and back; each stays reachable
   const again = store.insert(input({ path: '/v', req: { origin: origins[0]! } }));
   const replaced = store.insert(input({ path: '/v', req: { origin: origins[1]! } }));
   assert.deepEqual(store.variantsOf(key), [again, replaced]);
-  assert.deepEqual(store.stats(), { objects: 1, variants: 2, bodyBytes: 1, bodies: 1, evictions: 0 });
+  assert.deepEqual(store.stats(), { objects: 1, variants: 2, bodyBytes: 1, bodies: 1, evictions: 0, variantEvictions: 0 });
 });
 
 test('LRU: a hit moves its variant to the newest end; a hit on the newest changes nothing; eviction from the oldest', () => {
@@ -324,4 +324,58 @@ test('purge everything: the sweep goes on past variants that leave the zone whil
   assert.equal(store.stats().variants, 100 + 1);
   assert.equal(has(store, { zoneId: 'a', path: '/after' }), true);
   assert.equal(has(store, { zoneId: 'b', path: '/99' }), true);
+});
+
+test('variants per object are bounded (maxVariants): the object\'s least recently used goes, other objects stay', () => {
+  const store = newStore();
+  const removed: string[] = [];
+  const bounded = new MemoryStore({ maxBytes: 1024 ** 3, normalize: normalizeVaryValue, maxVariants: 8, onRemove: (v, why) => removed.push(why) });
+  for (const s of [store, bounded]) assert.ok(s.insert(input({ path: '/unrelated.js' })));
+  const origin = (i: number): HeaderValues => ({ origin: `https://o${i}.example` });
+  // The default bound (64) and a zone's own (8): 3,000 Origins on one URL.
+  for (let i = 0; i < 3_000; i++) {
+    assert.ok(store.insert(input({ path: '/flood.js', req: origin(i) })));
+    assert.ok(bounded.insert({ ...input({ path: '/flood.js', req: origin(i) }), maxVariants: i < 1_000 ? undefined : 4 }));
+    if (i === 5) assert.ok(has(bounded, { path: '/flood.js', req: origin(0) }), 'the first Origin is used again');
+  }
+  const key = primaryKey('z', 'cdn.example', '/flood.js', '');
+  assert.equal(store.variantsOf(key).length, 64);
+  assert.equal(store.stats().variantEvictions, 3_000 - 64);
+  assert.equal(bounded.variantsOf(key).length, 4, 'an input\'s own bound wins over the store\'s');
+  assert.equal(bounded.stats().variantEvictions, 3_000 - 4);
+  assert.ok(removed.length === 3_000 - 4 && removed.every((why) => why === 'evicted'));
+  for (const s of [store, bounded]) {
+    assert.ok(has(s, { path: '/unrelated.js' }), 'unrelated content stays');
+    assert.equal(s.stats().evictions, 0, 'nothing was evicted by bytes');
+    assert.ok(has(s, { path: '/flood.js', req: origin(2_999) }), 'the newest variant is kept');
+    assert.ok(!has(s, { path: '/flood.js', req: origin(1) }));
+  }
+});
+
+test('within an object the least recently used variant goes first: a variant in use survives a flood', () => {
+  const store = new MemoryStore({ maxBytes: 1024 ** 3, normalize: normalizeVaryValue, maxVariants: 3 });
+  const req = (o: string): HeaderValues => ({ origin: o });
+  for (const o of ['a', 'b', 'c']) store.insert(input({ path: '/p', req: req(o) }));
+  for (let i = 0; i < 100; i++) {
+    assert.ok(has(store, { path: '/p', req: req('a') }), `a is used (round ${i})`);
+    store.insert(input({ path: '/p', req: req(`flood-${i}`) }));
+  }
+  assert.ok(has(store, { path: '/p', req: req('a') }));
+  assert.ok(!has(store, { path: '/p', req: req('b') }));
+  assert.equal(store.variantsOf(primaryKey('z', 'cdn.example', '/p', '')).length, 3);
+});
+
+test('hasVariants answers without walking the variants, and forgets an object purged with its zone', () => {
+  const store = newStore();
+  const key = primaryKey('z', 'cdn.example', '/h', '');
+  assert.equal(store.hasVariants(key), false);
+  store.insert(input({ path: '/h', req: { origin: 'https://a.example' } }));
+  assert.equal(store.hasVariants(key), true);
+  // Enough newer variants that the purge's sweep (5,000 a slice, newest first) has not reached /h when asked.
+  for (let i = 0; i < 6_000; i++) store.insert(input({ path: `/other/${i}` }));
+  store.purge({ kind: 'everything', zoneId: 'z' }, false);
+  assert.ok(store.stats().variants > 0, 'the sweep is still under way');
+  assert.equal(store.hasVariants(key), false, 'purged everything: nothing live, before the sweep too');
+  store.insert(input({ path: '/h', req: { origin: 'https://b.example' } }));
+  assert.equal(store.hasVariants(key), true);
 });

@@ -1,6 +1,6 @@
 // In-memory cache store: objects → variants, LRU bounded by bytes, shared bodies, tag/path indexes, purges.
 import { PREFLIGHT_KEY_SUFFIX, preflightObjectKey, primaryKey, selectorOf, type HeaderValues } from '../cache/key.js';
-import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput } from './store.js';
+import { DEFAULT_MAX_VARIANTS, type CacheStore, type PurgeTarget, type StoreStats, type StoredVariant, type VariantInput } from './store.js';
 import type { Freshness } from '../cache/policy/types.js';
 import {
   addGroup, BodyTable, groupAdd, groupGet, groupRemove, groupsOf, hasPort, headersOfSelector, hostKey, hostName, LruList,
@@ -14,6 +14,8 @@ export interface MemoryStoreOptions {
   maxBytes: number;
   /** Normalises a header value for selectors (Vary rules): the same function lookups and purges use. */
   normalize: (name: string, value: string | string[] | undefined) => string | undefined;
+  /** Most variants per object when an input names none (VariantInput.maxVariants); default DEFAULT_MAX_VARIANTS. */
+  maxVariants?: number;
   /** Called when a variant leaves the store (eviction, purge, replacement). */
   onRemove?: (v: StoredVariant, why: 'evicted' | 'purged' | 'replaced' | 'expired') => void;
   /** Called when a soft purge of a target (not purge everything) marks a variant stale. */
@@ -51,6 +53,9 @@ export class MemoryStore implements CacheStore {
   #bytes = 0;        // charged bytes: metadata of every variant + each unique body once
   #variants = 0;
   #evictions = 0;
+  #variantEvictions = 0;
+  /** Counts stores and selections: a variant's `usedAt` (its object's LRU order at the variant bound). */
+  #uses = 0;
   /** Variants, objects and index nodes visited by purges: work counted, not timed (see workCount). */
   #visited = 0;
 
@@ -61,6 +66,12 @@ export class MemoryStore implements CacheStore {
   variantsOf(objectKey: string): readonly StoredVariant[] {
     const obj = this.#objects.get(objectKey);
     return obj ? variantsIn(obj).filter((v) => this.#isLive(v)) : [];
+  }
+
+  hasVariants(objectKey: string): boolean {
+    // O(1): an object whose newest variant predates its zone's purge-everything has none left (the sweep is on its way).
+    const obj = this.#objects.get(objectKey);
+    return obj !== undefined && obj.lastSeq > obj.zone.hard;
   }
 
   lookup(objectKey: string, headers: HeaderValues): StoredVariant | undefined {
@@ -86,6 +97,7 @@ export class MemoryStore implements CacheStore {
   #use(v: Variant): Variant | undefined {
     if (!this.#isLive(v)) { this.#drop(v, 'purged'); return undefined; }
     this.#lru.touch(v);
+    v.usedAt = ++this.#uses;
     return v;
   }
 
@@ -140,6 +152,8 @@ export class MemoryStore implements CacheStore {
     );
     if (at === -1) addGroup(obj, v); else setGroup(obj, at, groupAdd(groups[at]!, v));
     obj.count++;
+    obj.lastSeq = v.seq;
+    v.usedAt = ++this.#uses;
     this.#variants++;
     this.#bytes += size;
     this.#lru.push(v);
@@ -149,8 +163,25 @@ export class MemoryStore implements CacheStore {
       if (!set) this.#byTag.set(tagKey(v.zoneId, tag), (set = new Set()));
       set.add(v);
     }
+    const maxVariants = input.maxVariants ?? this.#opts.maxVariants ?? DEFAULT_MAX_VARIANTS;
+    if (obj.count > maxVariants) this.#boundVariants(obj, v, maxVariants);
     this.#evict(v);
     return this.#lru.has(v) ? v : undefined;
+  }
+
+  /**
+   * Drops the object's least recently used variants (never `keep`, just stored) until it holds `max`: a flood of
+   * Origins (or any Vary'd value a client controls) on one URL churns that URL's variants, never the rest of the cache.
+   * O(max) per insert past the bound; lookups stay O(Vary groups).
+   */
+  #boundVariants(obj: CacheObject, keep: Variant, max: number): void {
+    while (obj.count > max) {
+      let oldest: Variant | undefined;
+      for (const v of variantsIn(obj)) if (v !== keep && (oldest === undefined || v.usedAt < oldest.usedAt)) oldest = v;
+      if (oldest === undefined) return;
+      this.#drop(oldest, 'evicted');
+      this.#variantEvictions++;
+    }
   }
 
   /**
@@ -163,7 +194,7 @@ export class MemoryStore implements CacheStore {
     const at = input.zoneId.length + host.length + 2; // primaryKey: zone \0 host \0 path ? query
     const path = key.startsWith(input.path, at) ? key.slice(at, at + input.path.length) : input.path;
     const obj: CacheObject = {
-      key, zone: this.#zone(input.zoneId), host, path, query: input.query, first: undefined, more: undefined, count: 0,
+      key, zone: this.#zone(input.zoneId), host, path, query: input.query, first: undefined, more: undefined, count: 0, lastSeq: 0,
     };
     this.#objects.set(obj.key, obj);
     const hk = hostKey(input.zoneId, host);
@@ -189,6 +220,7 @@ export class MemoryStore implements CacheStore {
     // A 304 makes it as good as newly stored: a new sequence number, or a soft purge-everything generation it was
     // older than would mark it stale again on the next lookup, and it would revalidate forever.
     (v as { seq: number }).seq = ++this.#seq;
+    if (v instanceof MemoryVariant) (v.object as CacheObject).lastSeq = this.#seq;
     v.headers = headers;
     v.freshness = freshness;
     v.forcedStale = false;
@@ -381,7 +413,10 @@ export class MemoryStore implements CacheStore {
   }
 
   stats(): StoreStats {
-    return { objects: this.#objects.size, variants: this.#variants, bodyBytes: this.#bodies.bytes, bodies: this.#bodies.size, evictions: this.#evictions };
+    return {
+      objects: this.#objects.size, variants: this.#variants, bodyBytes: this.#bodies.bytes, bodies: this.#bodies.size,
+      evictions: this.#evictions, variantEvictions: this.#variantEvictions,
+    };
   }
 
   /** Bytes charged against maxBytes (metadata plus unique bodies). */

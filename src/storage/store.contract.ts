@@ -257,14 +257,17 @@ export function runCacheStoreContract(name: string, open: () => Promise<OpenedCa
   };
   const find = (s: CacheStore, e: ContractEntry) => s.lookup(contractInput(e).objectKey, e.req ?? {});
 
-  withStore('lookup finds the variant insert returned, by the request\'s selector; variantsOf lists every variant', ({ store }) => {
+  withStore('lookup finds the variant insert returned, by the request\'s selector; variantsOf lists every variant, hasVariants says so', ({ store }) => {
     const a: ContractEntry = { path: '/l', req: { origin: A } };
     const b: ContractEntry = { path: '/l', req: { origin: B } };
     assert.equal(find(store, a), undefined);
     assert.deepEqual(store.variantsOf(contractInput(a).objectKey), []);
+    assert.equal(store.hasVariants(contractInput(a).objectKey), false);
     const va = store.insert(contractInput(a));
     const vb = store.insert(contractInput(b));
     assert.ok(va && vb);
+    assert.equal(store.hasVariants(contractInput(a).objectKey), true);
+    assert.equal(store.hasVariants(contractInput({ path: '/other' }).objectKey), false);
     assert.equal(find(store, a)?.id, va.id);
     assert.equal(find(store, b)?.id, vb.id);
     assert.equal(find(store, { path: '/l' }), undefined, 'no Origin selects neither');

@@ -2,6 +2,14 @@
 import type { Freshness } from '../cache/policy/types.js';
 import type { HeaderValues, ObjectKey } from '../cache/key.js';
 
+/**
+ * Most variants one object (URL) keeps unless its zone says otherwise (`cacheKey.maxVariants`): past it, the object's
+ * least recently used variant goes. A URL varying on a field a client controls (Origin, Accept-Language, a cookie)
+ * otherwise grows without bound and evicts everything else; Fastly caps variants per object too (about 200), Varnish
+ * bounds a hash chain's walk. 64 covers real Origin / language / coding combinations.
+ */
+export const DEFAULT_MAX_VARIANTS = 64;
+
 /** What a store needs to place a response: its object's key (cache/key.ts), selector, response and policy state. */
 export interface VariantInput extends ObjectKey {
   keyNames: readonly string[];  // the zone's key headers, then the response's Vary names not among them
@@ -12,6 +20,7 @@ export interface VariantInput extends ObjectKey {
   freshness: Freshness;
   tags: readonly string[];      // lowercased Cache-Tag values
   soft?: boolean;               // store as already stale (a soft purge arrived while it was fetched)
+  maxVariants?: number;         // the zone's cacheKey.maxVariants: most variants of this object (default: the store's)
   storedAt?: number;            // ms since epoch when first stored (a store reloading its entries keeps it); default now
 }
 
@@ -47,13 +56,16 @@ export interface StoreStats {
   variants: number;
   bodyBytes: number;     // unique body bytes held (a body shared by variants counts once)
   bodies: number;
-  evictions: number;
+  evictions: number;     // variants evicted by the byte bound (cache.maxBytes)
+  variantEvictions: number; // variants evicted by the per-object bound (cacheKey.maxVariants)
 }
 
 /** Lookups are synchronous: the hit path never waits on I/O. */
 export interface CacheStore {
-  /** The variants stored under one primary key (empty when none). */
+  /** The variants stored under one primary key (empty when none). O(variants): never on the request path. */
   variantsOf(objectKey: string): readonly StoredVariant[];
+  /** Whether anything is stored under one primary key, in O(1) whatever its variants (a miss's vary-miss / uri-miss label). */
+  hasVariants(objectKey: string): boolean;
   /** The variant a request with these headers selects, or undefined. Marks it recently used. */
   lookup(objectKey: string, headers: Record<string, string | string[] | undefined>): StoredVariant | undefined;
   /** A counter that moves on with every purge: a fetch notes it when it starts. */

@@ -37,6 +37,8 @@ export class MemoryVariant<O extends VariantOwner = VariantOwner> implements Sto
   /** Neighbours in its zone's list (what a purge-everything sweep walks). */
   zonePrev: MemoryVariant<O> | undefined = undefined;
   zoneNext: MemoryVariant<O> | undefined = undefined;
+  /** The store's use counter when it was last stored or selected: the least recent of an object goes first at its variant bound. */
+  usedAt = 0;
 
   constructor(
     readonly id: number,
