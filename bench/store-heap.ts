@@ -1,6 +1,13 @@
-// Heap cost per cached object in MemoryStore (the target: at most 2 KiB beyond the body): inserts N edge-like variants, prints bytes/object beyond the body.
+// Heap cost per cached object in MemoryStore (the target: at most 2 KiB beyond the body): inserts N edge-like variants, prints bytes/object beyond the body,
+// and what the store charged for them against cache.maxBytes (the charge must follow the real cost: issue 14 §4).
 //
-//   node --expose-gc --import tsx bench/store-heap.ts [--objects N] [--lookups N] [--snapshot FILE]
+//   node --expose-gc --import tsx bench/store-heap.ts [--objects N] [--lookups N] [--body BYTES] [--per-url K] [--unique-origins] [--snapshot FILE]
+//
+// --body: body bytes (default 1024); --per-url K: K variants (Origins) per URL (default 1); --unique-origins: every
+// variant's Origin is new (a flood), else Origins repeat across URLs (app0..app{K-1}); --same-body: every body has the
+// same bytes (held once), as one representation served to many Origins; --few-fields: only Content-Type, Date and
+// Content-Length (the smallest responses an origin sends). --max-bytes B bounds the store (cache.maxBytes):
+// insert more than fits and compare what the heap grew by with B (issue 14 §4: real memory within 1.5× maxBytes).
 //
 // Each insert is built the way src/edge/flight.ts builds a VariantInput for a 1 KiB `/unique/...` response carrying
 // `Vary: Origin`: key names ['origin'], the selector from the request's Origin, the origin's fields (content-type,
@@ -16,8 +23,12 @@ import type { Freshness } from '../src/cache/policy/types.js';
 import { MemoryStore } from '../src/storage/memory.js';
 import type { VariantInput } from '../src/storage/store.js';
 
-const BODY_BYTES = 1024;
-const ORIGINS = 4;
+const BODY_BYTES = Number(arg('body') ?? 1024);
+const PER_URL = Number(arg('per-url') ?? 1);
+const UNIQUE_ORIGINS = process.argv.includes('--unique-origins');
+const SAME_BODY = process.argv.includes('--same-body');
+const FEW_FIELDS = process.argv.includes('--few-fields');
+const ORIGINS = Math.max(4, PER_URL);
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -46,22 +57,22 @@ const LAST_MODIFIED = new Date(Date.UTC(2026, 0, 1)).toUTCString();
 function makeInput(i: number, now: number): { input: VariantInput; req: Record<string, string> } {
   const port = 9103;
   const host = fresh(`127.0.0.1:${port}`);
-  const path = fresh(`/unique/mem-abcdef-edgecache-${i}`);
-  const origin = fresh(`https://app${i % ORIGINS}.example`);
+  const path = fresh(`/unique/mem-abcdef-edgecache-${Math.floor(i / PER_URL)}`);
+  const origin = fresh(UNIQUE_ORIGINS ? `https://attacker-${i}.example` : `https://app${i % ORIGINS}.example`);
   const req = { host, origin, accept: fresh('*/*') };
   const keyNames = ['origin'].filter((n) => n !== 'x'); // a fresh array each time, as mergeNames builds it
   const body = Buffer.allocUnsafeSlow(BODY_BYTES); // flight.ts ownedCopy: its own ArrayBuffer
-  randomFillSync(body);
+  if (SAME_BODY) body.fill(7); else randomFillSync(body);
   const headers: [string, string][] = [
     [fresh('content-type'), fresh('application/javascript')],
     [fresh('cache-control'), fresh('public, max-age=3600')],
     [fresh('vary'), fresh('Origin')],
-    [fresh('etag'), fresh(`"${i.toString(16)}-${body.readUInt32BE(0).toString(16)}"`)],
+    [fresh('etag'), fresh(`"${i.toString(16)}-${(BODY_BYTES >= 4 ? body.readUInt32BE(0) : i).toString(16)}"`)],
     [fresh('last-modified'), fresh(LAST_MODIFIED)],
     [fresh('date'), fresh(new Date(now).toUTCString())],
     [fresh('access-control-allow-origin'), fresh(origin)],
     ['content-length', String(BODY_BYTES)],
-  ];
+  ].filter(([n]) => !FEW_FIELDS || n === 'content-type' || n === 'content-length' || n === 'date') as [string, string][];
   const freshness: Freshness = {
     lifetime: 3600, correctedInitialAge: 0, responseTime: now, staleWhileRevalidate: 0, staleIfError: 0,
     noStaleServing: false, alwaysRevalidate: false, heuristic: false, lifetimeSource: 'max-age', directivesSource: 'cache-control',
@@ -77,11 +88,13 @@ function makeInput(i: number, now: number): { input: VariantInput; req: Record<s
 
 function main(): void {
   const objects = Number(arg('objects') ?? 10_000);
+  if (arg('max-bytes') !== undefined && !(Number(arg('max-bytes')) > 0)) throw new Error('--max-bytes must be a positive number');
   const lookups = Number(arg('lookups') ?? 1_000_000);
   const snapshot = arg('snapshot');
   if (!Number.isInteger(objects) || objects <= 0) throw new Error('--objects must be a positive integer');
 
-  const store = new MemoryStore({ maxBytes: 1024 ** 4, normalize: normalizeVaryValue });
+  const maxBytes = arg('max-bytes') === undefined ? undefined : Number(arg('max-bytes'));
+  const store = new MemoryStore({ maxBytes: maxBytes ?? 1024 ** 4, normalize: normalizeVaryValue, maxVariants: Math.max(64, PER_URL) });
   collect();
   const before = heap();
 
@@ -94,14 +107,28 @@ function main(): void {
     const start = performance.now();
     const stored = store.insert(input);
     insertMs += performance.now() - start;
-    if (stored === undefined) throw new Error(`insert ${i} was refused`);
+    if (stored === undefined && maxBytes === undefined) throw new Error(`insert ${i} was refused`);
   }
   const insertNs = (insertMs * 1e6) / objects;
-  if (store.stats().variants !== objects) throw new Error(`expected ${objects} variants, have ${store.stats().variants}`);
+  if (maxBytes === undefined && store.stats().variants !== objects) throw new Error(`expected ${objects} variants, have ${store.stats().variants}`);
   collect();
   const after = heap();
+  if (maxBytes !== undefined) {
+    // Bounded: what the heap grew by against the bound, with the store full (evicting) after more inserts than fit.
+    const grown = after.used - before.used + after.external - before.external;
+    const stats = store.stats();
+    const out = {
+      maxBytes, charged: store.chargedBytes(), grown, grownOverMaxBytes: Math.round((grown / maxBytes) * 100) / 100,
+      variants: stats.variants, evictions: stats.evictions, bodies: stats.bodies, bodyBytes: stats.bodyBytes,
+    };
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+    process.stdout.write(`${stats.variants} variants held in ${maxBytes} B (charged ${out.charged} B): the heap grew by ${grown} B (×${out.grownOverMaxBytes} maxBytes)\n`);
+    return;
+  }
   const usedPerObject = (after.used - before.used) / objects;
-  const externalPerObject = (after.external - before.external) / objects - BODY_BYTES;
+  const externalPerObject = (after.external - before.external) / objects - (SAME_BODY ? 0 : BODY_BYTES);
+  const realPerObject = (after.used - before.used + after.external - before.external) / objects;
+  const chargedPerObject = store.chargedBytes() / objects;
 
   // Hit path: the request's own key and Origin strings (not the stored ones), as each request brings them.
   const reqs = Array.from({ length: objects }, (_, i) => {
@@ -125,13 +152,17 @@ function main(): void {
   if (snapshot) v8.writeHeapSnapshot(snapshot);
   const result = {
     objects, bodyBytes: BODY_BYTES,
+    perUrl: PER_URL, uniqueOrigins: UNIQUE_ORIGINS,
     heapUsedPerObject: Math.round(usedPerObject), externalOverheadPerObject: Math.round(externalPerObject),
+    realPerObject: Math.round(realPerObject), chargedPerObject: Math.round(chargedPerObject),
+    realOverCharged: Math.round((realPerObject / chargedPerObject) * 100) / 100,
     insertNsPerObject: Math.round(insertNs), lookupNsPerHit: Math.round(lookupNs * 10) / 10,
     hotLookupNsPerHit: Math.round(hotNs * 10) / 10,
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.stdout.write(
     `${objects} objects: ${result.heapUsedPerObject} B of JS heap per object, ${result.externalOverheadPerObject} B external beyond the ${BODY_BYTES} B body; ` +
+    `charged ${result.chargedPerObject} B, real ${result.realPerObject} B (×${result.realOverCharged}); ` +
     `insert ${result.insertNsPerObject} ns (GC pauses included), hit ${result.lookupNsPerHit} ns (spread over all), ` +
     `${result.hotLookupNsPerHit} ns (one hot object)\n`,
   );

@@ -30,6 +30,8 @@ export interface CacheObject {
   count: number;
   /** The highest store seq any of its variants had (insert, refresh): it has live variants only if above its zone's `hard`. */
   lastSeq: number;
+  /** Bytes charged for the object itself (memory-cost.ts objectCost), while it has variants. */
+  readonly size: number;
 }
 
 export type Variant = MemoryVariant<CacheObject>;

@@ -8,7 +8,8 @@ import {
 } from './memory-index.js';
 import { PathIndex } from './path-index.js';
 import { fieldOf } from '../http/headers.js';
-import { flat, intern, internNames, MemoryVariant } from './variant.js';
+import { flat, flatten, intern, internNames, MemoryVariant } from './variant.js';
+import { bodyCost, objectCost, variantCost } from './memory-cost.js';
 
 export interface MemoryStoreOptions {
   maxBytes: number;
@@ -27,8 +28,6 @@ interface PurgeRecord { epoch: number; target: PurgeTarget; soft: boolean }
 /** Where a purge-everything sweep goes on from in its zone's list (moved on when that variant leaves the list). */
 interface SweepCursor { next: Variant | undefined }
 
-/** Fixed per-variant overhead charged against maxBytes on top of header and body bytes. */
-const VARIANT_OVERHEAD = 400;
 const PURGE_LOG_SIZE = 4096;
 
 export class MemoryStore implements CacheStore {
@@ -50,7 +49,7 @@ export class MemoryStore implements CacheStore {
   #epoch = 0;
   #seq = 0;
   #nextId = 1;
-  #bytes = 0;        // charged bytes: metadata of every variant + each unique body once
+  #bytes = 0;        // charged bytes (memory-cost.ts): every variant and object, each unique body once
   #variants = 0;
   #evictions = 0;
   #variantEvictions = 0;
@@ -120,9 +119,12 @@ export class MemoryStore implements CacheStore {
         soft = true;
       }
     }
-    const headerBytes = input.headers.reduce((n, [k, v]) => n + k.length + v.length + 4, 0);
-    const size = VARIANT_OVERHEAD + headerBytes + input.path.length + input.query.length + input.selector.length;
-    if (size + input.body.length > this.#opts.maxBytes) return undefined;
+    // Charged what it really costs (memory-cost.ts): strings shared through the intern table are not its own.
+    const flatHeaders = flatten(input.headers);
+    const selector = intern(input.selector);
+    const tags = input.tags.length === 0 ? NO_TAGS : input.tags;
+    const size = variantCost(flatHeaders, selector, tags);
+    if (size + objectCost(input.objectKey, input.path, input.query) + bodyCost(input.body) > this.#opts.maxBytes) return undefined;
 
     // First drop what this response supersedes (RFC 9111 §4.1, §3.2): the variant with its selector, and the same
     // request's variant in other Vary groups. Before anything is attached: dropping an object's last variant deletes
@@ -141,14 +143,13 @@ export class MemoryStore implements CacheStore {
     const at = groups.findIndex((g) => sameNames(g.keyNames, input.keyNames));
     // Strings every variant of a kind repeats (key names, an Origin) are held once; see variant.ts.
     const keyNames = at === -1 ? internNames(input.keyNames) : groups[at]!.keyNames;
-    const selector = intern(input.selector);
 
     const body = this.#bodies.acquire(input.body);
-    if (body.refs === 1) this.#bytes += body.buf.length;
+    if (body.refs === 1) this.#bytes += bodyCost(body.buf);
 
     const v: Variant = new MemoryVariant(
-      this.#nextId++, ++this.#seq, keyNames, selector, input.status, input.headers, body, input.freshness,
-      input.tags.length === 0 ? NO_TAGS : input.tags, soft, input.storedAt ?? Date.now(), size, obj,
+      this.#nextId++, ++this.#seq, keyNames, selector, input.status, flatHeaders, body, input.freshness,
+      tags, soft, input.storedAt ?? Date.now(), size, obj,
     );
     if (at === -1) addGroup(obj, v); else setGroup(obj, at, groupAdd(groups[at]!, v));
     obj.count++;
@@ -195,7 +196,9 @@ export class MemoryStore implements CacheStore {
     const path = key.startsWith(input.path, at) ? key.slice(at, at + input.path.length) : input.path;
     const obj: CacheObject = {
       key, zone: this.#zone(input.zoneId), host, path, query: input.query, first: undefined, more: undefined, count: 0, lastSeq: 0,
+      size: objectCost(key, path, input.query),
     };
+    this.#bytes += obj.size;
     this.#objects.set(obj.key, obj);
     const hk = hostKey(input.zoneId, host);
     let idx = this.#paths.get(hk);
@@ -384,6 +387,7 @@ export class MemoryStore implements CacheStore {
     obj.count--;
     if (obj.count === 0 && this.#objects.get(obj.key) === obj) {
       this.#objects.delete(obj.key);
+      this.#bytes -= obj.size;
       const hk = hostKey(zone.id, obj.host);
       const idx = this.#paths.get(hk);
       idx?.delete(obj.path, obj);
@@ -400,7 +404,7 @@ export class MemoryStore implements CacheStore {
       set?.delete(v);
       if (set?.size === 0) this.#byTag.delete(tagKey(zone.id, tag));
     }
-    if (this.#bodies.release(v.bodyRecord)) this.#bytes -= v.bodyRecord.buf.length;
+    if (this.#bodies.release(v.bodyRecord)) this.#bytes -= bodyCost(v.bodyRecord.buf);
     this.#bytes -= v.size;
     this.#variants--;
     this.#opts.onRemove?.(v, why);
@@ -419,7 +423,7 @@ export class MemoryStore implements CacheStore {
     };
   }
 
-  /** Bytes charged against maxBytes (metadata plus unique bodies). */
+  /** Bytes charged against maxBytes: variants, objects and unique bodies, as memory-cost.ts estimates them. */
   chargedBytes(): number { return this.#bytes; }
 
   /**

@@ -46,7 +46,8 @@ export class MemoryVariant<O extends VariantOwner = VariantOwner> implements Sto
     readonly keyNames: readonly string[],
     readonly selector: string,
     public status: number,
-    headers: [string, string][],
+    /** The response fields, flattened (see `flatten`). */
+    flatHeaders: string[],
     readonly bodyRecord: Body,
     public freshness: Freshness,
     readonly tags: readonly string[],
@@ -55,7 +56,7 @@ export class MemoryVariant<O extends VariantOwner = VariantOwner> implements Sto
     readonly size: number,
     readonly object: O,
   ) {
-    this.flatHeaders = flatten(headers);
+    this.flatHeaders = flatHeaders;
   }
 
   get zoneId(): string { return this.object.zone.id; }
@@ -145,6 +146,11 @@ function shareValue(name: string, value: string): string {
     case 'expires': return value === lastExpires ? lastExpires : (lastExpires = value);
     default: return intern(value);
   }
+}
+
+/** Whether `s` is the cache-wide copy of its string (the intern table's): held once, whoever else refers to it. */
+export function isInterned(s: string): boolean {
+  return INTERNED.get(s) === s;
 }
 
 /** Keeps the read in `flat` observable, so an optimising compiler cannot drop it. */
