@@ -1,5 +1,5 @@
-// In-memory cache store: objects → variants, LRU bounded by bytes, shared bodies, tag/path indexes, purges.
-import { PREFLIGHT_KEY_SUFFIX, preflightObjectKey, primaryKey, selectorOf, type HeaderValues } from '../cache/key.js';
+// In-memory cache store: objects → variants, LRU bounded by bytes (and variants per object), shared bodies, tag/path indexes, purges.
+import { preflightObjectKey, primaryKey, selectorOf, type HeaderValues } from '../cache/key.js';
 import { DEFAULT_MAX_VARIANTS, type CacheStore, type PurgeTarget, type StoreStats, type StoredVariant, type VariantInput } from './store.js';
 import type { Freshness } from '../cache/policy/types.js';
 import {
@@ -7,9 +7,9 @@ import {
   sameNames, setGroup, tagKey, variantsIn, zoneAdd, zoneRemove, type CacheObject, type Group, type Variant, type Zone,
 } from './memory-index.js';
 import { PathIndex } from './path-index.js';
-import { fieldOf } from '../http/headers.js';
 import { flat, flatten, intern, internNames, MemoryVariant } from './variant.js';
 import { bodyCost, objectCost, variantCost } from './memory-cost.js';
+import { coversInput, preflightSelected } from './purge-match.js';
 
 export interface MemoryStoreOptions {
   maxBytes: number;
@@ -114,7 +114,7 @@ export class MemoryStore implements CacheStore {
       const oldest = this.#purgeLog[0];
       if (!oldest || oldest.epoch > sinceEpoch + 1) return undefined; // the log no longer covers the fetch: be safe
       for (const rec of this.#purgeLog) {
-        if (rec.epoch <= sinceEpoch || !this.#covers(rec.target, input)) continue;
+        if (rec.epoch <= sinceEpoch || !coversInput(rec.target, input, this.#opts.normalize)) continue;
         if (!rec.soft) return undefined;
         soft = true;
       }
@@ -287,7 +287,7 @@ export class MemoryStore implements CacheStore {
         if (preflights) {
           const all = variantsIn(preflights);
           this.#visited += 1 + all.length;
-          for (const v of all) if (this.#preflightSelected(v.keyNames, v.selector, target.headers)) out.push(v);
+          for (const v of all) if (preflightSelected(v.keyNames, v.selector, target.headers, this.#opts.normalize)) out.push(v);
         }
         return out;
       }
@@ -304,38 +304,6 @@ export class MemoryStore implements CacheStore {
       case 'prefix':
         addIndexed(this.#paths.get(hostKey(target.zoneId, target.host)), target.pathPrefix);
         return out;
-    }
-  }
-
-  /**
-   * A purge with headers names what a browser's request carries (Origin, Vary'd fields), never a preflight's own
-   * Access-Control-Request-* fields: those, when the purge leaves them out, match any value, so {Origin} removes that
-   * Origin's cached preflights for every method and header list. Every other key header must match, absent = absent.
-   */
-  #preflightSelected(keyNames: readonly string[], selector: string, headers: HeaderValues): boolean {
-    const parts = keyNames.length === 1 ? [selector] : selector.split('\u0000');
-    for (let i = 0; i < keyNames.length; i++) {
-      const name = keyNames[i]!;
-      if (name.startsWith('access-control-request-') && fieldOf(headers, name) === undefined) continue;
-      if (selectorOf([name], headers, this.#opts.normalize) !== parts[i]) return false;
-    }
-    return true;
-  }
-
-  /** Would this purge have matched an entry with these properties (for fetches in flight during it)? */
-  #covers(target: PurgeTarget, input: VariantInput): boolean {
-    if (target.zoneId !== input.zoneId) return false;
-    switch (target.kind) {
-      case 'everything': return true;
-      case 'object': return target.host === input.host && target.path === input.path && target.query === input.query;
-      case 'variant':
-        return target.host === input.host && target.path === input.path && target.query === input.query &&
-          (input.objectKey.endsWith(PREFLIGHT_KEY_SUFFIX)
-            ? this.#preflightSelected(input.keyNames, input.selector, target.headers)
-            : selectorOf(input.keyNames, target.headers, this.#opts.normalize) === input.selector);
-      case 'tag': return input.tags.includes(target.tag);
-      case 'host': return hasPort(target.host) ? target.host === input.host : hostName(input.host) === target.host;
-      case 'prefix': return target.host === input.host && input.path.startsWith(target.pathPrefix);
     }
   }
 
