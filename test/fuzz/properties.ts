@@ -6,9 +6,13 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { zoneSchema, DEFAULT_STRIP_HEADERS, type ConfigInput } from '../../src/config/schema.js';
 import { compileZone, type ZoneRuntime } from '../../src/edge/zones.js';
-import { keyedHost, primaryKey, selectorOf } from '../../src/cache/key.js';
-import { normalizeVaryValue } from '../../src/cache/policy/index.js';
-import { dropConnectionListed, forwardHeaders } from '../../src/http/headers.js';
+import { describeSelector, headersOfSelector, keyedHost, primaryKey, selectorOf, type HeaderValues } from '../../src/cache/key.js';
+import { normalizeVaryValue, parseVary } from '../../src/cache/policy/index.js';
+import { dropConnectionListed, fieldOf, forwardHeaders } from '../../src/http/headers.js';
+import { MemoryStore } from '../../src/storage/memory.js';
+import { toFieldMap } from '../../src/storage/variant.js';
+import type { VariantInput } from '../../src/storage/store.js';
+import type { Freshness } from '../../src/cache/policy/types.js';
 import { startOrigin, startTestEdge, send } from '../helpers/http.js';
 import { exchange, type RawResult } from '../helpers/raw-http.js';
 
@@ -299,4 +303,157 @@ export async function mutatedHeads(t: TestContext, o: RunOptions): Promise<void>
   }), params(t, o));
   t.diagnostic(`answers: ${[...seen].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}×${n}`).join(' ')}`);
   assert.equal((await send(`${edge.adminBase}/healthz`)).status, 200);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// (d) Header names from outside (Vary members, key headers, purge headers, Connection tokens) are ordinary names:
+// Object.prototype keys, underscores and case never reach a prototype, never throw, never alias another field.
+
+/** Every Object.prototype key, in its own case and lowercased (Node lowercases request field names; Vary is lowercased). */
+export const PROTOTYPE_NAMES: readonly string[] = [...new Set(['prototype', ...Object.getOwnPropertyNames(Object.prototype)].flatMap((n) => [n, n.toLowerCase()]))];
+
+const nameArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...PROTOTYPE_NAMES) },
+  { weight: 2, arbitrary: fc.constantFrom('origin', 'accept-encoding', 'accept-language', 'x_forwarded_host', 'x-forwarded-host', 'X_Forwarded_For', 'cookie') },
+  { weight: 2, arbitrary: fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_-]{0,10}$/) },
+);
+const valueArb = fc.oneof(fc.constantFrom('a', 'gzip, br', '', ' x ', 'https://a.example'), fc.array(fc.constantFrom('a', 'b;q=0.5', 'br'), { minLength: 1, maxLength: 3 }));
+
+const FRESH: Freshness = {
+  lifetime: 3600, correctedInitialAge: 0, responseTime: Date.now(), staleWhileRevalidate: 0, staleIfError: 0,
+  noStaleServing: false, alwaysRevalidate: false, heuristic: false, lifetimeSource: 'max-age', directivesSource: 'cache-control',
+};
+
+/** A store input for `path` selected by `keyNames` over `headers`. */
+function storeInput(path: string, keyNames: readonly string[], headers: HeaderValues, body = Buffer.from(path)): VariantInput {
+  return {
+    zoneId: 'z', host: 'h.example', path, query: '', objectKey: primaryKey('z', 'h.example', path, ''), keyNames,
+    selector: selectorOf(keyNames, headers, normalizeVaryValue), status: 200, headers: [['content-type', 'text/plain']], body, freshness: FRESH, tags: [],
+  };
+}
+
+export function headerNames(t: TestContext, o: RunOptions): void {
+  let prototypeNames = 0;
+  fc.assert(fc.property(
+    fc.uniqueArray(nameArb, { minLength: 1, maxLength: 5 }),
+    fc.array(fc.tuple(nameArb, valueArb), { maxLength: 5 }),
+    (rawNames, sent) => {
+      // A request's fields as Node hands them over: a plain object (Object.prototype and all), names lowercased.
+      const headers: Record<string, string | string[]> = {};
+      for (const [n, v] of sent) if (n.toLowerCase() !== '__proto__') headers[n.toLowerCase()] = v;
+      const own = Object.assign(Object.create(null) as HeaderValues, headers);
+      const vary = parseVary(rawNames.join(', '));
+      assert.ok(Array.isArray(vary));
+      const names = vary as string[];
+      if (names.some((n) => PROTOTYPE_NAMES.includes(n))) prototypeNames++;
+      // Only own fields select: a plain map and a prototype-free copy give one selector.
+      const selector = selectorOf(names, headers, normalizeVaryValue);
+      assert.equal(selector, selectorOf(names, own, normalizeVaryValue));
+      assert.equal(selectorOf(names, headersOfSelector(names, selector), normalizeVaryValue), selector, 'a selector round-trips');
+      const described = describeSelector(names, selector);
+      for (const n of names) {
+        assert.ok(Object.hasOwn(described, n), `describeSelector names ${n}`);
+        assert.equal(described[n] === null, fieldOf(headers, n) === undefined || (Array.isArray(headers[n]) && headers[n]!.length === 0));
+      }
+      // Forwarding: keyed names are forwarded when sent (as the key holds them), never invented; unkeyed underscore
+      // names are dropped.
+      const fwd = forwardHeaders(headers, { strip: new Set(), keyed: names, normalize: normalizeVaryValue, host: 'h.example', proto: 'http', peer: '127.0.0.1', trustPeer: false, dropForCacheFetch: new Set() });
+      for (const n of Object.keys(fwd)) {
+        if (['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via'].includes(n)) continue;
+        assert.ok(Object.hasOwn(headers, n), `${n} was forwarded but never sent`);
+        if (n.includes('_')) assert.ok(names.includes(n), `${n} has an underscore and is not keyed`);
+      }
+      for (const n of names) if (!Object.hasOwn(headers, n) && !['host', 'x-forwarded-proto', 'x-forwarded-host', 'via', 'x-forwarded-for'].includes(n)) assert.equal(Object.hasOwn(fwd, n), false, `${n} invented`);
+      // Response fields by those names are read back as themselves.
+      const fieldMap = toFieldMap(names.flatMap((n) => [n, `v-${n}`]));
+      for (const n of names) assert.equal(fieldOf(fieldMap, n), `v-${n}`);
+      // A store selecting by those names finds what it stored for these fields, and nothing for other values.
+      const store = new MemoryStore({ maxBytes: 1 << 20, normalize: normalizeVaryValue });
+      const v = store.insert(storeInput('/p', names, headers));
+      assert.ok(v);
+      assert.equal(store.lookup(v.objectKey, headers)?.id, v.id);
+      assert.equal(store.lookup(v.objectKey, own)?.id, v.id);
+      const other = selectorOf(names, {}, normalizeVaryValue) === selector ? undefined : store.lookup(v.objectKey, {});
+      assert.equal(other, undefined);
+    }), params(t, o));
+  t.diagnostic(`${prototypeNames} cases had an Object.prototype key among the names`);
+  assert.ok(prototypeNames > 0, 'the property was exercised with prototype keys');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// (e) Variant floods: whatever values clients send, a URL keeps at most maxVariants variants (at most five for
+// Accept-Encoding alone), the store stays within its bytes, and other URLs are not evicted by the flood.
+
+const floodStepArb = fc.record({
+  url: fc.nat({ max: 2 }),
+  origin: fc.oneof(fc.nat({ max: 5_000 }).map((i) => `https://o${i}.example`), fc.constantFrom(...PROTOTYPE_NAMES)),
+  ae: fc.oneof(fc.constantFrom('gzip', 'br, gzip', 'deflate', '*', 'gzip;q=0', 'x-gzip'), fc.string({ maxLength: 12 })),
+  look: fc.boolean(),
+});
+/** Each flooded URL's Vary (one per URL: an origin that changes a URL's Vary keeps older groups selectable, RFC 9111 §4.1). */
+const varyArb = fc.constantFrom(['origin'], ['accept-encoding'], ['origin', 'accept-encoding']);
+
+export function variantFloods(t: TestContext, o: RunOptions): void {
+  let bitten = 0;
+  fc.assert(fc.property(fc.integer({ min: 1, max: 12 }), fc.tuple(varyArb, varyArb, varyArb), fc.array(floodStepArb, { minLength: 1, maxLength: 150 }), (maxVariants, varies, steps) => {
+    // Room for every flooded URL at its bound and the pinned object, so a flood may only churn its own URL.
+    const store = new MemoryStore({ maxBytes: 4 * 1024 * 1024, normalize: normalizeVaryValue, maxVariants });
+    const pinned = store.insert(storeInput('/pinned', ['origin'], { origin: 'https://app.example' }));
+    assert.ok(pinned);
+    const urls = ['/flood/0', '/flood/1', '/flood/2'];
+    const aeSeen = new Map<string, Set<string>>();
+    for (const step of steps) {
+      const headers: HeaderValues = { origin: step.origin, 'accept-encoding': step.ae };
+      const vary = varies[step.url]!;
+      const input = storeInput(urls[step.url]!, vary, headers);
+      const v = store.insert(input);
+      assert.ok(v, 'stored');
+      assert.equal(store.lookup(input.objectKey, headers)?.id, v.id, 'the newest variant is found');
+      if (step.look) assert.equal(store.lookup(pinned.objectKey, { origin: 'https://app.example' })?.id, pinned.id);
+      if (vary.length === 1 && vary[0] === 'accept-encoding') {
+        const set = aeSeen.get(input.objectKey) ?? new Set();
+        set.add(input.selector);
+        aeSeen.set(input.objectKey, set);
+      }
+      for (const u of urls) {
+        const key = primaryKey('z', 'h.example', u, '');
+        const n = store.variantsOf(key).length;
+        assert.ok(n <= maxVariants, `${u} holds ${n} variants, bound ${maxVariants}`);
+        assert.equal(store.hasVariants(key), n > 0);
+      }
+      assert.ok(store.chargedBytes() <= 4 * 1024 * 1024);
+    }
+    for (const set of aeSeen.values()) assert.ok(set.size <= 5, `Accept-Encoding made ${set.size} selectors`);
+    assert.equal(store.lookup(pinned.objectKey, { origin: 'https://app.example' })?.id, pinned.id, 'the unrelated object survived the flood');
+    assert.equal(store.stats().evictions, 0);
+    if (store.stats().variantEvictions > 0) bitten++;
+  }), params(t, o));
+  t.diagnostic(`${bitten} runs reached the variant bound`);
+  assert.ok(bitten > 0, 'the bound was exercised');
+}
+
+/**
+ * (d, end to end) An origin that varies on names drawn from the same set, through a real edge: never a 5xx, and the
+ * same request again is a hit.
+ */
+export async function varyNamesEndToEnd(t: TestContext, o: RunOptions): Promise<void> {
+  const origin = await startOrigin(t, (req, res) => {
+    const vary = decodeURIComponent(new URL(req.url!, 'http://x').searchParams.get('vary') ?? '');
+    res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=600', vary });
+    res.end(`varies on ${vary}`);
+  });
+  const edge = await startTestEdge(t, { zones: [{ id: 'z', hosts: ['*'], origin: origin.url, cacheKey: { headers: ['origin', 'constructor', '__proto__'] } }] });
+  let run = 0;
+  await fc.assert(fc.asyncProperty(
+    fc.uniqueArray(nameArb, { minLength: 1, maxLength: 4 }),
+    fc.array(fc.tuple(nameArb.filter((n) => /^[A-Za-z0-9_-]+$/.test(n) && n.toLowerCase() !== '__proto__'), fc.constantFrom('a', 'gzip', 'x y')), { maxLength: 4 }),
+    async (names, sent) => {
+      const path = `/v${run++}?vary=${encodeURIComponent(names.join(', '))}`;
+      const headers = Object.fromEntries(sent);
+      const first = await send(`${edge.base}${path}`, { headers });
+      assert.ok(first.status < 500, `${first.status} for Vary: ${names.join(', ')}: ${first.body}`);
+      const again = await send(`${edge.base}${path}`, { headers });
+      assert.equal(again.status, 200);
+      assert.equal(again.headers['cf-cache-status'], 'HIT', `Vary: ${names.join(', ')}, fields ${JSON.stringify(headers)}`);
+    }), params(t, o));
 }
