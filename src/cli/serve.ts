@@ -6,6 +6,9 @@ import { startDemoOrigin } from '../demo/origin.js';
 import { availableParallelism } from 'node:os';
 import { runPrimary, workerCount } from '../control/workers.js';
 import { createLogger } from '../observability/logger.js';
+import { createReloader } from './reload-signal.js';
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 interface ServeFlags extends ConfigOverrides { config?: string }
 
@@ -14,7 +17,9 @@ export function addServeCommand(program: Command): void {
     .description('run the edge cache (with no origin and no config: in front of a built-in demo origin)')
     .option('--config <file>', 'config file (YAML or JSON)')
     .option('--origin <url>', 'origin URL for a single zone "default" serving every Host')
-    .option('--listen <host:port>', 'edge listener (default 127.0.0.1:8787)')
+    .option('--listen <host:port>', 'edge listener, repeatable (default 127.0.0.1:8787)', collect)
+    .option('--tls-cert <file>', 'PEM certificate (chain), repeatable, paired with --tls-key: the --listen listeners use TLS (h2 and http/1.1)', collect)
+    .option('--tls-key <file>', 'PEM private key of the --tls-cert at the same position', collect)
     .option('--admin-listen <host:port>', 'admin listener: healthz, metrics, purge API (default 127.0.0.1:8788)')
     .option('--admin-token <token>', 'admin API token for all zones (or EDGECACHE_ADMIN_TOKEN)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
@@ -53,7 +58,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   }
   const e = `${edge.edge.address}:${edge.edge.port}`;
   const a = `${edge.admin.address}:${edge.admin.port}`;
-  edge.logger.info({ edge: e, admin: a, zones: config.zones.map((z) => ({ id: z.id, hosts: z.hosts, origin: z.origin })) }, 'edgecache serving');
+  const listening = edge.listeners.map((l) => { const at = l.address()!; return `${l.scheme}://${at.family === 'IPv6' ? `[${at.address}]` : at.address}:${at.port}${l.config.h2c ? ' (h2c)' : ''}`; });
+  edge.logger.info({ edge: e, listeners: listening, admin: a, zones: config.zones.map((z) => ({ id: z.id, hosts: z.hosts, origin: z.origin })) }, 'edgecache serving');
   if (demo) {
     process.stderr.write([
       '',
@@ -66,10 +72,14 @@ async function serve(flags: ServeFlags): Promise<void> {
       '',
     ].join('\n'));
   }
+  const reloader = createReloader(edge.logger);
+  reloader.add('certificates', () => edge.reload());
+  const stopReloading = reloader.onSignal();
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
+    stopReloading();
     edge.logger.info({ signal }, 'stopping: finishing in-flight requests');
     edge.close(10_000).then(() => demo?.close()).then(() => { edge.logger.flush?.(); process.exit(0); }, () => process.exit(1));
   };
@@ -89,6 +99,9 @@ async function servePrimary(config: import('../config/schema.js').Config, worker
     return;
   }
   logger.info({ edge: `${primary.edge.address}:${primary.edge.port}`, admin: `${primary.admin.address}:${primary.admin.port}`, workers }, 'edgecache serving with workers');
+  const reloader = createReloader(logger);
+  reloader.add('workers', () => primary.reload());
+  reloader.onSignal();
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

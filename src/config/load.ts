@@ -13,7 +13,11 @@ export class ConfigError extends Error {
 /** Flags that override the file (undefined = not given). */
 export interface ConfigOverrides {
   origin?: string;
-  listen?: string;
+  /** One or more listen addresses (replace the file's listeners). */
+  listen?: string | string[];
+  /** Certificate and key files (paired in order): the listeners named by --listen (or every configured one) use TLS. */
+  tlsCert?: string[];
+  tlsKey?: string[];
   adminListen?: string;
   adminToken?: string;
   logLevel?: string;
@@ -93,6 +97,17 @@ export function validateConfig(input: unknown, source: string): Config {
   if (config.cache.store === 'disk' && !config.cache.path) {
     throw new ConfigError(`invalid config (${source}):\n  cache.path: got nothing: cache.store "disk" needs cache.path (a directory)`);
   }
+  const addresses = new Set<string>();
+  for (const [i, l] of config.listen.entries()) {
+    const at = `${l.host}:${l.port}`;
+    if (l.port !== 0 && addresses.has(at)) throw new ConfigError(`invalid config (${source}):\n  listen[${i}]: got ${describe(at)}: each address is listened on once`);
+    addresses.add(at);
+    if (l.tls && l.h2c) throw new ConfigError(`invalid config (${source}):\n  listen[${i}].h2c: got true: h2c (HTTP/2 without TLS) is for plain listeners; a TLS listener offers h2 by ALPN`);
+  }
+  if (config.zones.some((z) => z.redirectHttp) && !config.listen.some((l) => l.tls)) {
+    const i = config.zones.findIndex((z) => z.redirectHttp);
+    throw new ConfigError(`invalid config (${source}):\n  zones[${i}].redirectHttp: got true: no listener has tls, so there is no https to redirect to`);
+  }
   if (config.cache.maxObjectBytes > config.cache.maxBytes) config.cache.maxObjectBytes = config.cache.maxBytes;
   return config;
 }
@@ -105,6 +120,24 @@ export function loadConfigFile(path: string): Config {
     throw new ConfigError(`cannot read config file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   return validateConfig(parseConfigText(text, path), path);
+}
+
+/** `--tls-cert`/`--tls-key`: pairs (in order) become the certificates of every listener that has no `tls` of its own. */
+function applyTlsFlags(input: Record<string, unknown>, flags: ConfigOverrides): void {
+  const certs = flags.tlsCert ?? [];
+  const keys = flags.tlsKey ?? [];
+  if (certs.length === 0 && keys.length === 0) return;
+  if (certs.length !== keys.length) {
+    throw new ConfigError(`--tls-cert and --tls-key come in pairs: got ${certs.length} certificate file(s) and ${keys.length} key file(s)`);
+  }
+  const certificates = certs.map((cert, i) => ({ cert, key: keys[i]! }));
+  const given = input.listen ?? '127.0.0.1:8787';
+  const entries = Array.isArray(given) ? given : [given];
+  input.listen = entries.map((e: unknown) => {
+    if (typeof e === 'string') return { address: e, tls: { certificates } };
+    if (e !== null && typeof e === 'object' && !('tls' in e)) return { ...e, tls: { certificates } };
+    return e;
+  });
 }
 
 /** File, then flags, then environment for what flags did not give. Flags override the file. */
@@ -126,7 +159,8 @@ export function resolveConfig(file: string | undefined, flags: ConfigOverrides, 
     source = `${file} + flags`;
   }
   const input = raw as ConfigInput & Record<string, unknown>;
-  if (flags.listen !== undefined) input.listen = flags.listen;
+  if (flags.listen !== undefined) input.listen = Array.isArray(flags.listen) ? flags.listen : [flags.listen];
+  applyTlsFlags(input, flags);
   const admin = { ...(input.admin as Record<string, unknown> | undefined) };
   if (flags.adminListen !== undefined) admin.listen = flags.adminListen;
   const token = flags.adminToken ?? env.EDGECACHE_ADMIN_TOKEN;

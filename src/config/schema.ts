@@ -1,4 +1,4 @@
-// Config schema (zod): listen addresses, admin tokens, cache bounds, zones; defaults live here.
+// Config schema (zod): listeners (plain, TLS, h2c), admin tokens, cache bounds, zones; defaults live here.
 import { z } from 'zod';
 import { corsConfigSchema } from '../cors/schema.js';
 import { DEFAULT_LIMITS } from '../http/limits.js';
@@ -16,6 +16,33 @@ const hostPort = z.string().transform((s, ctx) => {
   }
   return { host: (m[1] ?? m[2]) as string, port };
 });
+
+/** A certificate chain and its private key, PEM files read at start and on SIGHUP (src/tls/certificates.ts). */
+const certificateFiles = z.object({
+  cert: z.string().min(1, 'expected the path of a PEM certificate (chain) file'),
+  key: z.string().min(1, 'expected the path of a PEM private key file'),
+}).strict();
+
+/** TLS on a listener: certificates picked by SNI from their own names (subjectAltName); the first is the default. */
+const tlsSchema = z.object({ certificates: z.array(certificateFiles).min(1, 'a TLS listener needs at least one certificate') }).strict();
+
+/**
+ * One public listener: `HOST:PORT`, or `{address, tls, h2c, http2}`. A TLS listener speaks HTTP/2 and HTTP/1.1 by ALPN
+ * (RFC 9113 §3.2; `http2: false` offers HTTP/1.1 only); a plain one HTTP/1.1, plus HTTP/2 with prior knowledge
+ * (RFC 9113 §3.3) when `h2c` is set, for a TLS-terminating load balancer in front.
+ */
+const listenerEntry = z.union([
+  hostPort.transform((a): ListenerConfig => ({ ...a, h2c: false, http2: true })),
+  z.object({
+    address: hostPort,
+    tls: tlsSchema.optional(),
+    h2c: z.boolean().default(false),
+    http2: z.boolean().default(true),
+  }).strict().transform(({ address, ...rest }): ListenerConfig => ({ ...address, ...rest })),
+], { error: 'expected HOST:PORT or {address: HOST:PORT, tls: {certificates: [{cert: FILE, key: FILE}]}, h2c: true|false}' });
+
+/** `listen`: one listener or a list of them (each once). */
+const listenSchema = z.union([listenerEntry.transform((l) => [l]), z.array(listenerEntry).min(1, 'expected at least one listener')]);
 
 const originUrl = z.string().refine((s) => {
   try {
@@ -112,6 +139,8 @@ export const zoneSchema = z.object({
    */
   forwardUnderscoreHeaders: z.boolean().default(false),
   trustedProxies: z.array(peerEntry).default([]),
+  /** Plain-HTTP requests get 308 to the same URL over https (RFC 9110 §15.4.9), at the first TLS listener's port. */
+  redirectHttp: z.boolean().default(false),
 }).strict();
 
 /** Public-listener limits: what one client can make the edge hold or wait for; see src/http/limits.ts for what each one bounds. */
@@ -127,7 +156,7 @@ export const limitsSchema = z.object({
 });
 
 export const configSchema = z.object({
-  listen: hostPort.default({ host: '127.0.0.1', port: 8787 }),
+  listen: listenSchema.default([{ host: '127.0.0.1', port: 8787, h2c: false, http2: true }]),
   admin: z.object({
     listen: hostPort.default({ host: '127.0.0.1', port: 8788 }),
     tokens: z.array(z.object({
@@ -175,3 +204,15 @@ export function sharedCacheOf(config: { cluster?: { sharedCache: boolean | Share
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
 export type Zone = z.output<typeof zoneSchema>;
+export type TlsConfig = z.output<typeof tlsSchema>;
+/** One public listener as the edge runs it. */
+export interface ListenerConfig {
+  host: string;
+  port: number;
+  /** Present on a TLS listener. */
+  tls?: TlsConfig;
+  /** HTTP/2 with prior knowledge on a plain listener. */
+  h2c: boolean;
+  /** Offer h2 by ALPN on a TLS listener (default true). */
+  http2: boolean;
+}

@@ -28,6 +28,7 @@ type ToWorker =
   | { type: 'inspect'; id: number; zoneId: string; url: string; headers: Record<string, string> }
   | { type: 'figures'; id: number }
   | { type: 'listen' }
+  | { type: 'reload' }
   | { type: 'shutdown' };
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 type WorkerRequest = DistributiveOmit<Extract<ToWorker, { id: number }>, 'id'>;
@@ -36,7 +37,12 @@ type FromWorker =
   | { type: 'ready'; edge: AddressInfo }
   | { type: 'reply'; id: number; result?: unknown; error?: string };
 
-export interface RunningPrimary { edge: AddressInfo; admin: AddressInfo; workers(): number; close(): Promise<void> }
+export interface RunningPrimary {
+  edge: AddressInfo; admin: AddressInfo; workers(): number;
+  /** SIGHUP: each worker reloads (src/edge/server.ts reload). */
+  reload(): void;
+  close(): Promise<void>;
+}
 
 /** Resolves `workers: "auto"` to the number of cores. */
 export function workerCount(config: Config, cores: number): number {
@@ -137,6 +143,7 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
 
   return {
     edge: edgeAddress!, admin, workers: () => live.size,
+    reload() { for (const w of live) w.send({ type: 'reload' } satisfies ToWorker); },
     async close() {
       stopping = true;
       dashboard.close();
@@ -174,6 +181,7 @@ export async function runWorker(): Promise<void> {
           } satisfies WorkerFigures }), (err: unknown) => reply({ type: 'reply', id: m.id, error: String(err) }));
           break;
         case 'listen': void edge.listen().then((address) => reply({ type: 'ready', edge: address })); break;
+        case 'reload': void edge.reload(); break;
         case 'shutdown': void edge.close(10_000).then(() => process.exit(0)); break;
       }
     } catch (err) {
@@ -183,5 +191,7 @@ export async function runWorker(): Promise<void> {
   // SIGTERM/SIGINT reach the whole process group: the primary coordinates the shutdown.
   process.on('SIGTERM', () => {});
   process.on('SIGINT', () => {});
+  // A SIGHUP to the group (a terminal closing, `kill -HUP -PGID`) must not end a worker: the primary asks for reloads.
+  process.on('SIGHUP', () => {});
   reply({ type: 'loaded' });
 }

@@ -17,6 +17,8 @@ export interface EdgeContext {
   tier?: RedisTier;
   /** What "now" is for ages and freshness (default: the real clock). */
   clock?: Clock;
+  /** The port of the first TLS listener, for zones with redirectHttp (undefined: no TLS listener, or not listening yet). */
+  httpsPort?: () => number | undefined;
 }
 
 /** The key of a request routed to one of this edge's zones. */

@@ -11,6 +11,7 @@ import { createDiagnose } from './origin-fields.js';
 import { createPass } from './pass.js';
 import { createMissPath } from './miss.js';
 import { resolveTarget, TargetRefusal } from './target.js';
+import { isPlainHttp, redirectToHttps } from './https-redirect.js';
 import { GuardedStore } from './store-guard.js';
 import { systemClock, type Clock } from './clock.js';
 import type { EdgeContext, EdgeKey } from './context.js';
@@ -63,6 +64,10 @@ export function createHandler(context: EdgeContext): (req: IncomingMessage, res:
     }
     const target = resolveTarget(req.url, req.headers.host, router);
     if (target instanceof TargetRefusal) return sendText(res, target.status, target.message);
+    if (target.zone.zone.redirectHttp && isPlainHttp(req)) {
+      const port = context.httpsPort?.();
+      if (port !== undefined) { metrics.countRequest('NONE'); return redirectToHttps(req, res, target, port); }
+    }
     const route = routeStep(req.method ?? 'GET', req.headers, target);
     if (route.kind === 'pass') return pass(req, res, target, 'dynamic', route.fwd, route.detail);
     if (route.kind === 'preflight') return answers.preflight(req, res, target.zone);

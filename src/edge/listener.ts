@@ -2,6 +2,7 @@
 // that close the connection, a request-content byte limit, and a crash guard around the handler.
 import { createServer, IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../observability/logger.js';
 import { connectionsCheckingIntervalFor, DEFAULT_LIMITS, type Limits } from '../http/limits.js';
 import { checkRequestHead, checkTransferCodings, RequestRejection } from '../http/request-guard.js';
@@ -108,10 +109,26 @@ export class LimitedRequest extends IncomingMessage {
 // LimitedRequest is one, so it says so (`instanceof LimitedRequest` is unaffected).
 Object.defineProperty(LimitedRequest.prototype, 'constructor', { value: IncomingMessage, writable: true, configurable: true });
 
+/** The authority a request is for: an absolute-form target's (RFC 9112 §3.2.2), else Host. */
+function authorityOf(req: IncomingMessage): string {
+  const url = req.url ?? '';
+  if (url.charCodeAt(0) !== 47) {
+    const m = /^https?:\/\/([^/?#]*)/i.exec(url);
+    if (m) return m[1]!;
+  }
+  return req.headers.host ?? '';
+}
+
 /** The server below parses strictly (insecureHTTPParser: false): llhttp has refused bad field syntax already. */
 const GUARD_OPTIONS = { fieldSyntaxChecked: true } as const;
 
-export function createEdgeListener(handler: Handler, logger: Logger, limits: Limits = DEFAULT_LIMITS): Server {
+export interface EdgeListenerOptions {
+  /** True when a TLS connection's SNI name routes to another zone than the request's authority (answered 421). */
+  misdirected?: (servername: string, authority: string) => boolean;
+}
+
+export function createEdgeListener(handler: Handler, logger: Logger, limits: Limits = DEFAULT_LIMITS, opts: EdgeListenerOptions = {}): Server {
+  const misdirected = opts.misdirected;
   const conns = new WeakMap<Socket, Conn>();
   const connOf = (socket: Socket): Conn => {
     let c = conns.get(socket);
@@ -160,6 +177,15 @@ export function createEdgeListener(handler: Handler, logger: Logger, limits: Lim
     const rejection = checkRequestHead(req, limits, GUARD_OPTIONS);
     if (rejection) { refuse(conn, res, rejection); return; }
     if (!res.shouldKeepAlive) conn.closing = true;
+    // RFC 9110 §15.5.20: on TLS, a request for a host the SNI name does not lead to is misdirected (SNI and Host must
+    // not be played against each other).
+    const servername = (req.socket as TLSSocket).servername;
+    if (servername && misdirected !== undefined && misdirected(servername, authorityOf(req))) {
+      conn.answered = true;
+      conn.closing = true;
+      answer(res, 421, `this connection is for ${JSON.stringify(servername)}, which is not served with this host: open another`);
+      return;
+    }
     dropConnectionListed(req.headers);
     if (req.headers['transfer-encoding'] !== undefined && req instanceof LimitedRequest) req.limitContent(limits.maxBodyBytes, () => contentTooLarge(req, res, conn));
     if (expectsContinue) res.writeContinue();

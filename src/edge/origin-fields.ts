@@ -1,6 +1,7 @@
 // What goes to the origin (forwarded request fields, for a pass or a cache fetch) and what is checked on the way back
 // (origin-owned CORS answers that would poison shared caches).
 import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { forwardHeaders } from '../http/headers.js';
 import { normalizeVaryValue } from '../cache/policy/index.js';
 import { createCorsDiagnostics, detectCorsProblems, urlPattern } from '../cors/diagnostics.js';
@@ -19,7 +20,8 @@ const CACHE_FETCH_DROP_EDGE_CORS: ReadonlySet<string> = new Set([...CACHE_FETCH_
 /** The fields forwarded to the origin: for a pass as the client sent them, for a cache fetch without its conditionals. */
 export function forwardFields(req: IncomingMessage, key: EdgeKey, forCache: boolean): Record<string, string | string[]> {
   const zone = key.zone;
-  const peer = req.socket.remoteAddress;
+  const socket = req.socket as TLSSocket;
+  const peer = socket.remoteAddress;
   return forwardHeaders(req.headers, {
     strip: zone.strip,
     keyed: zone.keyHeaders,
@@ -27,7 +29,9 @@ export function forwardFields(req: IncomingMessage, key: EdgeKey, forCache: bool
     normalize: normalizeVaryValue,
     dropForCacheFetch: forCache ? (zone.cors ? CACHE_FETCH_DROP_EDGE_CORS : CACHE_FETCH_DROP) : undefined,
     host: key.host,
-    proto: 'http',
+    // The scheme of the listener the request came in on (a TLS socket is `encrypted`; over HTTP/2, req.socket reads
+    // through to the session's socket).
+    proto: socket.encrypted === true ? 'https' : 'http',
     peer,
     trustPeer: peer !== undefined && zone.trustedProxies.has(peer),
   });

@@ -2,6 +2,11 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createEdgeListener } from './listener.js';
+import { createH2Server, type EdgeH2Server } from './h2-listener.js';
+import { createPublicListener, directListener, type PublicListener } from './listeners.js';
+import { keyedHost } from '../cache/key.js';
+import { Counter } from 'prom-client';
+import type { ReloadProblem } from '../tls/certificates.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type EdgeMetrics } from '../observability/metrics.js';
@@ -25,6 +30,8 @@ import type { Clock } from './clock.js';
 export interface RunningEdge {
   readonly config: Config;
   readonly edge: AddressInfo;
+  /** Every public listener (the first is `edge`). */
+  readonly listeners: readonly PublicListener[];
   /** The admin listener's address (undefined in a worker: the primary runs the admin API). */
   readonly admin: AddressInfo;
   readonly store: CacheStore;
@@ -37,9 +44,16 @@ export interface RunningEdge {
   listen(): Promise<AddressInfo>;
   /** Prepares purges and applies them to this process's store (and repeats them in the shared tier). */
   readonly purger: Purger;
+  /**
+   * SIGHUP: re-reads what can change without a restart (today: each TLS listener's certificates; a bad file keeps
+   * the old certificate and is reported). Parts that can reload join `reloadHooks`.
+   */
+  reload(): Promise<ReloadReport>;
   /** Stops accepting, lets in-flight requests finish (at most `graceMs`), closes origin pools. */
   close(graceMs?: number): Promise<void>;
 }
+
+export interface ReloadReport { problems: (ReloadProblem & { listener: string })[]; certificates: number }
 
 export interface StartOptions {
   logger?: Logger;
@@ -84,9 +98,28 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
     new Gauge({ name: 'edgecache_disk_write_errors', help: 'Disk store writes that failed (entries kept in memory only)', registers: [metrics.registry], collect() { this.set(disk.diskStats().writeErrors); } });
     new Gauge({ name: 'edgecache_disk_corrupt_entries', help: 'Torn or corrupt entry files skipped and deleted at start', registers: [metrics.registry], collect() { this.set(disk.diskStats().corrupt); } });
   }
-  const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes, tier, clock: opts.clock });
+  let listeners: PublicListener[] = [];
+  const httpsPort = (): number | undefined => listeners.find((l) => l.scheme === 'https')?.address()?.port;
+  const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes, tier, clock: opts.clock, httpsPort });
 
-  const edgeServer = createEdgeListener(handler, logger, config.limits);
+  // SNI and Host must lead to one zone (RFC 9110 §15.5.20: 421 otherwise), so a certificate name cannot be used to
+  // reach another zone's cache or origin over a shared connection.
+  const misdirected = (servername: string, authority: string): boolean => router.match(servername.toLowerCase()) !== router.match(keyedHost(authority));
+  const edgeServer = createEdgeListener(handler, logger, config.limits, { misdirected });
+  const rapidResets = new Counter({ name: 'edgecache_h2_rapid_reset_total', help: 'HTTP/2 sessions closed for resetting streams too fast (CVE-2023-44487)', registers: [metrics.registry] });
+  const h2: EdgeH2Server | undefined = config.listen.some((l) => (l.tls && l.http2) || l.h2c)
+    ? createH2Server(handler, { logger, limits: config.limits, misdirected, onRapidReset: () => rapidResets.inc() })
+    : undefined;
+  // The first plain listener without h2c is the HTTP/1.1 server itself; the others hand their connections to it.
+  const directAt = config.listen.findIndex((l) => !l.tls && !l.h2c);
+  const targets = { http: edgeServer, h2: h2?.server, logger, limits: config.limits };
+  try {
+    listeners = config.listen.map((l, i) => (i === directAt ? directListener(l, targets) : createPublicListener(l, targets)));
+  } catch (err) {
+    await router.close();
+    await store.close();
+    throw err;
+  }
   const figures = createFigureSource({ metrics, store, router, edgeServer });
 
   const purger = createPurger({
@@ -109,6 +142,8 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
     dashboard?.close();
     figures.close();
     edgeServer.close();
+    for (const l of listeners) void l.close();
+    void h2?.close(0);
     adminServer?.close();
     await control?.close();
     await tier?.close();
@@ -145,9 +180,15 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   }
   const startListening = async (): Promise<AddressInfo> => {
     try {
-      edge ??= await listen(edgeServer, config.listen.host, config.listen.port);
+      if (edge === undefined) {
+        for (const l of listeners) if (!l.address()) await l.listen();
+        // node:http starts tracking its connections (timeouts, closeIdleConnections) on its listening event: when every listener
+        // hands connections over, it is told here.
+        if (directAt === -1) edgeServer.emit('listening');
+        edge = listeners[0]!.address();
+      }
       if (adminServer && !admin) admin = await listen(adminServer, config.admin.listen.host, config.admin.listen.port);
-      return edge;
+      return edge!;
     } catch (err) {
       return fail(err);
     }
@@ -156,13 +197,31 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
 
   let closing: Promise<void> | undefined;
   return {
-    config, store, metrics, router, logger, figures, purger, listen: startListening,
+    config, store, metrics, router, logger, figures, purger, listeners, listen: startListening,
     get edge() { return edge!; },
+    async reload() {
+      const problems: ReloadReport['problems'] = [];
+      let certificates = 0;
+      for (const l of listeners) {
+        const r = l.reloadCertificates();
+        if (!r) continue;
+        const at = `${l.config.host}:${l.config.port}`;
+        certificates += r.loaded;
+        for (const p of r.problems) {
+          problems.push({ ...p, listener: at });
+          logger.error({ listener: at, cert: p.files.cert, key: p.files.key, problem: p.message }, 'certificate not reloaded: the previous one stays in use');
+        }
+      }
+      logger.info({ certificates, problems: problems.length }, 'reloaded');
+      return { problems, certificates };
+    },
     get admin() { return admin!; },
     close(graceMs = 10_000) {
       closing ??= (async () => {
         const stopped = Promise.all([
           new Promise<void>((r) => edgeServer.close(() => r())),
+          ...listeners.map((l) => l.close()),
+          h2?.close(graceMs),
           new Promise<void>((r) => (adminServer ? adminServer.close(() => r()) : r())),
         ]);
         edgeServer.closeIdleConnections();

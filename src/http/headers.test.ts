@@ -16,8 +16,14 @@ test('hop-by-hop, Connection-listed, stripped and edge-owned fields are not forw
   }, base);
   assert.deepEqual(out, {
     accept: 'text/css', host: 'shop.example', 'x-forwarded-for': '192.0.2.1', 'x-forwarded-proto': 'http',
-    'x-forwarded-host': 'shop.example', via: '1.0 other, 1.1 edgecache',
+    'x-forwarded-host': 'shop.example', forwarded: 'for=192.0.2.1;host=shop.example;proto=http', via: '1.0 other, 1.1 edgecache',
   });
+});
+
+test('RFC 7239: Forwarded names this hop: the client address (IPv6 quoted in brackets), the host and the listener scheme', () => {
+  assert.equal(forwardHeaders({ forwarded: 'for=evil;proto=https' }, { ...base, proto: 'https' }).forwarded, 'for=192.0.2.1;host=shop.example;proto=https');
+  assert.equal(forwardHeaders({}, { ...base, peer: '::1', host: 'shop.example:8443' }).forwarded, 'for="[::1]";host="shop.example:8443";proto=http');
+  assert.equal(forwardHeaders({}, { ...base, proto: 'https' })['x-forwarded-proto'], 'https');
 });
 
 test('X-Forwarded-For is appended to only for a trusted peer', () => {

@@ -51,8 +51,22 @@ export function responseFields(
  */
 export const EDGE_OWNED_REQUEST_FIELDS: ReadonlySet<string> = new Set(['expect', 'host', 'x-forwarded-for', 'via']);
 
-/** Forwarding fields the edge sets, replacing client values unless the zone keys them (issue 9 §1). */
-const EDGE_SET_FORWARDING = ['x-forwarded-proto', 'x-forwarded-host'] as const;
+/**
+ * Forwarding fields the edge sets, replacing client values unless the zone keys them (issue 9 §1): the scheme
+ * (X-Forwarded-Proto, and Forwarded's proto=) is the listener's, http or https.
+ */
+const EDGE_SET_FORWARDING = ['x-forwarded-proto', 'x-forwarded-host', 'forwarded'] as const;
+
+/** A Forwarded element value: a token as it is, anything else (IPv6 nodes, ports) quoted (RFC 7239 §4, §6). */
+function forwardedPart(v: string): string {
+  return /^[A-Za-z0-9.!#$%&'*+^_`|~-]+$/.test(v) ? v : `"${v.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/** `Forwarded: for=…;host=…;proto=…` (RFC 7239 §5) for this hop: the client's address, the Host it asked, its scheme. */
+function forwardedValue(opts: Pick<ForwardOptions, 'peer' | 'host' | 'proto'>): string {
+  const peer = opts.peer === undefined ? 'unknown' : opts.peer.includes(':') ? `"[${opts.peer}]"` : opts.peer;
+  return `for=${peer};host=${forwardedPart(opts.host)};proto=${opts.proto}`;
+}
 
 export interface ForwardOptions {
   /** Client fields never forwarded (unkeyed forwarding headers, issue 9). */
@@ -110,7 +124,7 @@ export function forwardHeaders(headers: IncomingHttpHeaders, opts: ForwardOption
     const ae = fieldOf(out, 'accept-encoding');
     if (ae !== undefined) out['accept-encoding'] = opts.normalize('accept-encoding', ae) ?? '';
   }
-  const own = { 'x-forwarded-proto': opts.proto, 'x-forwarded-host': opts.host };
+  const own = { 'x-forwarded-proto': opts.proto, 'x-forwarded-host': opts.host, forwarded: forwardedValue(opts) };
   for (const name of EDGE_SET_FORWARDING) {
     if (!(opts.keyed?.includes(name) && fieldOf(headers, name) !== undefined)) out[name] = own[name];
   }

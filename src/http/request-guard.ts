@@ -206,3 +206,46 @@ export function checkRequestHead(head: RequestHead, limits: GuardLimits, opts: G
   }
   return undefined;
 }
+
+/** What the guard reads of an HTTP/2 request: pseudo-fields already taken apart (RFC 9113 §8.3.1). */
+export interface H2RequestHead {
+  method: string | undefined;
+  /** `:path` (undefined for CONNECT). */
+  path: string | undefined;
+  /** `:authority`, or Host when the client sent no :authority. */
+  authority: string | undefined;
+  /** A Host field the client sent beside :authority. */
+  host: string | undefined;
+  contentLength: string | string[] | undefined;
+}
+
+/**
+ * An HTTP/2 request head: nghttp2 has already refused malformed fields, connection-specific fields, header lists over
+ * SETTINGS_MAX_HEADER_LIST_SIZE and missing pseudo-fields (RFC 9113 §8.2, §8.3); what is left is the edge's own
+ * policy, as for HTTP/1.1: CONNECT is not served (405), target length (414) and form (400), the authority (400;
+ * RFC 9113 §8.3.1: Host and :authority must agree), declared content length (413).
+ */
+export function checkH2RequestHead(head: H2RequestHead, limits: GuardLimits): RequestRejection | undefined {
+  const method = head.method ?? '';
+  if (method === 'CONNECT') return new RequestRejection('BAD_TARGET', 405, 'CONNECT is not supported');
+  const url = head.path ?? '';
+  if (url.length > limits.maxUrlBytes) return new RequestRejection('URL_TOO_LONG', 414, `the request target is over ${limits.maxUrlBytes} bytes`);
+  // RFC 9113 §8.3.1: :path is origin-form, or `*` for OPTIONS.
+  if (!(url === '*' && method === 'OPTIONS') && url.charCodeAt(0) !== 47) return new RequestRejection('BAD_TARGET', 400, 'the :path must be a path (or * for OPTIONS)');
+  if (hasBadTargetChar(url)) return new RequestRejection('BAD_TARGET', 400, 'the request target has a control character, space, fragment or non-ASCII byte');
+  const authority = head.authority;
+  if (authority === undefined) return new RequestRejection('MISSING_HOST', 400, 'no :authority or Host');
+  if (authority !== lastValidHost) {
+    if (!isValidHost(authority)) return new RequestRejection('BAD_HOST', 400, 'the :authority is not a valid host[:port]');
+    lastValidHost = authority;
+  }
+  if (head.host !== undefined && head.host.toLowerCase() !== authority.toLowerCase()) {
+    return new RequestRejection('BAD_HOST', 400, 'Host and :authority disagree');
+  }
+  const cl = head.contentLength;
+  if (cl !== undefined) {
+    if (Array.isArray(cl) || !/^[0-9]{1,16}$/.test(cl)) return new RequestRejection('BAD_CONTENT_LENGTH', 400, 'invalid or repeated Content-Length');
+    if (Number(cl) > limits.maxBodyBytes) return new RequestRejection('BODY_TOO_LARGE', 413, `the request content is over ${limits.maxBodyBytes} bytes`);
+  }
+  return undefined;
+}

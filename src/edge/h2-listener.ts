@@ -1,0 +1,255 @@
+// The HTTP/2 side of the public listeners (RFC 9113): requests adapted to the handler (Host from :authority, no
+// pseudo-fields), answers without connection-specific fields, the request guard, and bounds on hostile sessions
+// (streams, header lists, HPACK memory, SETTINGS/PING floods, rapid reset, idle sessions).
+import {
+  constants, createServer, Http2ServerRequest, Http2ServerResponse, type Http2Server, type IncomingHttpHeaders as H2Headers,
+  type ServerHttp2Session, type ServerHttp2Stream,
+} from 'node:http2';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import type { Logger } from '../observability/logger.js';
+import type { Limits } from '../http/limits.js';
+import { checkH2RequestHead } from '../http/request-guard.js';
+import { dropConnectionListed } from '../http/headers.js';
+import { REFUSED_EVENT } from '../observability/traffic.js';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** RFC 9113 §8.2.2: fields an HTTP/2 message never carries (node refuses to send them). */
+const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+export interface H2Bounds {
+  /** SETTINGS_MAX_CONCURRENT_STREAMS (RFC 9113 §6.5.2). */
+  maxConcurrentStreams: number;
+  /** Dynamic-table and buffered-frame memory per session, MB (node's maxSessionMemory: bounds HPACK bombs). */
+  maxSessionMemoryMb: number;
+  /** Header entries per request. */
+  maxHeaderListPairs: number;
+  /** Streams the peer resets within one second before the session is sent GOAWAY and closed (CVE-2023-44487). */
+  maxResetsPerSecond: number;
+  /** PINGs not yet acknowledged, SETTINGS not yet acknowledged (node closes the session past them). */
+  maxOutstandingPings: number;
+  maxOutstandingSettings: number;
+}
+
+export const DEFAULT_H2_BOUNDS: Readonly<H2Bounds> = Object.freeze({
+  maxConcurrentStreams: 128,
+  maxSessionMemoryMb: 10,
+  maxHeaderListPairs: 256,
+  maxResetsPerSecond: 200,
+  maxOutstandingPings: 10,
+  maxOutstandingSettings: 10,
+});
+
+export interface H2Options {
+  logger: Logger;
+  limits: Limits;
+  bounds?: Partial<H2Bounds>;
+  /** Counts a session closed for resetting streams too fast. */
+  onRapidReset?: () => void;
+  /** True when a TLS connection's SNI name routes to another zone than the request's authority (answered 421). */
+  misdirected?: (servername: string, authority: string) => boolean;
+}
+
+/** What EdgeH2Request keeps of the request head, taken apart once. */
+interface H2Head {
+  headers: H2Headers;
+  method: string;
+  url: string;
+  authority: string;
+  /** A Host field sent beside :authority (they must agree). */
+  hostField: string | undefined;
+}
+
+/**
+ * A request as the handler reads it: `headers` without pseudo-fields and with `host` from :authority (RFC 9113
+ * §8.3.1); `method` and `url` from :method and :path. (The accessors are installed on the prototype below: node's
+ * compat class defines them as accessors, @types/node as properties.)
+ */
+export class EdgeH2Request extends Http2ServerRequest {
+  readonly edgeHead: H2Head;
+  #limit: { max: number; seen: number; tripped: boolean; onOverflow: () => void } | undefined;
+
+  constructor(stream: ServerHttp2Stream, headers: H2Headers, options: object, rawHeaders: string[]) {
+    super(stream, headers, options, rawHeaders);
+    const clean: H2Headers = {};
+    for (const name in headers) if (name.charCodeAt(0) !== 58 /* : */) clean[name] = headers[name];
+    const host = clean.host;
+    const hostField = Array.isArray(host) ? host.join(',') : host;
+    const authority = headers[':authority'] ?? hostField ?? '';
+    if (authority !== '') clean.host = authority;
+    this.edgeHead = { headers: clean, method: headers[':method'] ?? '', url: headers[':path'] ?? '', authority, hostField };
+  }
+
+  /** Starts counting request content: past `max` bytes the rest is dropped and `onOverflow` runs once. */
+  limitContent(max: number, onOverflow: () => void): void { this.#limit = { max, seen: 0, tripped: false, onOverflow }; }
+
+  override push(chunk: unknown, encoding?: BufferEncoding): boolean {
+    const limit = this.#limit;
+    if (limit !== undefined && chunk !== null) {
+      if (limit.tripped) return true;
+      limit.seen += (chunk as Buffer).length;
+      if (limit.seen > limit.max) { limit.tripped = true; limit.onOverflow(); return true; }
+    }
+    return super.push(chunk, encoding);
+  }
+}
+Object.defineProperties(EdgeH2Request.prototype, {
+  headers: { get(this: EdgeH2Request) { return this.edgeHead.headers; }, configurable: true },
+  method: { get(this: EdgeH2Request) { return this.edgeHead.method; }, configurable: true },
+  url: { get(this: EdgeH2Request) { return this.edgeHead.url; }, set(this: EdgeH2Request, v: string) { this.edgeHead.url = v; }, configurable: true },
+  authority: { get(this: EdgeH2Request) { return this.edgeHead.authority; }, configurable: true },
+});
+
+/** An answer as the handler writes it (flat [name, value, ...] lists too), minus connection-specific fields. */
+export class EdgeH2Response extends Http2ServerResponse {
+  override writeHead(status: number, a?: unknown, b?: unknown): this {
+    const headers = (typeof a === 'string' ? b : a) as OutgoingHttpHeaders | string[] | undefined;
+    super.writeHead(status, withoutConnectionFields(headers) as OutgoingHttpHeaders);
+    return this;
+  }
+
+  override setHeader(name: string, value: number | string | readonly string[]): this {
+    if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) super.setHeader(name, value);
+    return this;
+  }
+}
+// The handler asks `res.destroyed` (as of a node:http ServerResponse): the stream's.
+Object.defineProperty(EdgeH2Response.prototype, 'destroyed', { get(this: EdgeH2Response) { return this.stream.destroyed; }, configurable: true });
+
+function withoutConnectionFields(headers: OutgoingHttpHeaders | string[] | undefined): OutgoingHttpHeaders | string[] | undefined {
+  if (headers === undefined) return undefined;
+  if (Array.isArray(headers)) {
+    let found = false;
+    for (let i = 0; i < headers.length; i += 2) if (CONNECTION_SPECIFIC.has(headers[i]!.toLowerCase())) { found = true; break; }
+    if (!found) return headers;
+    const out: string[] = [];
+    for (let i = 0; i < headers.length; i += 2) if (!CONNECTION_SPECIFIC.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
+    return out;
+  }
+  const out: OutgoingHttpHeaders = {};
+  for (const name in headers) if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) out[name] = headers[name];
+  return out;
+}
+
+function answer(res: Http2ServerResponse, status: number, message: string): void {
+  if (res.headersSent) { res.stream.close(constants.NGHTTP2_INTERNAL_ERROR); return; }
+  const body = `edgecache: ${message}\n`;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+export interface EdgeH2Server {
+  /** Takes connections handed over by the listeners (`server.emit('connection', socket)`); never listens itself. */
+  readonly server: Http2Server;
+  /** Open sessions. */
+  sessions(): number;
+  /** GOAWAY to every session; the ones still open after `graceMs` are destroyed. */
+  close(graceMs: number): Promise<void>;
+}
+
+export function createH2Server(handler: Handler, opts: H2Options): EdgeH2Server {
+  const { logger, limits } = opts;
+  const bounds = { ...DEFAULT_H2_BOUNDS, ...opts.bounds };
+  const server = createServer({
+    Http2ServerRequest: EdgeH2Request as unknown as typeof Http2ServerRequest,
+    Http2ServerResponse: EdgeH2Response as unknown as typeof Http2ServerResponse,
+    maxSessionMemory: bounds.maxSessionMemoryMb,
+    maxHeaderListPairs: bounds.maxHeaderListPairs,
+    maxOutstandingPings: bounds.maxOutstandingPings,
+    maxSettings: bounds.maxOutstandingSettings,
+    settings: {
+      maxConcurrentStreams: bounds.maxConcurrentStreams,
+      maxHeaderListSize: limits.maxHeaderBytes,
+      enablePush: false,
+    },
+  });
+  const sessions = new Set<ServerHttp2Session>();
+
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    let open = 0;
+    let idle: NodeJS.Timeout | undefined;
+    let windowStart = 0;
+    let resets = 0;
+    const armIdle = (): void => {
+      idle = setTimeout(() => { if (!session.closed && !session.destroyed) session.close(); }, limits.keepAliveTimeoutMs);
+      idle.unref();
+    };
+    armIdle();
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      open++;
+      if (idle !== undefined) { clearTimeout(idle); idle = undefined; }
+      stream.once('close', () => {
+        open--;
+        // A stream the peer reset (or that was reset for an error) before its answer ended.
+        if (stream.rstCode !== constants.NGHTTP2_NO_ERROR && stream.rstCode !== undefined) {
+          const now = Date.now();
+          if (now - windowStart >= 1000) { windowStart = now; resets = 0; }
+          if (++resets > bounds.maxResetsPerSecond && !session.destroyed) {
+            logger.warn({ resets, remote: session.socket?.remoteAddress }, 'HTTP/2 session reset streams too fast: closed (rapid reset)');
+            opts.onRapidReset?.();
+            session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
+            session.destroy();
+            return;
+          }
+        }
+        if (open === 0 && !session.destroyed) armIdle();
+      });
+    });
+    session.on('error', (err: Error & { code?: string }) => logger.debug({ code: err.code, err: err.message }, 'HTTP/2 session error'));
+    session.on('frameError', (type: number, code: number) => logger.debug({ type, code }, 'HTTP/2 frame error'));
+    session.once('close', () => { sessions.delete(session); if (idle !== undefined) clearTimeout(idle); });
+  });
+  server.on('sessionError', (err: Error & { code?: string }) => logger.debug({ code: err.code, err: err.message }, 'HTTP/2 session error'));
+  // A stream error (malformed request, refused stream) ends that stream only.
+  server.on('streamError', () => {});
+
+  server.on('request', (request: Http2ServerRequest, res: Http2ServerResponse) => {
+    const req = request as EdgeH2Request;
+    const head = req.edgeHead;
+    const rejection = checkH2RequestHead({
+      method: head.method, path: head.url, authority: head.authority || undefined, host: head.hostField,
+      contentLength: head.headers['content-length'],
+    }, limits);
+    if (rejection) {
+      logger.debug({ code: rejection.code, status: rejection.status }, 'request refused');
+      server.emit(REFUSED_EVENT, rejection.status, rejection.code);
+      answer(res, rejection.status, rejection.message);
+      return;
+    }
+    const servername = (req.stream.session?.socket as TLSSocket | undefined)?.servername;
+    if (servername && opts.misdirected?.(servername, head.authority)) {
+      answer(res, 421, `this connection is for ${JSON.stringify(servername)}, which is not served with this host: open another`);
+      return;
+    }
+    dropConnectionListed(head.headers);
+    if (head.headers['content-length'] === undefined) {
+      req.limitContent(limits.maxBodyBytes, () => {
+        if (!res.headersSent) answer(res, 413, `the request content is over ${limits.maxBodyBytes} bytes`);
+        req.stream.close(constants.NGHTTP2_CANCEL);
+      });
+    }
+    try {
+      handler(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+    } catch (err) {
+      logger.error({ err: String(err), method: req.method }, 'request handler failed');
+      answer(res, 500, 'internal error');
+    }
+  });
+
+  return {
+    server,
+    sessions: () => sessions.size,
+    async close(graceMs) {
+      const open = [...sessions];
+      const closed = Promise.all(open.map((s) => new Promise<void>((r) => { if (s.destroyed) r(); else { s.once('close', () => r()); s.close(); } })));
+      const timer = setTimeout(() => { for (const s of sessions) s.destroy(); }, graceMs);
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** RFC 9113 §3.4: what an HTTP/2 client sends first; a plain listener with h2c tells HTTP/2 from HTTP/1.1 by it. */
+export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
