@@ -12,6 +12,7 @@ import type { Limits } from '../http/limits.js';
 import { checkH2RequestHead } from '../http/request-guard.js';
 import { dropConnectionListed } from '../http/headers.js';
 import { REFUSED_EVENT } from '../observability/traffic.js';
+import { BodyTooLargeError } from './listener.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -51,6 +52,8 @@ export interface H2Options {
   misdirected?: (servername: string, authority: string) => boolean;
 }
 
+const BODILESS_BY_DEFAULT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /** What EdgeH2Request keeps of the request head, taken apart once. */
 interface H2Head {
   headers: H2Headers;
@@ -78,6 +81,12 @@ export class EdgeH2Request extends Http2ServerRequest {
     const hostField = Array.isArray(host) ? host.join(',') : host;
     const authority = headers[':authority'] ?? hostField ?? '';
     if (authority !== '') clean.host = authority;
+    // RFC 9113 §8.1: content without Content-Length is framed by DATA frames up to END_STREAM. The handler reads
+    // framing as HTTP/1.1 has it (RFC 9112 §6.3: content iff Content-Length or Transfer-Encoding): chunked is its match.
+    // GET, HEAD and OPTIONS without Content-Length are taken as bodiless even when END_STREAM comes in an empty DATA
+    // frame (as some clients send it), so they stay cacheable and preflights stay preflights.
+    const method = headers[':method'] ?? '';
+    if (!stream.endAfterHeaders && clean['content-length'] === undefined && !BODILESS_BY_DEFAULT.has(method)) clean['transfer-encoding'] = 'chunked';
     this.edgeHead = { headers: clean, method: headers[':method'] ?? '', url: headers[':path'] ?? '', authority, hostField };
   }
 
@@ -86,8 +95,10 @@ export class EdgeH2Request extends Http2ServerRequest {
 
   override push(chunk: unknown, encoding?: BufferEncoding): boolean {
     const limit = this.#limit;
-    if (limit !== undefined && chunk !== null) {
+    if (limit !== undefined) {
+      // Past the limit nothing more is passed on, not even the end: the request is destroyed, never ended truncated.
       if (limit.tripped) return true;
+      if (chunk === null) return super.push(chunk, encoding);
       limit.seen += (chunk as Buffer).length;
       if (limit.seen > limit.max) { limit.tripped = true; limit.onOverflow(); return true; }
     }
@@ -225,9 +236,12 @@ export function createH2Server(handler: Handler, opts: H2Options): EdgeH2Server 
     }
     dropConnectionListed(head.headers);
     if (head.headers['content-length'] === undefined) {
+      // Past maxBodyBytes: 413 if nothing was answered yet, then the request (and its origin request) is aborted.
       req.limitContent(limits.maxBodyBytes, () => {
-        if (!res.headersSent) answer(res, 413, `the request content is over ${limits.maxBodyBytes} bytes`);
-        req.stream.close(constants.NGHTTP2_CANCEL);
+        const abort = (): void => { req.destroy(new BodyTooLargeError(limits.maxBodyBytes)); };
+        if (res.headersSent || res.writableEnded) { abort(); return; }
+        answer(res, 413, `the request content is over ${limits.maxBodyBytes} bytes`);
+        if (res.writableFinished) abort(); else res.once('finish', abort);
       });
     }
     try {

@@ -63,9 +63,16 @@ function sniffH2c(socket: Socket, t: ListenerTargets): void {
     clearTimeout(timer);
     socket.off('data', onData);
     socket.off('error', onError);
-    socket.pause();
-    socket.unshift(seen);
-    (isPreface && t.h2 ? t.h2 : t.http).emit('connection', socket);
+    if (isPreface && t.h2) {
+      // node:http2 reads what is already buffered on the socket when the session starts.
+      socket.pause();
+      socket.unshift(seen);
+      t.h2.emit('connection', socket);
+    } else {
+      // node:http reads the socket's handle itself: the bytes already read are handed to its 'data' listener.
+      t.http.emit('connection', socket);
+      socket.emit('data', seen);
+    }
   };
   const onError = (): void => { clearTimeout(timer); socket.destroy(); };
   socket.on('data', onData);
