@@ -166,3 +166,14 @@ test('reload: new certificates for new connections, open connections kept, a bad
   assert.match(mismatch.problems[0]!.message, /is not the key of the certificate/);
   assert.equal((await peerCert(tlsPort, 'a.test', pki.ca)).cert.fingerprint256, a2.fingerprint256);
 });
+
+test('a certificate that cannot be used stops the start with a message naming the file', async (t) => {
+  const pki = await createTestPki(t);
+  const a = await pki.issue('a', ['a.test']);
+  const b = await pki.issue('b', ['b.test']);
+  const start = (certificates: { cert: string; key: string }[]) => startTestEdge(t, {
+    listen: [{ address: '127.0.0.1:0', tls: { certificates } }], origin: 'http://127.0.0.1:9',
+  });
+  await assert.rejects(start([{ cert: `${pki.dir}/missing.pem`, key: a.key }]), (e: Error & { code?: string }) => e.code === 'ECERT' && /cannot read certificate file .*missing\.pem: ENOENT/.test(e.message));
+  await assert.rejects(start([{ cert: a.cert, key: b.key }]), /b\.key is not the key of the certificate in .*a\.pem/);
+});
