@@ -23,9 +23,10 @@ import {
 } from './contenders.js';
 import { beginShutdown, canPin, cpuCores, killAllSync, pinSelf, stopAll } from './proc.js';
 import { computeTargets, emptyRow, renderScenario, renderTargets, writeJson, type Row, type ScenarioResult } from './report.js';
+import { runTlsScenarios } from './tls.js';
 import { ORIGINS, measureMemory, runColdScenario, runWrkScenario, type RunConfig, type WrkScenario } from './scenarios.js';
 
-const SCENARIOS = ['hit-1k', 'hit-100k', 'hit-4-origins', 'cold-50', 'miss-heavy', 'miss-latency', 'hit-1k-workers', 'memory', 'shared-bodies', 'purge-fanout'] as const;
+const SCENARIOS = ['hit-1k', 'hit-100k', 'hit-4-origins', 'cold-50', 'miss-heavy', 'miss-latency', 'hit-1k-workers', 'tls-h2-1k', 'tls-h1-1k', 'tls-handshakes', 'memory', 'shared-bodies', 'purge-fanout'] as const;
 type ScenarioId = (typeof SCENARIOS)[number];
 
 interface Args {
@@ -273,6 +274,15 @@ async function main(): Promise<void> {
         results.push(res);
         await Promise.all(set.map((c) => c.stop()));
       }
+    }
+
+    // Over TLS: HTTP/2 (h2load) and HTTP/1.1 (wrk) hits, handshakes; edgecache beside nginx and bare Node https/http2.
+    const want = { h2: wants('tls-h2-1k'), h1: wants('tls-h1-1k'), handshakes: wants('tls-handshakes') };
+    if (want.h2 || want.h1 || want.handshakes) {
+      results.push(...await runTlsScenarios({
+        tmpDir, memDir, repoRoot, origin, serverCpus, loadCpus: pin ? '0' : undefined, wrk: tools.wrk, nginx: tools.nginx,
+        rounds: args.rounds, durationS: args.durationS, edgecache: edgecacheReason === null, bare: !args.without.has('bare'), want,
+      }, log));
     }
 
     // Memory and shared bodies: fresh servers (started together, measured one at a time).

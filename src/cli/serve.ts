@@ -57,18 +57,19 @@ async function serve(flags: ServeFlags): Promise<void> {
     return;
   }
   const e = `${edge.edge.address}:${edge.edge.port}`;
+  const base = `${edge.listeners[0]!.scheme}://${e}`;
   const a = `${edge.admin.address}:${edge.admin.port}`;
   const listening = edge.listeners.map((l) => { const at = l.address()!; return `${l.scheme}://${at.family === 'IPv6' ? `[${at.address}]` : at.address}:${at.port}${l.config.h2c ? ' (h2c)' : ''}`; });
   edge.logger.info({ edge: e, listeners: listening, admin: a, zones: config.zones.map((z) => ({ id: z.id, hosts: z.hosts, origin: z.origin })) }, 'edgecache serving');
   if (demo) {
     process.stderr.write([
       '',
-      `edgecache is serving on http://${e} in front of its built-in demo origin (${demo.url}).`,
+      `edgecache is serving on ${listening.join(', ')} in front of its built-in demo origin (${demo.url}).`,
       'Try the same asset from two Origins, then again to see HITs, each with its own Access-Control-Allow-Origin:',
-      `  curl -si -H 'Origin: https://app-one.example' http://${e}/data.json | grep -iE 'cf-cache-status|access-control'`,
-      `  curl -si -H 'Origin: https://app-two.example' http://${e}/data.json | grep -iE 'cf-cache-status|access-control'`,
+      `  curl -si -H 'Origin: https://app-one.example' ${base}/data.json | grep -iE 'cf-cache-status|access-control'`,
+      `  curl -si -H 'Origin: https://app-two.example' ${base}/data.json | grep -iE 'cf-cache-status|access-control'`,
       `Health and metrics: curl http://${a}/healthz ; curl http://${a}/metrics`,
-      config.admin.tokens.length === 0 ? 'Set --admin-token (16+ characters) or EDGECACHE_ADMIN_TOKEN to use the purge API.' : `Purge: npx edgecache purge --admin http://${a} --url http://${e}/data.json`,
+      config.admin.tokens.length === 0 ? 'Set --admin-token (16+ characters) or EDGECACHE_ADMIN_TOKEN to use the purge API.' : `Purge: npx edgecache purge --admin http://${a} --url ${base}/data.json`,
       '',
     ].join('\n'));
   }
