@@ -6,9 +6,9 @@ import { currentAge, normalizeVaryValue, staleOnError, validatorsFor } from '../
 import { selectorOf } from '../cache/key.js';
 import { answerStatus, notStoredKind, type AnswerKind, type CacheStatusParts, type FwdReason } from '../observability/cache-status.js';
 import { classifyOriginError } from '../origin/client.js';
-import { Flight, type FlightEnv, type FlightHead } from './flight.js';
-import { flatFields, hasConditionals, sendText, serveComplete, type Servable } from './respond.js';
-import { relayInterim, type Answers } from './answers.js';
+import { Flight, withLength, type FlightEnv, type FlightHead, type Sink, type Waiter } from './flight.js';
+import { answerConditionals, flatFields, hasConditionals, sendText, serveComplete, type Servable } from './respond.js';
+import { discard, relayInterim, type Answers } from './answers.js';
 import { forwardFields, type Diagnose } from './origin-fields.js';
 import type { Pass } from './pass.js';
 import type { EdgeContext, EdgeKey } from './context.js';
@@ -46,7 +46,7 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
     // What the flight returned: an origin failure before or during the body is counted once, whoever waits for it.
     flight.head.then((h) => {
       if (h.kind !== 'shared') release();
-      else flight.subscribe({ chunk() {}, end: release, fail: (err) => { countOriginError(err); release(); } });
+      else void flight.settled.then((err) => { if (err) countOriginError(err); release(); });
     }, (err) => { countOriginError(err); release(); });
     return flight;
   }
@@ -57,7 +57,8 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
     const flight = startFlight(req, key, v, collapseKey);
     flight.head.then((h) => {
       if (flight.originHeaders) diagnose(req, key, flight.originHeaders);
-      if (h.kind === 'private') h.body.resume();
+      // Nobody waits for an answer that cannot be stored (the stale copy was removed): its body is not downloaded.
+      if (h.kind === 'private') discard(h.body);
     }, (err) => logger.warn({ err: String(err), url: key.target }, 'background revalidation failed'));
   }
 
@@ -79,7 +80,11 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
       return answers.originFailed(res, err);
     }
     if (!collapsed && flight.originHeaders) diagnose(req, key, flight.originHeaders);
-    if (res.destroyed) return;
+    if (res.destroyed) {
+      // The client left while the origin answered: an unstorable body is nobody's (a shared one is the fill's to decide).
+      if (head.kind === 'private') discard(head.body);
+      return;
+    }
     const joined = collapsed || undefined;
     switch (head.kind) {
       case 'gone':
@@ -96,7 +101,7 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
         if (collapsed) return pass(req, res, key, notStoredKind(head.reason), fwd, head.reason);
         const why = stale && staleOnError(stale, staleIfError, { status: head.status });
         if (stale && why) {
-          head.body.resume();
+          discard(head.body);
           return answers.stored(req, res, key.zone, stale, 'stale', { fwdStatus: head.status, detail: why });
         }
         return answers.relay(req, res, key, head, notStoredKind(head.reason), { fwd, fwdStatus: head.status, detail: head.reason });
@@ -126,45 +131,94 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
     return sendText(res, 502, 'edgecache: unexpected origin answer');
   }
 
-  /** Plain GETs stream along with the fetch; HEAD, Range and conditional requests are answered from the whole body. */
+  /**
+   * Answers a request from a shared fetch without holding more than the fill does. Conditionals are judged on the
+   * origin's head (RFC 9110 §13.2.2 needs only its validators); a plain GET, or one whose conditions did not hold,
+   * streams along at its own pace; HEAD and Range wait for the fill and are answered from its body (RFC 9110 §14).
+   * A body that outgrows maxObjectBytes is never held whole: HEAD then gets the origin's head without a body, and
+   * Range is forwarded to the origin as a pass (its own fetch, so the origin answers the range itself; §14.2 lets a
+   * cache ignore Range, but a 200 of an unbounded body would be worse for the client).
+   */
   function streamOrWait(req: IncomingMessage, res: ServerResponse, key: EdgeKey, flight: Flight, head: SharedHead, kind: AnswerKind, own: CacheStatusParts): void {
-    const status = answerStatus(kind, own);
-    const edge = answers.edgeFields(req, key.zone, kind, status);
     if (flight.failed) return answers.originFailed(res, flight.failed);
-    if (req.method === 'GET' && req.headers.range === undefined && !hasConditionals(req.headers)) {
-      // The head goes out with the first body bytes: an origin that fails before any arrive gets an error answer,
-      // never a head followed by a bare close.
-      let started = false;
-      const start = (): void => {
-        if (started) return;
-        started = true;
-        res.writeHead(head.status, flatFields(head.fields, edge));
-      };
-      const sub = {
-        chunk: (b: Buffer) => { start(); res.write(b); },
-        end: () => { start(); res.end(); },
-        fail: (err: Error) => { if (started) res.destroy(); else answers.originFailed(res, err); },
-      };
-      res.on('close', () => flight.unsubscribe(sub));
-      flight.subscribe(sub);
+    // Cache-Status says `stored` only when the head going out now can know it (RFC 9211 §2.5): see Flight.mayStore.
+    const edgeNow = (): string[] => answers.edgeFields(req, key.zone, kind, answerStatus(kind, { ...own, stored: flight.mayStore }));
+    const h = req.headers;
+    if (hasConditionals(h) && answerConditionals(req, res, head.status, fieldMapOf(head.fields), edgeNow())) {
       answers.done(res, kind);
       return;
     }
-    const chunks: Buffer[] = [];
-    flight.subscribe({
-      chunk: (b) => { chunks.push(b); },
-      end: (stored) => {
+    if (req.method === 'GET' && h.range === undefined) return stream(res, flight, head, kind, edgeNow);
+    const w: Waiter = {
+      complete: (stored, body) => {
         if (res.destroyed) return;
+        const status = answerStatus(kind, { ...own, stored: stored !== undefined });
         const s: Servable = stored ?? {
-          status: head.status, flatHeaders: flatFields(head.fields, []), fieldMap: Object.fromEntries(head.fields),
-          body: Buffer.concat(chunks),
+          status: head.status, flatHeaders: flatFields(withLength(head.fields, body.length, head.status), []), fieldMap: fieldMapOf(head.fields), body,
         };
-        serveComplete(req, res, s, stored ? answers.edgeFields(req, key.zone, kind, status, String(currentAge(stored.freshness, env.clock.now()))) : edge);
+        serveComplete(req, res, s, answers.edgeFields(req, key.zone, kind, status, stored ? String(currentAge(stored.freshness, env.clock.now())) : undefined));
         answers.done(res, kind);
       },
+      tooLarge: () => {
+        if (res.destroyed) return;
+        const parts = { fwd: own.fwd, fwdStatus: head.status, detail: 'too-large' };
+        if (req.method !== 'HEAD') return pass(req, res, key, 'dynamic', own.fwd ?? 'miss', 'too-large');
+        res.writeHead(head.status, flatFields(head.fields, answers.edgeFields(req, key.zone, 'dynamic', answerStatus('dynamic', parts))));
+        res.end();
+        answers.done(res, 'dynamic');
+      },
       fail: (err) => answers.originFailed(res, err),
-    });
+    };
+    res.on('close', () => flight.unwait(w));
+    flight.wait(w);
+  }
+
+  /** Streams the shared body to one client with backpressure; the head goes out with the first body bytes. */
+  function stream(res: ServerResponse, flight: Flight, head: SharedHead, kind: AnswerKind, edgeNow: () => string[]): void {
+    // An origin that fails before any byte arrives gets an error answer, never a head followed by a bare close.
+    let started = false;
+    const start = (): void => {
+      if (started) return;
+      started = true;
+      res.writeHead(head.status, flatFields(head.fields, edgeNow()));
+    };
+    // A body of unknown length may still end within this turn of the event loop (a small one often arrives with its
+    // end in one read): the first piece waits for the next turn, so that such an answer can truthfully say `stored`.
+    let held: Buffer | undefined;
+    let drained: (() => void) | undefined;
+    const release = (): void => {
+      if (res.destroyed) return;
+      start();
+      const ok = res.write(held!);
+      held = undefined;
+      const fn = drained!;
+      drained = undefined;
+      if (ok) fn(); else res.once('drain', fn);
+    };
+    const sink: Sink = {
+      write: (b) => {
+        if (!started && flight.joinable && !flight.mayStore) { held = b; setImmediate(release); return false; }
+        start();
+        return res.write(b);
+      },
+      onDrain: (fn) => { if (held) drained = fn; else res.once('drain', fn); },
+      end: () => { start(); res.end(); },
+      fail: (err) => { if (started) res.destroy(); else answers.originFailed(res, err); },
+    };
+    res.on('close', () => flight.unsubscribe(sink));
+    flight.subscribe(sink);
+    answers.done(res, kind);
   }
 
   return { fetchAndServe: (req, res, key, plan) => fetchAndServe(req, res, key, plan), revalidateInBackground };
+}
+
+/** Response fields by name, as conditionals and ranges read them (prototype-free: a field may be named `__proto__`). */
+function fieldMapOf(fields: [string, string][]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (const [n, v] of fields) {
+    const had = out[n];
+    out[n] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
+  }
+  return out;
 }

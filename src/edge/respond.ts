@@ -23,26 +23,7 @@ export function hasConditionals(h: IncomingMessage['headers']): boolean {
 export function serveComplete(req: IncomingMessage, res: ServerResponse, s: Servable, extra: string[]): void {
   const h = req.headers;
   const method = req.method!;
-  if (hasConditionals(h)) {
-    const cond = evaluateConditionals(method, h, { status: s.status, headers: s.fieldMap });
-    if (cond === 'not-modified') {
-      const flat: string[] = [];
-      const nm = notModifiedHeaders(s.fieldMap);
-      for (const k in nm) {
-        const v = nm[k];
-        if (v === undefined) continue;
-        if (Array.isArray(v)) for (const x of v) flat.push(k, x); else flat.push(k, v);
-      }
-      res.writeHead(304, flat.concat(extra));
-      res.end();
-      return;
-    }
-    if (cond === 'precondition-failed') {
-      res.writeHead(412, ['content-length', '0', ...extra]);
-      res.end();
-      return;
-    }
-  }
+  if (hasConditionals(h) && answerConditionals(req, res, s.status, s.fieldMap, extra)) return;
   if (h.range !== undefined && (method === 'GET' || method === 'HEAD')) {
     const r = answerRange(method, h, { status: s.status, headers: s.fieldMap, body: s.body });
     if (r.kind !== 'full') {
@@ -60,6 +41,32 @@ export function serveComplete(req: IncomingMessage, res: ServerResponse, s: Serv
   res.writeHead(s.status, joinFields(s.flatHeaders, extra));
   if (method === 'HEAD') res.end();
   else res.end(s.body);
+}
+
+/**
+ * Answers client conditionals (RFC 9110 §13.2.2, https://www.rfc-editor.org/rfc/rfc9110#section-13.2.2) from a
+ * response's status and fields alone: 304 or 412, true when it answered; false when the full response is due.
+ */
+export function answerConditionals(req: IncomingMessage, res: ServerResponse, status: number, fieldMap: Servable['fieldMap'], extra: string[]): boolean {
+  const cond = evaluateConditionals(req.method!, req.headers, { status, headers: fieldMap });
+  if (cond === 'not-modified') {
+    const flat: string[] = [];
+    const nm = notModifiedHeaders(fieldMap);
+    for (const k in nm) {
+      const v = nm[k];
+      if (v === undefined) continue;
+      if (Array.isArray(v)) for (const x of v) flat.push(k, x); else flat.push(k, v);
+    }
+    res.writeHead(304, flat.concat(extra));
+    res.end();
+    return true;
+  }
+  if (cond === 'precondition-failed') {
+    res.writeHead(412, ['content-length', '0', ...extra]);
+    res.end();
+    return true;
+  }
+  return false;
 }
 
 /** A short plain-text answer from the edge itself (errors, 421). */
