@@ -49,7 +49,7 @@ export interface RunningEdge {
    * the old certificate and is reported). Parts that can reload join `reloadHooks`.
    */
   reload(): Promise<ReloadReport>;
-  /** Stops accepting, lets in-flight requests finish (at most `graceMs`), closes origin pools. */
+  /** Stops accepting, lets in-flight requests finish (at most `graceMs`), closes origin pools (destroyed past `graceMs`). */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -226,14 +226,18 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
         ]);
         edgeServer.closeIdleConnections();
         adminServer?.closeIdleConnections();
+        const deadline = Date.now() + graceMs;
         const timer = setTimeout(() => { edgeServer.closeAllConnections(); adminServer?.closeAllConnections(); }, graceMs);
         await stopped;
         clearTimeout(timer);
         dashboard?.close();
         figures.close();
+        // Origin fetches nobody waits for any more (a fill, a background revalidation) may finish within the grace
+        // period; then the pools are destroyed, so an endless or stalled origin cannot hold shutdown.
+        const origins = router.close(Math.max(0, deadline - Date.now()));
         await control?.close();
         await tier?.close();
-        await router.close();
+        await origins;
         await store.close();
       })();
       return closing;

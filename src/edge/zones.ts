@@ -71,7 +71,7 @@ export function compileZone(zone: Zone): ZoneRuntime {
 
 /** Host → zone (the rules in cache/zone-keys.ts) over runtime zones; close() ends their origin pools. */
 export class ZoneRouter extends HostRouter<ZoneRuntime> {
-  async close(): Promise<void> { await Promise.all(this.zones.map((z) => z.origin.close())); }
+  async close(deadlineMs?: number): Promise<void> { await Promise.all(this.zones.map((z) => z.origin.close(deadlineMs))); }
 }
 
 export function compileZones(config: Config): ZoneRouter {

@@ -1,7 +1,9 @@
 // Tests for origin error classification and the response-head check (an invalid origin response is a 502: nothing stored, no byte of it passed on).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyOriginError, invalidResponse, OriginError } from './client.js';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { classifyOriginError, invalidResponse, OriginClient, OriginError } from './client.js';
 
 test('undici failures map to typed OriginErrors with their status', () => {
   const parserError = Object.assign(new Error('Response does not match the HTTP/1.1 protocol (Invalid header value char)'), { name: 'HTTPParserError' });
@@ -42,4 +44,21 @@ test('what is not the network says so: head overflow, a 101 nobody asked for, th
   for (const code of ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'UND_ERR_CLOSED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT']) {
     assert.equal(classifyOriginError(Object.assign(new Error(code), { code })).code, 'ORIGIN_UNREACHABLE', code);
   }
+});
+
+test('close(deadline): a response body that never ends cannot hold the pool past the deadline; the body fails', async (t) => {
+  const held: ServerResponse[] = [];
+  const server = createServer((_req, res) => { held.push(res); res.writeHead(200); res.write('start'); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); }));
+  const client = new OriginClient({ origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, connectMs: 1000, headersMs: 1000, bodyMs: 60_000 });
+  const res = await client.request({ method: 'GET', path: '/', headers: {} });
+  let failed: unknown;
+  res.body.on('data', () => {}).on('error', (err) => { failed = err; });
+  const started = Date.now();
+  await client.close(200);
+  assert.ok(Date.now() - started < 2000, `closed in ${Date.now() - started} ms`);
+  await new Promise((r) => setImmediate(r));
+  assert.ok(failed, 'the unfinished body failed');
+  assert.ok(res.body.destroyed);
 });

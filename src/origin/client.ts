@@ -170,7 +170,18 @@ export class OriginClient {
     }
   }
 
-  async close(): Promise<void> {
-    await this.#pool.close().catch(() => this.#pool.destroy());
+  /**
+   * Closes the pool: requests in flight may finish for `deadlineMs`, then the pool is destroyed (their bodies fail
+   * with ORIGIN_ABORTED). An endless or stalled origin body cannot hold shutdown past it.
+   */
+  async close(deadlineMs = Infinity): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = Number.isFinite(deadlineMs)
+      ? new Promise<'late'>((r) => { timer = setTimeout(() => r('late'), Math.max(0, deadlineMs)); })
+      : new Promise<never>(() => {});
+    const closed = this.#pool.close().then(() => 'closed' as const, () => 'late' as const);
+    const how = await Promise.race([closed, deadline]);
+    clearTimeout(timer);
+    if (how === 'late') await this.#pool.destroy().catch(() => {});
   }
 }
