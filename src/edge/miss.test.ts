@@ -85,7 +85,7 @@ test('a Flight returns what the origin said (no callbacks): shared and stored, o
   assert.ok(head.kind === 'shared');
   assert.deepEqual(head.keyNames, ['origin', 'accept-language'], 'the zone key headers, then the response\'s Vary');
   assert.equal(shared.originHeaders?.['x-o'], '1', 'the origin\'s fields, for the diagnostics of the request that started it');
-  const stored = await new Promise((resolve, reject) => shared.subscribe({ write: () => true, onDrain() {}, end: resolve, fail: reject }));
+  const stored = await new Promise((resolve, reject) => shared.body.subscribe({ write: () => true, onDrain() {}, end: resolve, fail: reject }));
   assert.ok(stored, 'stored once the body ended');
   assert.equal(env.store.lookup(keyOf('/s').objectKey, headers)?.body.toString(), 'body of /s');
   const priv = await new Flight(env, { key: keyOf('/nostore'), headers: {}, clientHeaders: headers }).head;

@@ -6,7 +6,8 @@ import { currentAge, normalizeVaryValue, staleOnError, validatorsFor } from '../
 import { selectorOf } from '../cache/key.js';
 import { answerStatus, notStoredKind, type AnswerKind, type CacheStatusParts, type FwdReason } from '../observability/cache-status.js';
 import { classifyOriginError } from '../origin/client.js';
-import { Flight, withLength, type FlightEnv, type FlightHead, type Sink, type Waiter } from './flight.js';
+import { Flight, withLength, type FlightEnv, type FlightHead } from './flight.js';
+import type { Sink, Waiter } from './shared-body.js';
 import { answerConditionals, flatFields, hasConditionals, sendText, serveComplete, type Servable } from './respond.js';
 import { discard, relayInterim, type Answers } from './answers.js';
 import { forwardFields, type Diagnose } from './origin-fields.js';
@@ -46,7 +47,7 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
     // What the flight returned: an origin failure before or during the body is counted once, whoever waits for it.
     flight.head.then((h) => {
       if (h.kind !== 'shared') release();
-      else void flight.settled.then((err) => { if (err) countOriginError(err); release(); });
+      else void flight.body.settled.then((err) => { if (err) countOriginError(err); release(); });
     }, (err) => { countOriginError(err); release(); });
     return flight;
   }
@@ -109,7 +110,7 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
       case 'shared': {
         // Joined a flight for the same key headers whose response varies on more (another Vary value), or whose body
         // outgrew the limit: this request needs its own fetch.
-        if (!flight.joinable || (collapsed && head.keyNames !== key.keyNames && selectorOf(head.keyNames, req.headers, normalizeVaryValue) !== head.selector)) {
+        if (!flight.body.joinable || (collapsed && head.keyNames !== key.keyNames && selectorOf(head.keyNames, req.headers, normalizeVaryValue) !== head.selector)) {
           return fetchAlone(req, res, key, fwd);
         }
         const why = stale && staleOnError(stale, staleIfError, { status: head.status });
@@ -140,9 +141,9 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
    * cache ignore Range, but a 200 of an unbounded body would be worse for the client).
    */
   function streamOrWait(req: IncomingMessage, res: ServerResponse, key: EdgeKey, flight: Flight, head: SharedHead, kind: AnswerKind, own: CacheStatusParts): void {
-    if (flight.failed) return answers.originFailed(res, flight.failed);
+    if (flight.body.failed) return answers.originFailed(res, flight.body.failed);
     // Cache-Status says `stored` only when the head going out now can know it (RFC 9211 §2.5): see Flight.mayStore.
-    const edgeNow = (): string[] => answers.edgeFields(req, key.zone, kind, answerStatus(kind, { ...own, stored: flight.mayStore }));
+    const edgeNow = (): string[] => answers.edgeFields(req, key.zone, kind, answerStatus(kind, { ...own, stored: flight.body.mayStore }));
     const h = req.headers;
     if (hasConditionals(h) && answerConditionals(req, res, head.status, fieldMapOf(head.fields), edgeNow())) {
       answers.done(res, kind);
@@ -169,8 +170,8 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
       },
       fail: (err) => answers.originFailed(res, err),
     };
-    res.on('close', () => flight.unwait(w));
-    flight.wait(w);
+    res.on('close', () => flight.body.unwait(w));
+    flight.body.wait(w);
   }
 
   /** Streams the shared body to one client with backpressure; the head goes out with the first body bytes. */
@@ -197,7 +198,7 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
     };
     const sink: Sink = {
       write: (b) => {
-        if (!started && flight.joinable && !flight.mayStore) { held = b; setImmediate(release); return false; }
+        if (!started && flight.body.joinable && !flight.body.mayStore) { held = b; setImmediate(release); return false; }
         start();
         return res.write(b);
       },
@@ -205,8 +206,8 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
       end: () => { start(); res.end(); },
       fail: (err) => { if (started) res.destroy(); else answers.originFailed(res, err); },
     };
-    res.on('close', () => flight.unsubscribe(sink));
-    flight.subscribe(sink);
+    res.on('close', () => flight.body.unsubscribe(sink));
+    flight.body.subscribe(sink);
     answers.done(res, kind);
   }
 
