@@ -1,5 +1,5 @@
 // Heap cost per cached object in MemoryStore (the target: at most 2 KiB beyond the body): inserts N edge-like variants, prints bytes/object beyond the body,
-// and what the store charged for them against cache.maxBytes (the charge must follow the real cost: issue 14 §4).
+// and what the store charged for them against cache.maxBytes (the charge must follow the real cost).
 //
 //   node --expose-gc --import tsx bench/store-heap.ts [--objects N] [--lookups N] [--body BYTES] [--per-url K] [--unique-origins] [--snapshot FILE]
 //
@@ -7,7 +7,7 @@
 // variant's Origin is new (a flood), else Origins repeat across URLs (app0..app{K-1}); --same-body: every body has the
 // same bytes (held once), as one representation served to many Origins; --few-fields: only Content-Type, Date and
 // Content-Length (the smallest responses an origin sends). --max-bytes B bounds the store (cache.maxBytes):
-// insert more than fits and compare what the heap grew by with B (issue 14 §4: real memory within 1.5× maxBytes).
+// insert more than fits and compare what the heap grew by with B (real memory within 1.5× maxBytes).
 //
 // Each insert is built the way src/edge/flight.ts builds a VariantInput for a 1 KiB `/unique/...` response carrying
 // `Vary: Origin`: key names ['origin'], the selector from the request's Origin, the origin's fields (content-type,

@@ -1,4 +1,4 @@
-// Bench over TLS (issue 16): 1 KiB cache hits over TLS + HTTP/2 (h2load, 50 clients × 10 streams) and TLS + HTTP/1.1
+// Bench over TLS: 1 KiB cache hits over TLS + HTTP/2 (h2load, 50 clients × 10 streams) and TLS + HTTP/1.1
 // (wrk), edgecache beside nginx (`listen … ssl http2`) and bare Node https / http2 servers; TLS handshakes per second
 // without and with session resumption. Same certificate (EC P-256, made here with openssl) for every server.
 import { spawnSync } from 'node:child_process';

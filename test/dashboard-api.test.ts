@@ -1,4 +1,4 @@
-// The dashboard's HTTP surface on a real edge (issue 20): static files with a strict CSP and no framing, the read-only
+// The dashboard's HTTP surface on a real edge: static files with a strict CSP and no framing, the read-only
 // API behind the bearer token (zone-scoped tokens see only their zones), exact request counts in the history, bytes
 // served and fetched, refused requests, and the inspector's CORS fields per variant.
 import { test, type TestContext } from 'node:test';

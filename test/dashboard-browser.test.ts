@@ -1,4 +1,4 @@
-// The dashboard in a real browser (issue 20): Chromium signs in with the admin token (a wrong one is refused), watches
+// The dashboard in a real browser: Chromium signs in with the admin token (a wrong one is refused), watches
 // the charts move under a bounded load, inspects a URL with two Origin variants (both ACAO values side by side),
 // purges it from the page and sees the variants gone; also a phone-sized viewport. Screenshots: test-output/dashboard-*.png.
 import { test } from 'node:test';

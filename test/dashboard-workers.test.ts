@@ -1,4 +1,4 @@
-// The dashboard with `--workers 2` (issue 20): the primary samples each worker; each is its own source, the totals
+// The dashboard with `--workers 2`: the primary samples each worker; each is its own source, the totals
 // are their sum (every request counted once), and the inspector names the worker holding each variant.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Origin failures say what happened (issue 14 §13): a response head over the limit, a 101 nobody asked for and the
+// Origin failures say what happened: a response head over the limit, a 101 nobody asked for and the
 // edge's own bug each get their own code and message, against raw node:net origins that really do it.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';

@@ -19,7 +19,7 @@ const NOT_CONNECTION_REMOVABLE: ReadonlySet<string> = new Set(['host', 'content-
 /**
  * Removes, in place, the request fields the client listed in Connection (RFC 9110 §7.6.1: they are meant for the
  * edge only). Done once on the parsed request, before it is keyed, so the key and the forwarded request never
- * disagree: otherwise `Connection: origin` would key a variant on an Origin the origin never saw (issue 9 §1).
+ * disagree: otherwise `Connection: origin` would key a variant on an Origin the origin never saw.
  */
 export function dropConnectionListed(headers: IncomingHttpHeaders): void {
   const listed = connectionTokens(headers.connection);
@@ -52,7 +52,7 @@ export function responseFields(
 export const EDGE_OWNED_REQUEST_FIELDS: ReadonlySet<string> = new Set(['expect', 'host', 'x-forwarded-for', 'via']);
 
 /**
- * Forwarding fields the edge sets, replacing client values unless the zone keys them (issue 9 §1): the scheme
+ * Forwarding fields the edge sets, replacing client values unless the zone keys them: the scheme
  * (X-Forwarded-Proto, and Forwarded's proto=) is the listener's, http or https.
  */
 const EDGE_SET_FORWARDING = ['x-forwarded-proto', 'x-forwarded-host', 'forwarded'] as const;
@@ -69,7 +69,7 @@ function forwardedValue(opts: Pick<ForwardOptions, 'peer' | 'host' | 'proto'>): 
 }
 
 export interface ForwardOptions {
-  /** Client fields never forwarded (unkeyed forwarding headers, issue 9). */
+  /** Client fields never forwarded (unkeyed forwarding headers). */
   strip: ReadonlySet<string>;
   /**
    * The zone's key headers: a keyed X-Forwarded-Host / X-Forwarded-Proto is forwarded as the client sent it (the

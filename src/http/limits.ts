@@ -1,4 +1,4 @@
-// Public-listener resource limits (config `limits`): sizes and timeouts with their defaults (issue 9 §3).
+// Public-listener resource limits (config `limits`): sizes and timeouts with their defaults.
 
 export interface Limits {
   /** Request line plus every field line, CRLFs included, up to and including the empty line: beyond it 431. */

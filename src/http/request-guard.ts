@@ -1,5 +1,5 @@
 // Request-head validation before anything is keyed or forwarded: version, size limits, target form, field syntax,
-// Host and message framing (RFC 9112 §2.3, §3.2, §5, §6; RFC 9110 §5.5; issue 9 §2, §3). Pure: no I/O.
+// Host and message framing (RFC 9112 §2.3, §3.2, §5, §6; RFC 9110 §5.5). Pure: no I/O.
 import type { Limits } from './limits.js';
 import { isToken } from './fields.js';
 

@@ -1,4 +1,4 @@
-// cache.maxBytes bounds real memory (issue 14 §4): a memory store filled past its bound with many small variants holds
+// cache.maxBytes bounds real memory: a memory store filled past its bound with many small variants holds
 // at most 1.5× maxBytes of heap. Measured in a child process started with --expose-gc (bench/store-heap.ts --max-bytes),
 // so a full garbage collection comes before each reading; the shapes are the ones whose cost the old charge missed.
 import { test } from 'node:test';

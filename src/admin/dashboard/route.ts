@@ -1,4 +1,4 @@
-// The dashboard on the admin listener (issue 20): its static page under /dashboard/ and its read-only API under
+// The dashboard on the admin listener: its static page under /dashboard/ and its read-only API under
 // /edgecache/v1/dashboard/ (session, history, events), bearer-token only, scoped to the token's zones.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TokenChecker } from '../auth.js';

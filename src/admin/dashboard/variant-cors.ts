@@ -1,4 +1,4 @@
-// The CORS fields a stored variant would be sent with, and what is wrong with them, for the inspector (issue 20).
+// The CORS fields a stored variant would be sent with, and what is wrong with them, for the inspector.
 // Background: https://fetch.spec.whatwg.org/#cors-protocol-and-http-caches — an ACAO that names one Origin must only
 // ever reach that Origin, so a cache must key it on Origin (Vary: Origin, RFC 9110 §12.5.5).
 import type { StoredVariant } from '../../storage/store.js';
