@@ -1,12 +1,16 @@
 // The cluster purge bus over one Redis Stream: XADD to publish, XREAD BLOCK to consume in order, trim/loss detection → reset.
-import { backoff } from './backoff.js';
-import { Redis, type RedisOptions } from 'ioredis';
-import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { performance } from 'node:perf_hooks';
 import { BusUnavailableError, type BusHandlers, type BusState, type PurgeBus, type PurgeMessage, type StreamPosition } from './bus.js';
+import { OFFSET_EVERY_MS, updateClockOffset } from './clock-offset.js';
 import {
-  compareStreamIds, decodeMessage, encodeMessage, isStreamId, judgeCursor, parseStreamInfo, parseXreadReply, streamIdMs, type Cursor, type StreamInfo,
+  ABORTED, checkEvictionPolicy, errorMessage, openBusConnection, raceAbort, sleep, StallError, waitClosed, waitReady, withDeadline,
+} from './bus-connection.js';
+import {
+  compareStreamIds, decodeMessage, encodeMessage, isStreamId, judgeCursor, parseXreadReply, streamIdMs, type Cursor, type StreamInfo,
 } from './stream-format.js';
+import { defineIdentityCommand, identityLostReason, identityOf, renewIdentity } from './stream-identity.js';
+import { headOf, readStreamInfo, startTimeCursor } from './stream-position.js';
 
 export interface BusLogger {
   info(o: object, m: string): void;
@@ -38,21 +42,6 @@ const START_WAIT_MS = 3000;
 const AGE_TRIM_EVERY_MS = 60_000;
 const ERROR_PAUSE_MS = 1000;
 const READ_STALL_MS = 4000;
-/** A node that starts without a position reads from its start time less this (a safety margin: replaying a purge is harmless). */
-const START_MARGIN_MS = 2000;
-const OFFSET_EVERY_MS = 60_000;
-/** The clock difference to Redis the README assumes at most. */
-export const CLOCK_TOLERANCE_MS = 1000;
-/** Creates the stream's identity when it has none, or renews it when it still is `expected` (history found lost);
- *  returns the identity now in force. KEYS: idKey; ARGV: expected ('' = create only), fresh. */
-const LUA_IDENTITY = String.raw`
-local cur = redis.call('GET', KEYS[1])
-if cur == false or (ARGV[1] ~= '' and cur == ARGV[1]) then
-  redis.call('SET', KEYS[1], ARGV[2])
-  return ARGV[2]
-end
-return cur
-`;
 const silentLogger: BusLogger = { info() {}, warn() {}, error() {} };
 
 // ---------------------------------------------------------------- the bus
@@ -60,8 +49,6 @@ const silentLogger: BusLogger = { info() {}, warn() {}, error() {} };
 export function createRedisBus(opts: RedisBusOptions): PurgeBus {
   return new RedisPurgeBus(opts);
 }
-
-const ABORTED = Symbol('aborted');
 
 class RedisPurgeBus implements PurgeBus {
   private readonly key: string;
@@ -103,18 +90,9 @@ class RedisPurgeBus implements PurgeBus {
     this.maxAgeMs = opts.maxAgeMs ?? 24 * 60 * 60 * 1000;
     this.publishTimeoutMs = opts.publishTimeoutMs ?? 1000;
     this.log = opts.logger ?? silentLogger;
-    const name = opts.nodeId.replace(/[^\w.:-]/g, '_');
-    const common: RedisOptions = {
-      enableOfflineQueue: false, // fail fast while disconnected: nothing is queued
-      maxRetriesPerRequest: 0, // in-flight commands fail when the connection drops…
-      autoResendUnfulfilledCommands: false, // …and are not replayed after the caller was told they failed
-      connectTimeout: 2000,
-      retryStrategy: backoff, // never gives up; close() ends it
-    };
-    // No ioredis socketTimeout: its timer outlives close() and holds the process; stalls are handled below.
-    this.writer = new Redis(opts.url, { ...common, connectionName: `edgecache-bus-writer:${name}` });
-    this.reader = new Redis(opts.url, { ...common, connectionName: `edgecache-bus-reader:${name}` });
-    for (const conn of [this.writer, this.reader]) conn.defineCommand('busIdentity', { numberOfKeys: 1, lua: LUA_IDENTITY });
+    this.writer = openBusConnection(opts.url, 'writer', opts.nodeId);
+    this.reader = openBusConnection(opts.url, 'reader', opts.nodeId);
+    for (const conn of [this.writer, this.reader]) defineIdentityCommand(conn);
     this.watch(this.writer, 'writer');
     this.watch(this.reader, 'reader');
   }
@@ -245,9 +223,7 @@ class RedisPurgeBus implements PurgeBus {
     if (this.isSince) {
       this.isSince = false;
       // Redis's clock now, less the time since start() (monotonic), less a margin: the stream id of the start time.
-      const redisNow = Array.isArray(timeReply) ? Number(timeReply[0]) * 1000 + Math.floor(Number(timeReply[1]) / 1000) : NaN;
-      if (!Number.isFinite(redisNow)) throw new Error('unexpected TIME reply');
-      cursor = { id: `${Math.max(0, Math.floor(redisNow - (performance.now() - this.startedAt) - START_MARGIN_MS))}-0`, offset: 0 };
+      cursor = startTimeCursor(timeReply, this.startedAt);
       // Nothing was added after the start time: continue from the head. Else read on from the start time, unless
       // entries after it were trimmed already (offset 0: continuous only if the stream never lost an entry).
       if (info === null || compareStreamIds(cursor.id, info.lastGeneratedId) >= 0) return this.moveTo(headOf(info));
@@ -281,24 +257,18 @@ class RedisPurgeBus implements PurgeBus {
    * known identity adopts it (creating it if there is none). True if it reset.
    */
   private async checkIdentity(reply: unknown, info: StreamInfo | null): Promise<boolean> {
-    const current = typeof reply === 'string' && reply !== '' ? reply : null;
+    const current = identityOf(reply);
     if (this.sid !== null && current === this.sid) return false;
     const known = this.sid;
     this.sid = current ?? (await this.identity(''));
     this.s.streamId = this.sid;
     if (known === null) return false;
-    const reason = current === null
-      ? `the purge stream's identity ${known} is gone: Redis lost its data (restarted empty, flushed, evicted, or failed over to a replica without it), purges may have been lost`
-      : `the purge stream's identity changed from ${known} to ${current}: Redis lost or rolled back purges (restarted empty, an older snapshot, a promoted replica), found by this node or another`;
-    await this.resetTo(reason, headOf(info));
+    await this.resetTo(identityLostReason(known, current), headOf(info));
     return true;
   }
 
-  private async identity(expected: string): Promise<string> {
-    const cmd = this.reader as unknown as { busIdentity(key: string, expected: string, fresh: string): Promise<unknown> };
-    const out = await cmd.busIdentity(this.idKey, expected, randomUUID());
-    if (typeof out !== 'string') throw new Error('unexpected reply to the stream identity script');
-    return out;
+  private identity(expected: string): Promise<string> {
+    return renewIdentity(this.reader, this.idKey, expected);
   }
 
   private async readOnce(): Promise<void> {
@@ -392,7 +362,7 @@ class RedisPurgeBus implements PurgeBus {
       if (role === 'writer') {
         this.isWriterEverReady = true;
         void this.measureOffset();
-        void this.checkEvictionPolicy();
+        void checkEvictionPolicy(this.writer, this.publishTimeoutMs, this.log, this.key);
         this.offsetTimer ??= setInterval(() => void this.measureOffset(), OFFSET_EVERY_MS).unref();
       } else this.needsResync = true;
       this.updateConnected();
@@ -418,30 +388,7 @@ class RedisPurgeBus implements PurgeBus {
   /** This node's clock minus Redis's (TIME, half the round trip added): what the README's clock assumption is checked by. */
   private async measureOffset(): Promise<void> {
     if (this.writer.status !== 'ready' || this.closing !== null) return;
-    try {
-      const sent = performance.now();
-      const reply = await withDeadline(this.writer.call('TIME'), Date.now() + this.publishTimeoutMs);
-      const rtt = performance.now() - sent;
-      if (!Array.isArray(reply)) return;
-      const redisNow = Number(reply[0]) * 1000 + Number(reply[1]) / 1000 + rtt / 2;
-      const offset = Math.round(this.now() - redisNow);
-      const wasOff = this.s.clockOffsetMs !== null && Math.abs(this.s.clockOffsetMs) > CLOCK_TOLERANCE_MS;
-      this.s.clockOffsetMs = offset;
-      if (Math.abs(offset) > CLOCK_TOLERANCE_MS && !wasOff) {
-        this.log.warn({ offsetMs: offset, toleranceMs: CLOCK_TOLERANCE_MS }, 'cluster: this node\'s clock is off from Redis\'s by more than a second; fix NTP (tier ages do not depend on it, logs and lag figures do)');
-      }
-    } catch { /* measured again on the next reconnect or tick */ }
-  }
-
-  /** The stream and its identity must not be evicted: an allkeys-* policy may (detected, but every node then resets). */
-  private async checkEvictionPolicy(): Promise<void> {
-    try {
-      const reply = await withDeadline(this.writer.call('CONFIG', 'GET', 'maxmemory-policy'), Date.now() + this.publishTimeoutMs);
-      const policy = Array.isArray(reply) ? String(reply[1]) : '';
-      if (policy.startsWith('allkeys-')) {
-        this.log.error({ policy, stream: this.key }, 'purge bus: Redis may evict the purge stream (maxmemory-policy allkeys-*); use noeviction or a volatile-* policy, or a Redis of its own for the shared tier (cluster.sharedCache.redis)');
-      }
-    } catch { /* CONFIG may be disabled (managed Redis): nothing to check */ }
+    await updateClockOffset(this.writer, this.now, this.publishTimeoutMs, this.s, this.log);
   }
 
   private trimByAge(): void {
@@ -454,90 +401,3 @@ class RedisPurgeBus implements PurgeBus {
   }
 }
 
-// ---------------------------------------------------------------- small helpers
-
-function headOf(info: StreamInfo | null): Cursor {
-  return info === null ? { id: '0-0', offset: 0 } : { id: info.lastGeneratedId, offset: info.entriesAdded };
-}
-
-/** XINFO STREAM, with "no such key" as null. */
-async function readStreamInfo(reply: Promise<unknown>): Promise<StreamInfo | null> {
-  try {
-    return parseStreamInfo(await reply);
-  } catch (err) {
-    if (err instanceof Error && /no such key/i.test(err.message)) return null;
-    throw err;
-  }
-}
-
-
-function waitReady(conn: Redis, deadline: number, signal: AbortSignal): Promise<boolean> {
-  if (conn.status === 'ready') return Promise.resolve(true);
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const finish = (isReady: boolean): void => {
-      conn.off('ready', onReady);
-      signal.removeEventListener('abort', onAbort);
-      if (timer) clearTimeout(timer);
-      resolve(isReady);
-    };
-    const onReady = (): void => finish(true);
-    const onAbort = (): void => finish(false);
-    const timer = Number.isFinite(deadline) ? setTimeout(() => finish(false), Math.max(0, deadline - Date.now())) : undefined;
-    conn.once('ready', onReady);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** No reply from Redis in time: the command may still have been executed. */
-class StallError extends Error {}
-
-/** Resolves once the connection has closed (or at once if it is not up), or on abort. */
-function waitClosed(conn: Redis, signal: AbortSignal): Promise<void> {
-  if (conn.status !== 'ready' || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      conn.off('close', done);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    conn.once('close', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-function withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
-  p.catch(() => {}); // a late rejection after the deadline must not become unhandled
-  const ms = Math.max(0, deadline - Date.now());
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StallError(`no reply within ${ms} ms`)), ms).unref(); // sockets keep us alive
-  });
-  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
-}
-
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T | typeof ABORTED> {
-  p.catch(() => {});
-  if (signal.aborted) return Promise.resolve(ABORTED);
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => resolve(ABORTED);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
