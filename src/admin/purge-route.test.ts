@@ -9,7 +9,7 @@ import { admitAdminRequest } from './admit.js';
 import { sendApiSuccess } from './reply.js';
 import { ERROR_CODES } from '../purge/api-errors.js';
 import type { PurgeRequest } from '../purge/request.js';
-import { RedisTierError } from '../storage/redis-tier.js';
+import { RedisTierError } from '../storage/redis-tier-error.js';
 
 const MiB = 1024 * 1024;
 const TOKEN = 'shop-token-123';

@@ -18,15 +18,19 @@
 //   l:<key>                 fetch lock (SET NX PX, token-checked release)
 // Index keys carry a TTL at least the longest of their variants', so nothing but the generations outlives its data.
 import { backoff } from '../cluster/backoff.js';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { headersOfSelector, hostName, pathMember, preflightObjectKey, primaryKey, selectorOf, zoneIdOf, zoneScoped, type HeaderValues } from '../cache/key.js';
+import { headersOfSelector, hostName, pathMember, preflightObjectKey, primaryKey, selectorOf, zoneScoped, type HeaderValues } from '../cache/key.js';
 import { preciseAge } from '../cache/policy/freshness.js';
 import type { Freshness } from '../cache/policy/types.js';
 import type { AsyncStore, PurgeTarget, StoredEntry, VariantInput } from './store.js';
 import { sharedCacheOf, type Config } from '../config/schema.js';
 import { normalizeVaryValue } from '../cache/policy/vary.js';
-import { LUA_GET, LUA_PURGE, LUA_PUT, LUA_RELEASE, type Arg, type TierCommands } from './redis-tier-lua.js';
+import { LUA_GET, LUA_PURGE, LUA_PUT, LUA_RELEASE, type TierCommands } from './redis-tier-lua.js';
+import { checkBound, waitReady, withBound, type Bound } from './redis-tier-bound.js';
+import { decodeEntry, encodeMeta, groupsOf, parseMeta, variantId, type Meta } from './redis-tier-entry.js';
+import { RedisTierError } from './redis-tier-error.js';
+import { fenceKeepMs, purgeArgs } from './redis-tier-purge.js';
 
 export interface RedisTierOptions {
   url: string;
@@ -76,20 +80,10 @@ export interface TierState {
   fenced: number;
 }
 
-export type RedisTierErrorCode = 'TIER_UNAVAILABLE' | 'TIER_TIMEOUT' | 'TIER_CORRUPT' | 'TIER_REFUSED';
-
-export class RedisTierError extends Error {
-  constructor(readonly code: RedisTierErrorCode, message: string) { super(message); this.name = 'RedisTierError'; }
-}
-
 const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
 const TTL_MARGIN_S = 5;
 const MIN_TTL_S = 10;
 const DEFAULT_MAX_TTL_S = 24 * 3600;
-/** Fences outlive the longest variant TTL by this much. */
-const FENCE_MARGIN_MS = 10 * 60_000;
-/** Clock differences below this are measurement noise (ages are whole seconds): entries are not shifted for them. */
-const SHIFT_NOISE_MS = 100;
 const BODY_BYTES_PER_MS = 32 * 1024; // the time bound grows with the body moved (an 8 MiB body gets 256 ms more)
 const POLL_MIN_MS = 20;
 const POLL_MAX_MS = 100;
@@ -109,11 +103,6 @@ export function tierTtlMs(f: Freshness, now: number, maxTtlSeconds = DEFAULT_MAX
   const staleWindow = f.noStaleServing ? 0 : Math.max(f.staleWhileRevalidate, f.staleIfError);
   const seconds = Math.max(remaining + staleWindow, 0) + TTL_MARGIN_S;
   return Math.round(Math.min(Math.max(seconds, MIN_TTL_S), Math.max(maxTtlSeconds, MIN_TTL_S)) * 1000);
-}
-
-interface Meta {
-  objectKey: string; status: number; headers: [string, string][]; freshness: Freshness; tags: string[];
-  selector: string; keyNames: string[]; storedAt: number;
 }
 
 type Lookup = { entry?: StoredEntry; fence: TierFence } | 'error';
@@ -240,14 +229,10 @@ class RedisSharedTier implements RedisTier {
       }
       checkBound(bound);
       const now = this.#clock.now();
-      const meta: Meta = {
-        objectKey: input.objectKey, status: input.status, headers: input.headers, freshness: input.freshness, tags: [...input.tags],
-        selector: input.selector, keyNames: [...input.keyNames], storedAt: input.storedAt ?? now,
-      };
       const stored = await this.#cmd.tierPut(
         this.#p, vid, input.objectKey, input.zoneId, input.host, member,
         zoneScoped(input.zoneId, hostName(input.host)), input.tags.filter((t) => t !== '' && !t.includes('\n')).join('\n'),
-        JSON.stringify(meta), input.body, input.soft ? '1' : '0', tierTtlMs(input.freshness, now, this.#maxTtlS),
+        encodeMeta(input, now), input.body, input.soft ? '1' : '0', tierTtlMs(input.freshness, now, this.#maxTtlS),
         JSON.stringify({ k: input.keyNames, t: now, s: input.body.length }), fence ?? -1, now, ...superseded,
       );
       if (Number(stored) === 1) return true;
@@ -340,62 +325,20 @@ class RedisSharedTier implements RedisTier {
           throw err;
         }
         if (m.objectKey !== objectKey || m.selector !== selector) continue; // a variant id collision: not ours
-        // The storing node's times, moved onto this node's clock by how long Redis says the entry has been there:
-        // ages do not depend on the storing node's clock.
-        let shift = this.#clock.now() - Number(elapsed.toString()) - Number(storedLocal.toString());
-        if (Math.abs(shift) < SHIFT_NOISE_MS || !Number.isFinite(shift)) shift = 0;
-        return {
-          fence,
-          entry: {
-            status: m.status, headers: m.headers, body, freshness: shift === 0 ? m.freshness : { ...m.freshness, responseTime: m.freshness.responseTime + shift },
-            tags: m.tags, selector: m.selector, keyNames: m.keyNames, forcedStale: stale.toString() === '1', storedAt: m.storedAt + shift,
-          },
-        };
+        return { fence, entry: decodeEntry(m, body, stale, elapsed, storedLocal, this.#clock.now()) };
       }
       return { fence };
     });
   }
 
   #fenceKeepMs(): number {
-    return this.#maxTtlS * 1000 + FENCE_MARGIN_MS;
+    return fenceKeepMs(this.#maxTtlS);
   }
 
   async #purge(target: PurgeTarget, soft: boolean, bound: Bound): Promise<number> {
-    const args = await this.#purgeArgs(target);
+    const args = await purgeArgs(target, (objectKey) => this.#redis.hgetall(this.#p + 'o:' + objectKey), this.#normalize);
     checkBound(bound);
     return Number(await this.#cmd.tierPurge(this.#p, this.#fenceKeepMs(), soft ? '1' : '0', ...args));
-  }
-
-  async #purgeArgs(target: PurgeTarget): Promise<Arg[]> {
-    const { zoneId } = target;
-    switch (target.kind) {
-      case 'everything': return ['everything', zoneId];
-      case 'tag': return ['tag', zoneId, target.tag];
-      case 'host': {
-        const host = target.host;
-        return hostName(host) !== host ? ['host', zoneId, zoneScoped(zoneId, hostName(host)), host] : ['host', zoneId, zoneScoped(zoneId, host), ''];
-      }
-      case 'prefix': {
-        const min = Buffer.from(`[${target.pathPrefix}`);
-        return ['prefix', zoneId, target.host, zoneScoped(zoneId, hostName(target.host)), min, Buffer.concat([min, Buffer.from([0xff])]), target.pathPrefix];
-      }
-      case 'object': {
-        const member = pathMember(target.path, target.query);
-        return ['objects', zoneId, target.host, zoneScoped(zoneId, hostName(target.host)), member, preflightObjectKey(member)];
-      }
-      case 'variant': {
-        // At most one variant per Vary group: the one a lookup with these headers selects (and its preflight answers).
-        const key = primaryKey(zoneId, target.host, target.path, target.query);
-        const vids: string[] = [];
-        for (const objectKey of [key, preflightObjectKey(key)]) {
-          for (const g of groupsOf(await this.#redis.hgetall(this.#p + 'o:' + objectKey))) {
-            const vid = variantId(objectKey, g.keyNames, selectorOf(g.keyNames, target.headers, this.#normalize));
-            if (g.vids.has(vid)) vids.push(vid);
-          }
-        }
-        return ['variant', key, preflightObjectKey(key), ...vids];
-      }
-    }
   }
 
   /** Runs one bounded operation: any error or timeout is counted and becomes `fallback` (a miss), or with `isStrict` a RedisTierError. */
@@ -441,80 +384,3 @@ class RedisSharedTier implements RedisTier {
   }
 }
 
-// ---------------------------------------------------------------- helpers
-
-/** An operation's time bound: `at` may move on once the size of the body it moves is known. */
-interface Bound { at: number }
-
-/** One Vary group of an object: its key names, when it was last stored into, and its variants (vid → body bytes). */
-interface Group { id: string; keyNames: string[]; t: number; vids: Map<string, number> }
-
-/** The distinct Vary groups of an object's variant list, most recently stored first (a lookup prefers the newest). */
-function groupsOf(fields: Record<string, string>): Group[] {
-  const byId = new Map<string, Group>();
-  for (const [vid, raw] of Object.entries(fields)) {
-    let v: { k?: unknown; t?: unknown; s?: unknown };
-    try { v = JSON.parse(raw) as typeof v; } catch { continue; }
-    if (!Array.isArray(v.k) || !v.k.every((n) => typeof n === 'string')) continue;
-    const id = JSON.stringify(v.k);
-    const t = typeof v.t === 'number' ? v.t : 0;
-    const size = typeof v.s === 'number' ? v.s : 0;
-    const g = byId.get(id);
-    if (g) { g.vids.set(vid, size); g.t = Math.max(g.t, t); } else byId.set(id, { id, keyNames: v.k as string[], t, vids: new Map([[vid, size]]) });
-  }
-  return [...byId.values()].sort((a, b) => b.t - a.t);
-}
-
-function variantId(objectKey: string, keyNames: readonly string[], selector: string): string {
-  return createHash('sha256').update(objectKey).update('\u0000\u0000').update(JSON.stringify(keyNames)).update('\u0000\u0000')
-    .update(selector).digest('base64url').slice(0, 32);
-}
-
-/** The request header values a selector was made from (to find the same request's variant in another Vary group). */
-
-function parseMeta(buf: Buffer): Meta {
-  let m: Partial<Meta>;
-  try { m = JSON.parse(buf.toString('utf8')) as Partial<Meta>; } catch { throw new RedisTierError('TIER_CORRUPT', 'unreadable variant metadata'); }
-  if (typeof m.status !== 'number' || !Array.isArray(m.headers) || typeof m.freshness !== 'object' || m.freshness === null ||
-    !Array.isArray(m.tags) || typeof m.selector !== 'string' || !Array.isArray(m.keyNames) || typeof m.storedAt !== 'number' ||
-    typeof m.objectKey !== 'string') {
-    throw new RedisTierError('TIER_CORRUPT', 'incomplete variant metadata');
-  }
-  return m as Meta;
-}
-
-
-function checkBound(bound: Bound): void {
-  if (Date.now() >= bound.at) throw new RedisTierError('TIER_TIMEOUT', 'operation bound reached');
-}
-
-function waitReady(conn: Redis, deadline: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const finish = (isReady: boolean): void => {
-      conn.off('ready', onReady);
-      conn.off('error', onFail);
-      clearTimeout(timer);
-      resolve(isReady);
-    };
-    const onReady = (): void => finish(true);
-    const onFail = (): void => finish(false);
-    const timer = setTimeout(onFail, Math.max(0, deadline - Date.now()));
-    conn.once('ready', onReady);
-    conn.once('error', onFail);
-  });
-}
-
-/** Rejects with TIER_TIMEOUT once `bound.at` has passed (it may move on while `p` runs). */
-function withBound<T>(p: Promise<T>, bound: Bound): Promise<T> {
-  p.catch(() => {}); // a late rejection after the bound must not become unhandled
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    const check = (): void => {
-      const left = bound.at - Date.now();
-      if (left > 0) { timer = setTimeout(check, left); timer.unref(); return; }
-      reject(new RedisTierError('TIER_TIMEOUT', 'no reply in time'));
-    };
-    check();
-  });
-  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
-}
