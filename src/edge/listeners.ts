@@ -33,7 +33,8 @@ export interface ListenerTargets {
   limits: Limits;
 }
 
-function listenOn(server: NetServer, host: string, port: number): Promise<AddressInfo> {
+/** Listens on HOST:PORT and resolves with the bound address (rejects on a listen error such as EADDRINUSE). */
+export function listenOn(server: NetServer, host: string, port: number): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once('error', onError);

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createEdgeListener } from './listener.js';
 import { createH2Server, type EdgeH2Server } from './h2-listener.js';
-import { createPublicListener, directListener, type PublicListener } from './listeners.js';
+import { createPublicListener, directListener, listenOn, type PublicListener } from './listeners.js';
 import { keyedHost } from '../cache/key.js';
 import { Counter } from 'prom-client';
 import type { ReloadProblem } from '../tls/certificates.js';
@@ -69,16 +69,7 @@ export interface StartOptions {
   store?: CacheStore;
 }
 
-export function listen(server: Server, host: string, port: number): Promise<AddressInfo> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    server.once('error', onError);
-    server.listen({ host, port }, () => {
-      server.off('error', onError);
-      resolve(server.address() as AddressInfo);
-    });
-  });
-}
+export { listenOn as listen } from './listeners.js';
 
 export async function startEdge(config: Config, opts: StartOptions = {}): Promise<RunningEdge> {
   const logger = opts.logger ?? createLogger(config.logLevel);
@@ -187,7 +178,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
         if (directAt === -1) edgeServer.emit('listening');
         edge = listeners[0]!.address();
       }
-      if (adminServer && !admin) admin = await listen(adminServer, config.admin.listen.host, config.admin.listen.port);
+      if (adminServer && !admin) admin = await listenOn(adminServer, config.admin.listen.host, config.admin.listen.port);
       return edge!;
     } catch (err) {
       return fail(err);
