@@ -1,7 +1,7 @@
 // edgecache dashboard: sign-in, tabs, polling the history, and the overview (tiles, charts, per-source and per-zone tables).
 import { drawChart } from './chart.js';
 import {
-  STATUSES, count, gauge, perSecond, keysFor, read, totals, requestHitRatio, byteHitRatio,
+  STATUSES, count, gauge, perSecond, keysFor, read, totals, requestHitRatio, byteHitRatio, requestKey, servedBytes,
   formatBytes, formatNumber, formatPercent,
 } from './figures.js';
 import { setupTools, refreshProblems } from './tools.js';
@@ -130,10 +130,10 @@ function renderOverview() {
   const NZ = 'not counted per zone';
   const objects = last && !zoned ? gauge(last, source, 'objects') : null;
   $('tiles').replaceChildren(
-    tile('Requests/s', zoned ? '–' : formatNumber(perS(now?.requests ?? 0)), zoned ? NZ : `${formatNumber(hour.requests)} in the last hour`),
-    tile('Hit ratio (requests)', zoned ? '–' : formatPercent(now && requestHitRatio(now)), zoned ? NZ : `hour: ${formatPercent(requestHitRatio(hour))}`),
-    tile('Hit ratio (bytes)', zoned ? '–' : formatPercent(now && byteHitRatio(now)), zoned ? NZ : `hour: ${formatPercent(byteHitRatio(hour))}`),
-    tile('Served/s', zoned ? '–' : formatBytes(perS(now?.served ?? 0)), zoned ? NZ : `${formatBytes(hour.served)} in the last hour`),
+    tile('Requests/s', formatNumber(perS(now?.requests ?? 0)), `${formatNumber(hour.requests)} in the last hour`),
+    tile('Hit ratio (requests)', formatPercent(now && requestHitRatio(now)), `hour: ${formatPercent(requestHitRatio(hour))}`),
+    tile('Hit ratio (bytes)', formatPercent(now && byteHitRatio(now)), `hour: ${formatPercent(byteHitRatio(hour))}${zoned ? ' (bodies)' : ''}`),
+    tile('Served/s', formatBytes(perS(now?.served ?? 0)), `${formatBytes(hour.served)} in the last hour${zoned ? ' (bodies)' : ''}`),
     tile('Fetched/s', formatBytes(perS(now?.fetched ?? 0)), `${formatBytes(hour.fetched)} from origins in the hour`),
     tile('Origin fetches/s', formatNumber(perS(now?.fetches ?? 0)), `${formatNumber(hour.fetches)} in the last hour`),
     tile('Origin errors', formatNumber(hour.errors), `last hour; now ${formatNumber(perS(now?.errors ?? 0))}/s`),
@@ -149,14 +149,14 @@ function renderOverview() {
   const rate = (fn) => all.map((s) => perSecond(s, fn(s)));
   const used = STATUSES.filter((st) => hour.byStatus[st] > 0);
   drawChart($('chart-requests'), times, (used.length ? used : ['HIT', 'MISS']).map((st) => ({
-    label: st, colour: STATUSES.indexOf(st), values: rate((s) => count(s, source, `requests:${st}`)),
-  })), { format: formatNumber, note: zoned ? 'Requests are counted for all zones together' : undefined });
+    label: st, colour: STATUSES.indexOf(st), values: rate((s) => count(s, source, requestKey(zone, st))),
+  })), { format: formatNumber });
   drawChart($('chart-ratio'), times, [
-    { label: 'requests', colour: 0, values: all.map((s) => { const t = totals([s], source, ''); const r = requestHitRatio(t); return r === null ? null : r * 100; }) },
-    { label: 'bytes', colour: 5, values: all.map((s) => { const t = totals([s], source, ''); const r = byteHitRatio(t); return r === null ? null : r * 100; }) },
-  ], { format: (v) => `${Math.round(v)}%`, max: 100, note: zoned ? 'Hit ratios are counted for all zones together' : undefined });
+    { label: 'requests', colour: 0, values: all.map((s) => { const t = totals([s], source, zone); const r = requestHitRatio(t); return r === null ? null : r * 100; }) },
+    { label: 'bytes', colour: 5, values: all.map((s) => { const t = totals([s], source, zone); const r = byteHitRatio(t); return r === null ? null : r * 100; }) },
+  ], { format: (v) => `${Math.round(v)}%`, max: 100, note: zoned ? 'Bytes of a zone: bodies from its cache and from its origins' : undefined });
   drawChart($('chart-bytes'), times, [
-    ...(zoned ? [] : [{ label: 'served', colour: 5, values: rate((s) => count(s, source, 'bytes_served')) }]),
+    { label: 'served', colour: 5, values: rate((s) => servedBytes(s, source, zone)) },
     { label: 'fetched', colour: 1, values: rate((s) => read(s, source, k.fetchedBytes)) },
   ], { format: (v) => `${formatBytes(v)}/s` });
   drawChart($('chart-origin'), times, [

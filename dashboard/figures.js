@@ -45,6 +45,18 @@ export function keysFor(zone) {
   return { fetches: [`${p}origin_fetches`, false], errors: [`${p}origin_errors`, false], fetchedBytes: [`${p}origin_bytes`, false], purges: [`${p}purges`, false], purgedVariants: [`${p}purged_variants`, false] };
 }
 
+/** A request-status counter's name: node-wide, or a zone's own. */
+export const requestKey = (zone, st) => (zone ? `zone:${zone}:requests:${st}` : `requests:${st}`);
+
+/**
+ * Bytes served in one sample. Node-wide: bytes written to client sockets. For a zone: body bytes answered from its cache
+ * plus body bytes fetched from its origins (a zone's share of a socket cannot be told apart).
+ */
+export function servedBytes(sample, source, zone) {
+  if (!zone) return count(sample, source, 'bytes_served');
+  return count(sample, source, `zone:${zone}:cache_bytes`) + count(sample, source, `zone:${zone}:origin_bytes`);
+}
+
 export function read(sample, source, [key, isPrefix]) {
   return isPrefix ? countPrefix(sample, source, key) : count(sample, source, key);
 }
@@ -56,13 +68,13 @@ export function totals(samples, source, zone) {
   for (const s of samples) {
     out.ms += s.dt;
     for (const st of STATUSES) {
-      const n = count(s, source, `requests:${st}`);
+      const n = count(s, source, requestKey(zone, st));
       out.byStatus[st] = (out.byStatus[st] ?? 0) + n;
       out.requests += n;
       if (st !== 'NONE') out.counted += n;
       if (FROM_CACHE.includes(st)) out.fromCache += n;
     }
-    out.served += count(s, source, 'bytes_served');
+    out.served += servedBytes(s, source, zone);
     out.fetched += read(s, source, k.fetchedBytes);
     out.fetches += read(s, source, k.fetches);
     out.errors += read(s, source, k.errors);

@@ -132,6 +132,11 @@ test('history counts every request once, bytes both ways, refusals; a zone-scope
   assert.ok(total(samples, 'zone:shop:origin_bytes') > 1000 && total(samples, 'zone:shop:origin_bytes') < 3000, 'one body came from the shop origin');
   const last = samples.at(-1)!.sources['local']!;
   assert.deepEqual([last.g['objects'], last.g['variants']], [2, 2]);
+  // Per zone: answers by cache status (the origin failure counts for its zone) and body bytes answered from the cache.
+  assert.deepEqual([total(samples, 'zone:shop:requests:HIT'), total(samples, 'zone:shop:requests:MISS'), total(samples, 'zone:shop:requests:NONE')], [4, 1, 1]);
+  assert.deepEqual([total(samples, 'zone:blog:requests:HIT'), total(samples, 'zone:blog:requests:MISS')], [0, 1]);
+  assert.equal(total(samples, 'zone:shop:cache_bytes'), 4 * 1000, 'four 1000-byte bodies from the cache');
+  assert.equal(total(samples, 'zone:blog:cache_bytes'), 0);
 
   const scoped = await history(edge.adminBase, SHOP_TOKEN);
   const keys = new Set(scoped.flatMap((s) => Object.values(s.sources).flatMap((src) => [...Object.keys(src.c), ...Object.keys(src.g)])));

@@ -15,7 +15,7 @@ export interface Answers {
   /** Edge fields in one array of its final size: Age (from cache), cf-cache-status, Cache-Status, the zone's CORS fields. */
   edgeFields(req: IncomingMessage, zone: ZoneRuntime, kind: AnswerKind, cacheStatus: string, age?: string): string[];
   /** Counts one answer (and notes its status for the access log). */
-  done(res: ServerResponse, kind: AnswerKind): void;
+  done(res: ServerResponse, kind: AnswerKind, zone?: ZoneRuntime): void;
   /** The cache hit (the hot path): Age and ttl from the lookup, the Cache-Status string made once per ttl. */
   hit(req: IncomingMessage, res: ServerResponse, zone: ZoneRuntime, v: StoredVariant, age: number, ttl: number): void;
   /** A stored variant with its current Age (RFC 9111 §4.2.3, §5.1), answered as `kind`. */
@@ -23,9 +23,9 @@ export interface Answers {
   /** An origin answer written through to the client, uncached (a throw on an invalid field becomes a 502). */
   relay(req: IncomingMessage, res: ServerResponse, key: EdgeKey, o: Relayed, kind: AnswerKind, own: CacheStatusParts): void;
   /** The origin failed: 502/504 with the error code in Cache-Status (or a started answer is cut off). */
-  originFailed(res: ServerResponse, err: unknown): void;
+  originFailed(res: ServerResponse, err: unknown, zone?: ZoneRuntime): void;
   /** RFC 9111 §5.2.1.7: only-if-cached with nothing usable stored → 504. */
-  onlyIfCached(res: ServerResponse): void;
+  onlyIfCached(res: ServerResponse, zone?: ZoneRuntime): void;
   /** Edge-owned CORS: the edge answers preflights itself, origin up or down. */
   preflight(req: IncomingMessage, res: ServerResponse, zone: ZoneRuntime): void;
   /** A bug on the request path answers 500 (or closes a started answer) and is logged; it never takes the process down. */
@@ -38,15 +38,21 @@ export interface Relayed { status: number; fields: [string, string][]; body: Rea
 // The Cache-Status values that never change, made once.
 const ONLY_IF_CACHED_STATUS = answerStatus('only-if-cached');
 const PREFLIGHT_STATUS = answerStatus('preflight');
+/** The cf-cache-status values of answers taken from the cache (what a zone's cache bytes count). */
+const FROM_CACHE: ReadonlySet<string> = new Set(['HIT', 'STALE', 'UPDATING', 'REVALIDATED']);
 
 export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
   const { metrics, logger, clock } = ctx;
   const logAccess = logger.isLevelEnabled('info');
 
-  const done = (res: ServerResponse, kind: AnswerKind): void => {
+  const done = (res: ServerResponse, kind: AnswerKind, zone?: ZoneRuntime): void => {
     const cf = ANSWER_STATUS[kind].cf;
     if (logAccess) (res as ServerResponse & { cacheStatus?: string }).cacheStatus = cf;
     metrics.countRequest(cf);
+    if (zone !== undefined) {
+      const t = zone.tally.requests;
+      t.set(cf, (t.get(cf) ?? 0) + 1);
+    }
   };
 
   /**
@@ -71,13 +77,13 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
     else sendText(res, 500, 'edgecache: internal error');
   };
 
-  const originFailed = (res: ServerResponse, err: unknown): void => {
+  const originFailed = (res: ServerResponse, err: unknown, zone?: ZoneRuntime): void => {
     const e = err instanceof OriginError ? err : classifyOriginError(err);
     // The edge's own bug on the fetch path: not the origin's fault, so not a 502 that blames it.
     if (e.code === 'ORIGIN_INTERNAL') { internalError(res, e.cause ?? e); return; }
     if (res.headersSent) { res.destroy(); return; }
     sendText(res, e.status, `edgecache: ${e.message}`, ['cache-status', answerStatus('origin-error', { detail: e.code.toLowerCase() })]);
-    done(res, 'origin-error');
+    done(res, 'origin-error', zone);
   };
 
   return {
@@ -85,29 +91,31 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
     done,
     originFailed,
     hit(req, res, zone, v, age, ttl) {
-      serveComplete(req, res, v, edgeFields(req, zone, 'hit', hitStatus(ttl), String(age)));
-      done(res, 'hit');
+      zone.tally.cacheBytes += serveComplete(req, res, v, edgeFields(req, zone, 'hit', hitStatus(ttl), String(age)));
+      done(res, 'hit', zone);
     },
     stored(req, res, zone, v, kind, own) {
-      serveComplete(req, res, v, edgeFields(req, zone, kind, answerStatus(kind, own), String(currentAge(v.freshness, clock.now()))));
-      done(res, kind);
+      const sent = serveComplete(req, res, v, edgeFields(req, zone, kind, answerStatus(kind, own), String(currentAge(v.freshness, clock.now()))));
+      // Bytes of answers taken from the cache (a miss served from its fresh fill was fetched, and is counted there).
+      if (FROM_CACHE.has(ANSWER_STATUS[kind].cf)) zone.tally.cacheBytes += sent;
+      done(res, kind, zone);
     },
     relay(req, res, key, o, kind, own) {
       try {
         res.writeHead(o.status, flatFields(o.fields, edgeFields(req, key.zone, kind, answerStatus(kind, own))));
       } catch {
         discard(o.body);
-        originFailed(res, new OriginError('ORIGIN_BAD_RESPONSE', 'origin sent an invalid response field'));
+        originFailed(res, new OriginError('ORIGIN_BAD_RESPONSE', 'origin sent an invalid response field'), key.zone);
         return;
       }
       // A HEAD sent on as GET (a cache fetch) has a body to drop; one the origin saw as HEAD has none to wait for.
       if (req.method === 'HEAD') { if (o.bodyless) o.body.resume(); else discard(o.body); res.end(); }
       else pipeline(o.body, res, () => {});
-      done(res, kind);
+      done(res, kind, key.zone);
     },
-    onlyIfCached(res) {
+    onlyIfCached(res, zone) {
       sendText(res, 504, 'edgecache: only-if-cached and no usable stored response', ['cache-status', ONLY_IF_CACHED_STATUS]);
-      done(res, 'only-if-cached');
+      done(res, 'only-if-cached', zone);
     },
     preflight(req, res, zone) {
       const rm = req.headers['access-control-request-method'];
@@ -117,7 +125,7 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
       for (const [n, v] of answer.headers) flat.push(n, v);
       res.writeHead(answer.status, flat);
       res.end();
-      done(res, 'preflight');
+      done(res, 'preflight', zone);
     },
     internalError,
   };

@@ -85,7 +85,7 @@ export function createHandler(context: EdgeContext): (req: IncomingMessage, res:
       case 'miss':
         miss.fetchAndServe(req, res, key, { staleIfError: false, fwd: outcome.fwd }).catch((err) => answers.internalError(res, err));
         return;
-      case 'only-if-cached': return answers.onlyIfCached(res);
+      case 'only-if-cached': return answers.onlyIfCached(res, key.zone);
     }
   };
 }

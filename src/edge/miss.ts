@@ -12,6 +12,7 @@ import { answerConditionals, flatFields, hasConditionals, sendText, serveComplet
 import { discard, relayInterim, type Answers } from './answers.js';
 import { forwardFields, type Diagnose } from './origin-fields.js';
 import type { Pass } from './pass.js';
+import type { ZoneRuntime } from './zones.js';
 import type { EdgeContext, EdgeKey } from './context.js';
 
 /** A fetch for the cache: `stale` is the stored variant being revalidated (absent on a miss). */
@@ -78,7 +79,7 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
       const code = classifyOriginError(err).code;
       const why = stale && staleOnError(stale, staleIfError, { disconnected: code === 'ORIGIN_UNREACHABLE' || code === 'ORIGIN_TIMEOUT' });
       if (stale && why) return answers.stored(req, res, key.zone, stale, 'stale', { detail: why });
-      return answers.originFailed(res, err);
+      return answers.originFailed(res, err, key.zone);
     }
     if (!collapsed && flight.originHeaders) diagnose(req, key, flight.originHeaders);
     if (res.destroyed) {
@@ -124,7 +125,7 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
   async function fetchAlone(req: IncomingMessage, res: ServerResponse, key: EdgeKey, fwd: FwdReason): Promise<void> {
     const flight = startFlight(req, key, undefined, undefined, res);
     let head: FlightHead;
-    try { head = await flight.head; } catch (err) { return answers.originFailed(res, err); }
+    try { head = await flight.head; } catch (err) { return answers.originFailed(res, err, key.zone); }
     if (flight.originHeaders) diagnose(req, key, flight.originHeaders);
     if (head.kind === 'shared') return streamOrWait(req, res, key, flight, head, 'miss', { fwd, fwdStatus: head.status });
     if (head.kind === 'private') return answers.relay(req, res, key, head, notStoredKind(head.reason), { fwd, fwdStatus: head.status, detail: head.reason });
@@ -141,15 +142,15 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
    * cache ignore Range, but a 200 of an unbounded body would be worse for the client).
    */
   function streamOrWait(req: IncomingMessage, res: ServerResponse, key: EdgeKey, flight: Flight, head: SharedHead, kind: AnswerKind, own: CacheStatusParts): void {
-    if (flight.body.failed) return answers.originFailed(res, flight.body.failed);
+    if (flight.body.failed) return answers.originFailed(res, flight.body.failed, key.zone);
     // Cache-Status says `stored` only when the head going out now can know it (RFC 9211 §2.5): see Flight.mayStore.
     const edgeNow = (): string[] => answers.edgeFields(req, key.zone, kind, answerStatus(kind, { ...own, stored: flight.body.mayStore }));
     const h = req.headers;
     if (hasConditionals(h) && answerConditionals(req, res, head.status, fieldMapOf(head.fields), edgeNow())) {
-      answers.done(res, kind);
+      answers.done(res, kind, key.zone);
       return;
     }
-    if (req.method === 'GET' && h.range === undefined) return stream(res, flight, head, kind, edgeNow);
+    if (req.method === 'GET' && h.range === undefined) return stream(res, key.zone, flight, head, kind, edgeNow);
     const w: Waiter = {
       complete: (stored, body) => {
         if (res.destroyed) return;
@@ -158,7 +159,7 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
           status: head.status, flatHeaders: flatFields(withLength(head.fields, body.length, head.status), []), fieldMap: fieldMapOf(head.fields), body,
         };
         serveComplete(req, res, s, answers.edgeFields(req, key.zone, kind, status, stored ? String(currentAge(stored.freshness, env.clock.now())) : undefined));
-        answers.done(res, kind);
+        answers.done(res, kind, key.zone);
       },
       tooLarge: () => {
         if (res.destroyed) return;
@@ -166,16 +167,16 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
         if (req.method !== 'HEAD') return pass(req, res, key, 'dynamic', own.fwd ?? 'miss', 'too-large');
         res.writeHead(head.status, flatFields(head.fields, answers.edgeFields(req, key.zone, 'dynamic', answerStatus('dynamic', parts))));
         res.end();
-        answers.done(res, 'dynamic');
+        answers.done(res, 'dynamic', key.zone);
       },
-      fail: (err) => answers.originFailed(res, err),
+      fail: (err) => answers.originFailed(res, err, key.zone),
     };
     res.on('close', () => flight.body.unwait(w));
     flight.body.wait(w);
   }
 
   /** Streams the shared body to one client with backpressure; the head goes out with the first body bytes. */
-  function stream(res: ServerResponse, flight: Flight, head: SharedHead, kind: AnswerKind, edgeNow: () => string[]): void {
+  function stream(res: ServerResponse, zone: ZoneRuntime, flight: Flight, head: SharedHead, kind: AnswerKind, edgeNow: () => string[]): void {
     // An origin that fails before any byte arrives gets an error answer, never a head followed by a bare close.
     let started = false;
     const start = (): void => {
@@ -204,11 +205,11 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
       },
       onDrain: (fn) => { if (held) drained = fn; else res.once('drain', fn); },
       end: () => { start(); res.end(); },
-      fail: (err) => { if (started) res.destroy(); else answers.originFailed(res, err); },
+      fail: (err) => { if (started) res.destroy(); else answers.originFailed(res, err, zone); },
     };
     res.on('close', () => flight.body.unsubscribe(sink));
     flight.body.subscribe(sink);
-    answers.done(res, kind);
+    answers.done(res, kind, zone);
   }
 
   return { fetchAndServe: (req, res, key, plan) => fetchAndServe(req, res, key, plan), revalidateInBackground };

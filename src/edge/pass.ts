@@ -35,7 +35,7 @@ export function createPass(ctx: EdgeContext, store: CacheStore, answers: Answers
         kind, { fwd, fwdStatus: o.status, detail });
     }, (err) => {
       metrics.originErrors.inc({ code: classifyOriginError(err).code });
-      answers.originFailed(res, err);
+      answers.originFailed(res, err, key.zone);
     });
   };
 }

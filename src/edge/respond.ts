@@ -20,10 +20,11 @@ export function hasConditionals(h: IncomingMessage['headers']): boolean {
  * Serves a complete response with edge fields appended (`extra` is a flat [name, value, ...] list).
  * Client conditionals (RFC 9110 §13.2.2) and Range (RFC 9110 §14) are answered here, never forwarded.
  */
-export function serveComplete(req: IncomingMessage, res: ServerResponse, s: Servable, extra: string[]): void {
+/** Writes a stored answer (a 304/412, a range, or the whole body) and returns how many body bytes it sent. */
+export function serveComplete(req: IncomingMessage, res: ServerResponse, s: Servable, extra: string[]): number {
   const h = req.headers;
   const method = req.method!;
-  if (hasConditionals(h) && answerConditionals(req, res, s.status, s.fieldMap, extra)) return;
+  if (hasConditionals(h) && answerConditionals(req, res, s.status, s.fieldMap, extra)) return 0;
   if (h.range !== undefined && (method === 'GET' || method === 'HEAD')) {
     const r = answerRange(method, h, { status: s.status, headers: s.fieldMap, body: s.body });
     if (r.kind !== 'full') {
@@ -34,13 +35,15 @@ export function serveComplete(req: IncomingMessage, res: ServerResponse, s: Serv
       }
       for (const [n, v] of r.headers) flat.push(n, v);
       res.writeHead(r.status, flat.concat(extra));
-      res.end(method === 'HEAD' || r.kind !== 'partial' ? undefined : r.body);
-      return;
+      const sent = method === 'HEAD' || r.kind !== 'partial' ? undefined : r.body;
+      res.end(sent);
+      return sent === undefined ? 0 : sent.length;
     }
   }
   res.writeHead(s.status, joinFields(s.flatHeaders, extra));
-  if (method === 'HEAD') res.end();
-  else res.end(s.body);
+  if (method === 'HEAD') { res.end(); return 0; }
+  res.end(s.body);
+  return s.body.length;
 }
 
 /**

@@ -10,6 +10,12 @@ import { responseFields } from '../http/headers.js';
 import { compilePeers, type PeerMatcher } from '../http/trusted-peers.js';
 
 /** A zone ready to serve: its key rules plus the origin pool, forwarding settings and CORS. */
+/** Counted per answer with one Map update (and one add for answers from the cache): no per-request allocation. */
+export interface ZoneTally {
+  readonly requests: Map<string, number>;
+  cacheBytes: number;
+}
+
 export interface ZoneRuntime extends ZoneKeys {
   readonly origin: OriginClient;
   /** Client fields never forwarded: the zone's stripHeaders minus its key headers. */
@@ -18,6 +24,8 @@ export interface ZoneRuntime extends ZoneKeys {
   readonly trustedProxies: PeerMatcher;
   /** Forward client fields whose names contain '_' (off by default: CGI-style origins alias them to '-' names). */
   readonly forwardUnderscores: boolean;
+  /** This zone's answers by cf-cache-status and the body bytes it served from the cache (the dashboard's per-zone figures). */
+  readonly tally: ZoneTally;
   readonly policy: PolicyOptions;
   /** Edge-owned CORS, compiled once; undefined when the origin owns CORS. */
   readonly cors: CompiledCors | undefined;
@@ -57,6 +65,7 @@ export function compileZone(zone: Zone): ZoneRuntime {
     strip: new Set(zone.stripHeaders.filter((h) => !keys.keyHeaders.includes(h))),
     trustedProxies: compilePeers(zone.trustedProxies),
     forwardUnderscores: zone.forwardUnderscoreHeaders,
+    tally: { requests: new Map(), cacheBytes: 0 },
     policy: {
       ...DEFAULT_POLICY_OPTIONS,
       defaultTtl: zone.defaultTtl,

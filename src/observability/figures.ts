@@ -55,6 +55,10 @@ export function createFigureSource(opts: FigureSourceOptions): FigureSource {
       await addLabelled(counters, 'cors', metrics.corsDiagnostics, 'kind');
       await addLabelled(counters, 'store_errors', metrics.storeErrors);
       Object.assign(counters, traffic.refused(), origins.counters());
+      for (const z of opts.router.zones) {
+        for (const [status, n] of z.tally.requests) counters[`zone:${z.id}:requests:${status}`] = n;
+        counters[`zone:${z.id}:cache_bytes`] = z.tally.cacheBytes;
+      }
       for (const [id, p] of zonePurges) {
         counters[`zone:${id}:purges`] = p.purges;
         counters[`zone:${id}:purged_variants`] = p.variants;
