@@ -1,7 +1,7 @@
 // Tests for shared-cache storability (RFC 9111 §3) and the header fields left out of storage (§3.1).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decideStore, fieldsToStrip, refusalConcernsResource, UNDERSTOOD_STATUSES } from './storable.js';
+import { decideStore, fieldsToStrip, refusalConcernsResource, REQUEST_ERROR_HEAD_BYTES, UNDERSTOOD_STATUSES } from './storable.js';
 import { DEFAULT_POLICY_OPTIONS, type Headers, type PolicyOptions } from './types.js';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -54,15 +54,26 @@ test('RFC 9111 §3: any final status is stored with explicit freshness (suite st
   assert.equal(reason({ 'cache-control': 's-maxage=60' }, { status: 500 }), 'storable');
 });
 
-test('errors that describe the request (400, 408, 411, 413, 417, 431) are never stored unless the zone opts in (CPDoS)', () => {
+test('errors that describe the request (408, 411, 413, 417, 431) are never stored unless the zone opts in (CPDoS)', () => {
   const forever = { 'cache-control': 'public, max-age=31536000', date: at(0), 'last-modified': at(-86_400) };
-  for (const status of [400, 408, 411, 413, 417, 431]) {
+  for (const status of [408, 411, 413, 417, 431]) {
     assert.equal(reason(forever, { status }), 'request-error', String(status));
     assert.equal(reason({ 'cache-control': 's-maxage=600, must-understand' }, { status }), 'request-error', String(status));
     assert.equal(reason(forever, { status, opts: { ...DEFAULT_POLICY_OPTIONS, storeRequestErrors: true } }), 'storable', `${status} opted in`);
   }
   // What describes the resource stays storable: 414 (the URI is keyed), 404, 410, 401, 403.
   for (const status of [401, 403, 404, 410, 414]) assert.equal(reason(forever, { status }), 'storable', String(status));
+});
+
+test('a 400 is stored like any answer, unless the request head was larger than a typical origin accepts (CPDoS)', () => {
+  const fresh = { 'cache-control': 'max-age=600', date: at(0) };
+  const decide = (headers: Record<string, string>, opts = DEFAULT_POLICY_OPTIONS) =>
+    decideStore({ method: 'GET', headers }, { status: 400, headers: fresh }, T0, T0, opts);
+  assert.equal(decide({ host: 'a.example', 'user-agent': 'ua' }).storable, true, 'an ordinary request: RFC 9111 §4.2.2 applies');
+  const big = { host: 'a.example', 'x-big': 'x'.repeat(REQUEST_ERROR_HEAD_BYTES) };
+  assert.deepEqual(decide(big), { storable: false, reason: 'request-error' });
+  assert.equal(decide({ host: 'a.example', cookie: ['a='.padEnd(2100, 'x'), 'b='.padEnd(2100, 'y')] } as unknown as Record<string, string>).storable, false, 'repeated lines count');
+  assert.equal(decide(big, { ...DEFAULT_POLICY_OPTIONS, storeRequestErrors: true }).storable, true, 'opted in');
 });
 
 test('RFC 9111 §5.2.2.5: no-store (any case) prevents storing, even when fresh (suite cc-resp-no-store*)', () => {

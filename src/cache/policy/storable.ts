@@ -24,17 +24,35 @@ export type NotStorableReason =
   | 'no-freshness' | 'stale-no-validator' | 'no-cache-no-validator' | 'request-error';
 
 /**
- * Errors that describe the request rather than the resource: 400 Bad Request, 408 Request Timeout, 411 Length
- * Required, 413 Content Too Large, 417 Expectation Failed, 431 Request Header Fields Too Large (RFC 9110 §15.5).
- * They are never stored unless the zone opts in (`storeRequestErrors`): a client that makes the origin refuse its
- * request (an oversized or malformed field the edge does not key) would otherwise store that refusal for everyone
- * who asks for the URL, a cache-poisoned denial of service (CPDoS; Varnish does not store 400 either). RFC 9111 §3
- * lists when a cache MAY store, never when it must, so declining is always allowed. 414 URI Too Long stays
+ * Errors that only ever describe the request rather than the resource: 408 Request Timeout, 411 Length Required,
+ * 413 Content Too Large, 417 Expectation Failed, 431 Request Header Fields Too Large (RFC 9110 §15.5). They are never
+ * stored unless the zone opts in (`storeRequestErrors`): a client that makes the origin refuse its request would
+ * otherwise store that refusal for everyone who asks for the URL, a cache-poisoned denial of service (CPDoS). RFC 9111
+ * §3 lists when a cache MAY store, never when it must, so declining is always allowed. 414 URI Too Long stays
  * heuristically cacheable (§4.2.2): the URI is keyed and forwarded byte for byte, so a 414 describes the URL as the
  * cache names it, not something one client added.
  * https://www.rfc-editor.org/rfc/rfc9111#section-3 and https://www.rfc-editor.org/rfc/rfc9111#section-4.2.2
  */
-export const REQUEST_ERROR_STATUSES: ReadonlySet<number> = new Set([400, 408, 411, 413, 417, 431]);
+export const REQUEST_ERROR_STATUSES: ReadonlySet<number> = new Set([408, 411, 413, 417, 431]);
+
+/**
+ * A 400 Bad Request may describe the resource (an API's answer to its URL, cacheable like any other, RFC 9111 §4.2.2)
+ * or the one request that provoked it: the CPDoS shape is a request head larger than the origin accepts. So a 400 is
+ * not stored (unless the zone opts in) when the request's head exceeds what a typical origin accepts from browsers
+ * (4 KiB of fields: browsers send well under 2 KiB without cookies; origins refuse from 1-8 KiB per field).
+ */
+export const REQUEST_ERROR_HEAD_BYTES = 4096;
+
+/** The bytes of a request's fields as sent (`name: value` CRLF per line); counted only for a 400, never per request. */
+function headBytes(headers: Headers): number {
+  let n = 0;
+  for (const name of Object.keys(headers)) {
+    const v = headers[name];
+    if (typeof v === 'string') n += name.length + v.length + 4;
+    else if (Array.isArray(v)) for (const x of v) n += name.length + x.length + 4;
+  }
+  return n;
+}
 
 export type StoreDecision =
   | { storable: true; freshness: Freshness }
@@ -75,7 +93,9 @@ export function decideStore(
   if (res.status < 200) return notStorable('status-not-final');
   if (res.status === 304) return notStorable('not-modified');
   if (res.status === 206) return notStorable('partial');
-  if (REQUEST_ERROR_STATUSES.has(res.status) && opts.storeRequestErrors !== true) return notStorable('request-error');
+  if (opts.storeRequestErrors !== true && (REQUEST_ERROR_STATUSES.has(res.status) || (res.status === 400 && headBytes(req.headers) > REQUEST_ERROR_HEAD_BYTES))) {
+    return notStorable('request-error');
+  }
 
   const { directives } = selectResponseCacheControl(res.headers);
   // must-understand: store only if the status is understood, and then ignore no-store.
