@@ -128,7 +128,9 @@ function renderOverview() {
   const perS = (n) => (now && now.ms ? n / (now.ms / 1000) : null);
   const zoned = zone !== '';
   const NZ = 'not counted per zone';
-  const objects = last && !zoned ? gauge(last, source, 'objects') : null;
+  // A zone's store: its objects, variants and body bytes (once per variant: a body shared by variants counts for each).
+  const g = (name) => (zoned ? `zone:${zone}:${name === 'store_bytes' ? 'body_bytes' : name}` : name);
+  const objects = last ? gauge(last, source, g('objects')) : null;
   $('tiles').replaceChildren(
     tile('Requests/s', formatNumber(perS(now?.requests ?? 0)), `${formatNumber(hour.requests)} in the last hour`),
     tile('Hit ratio (requests)', formatPercent(now && requestHitRatio(now)), `hour: ${formatPercent(requestHitRatio(hour))}`),
@@ -137,9 +139,9 @@ function renderOverview() {
     tile('Fetched/s', formatBytes(perS(now?.fetched ?? 0)), `${formatBytes(hour.fetched)} from origins in the hour`),
     tile('Origin fetches/s', formatNumber(perS(now?.fetches ?? 0)), `${formatNumber(hour.fetches)} in the last hour`),
     tile('Origin errors', formatNumber(hour.errors), `last hour; now ${formatNumber(perS(now?.errors ?? 0))}/s`),
-    tile('Objects', zoned ? '–' : formatNumber(objects), zoned ? NZ : `${formatNumber(last ? gauge(last, source, 'variants') : null)} variants`),
-    tile('Stored bytes', zoned ? '–' : formatBytes(last ? gauge(last, source, 'store_bytes') : null), zoned ? NZ : `${formatNumber(last ? gauge(last, source, 'bodies') : null)} distinct bod${last && gauge(last, source, 'bodies') === 1 ? 'y' : 'ies'}`),
-    tile('Evictions', zoned ? '–' : formatNumber(hour.evictions), zoned ? NZ : 'last hour'),
+    tile('Objects', formatNumber(objects), `${formatNumber(last ? gauge(last, source, g('variants')) : null)} variants`),
+    tile('Stored bytes', formatBytes(last ? gauge(last, source, g('store_bytes')) : null), zoned ? 'bodies, once per variant' : `${formatNumber(last ? gauge(last, source, 'bodies') : null)} distinct bod${last && gauge(last, source, 'bodies') === 1 ? 'y' : 'ies'}`),
+    tile('Evictions', formatNumber(hour.evictions), 'last hour'),
     tile('Purges', formatNumber(hour.purges), `last hour; ${formatNumber(hour.purgedVariants)} variants`),
     tile('Refused requests', zoned ? '–' : formatNumber(hour.refused), zoned ? NZ : 'last hour (bad framing, limits)'),
   );
@@ -164,12 +166,12 @@ function renderOverview() {
     { label: 'errors', colour: 8, values: rate((s) => read(s, source, k.errors)) },
   ], { format: formatNumber });
   drawChart($('chart-store'), times, [
-    { label: 'objects', colour: 4, values: all.map((s) => gauge(s, source, 'objects')) },
-    { label: 'variants', colour: 3, values: all.map((s) => gauge(s, source, 'variants')) },
-  ], { format: formatNumber, note: zoned ? 'The store is counted for all zones together' : undefined });
+    { label: 'objects', colour: 4, values: all.map((s) => gauge(s, source, g('objects'))) },
+    { label: 'variants', colour: 3, values: all.map((s) => gauge(s, source, g('variants'))) },
+  ], { format: formatNumber });
   drawChart($('chart-storebytes'), times, [
-    { label: 'stored bytes', colour: 7, values: all.map((s) => gauge(s, source, 'store_bytes')) },
-  ], { format: formatBytes, note: zoned ? 'The store is counted for all zones together' : undefined });
+    { label: 'stored bytes', colour: 7, values: all.map((s) => gauge(s, source, g('store_bytes'))) },
+  ], { format: formatBytes, note: zoned ? 'A zone\'s bodies, once per variant' : undefined });
   $('chart-storebytes').querySelector('.legend').append(
     el('li', `evictions (hour): ${formatNumber(hour.evictions)}`), el('li', `purged variants (hour): ${formatNumber(hour.purgedVariants)}`));
 

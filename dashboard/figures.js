@@ -80,7 +80,7 @@ export function totals(samples, source, zone) {
     out.errors += read(s, source, k.errors);
     out.purges += read(s, source, k.purges);
     out.purgedVariants += read(s, source, k.purgedVariants);
-    out.evictions += count(s, source, 'evictions');
+    out.evictions += count(s, source, zone ? `zone:${zone}:evictions` : 'evictions');
     out.refused += countPrefix(s, source, 'refused:');
   }
   return out;

@@ -137,6 +137,8 @@ test('history counts every request once, bytes both ways, refusals; a zone-scope
   assert.deepEqual([total(samples, 'zone:blog:requests:HIT'), total(samples, 'zone:blog:requests:MISS')], [0, 1]);
   assert.equal(total(samples, 'zone:shop:cache_bytes'), 4 * 1000, 'four 1000-byte bodies from the cache');
   assert.equal(total(samples, 'zone:blog:cache_bytes'), 0);
+  assert.deepEqual([last.g['zone:shop:objects'], last.g['zone:shop:variants'], last.g['zone:shop:body_bytes']], [1, 1, 1000]);
+  assert.deepEqual([last.g['zone:blog:objects'], last.g['zone:blog:variants'], last.g['zone:blog:body_bytes']], [1, 1, 1]);
 
   const scoped = await history(edge.adminBase, SHOP_TOKEN);
   const keys = new Set(scoped.flatMap((s) => Object.values(s.sources).flatMap((src) => [...Object.keys(src.c), ...Object.keys(src.g)])));

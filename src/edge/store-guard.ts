@@ -1,5 +1,5 @@
 // A store that fails is a miss, counted and logged: the request path never answers 500 for it, and never hides it.
-import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput } from '../storage/store.js';
+import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput, ZoneStoreStats } from '../storage/store.js';
 import type { Freshness } from '../cache/policy/types.js';
 import type { HeaderValues } from '../cache/key.js';
 
@@ -52,5 +52,6 @@ export class GuardedStore implements CacheStore {
 
   clear(): void { this.inner.clear(); }
   stats(): StoreStats { return this.inner.stats(); }
+  zoneStats(): Record<string, ZoneStoreStats> { return this.inner.zoneStats?.() ?? {}; }
   close(): Promise<void> { return this.inner.close(); }
 }

@@ -65,7 +65,14 @@ export function createFigureSource(opts: FigureSourceOptions): FigureSource {
       }
       const s = store.stats();
       counters['evictions'] = s.evictions;
-      return { counters, gauges: { objects: s.objects, variants: s.variants, store_bytes: s.bodyBytes, bodies: s.bodies } };
+      const gauges: Record<string, number> = { objects: s.objects, variants: s.variants, store_bytes: s.bodyBytes, bodies: s.bodies };
+      for (const [id, z] of Object.entries(store.zoneStats?.() ?? {})) {
+        counters[`zone:${id}:evictions`] = z.evictions;
+        gauges[`zone:${id}:objects`] = z.objects;
+        gauges[`zone:${id}:variants`] = z.variants;
+        gauges[`zone:${id}:body_bytes`] = z.bodyBytes;
+      }
+      return { counters, gauges };
     },
     events: () => events.list(),
     purged(zoneId, variants) {

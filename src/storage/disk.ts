@@ -8,7 +8,7 @@ import type { Freshness } from '../cache/policy/types.js';
 import { decodeEntry, encodeEntry, type EntryMeta } from './disk-format.js';
 import { releaseLock, takeLock } from './disk-lock.js';
 import { MemoryStore, type MemoryStoreOptions } from './memory.js';
-import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput } from './store.js';
+import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput, ZoneStoreStats } from './store.js';
 
 /*
  * Entry files (their layout: disk-format.ts) are named `<seq base36, 11 digits>-<random>.entry` and never reused; `seq`
@@ -87,6 +87,7 @@ export class DiskStore implements CacheStore {
   hasVariants(objectKey: string): boolean { return this.#mem.hasVariants(objectKey); }
   lookup(objectKey: string, headers: HeaderValues): StoredVariant | undefined { return this.#mem.lookup(objectKey, headers); }
   stats(): StoreStats { return this.#mem.stats(); }
+  zoneStats(): Record<string, ZoneStoreStats> { return this.#mem.zoneStats(); }
   diskStats(): DiskStats { return { ...this.#stats, pending: this.#pending.size }; }
 
   insert(input: VariantInput, sinceEpoch?: number): StoredVariant | undefined {

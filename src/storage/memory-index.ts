@@ -12,6 +12,11 @@ export interface Zone {
   /** The store's seq at the zone's last purge-everything (hard) and soft purge-everything; 0 = none. */
   hard: number;
   soft: number;
+  /** What the zone holds now (body bytes count once per variant, shared or not) and its variants evicted by the bound. */
+  objects: number;
+  variants: number;
+  bodyBytes: number;
+  evictions: number;
 }
 
 /**

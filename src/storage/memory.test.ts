@@ -379,3 +379,26 @@ test('hasVariants answers without walking the variants, and forgets an object pu
   store.insert(input({ path: '/h', req: { origin: 'https://b.example' } }));
   assert.equal(store.hasVariants(key), true);
 });
+
+test('per-zone stats: objects, variants and body bytes follow inserts, purges and evictions, zone by zone', () => {
+  const store = newStore();
+  const put = (zoneId: string, path: string, origin: string, body: string): void => {
+    store.insert(input({ zoneId, path, req: { origin }, body: Buffer.from(body) }), store.epoch());
+  };
+  put('a', '/x', 'https://o1.example', 'aaaa');
+  put('a', '/x', 'https://o2.example', 'aaaa');
+  put('a', '/y', 'https://o1.example', 'bb');
+  put('b', '/x', 'https://o1.example', 'c');
+  assert.deepEqual(store.zoneStats()['a'], { objects: 2, variants: 3, bodyBytes: 10, evictions: 0 });
+  assert.deepEqual(store.zoneStats()['b'], { objects: 1, variants: 1, bodyBytes: 1, evictions: 0 });
+  store.purge({ kind: 'object', zoneId: 'b', host: 'cdn.example', path: '/x', query: '' }, false);
+  assert.deepEqual(store.zoneStats()['b'], { objects: 0, variants: 0, bodyBytes: 0, evictions: 0 });
+  assert.equal(store.zoneStats()['a']?.variants, 3, 'another zone is untouched');
+  // The byte bound evicts the oldest variants: counted for their zone.
+  const small = newStore(40_000);
+  for (let i = 0; i < 50; i++) small.insert(input({ zoneId: i < 25 ? 'old' : 'new', path: `/p${i}`, body: Buffer.alloc(2000, 1 + (i % 200)) }), small.epoch());
+  const z = small.zoneStats();
+  assert.ok(z['old']!.evictions > 0, 'the old zone lost variants to the bound');
+  assert.equal(z['old']!.variants + z['new']!.variants, small.stats().variants);
+  assert.equal(z['old']!.evictions + z['new']!.evictions, small.stats().evictions);
+});

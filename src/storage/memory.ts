@@ -1,6 +1,6 @@
 // In-memory cache store: objects → variants, LRU bounded by bytes (and variants per object), shared bodies, tag/path indexes, purges.
 import { preflightObjectKey, primaryKey, selectorOf, type HeaderValues } from '../cache/key.js';
-import { DEFAULT_MAX_VARIANTS, type CacheStore, type PurgeTarget, type StoreStats, type StoredVariant, type VariantInput } from './store.js';
+import { DEFAULT_MAX_VARIANTS, type CacheStore, type PurgeTarget, type StoreStats, type StoredVariant, type VariantInput, type ZoneStoreStats } from './store.js';
 import type { Freshness } from '../cache/policy/types.js';
 import {
   addGroup, BodyTable, groupAdd, groupGet, groupRemove, groupsOf, hasPort, headersOfSelector, hostKey, hostName, LruList,
@@ -159,6 +159,8 @@ export class MemoryStore implements CacheStore {
     this.#bytes += size;
     this.#lru.push(v);
     zoneAdd(obj.zone, v);
+    obj.zone.variants++;
+    obj.zone.bodyBytes += v.body.length;
     for (const tag of v.tags) {
       let set = this.#byTag.get(tagKey(v.zoneId, tag));
       if (!set) this.#byTag.set(tagKey(v.zoneId, tag), (set = new Set()));
@@ -200,6 +202,7 @@ export class MemoryStore implements CacheStore {
     };
     this.#bytes += obj.size;
     this.#objects.set(obj.key, obj);
+    obj.zone.objects++;
     const hk = hostKey(input.zoneId, host);
     let idx = this.#paths.get(hk);
     if (!idx) {
@@ -215,7 +218,7 @@ export class MemoryStore implements CacheStore {
 
   #zone(id: string): Zone {
     let zone = this.#zones.get(id);
-    if (zone === undefined) this.#zones.set(id, (zone = { id, head: undefined, hard: 0, soft: 0 }));
+    if (zone === undefined) this.#zones.set(id, (zone = { id, head: undefined, hard: 0, soft: 0, objects: 0, variants: 0, bodyBytes: 0, evictions: 0 }));
     return zone;
   }
 
@@ -333,6 +336,7 @@ export class MemoryStore implements CacheStore {
   #evict(keep: Variant): void {
     // From #oldest again after each drop: an onRemove callback may have dropped others.
     for (let v = this.#lru.oldest; v !== undefined && v !== keep && this.#bytes > this.#opts.maxBytes; v = this.#lru.oldest) {
+      v.object.zone.evictions++;
       this.#drop(v, 'evicted');
       this.#evictions++;
     }
@@ -346,6 +350,8 @@ export class MemoryStore implements CacheStore {
     // A sweep about to visit it goes on with the next.
     for (const c of this.#sweeps) if (c.next === v) c.next = v.zoneNext;
     zoneRemove(zone, v);
+    zone.variants--;
+    zone.bodyBytes -= v.body.length;
 
     const groups = groupsOf(obj);
     for (let i = 0; i < groups.length; i++) {
@@ -355,6 +361,7 @@ export class MemoryStore implements CacheStore {
     obj.count--;
     if (obj.count === 0 && this.#objects.get(obj.key) === obj) {
       this.#objects.delete(obj.key);
+      zone.objects--;
       this.#bytes -= obj.size;
       const hk = hostKey(zone.id, obj.host);
       const idx = this.#paths.get(hk);
@@ -389,6 +396,13 @@ export class MemoryStore implements CacheStore {
       objects: this.#objects.size, variants: this.#variants, bodyBytes: this.#bodies.bytes, bodies: this.#bodies.size,
       evictions: this.#evictions, variantEvictions: this.#variantEvictions,
     };
+  }
+
+  /** Per zone: objects, variants, body bytes (once per variant) and evictions (O(zones), read every few seconds). */
+  zoneStats(): Record<string, ZoneStoreStats> {
+    const out: Record<string, ZoneStoreStats> = Object.create(null) as Record<string, ZoneStoreStats>;
+    for (const z of this.#zones.values()) out[z.id] = { objects: z.objects, variants: z.variants, bodyBytes: z.bodyBytes, evictions: z.evictions };
+    return out;
   }
 
   /** Bytes charged against maxBytes: variants, objects and unique bodies, as memory-cost.ts estimates them. */

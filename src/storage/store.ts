@@ -60,6 +60,14 @@ export interface StoreStats {
   variantEvictions: number; // variants evicted by the per-object bound (cacheKey.maxVariants)
 }
 
+/** One zone's share of the store: body bytes count once per variant (a body shared by variants counts for each). */
+export interface ZoneStoreStats {
+  objects: number;
+  variants: number;
+  bodyBytes: number;
+  evictions: number;
+}
+
 /** Lookups are synchronous: the hit path never waits on I/O. */
 export interface CacheStore {
   /** The variants stored under one primary key (empty when none). O(variants): never on the request path. */
@@ -84,6 +92,8 @@ export interface CacheStore {
   /** Drops everything (e.g. after missed cluster purges). */
   clear(): void;
   stats(): StoreStats;
+  /** Per zone id, where the store keeps them (the memory store and the disk store over it): the dashboard's zone view. */
+  zoneStats?(): Record<string, ZoneStoreStats>;
   close(): Promise<void>;
 }
 
