@@ -116,30 +116,43 @@ Object.defineProperties(EdgeH2Request.prototype, {
 export class EdgeH2Response extends Http2ServerResponse {
   override writeHead(status: number, a?: unknown, b?: unknown): this {
     const headers = (typeof a === 'string' ? b : a) as OutgoingHttpHeaders | string[] | undefined;
-    super.writeHead(status, withoutConnectionFields(headers) as OutgoingHttpHeaders);
+    super.writeHead(status, toFieldObject(headers));
     return this;
   }
 
   override setHeader(name: string, value: number | string | readonly string[]): this {
-    if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) super.setHeader(name, value);
+    if (!isConnectionSpecific(name)) super.setHeader(name, value);
     return this;
   }
 }
 // The handler asks `res.destroyed` (as of a node:http ServerResponse): the stream's.
 Object.defineProperty(EdgeH2Response.prototype, 'destroyed', { get(this: EdgeH2Response) { return this.stream.destroyed; }, configurable: true });
 
-function withoutConnectionFields(headers: OutgoingHttpHeaders | string[] | undefined): OutgoingHttpHeaders | string[] | undefined {
+function isConnectionSpecific(name: string): boolean {
+  return CONNECTION_SPECIFIC.has(name) || CONNECTION_SPECIFIC.has(name.toLowerCase());
+}
+
+/**
+ * The fields as one object, without connection-specific ones, in a single pass. A flat list becomes an object here
+ * (a repeated name becomes a list of values, as appending would make it) because node's compat writeHead validates
+ * a flat list field by field through setHeader twice over, the hit path's largest cost over a bare http2 server.
+ */
+function toFieldObject(headers: OutgoingHttpHeaders | string[] | undefined): OutgoingHttpHeaders | undefined {
   if (headers === undefined) return undefined;
+  const out: OutgoingHttpHeaders = {};
   if (Array.isArray(headers)) {
-    let found = false;
-    for (let i = 0; i < headers.length; i += 2) if (CONNECTION_SPECIFIC.has(headers[i]!.toLowerCase())) { found = true; break; }
-    if (!found) return headers;
-    const out: string[] = [];
-    for (let i = 0; i < headers.length; i += 2) if (!CONNECTION_SPECIFIC.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!.toLowerCase();
+      if (CONNECTION_SPECIFIC.has(name)) continue;
+      const value = headers[i + 1]!;
+      const had = out[name];
+      if (had === undefined) out[name] = value;
+      else if (Array.isArray(had)) had.push(value);
+      else out[name] = [String(had), value];
+    }
     return out;
   }
-  const out: OutgoingHttpHeaders = {};
-  for (const name in headers) if (!CONNECTION_SPECIFIC.has(name.toLowerCase())) out[name] = headers[name];
+  for (const name in headers) if (!isConnectionSpecific(name)) out[name] = headers[name];
   return out;
 }
 
