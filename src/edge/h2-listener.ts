@@ -193,37 +193,38 @@ export function createH2Server(handler: Handler, opts: H2Options): EdgeH2Server 
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
     let open = 0;
-    let idle: NodeJS.Timeout | undefined;
     let windowStart = 0;
     let resets = 0;
-    const armIdle = (): void => {
-      idle = setTimeout(() => { if (!session.closed && !session.destroyed) session.close(); }, limits.keepAliveTimeoutMs);
-      idle.unref();
+    // One idle timer per session, pushed back when its last stream closes (not a new timer per burst of streams);
+    // it closes the session only when no stream is open.
+    const idle = setTimeout(function onIdle() {
+      if (open === 0 && !session.closed && !session.destroyed) session.close();
+    }, limits.keepAliveTimeoutMs);
+    idle.unref();
+    // One close listener per session, shared by its streams (no closure per stream on the hit path).
+    const onStreamClose = function (this: ServerHttp2Stream): void {
+      open--;
+      // A stream the peer reset (or that was reset for an error) before its answer ended.
+      if (this.rstCode !== constants.NGHTTP2_NO_ERROR && this.rstCode !== undefined) {
+        const now = Date.now();
+        if (now - windowStart >= 1000) { windowStart = now; resets = 0; }
+        if (++resets > bounds.maxResetsPerSecond && !session.destroyed) {
+          logger.warn({ resets, remote: session.socket?.remoteAddress }, 'HTTP/2 session reset streams too fast: closed (rapid reset)');
+          opts.onRapidReset?.();
+          session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
+          session.destroy();
+          return;
+        }
+      }
+      if (open === 0 && !session.destroyed) idle.refresh();
     };
-    armIdle();
     session.on('stream', (stream: ServerHttp2Stream) => {
       open++;
-      if (idle !== undefined) { clearTimeout(idle); idle = undefined; }
-      stream.once('close', () => {
-        open--;
-        // A stream the peer reset (or that was reset for an error) before its answer ended.
-        if (stream.rstCode !== constants.NGHTTP2_NO_ERROR && stream.rstCode !== undefined) {
-          const now = Date.now();
-          if (now - windowStart >= 1000) { windowStart = now; resets = 0; }
-          if (++resets > bounds.maxResetsPerSecond && !session.destroyed) {
-            logger.warn({ resets, remote: session.socket?.remoteAddress }, 'HTTP/2 session reset streams too fast: closed (rapid reset)');
-            opts.onRapidReset?.();
-            session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
-            session.destroy();
-            return;
-          }
-        }
-        if (open === 0 && !session.destroyed) armIdle();
-      });
+      stream.on('close', onStreamClose);
     });
     session.on('error', (err: Error & { code?: string }) => logger.debug({ code: err.code, err: err.message }, 'HTTP/2 session error'));
     session.on('frameError', (type: number, code: number) => logger.debug({ type, code }, 'HTTP/2 frame error'));
-    session.once('close', () => { sessions.delete(session); if (idle !== undefined) clearTimeout(idle); });
+    session.once('close', () => { sessions.delete(session); clearTimeout(idle); });
   });
   server.on('sessionError', (err: Error & { code?: string }) => logger.debug({ code: err.code, err: err.message }, 'HTTP/2 session error'));
   // A stream error (malformed request, refused stream) ends that stream only.
