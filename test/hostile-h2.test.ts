@@ -148,6 +148,21 @@ test('an idle session is closed after keepAliveTimeoutMs; one that never sends t
   assert.ok(await silent.wait(() => silent.closed, 3000), 'a connection that sends nothing is closed');
 });
 
+test('a stream open longer than keepAliveTimeoutMs keeps its session; the idle time counts from its close', async (t) => {
+  const { port } = await setup(t, { keepAliveTimeoutMs: 300 });
+  const c = await RawH2.open(port);
+  t.after(() => c.close());
+  c.write(headers(1, getBlock('/slow-long', 'a.example')));
+  // The origin takes 1500 ms: five idle times pass with the stream open.
+  assert.ok(await c.wait(() => c.status(1) !== undefined, 5000), 'the slow answer arrives');
+  assert.equal(c.status(1), 200);
+  assert.equal(c.closed, false, 'not closed while its stream was open');
+  const answered = Date.now();
+  assert.ok(await c.wait(() => c.closed, 3000), 'closed once idle after it');
+  assert.equal(c.goaway()?.code, ERR.NO_ERROR, 'with a graceful GOAWAY');
+  assert.ok(Date.now() - answered >= 200, 'not before the idle time from the stream\'s close');
+});
+
 test('a malformed frame closes that connection only: a request in flight on another finishes', async (t) => {
   const { port } = await setup(t);
   const session = h2Connect(`http://127.0.0.1:${port}`);
