@@ -10,6 +10,7 @@ import type { Purge, PurgeOutcome } from '../purge/purger.js';
 import { createRedisBus } from '../cluster/redis-bus.js';
 import type { PurgeBus, StreamPosition } from '../cluster/bus.js';
 import { compareStreamIds } from '../cluster/stream-format.js';
+import { startPauseGuard, type FreshnessGate } from './pause-guard.js';
 
 export interface ControlPlaneOptions {
   config: Config;
@@ -24,6 +25,8 @@ export interface ControlPlaneOptions {
   clearLocal(reason: string): Promise<void>;
   /** The edge's clock (default: the real one): its offset to Redis's is measured and exposed. */
   clock?: { now(): number };
+  /** Closed (lookups answered as misses) after this process was paused, until the purges delivered meanwhile are applied. */
+  gate?: FreshnessGate;
 }
 
 export interface ControlPlane {
@@ -36,6 +39,10 @@ export interface ControlPlane {
 
 /** How long a purge API call waits for its own stream entry to be applied here before answering anyway. */
 const OWN_APPLY_WAIT_MS = 2000;
+/** A pause longer than this (XREAD BLOCK's time: Redis may have delivered purges the process has not read) closes the gate. */
+const PAUSE_SUSPECT_MS = 1000;
+/** How long a node back from a pause waits to apply what Redis had before it drops its cache instead. */
+const PAUSE_CATCH_UP_MS = 5000;
 /** How long start-up waits to apply the purges it missed while down before it serves anyway (with an error log). */
 const CATCH_UP_WAIT_MS = 15_000;
 
@@ -105,6 +112,13 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   new Gauge({ name: 'edgecache_cluster_clock_offset_ms', help: 'This node\'s clock minus Redis\'s (over 1000 is logged: see README, Cluster)', registers: [registry], collect() { this.set(bus.state().clockOffsetMs ?? 0); } });
   new Gauge({ name: 'edgecache_cluster_connected', help: '1 when connected to Redis', registers: [registry], collect() { this.set(bus.state().connected ? 1 : 0); } });
 
+  /** Resolves true once `id` is applied here, false after `ms`. */
+  const untilApplied = (id: string, ms: number): Promise<boolean> => new Promise<boolean>((resolve) => {
+    if (lastApplied !== null && compareStreamIds(id, lastApplied) <= 0) { resolve(true); return; }
+    const before = waiters.get(id);
+    const timer = setTimeout(() => { resolve(false); }, ms);
+    waiters.set(id, () => { before?.(); clearTimeout(timer); resolve(true); });
+  });
   const settle = (id: string): void => {
     lastApplied = id;
     for (const [wid, resolve] of waiters) if (compareStreamIds(wid, id) <= 0) { waiters.delete(wid); resolve(); }
@@ -140,6 +154,12 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     logger.error({ err: String(err) }, 'cluster: Redis unreachable at start-up: serving the cache without the purges it may have missed');
   }
 
+  const guard = opts.gate && startPauseGuard({
+    gate: opts.gate, thresholdMs: PAUSE_SUSPECT_MS, log: logger,
+    catchUp: async () => untilApplied(await bus.headId(), PAUSE_CATCH_UP_MS),
+    giveUp: (reason) => opts.clearLocal(reason),
+  });
+
   return {
     registry,
     async applyPurge(zoneId, req) {
@@ -162,9 +182,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     },
     health: () => {
       const s = bus.state();
-      return { cluster: { connected: s.connected, lastAppliedId: s.lastAppliedId, streamId: s.streamId, clockOffsetMs: s.clockOffsetMs, applied: s.applied, lagMs: s.lagMs, reconnects: s.reconnects, resets: s.resets } };
+      return { cluster: { connected: s.connected, lastAppliedId: s.lastAppliedId, streamId: s.streamId, clockOffsetMs: s.clockOffsetMs, applied: s.applied, lagMs: s.lagMs, reconnects: s.reconnects, resets: s.resets, caughtUpAt: guard ? new Date(guard.lastCaughtUpAt()).toISOString() : null, pauses: guard?.pauses() ?? 0 } };
     },
     // The position is written before the bus goes: a stop right after a purge must not replay from an older one.
-    close: async () => { await bus.close(); position.flush(); },
+    close: async () => { guard?.stop(); await bus.close(); position.flush(); },
   };
 }

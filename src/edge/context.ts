@@ -6,6 +6,7 @@ import type { RedisTier } from '../storage/redis-tier.js';
 import type { ZoneRouter, ZoneRuntime } from './zones.js';
 import type { RequestKey } from '../cache/key.js';
 import type { Clock } from './clock.js';
+import type { FreshnessGate } from '../control/pause-guard.js';
 
 export interface EdgeContext {
   router: ZoneRouter;
@@ -19,6 +20,8 @@ export interface EdgeContext {
   clock?: Clock;
   /** The port of the first TLS listener, for zones with redirectHttp (undefined: no TLS listener, or not listening yet). */
   httpsPort?: () => number | undefined;
+  /** Cluster: closed after this process was paused, until the purges delivered meanwhile are applied (lookups then miss). */
+  gate?: FreshnessGate;
 }
 
 /** The key of a request routed to one of this edge's zones. */

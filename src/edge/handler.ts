@@ -15,6 +15,7 @@ import { isPlainHttp, redirectToHttps } from './https-redirect.js';
 import { GuardedStore } from './store-guard.js';
 import { systemClock, type Clock } from './clock.js';
 import type { EdgeContext, EdgeKey } from './context.js';
+import type { FreshnessGate } from '../control/pause-guard.js';
 
 export type { EdgeContext } from './context.js';
 
@@ -31,7 +32,9 @@ export function routeStep(method: string, h: IncomingHttpHeaders, key: EdgeKey):
  * The lookup step: the variant the request selects (if any), judged at `now` into one outcome. A miss costs O(1) in
  * the URL's variants (hasVariants, not a walk of them): a URL flooded with variants must not slow other requests.
  */
-export function lookupStep(h: IncomingHttpHeaders, key: EdgeKey, store: CacheStore, now: number): LookupOutcome<StoredVariant> {
+export function lookupStep(h: IncomingHttpHeaders, key: EdgeKey, store: CacheStore, now: number, gate?: FreshnessGate): LookupOutcome<StoredVariant> {
+  // Back from a pause, purges Redis delivered meanwhile may not be applied yet: nothing stored is vouched for until they are.
+  if (gate?.isSuspect === true) return lookup<StoredVariant>(undefined, false, h, now, key.zone.policy);
   const v = store.lookup(key.objectKey, h);
   return lookup(v, v === undefined && store.hasVariants(key.objectKey), h, now, key.zone.policy);
 }
@@ -72,7 +75,7 @@ export function createHandler(context: EdgeContext): (req: IncomingMessage, res:
     if (route.kind === 'pass') return pass(req, res, target, 'dynamic', route.fwd, route.detail);
     if (route.kind === 'preflight') return answers.preflight(req, res, target.zone);
     const key = route.preflight ? target.preflight() : target;
-    const outcome = lookupStep(req.headers, key, store, clock.now());
+    const outcome = lookupStep(req.headers, key, store, clock.now(), context.gate);
     switch (outcome.kind) {
       case 'hit': return answers.hit(req, res, key.zone, outcome.variant, outcome.age, outcome.ttl);
       case 'updating':

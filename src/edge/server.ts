@@ -22,6 +22,7 @@ import { createPurger, type Purger } from '../purge/purger.js';
 import { sharedTierFor } from '../storage/redis-tier.js';
 import { Gauge } from 'prom-client';
 import { startControlPlane, type ControlPlane } from '../control/control-plane.js';
+import { createFreshnessGate } from '../control/pause-guard.js';
 import { normalizeVaryValue } from '../cache/policy/index.js';
 import { createFigureSource, type FigureSource } from '../observability/figures.js';
 import { localDashboard } from '../admin/dashboard/source.js';
@@ -91,7 +92,8 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   }
   let listeners: PublicListener[] = [];
   const httpsPort = (): number | undefined => listeners.find((l) => l.scheme === 'https')?.address()?.port;
-  const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes, tier, clock: opts.clock, httpsPort });
+  const gate = createFreshnessGate();
+  const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes, tier, clock: opts.clock, httpsPort, gate });
 
   // SNI and Host must lead to one zone (RFC 9110 §15.5.20: 421 otherwise), so a certificate name cannot be used to
   // reach another zone's cache or origin over a shared connection.
@@ -150,6 +152,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
         applyLocal: async (purge) => purger.apply(purge),
         clearLocal: async () => { store.clear(); },
         clock: opts.clock,
+        gate,
         beforePublish: purger.beforePublish,
       });
       const cp = control;
