@@ -1,4 +1,4 @@
-// The checks every zone-scoped admin POST shares, before its body is read: method, credentials, token's zones, zone.
+// The checks every zone-scoped admin request shares, before its body is read: method, credentials, token's zones, zone.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBearerToken, type TokenChecker } from './auth.js';
 import { refuse } from './reply.js';
@@ -25,9 +25,9 @@ function hasQueryToken(rawUrl: string | undefined): boolean {
  * (404). Answers the refusal itself and returns false, or returns true. `what` names the API in messages
  * (e.g. 'the purge API').
  */
-export function admitAdminRequest(req: IncomingMessage, res: ServerResponse, zoneId: string, opts: AdmitOptions, what = 'the purge API'): boolean {
-  if (req.method !== 'POST') {
-    refuse(req, res, 'methodNotAllowed', `Method ${req.method ?? '?'} not available for ${what}; use POST`, { allow: 'POST' });
+export function admitAdminRequest(req: IncomingMessage, res: ServerResponse, zoneId: string, opts: AdmitOptions, what = 'the purge API', method: 'POST' | 'GET' = 'POST'): boolean {
+  if (req.method !== method) {
+    refuse(req, res, 'methodNotAllowed', `Method ${req.method ?? '?'} not available for ${what}; use ${method}`, { allow: method });
     return false;
   }
   const bearer = { 'www-authenticate': 'Bearer realm="edgecache-admin"' };

@@ -69,5 +69,6 @@ async function runPurge(req: IncomingMessage, res: ServerResponse, zoneId: strin
     sendApiError(res, 'internal', 'Purge failed with an internal error; see the server log');
     return;
   }
-  sendApiSuccess(res, { id: opts.newId() }, purgeMessages(zoneId, outcome));
+  // In a cluster the id is the purge's stream entry id: GET .../purge_cache/{id} reports how many nodes applied it.
+  sendApiSuccess(res, { id: outcome?.id ?? opts.newId() }, purgeMessages(zoneId, outcome));
 }

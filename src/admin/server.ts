@@ -9,6 +9,8 @@ import { createTokenChecker, type AdminToken } from './auth.js';
 import { admitAdminRequest } from './admit.js';
 import { MAX_PURGE_BODY_BYTES } from './body.js';
 import { handlePurge } from './purge-route.js';
+import { handlePurgeStatus } from './purge-status-route.js';
+import type { FleetProgress } from '../cluster/fleet-progress.js';
 import { handleInspect, type InspectResult } from './inspect-route.js';
 import { refuse, sendApiError } from './reply.js';
 import { createHostCheck } from './host-check.js';
@@ -25,6 +27,8 @@ export interface AdminOptions {
   maxItems: number;
   /** Applies a purge (locally, or through the cluster bus); resolves with what it matched on this node. */
   applyPurge(zoneId: string, req: PurgeRequest): Promise<PurgeOutcome>;
+  /** How many live nodes applied purge `id` (null: no such purge); no status route when absent. */
+  purgeStatus?(zoneId: string, id: string): Promise<FleetProgress | null>;
   /** Fields for /healthz beyond status and zones (store counts, cluster state). */
   health(): Record<string, unknown>;
   inspect(zoneId: string, url: string, headers: Record<string, string>): Promise<InspectResult>;
@@ -35,6 +39,7 @@ export interface AdminOptions {
 }
 
 const PURGE_PATH = /^\/client\/v4\/zones\/([^/]+)\/purge_cache\/?$/;
+const PURGE_STATUS_PATH = /^\/client\/v4\/zones\/([^/]+)\/purge_cache\/([^/]+)\/?$/;
 const INSPECT_PATH = /^\/edgecache\/v1\/zones\/([^/]+)\/inspect\/?$/;
 
 /** The zone id in a route's path, percent-decoded; undefined when it is not valid percent-encoded UTF-8. */
@@ -108,8 +113,9 @@ export function createAdminServer(opts: AdminOptions): Server {
       return;
     }
     const purge = PURGE_PATH.exec(path);
-    const inspect = purge ? null : INSPECT_PATH.exec(path);
-    const rawZone = (purge ?? inspect)?.[1];
+    const status = purge || !opts.purgeStatus ? null : PURGE_STATUS_PATH.exec(path);
+    const inspect = purge || status ? null : INSPECT_PATH.exec(path);
+    const rawZone = (purge ?? status ?? inspect)?.[1];
     if (rawZone === undefined) {
       if (dashboard?.(req, res, path)) return;
       sendApiError(res, 'noRoute', `no admin route ${req.method} ${path.slice(0, 200)}`);
@@ -131,6 +137,13 @@ export function createAdminServer(opts: AdminOptions): Server {
         newId: () => randomUUID().replace(/-/g, ''),
         onError: (err) => opts.logger.error({ err: errText(err) }, 'purge failed'),
       });
+      return;
+    }
+    if (status) {
+      const id = decodeZoneId(status[2]!);
+      if (id === undefined) { refuse(req, res, 'badRequest', 'the purge id in the path is not valid percent-encoding'); return; }
+      const purgeStatus = opts.purgeStatus!;
+      handlePurgeStatus(req, res, zoneId, id, { checkToken, hasZone, status: (z, i) => purgeStatus(z, i), onError: (err) => opts.logger.error({ err: errText(err) }, 'purge status failed') });
       return;
     }
     if (!admitAdminRequest(req, res, zoneId, { checkToken, hasZone }, 'the inspect API')) return;

@@ -152,12 +152,15 @@ export async function verifyAdminApi(adminUrl: URL): Promise<void> {
 /** POSTs JSON to `path` under the admin URL with bearer auth, once the URL is verified to be the admin API. */
 export async function postAdmin<R>(target: AdminTarget, path: string, body: unknown): Promise<AdminReply<R>> {
   await verifyAdminApi(target.adminUrl);
+  return requestAdmin<R>(target, 'POST', path, body);
+}
+
+/** One bearer-authenticated request to `path` under an admin URL already verified (verifyAdminApi) to be the admin API. */
+export async function requestAdmin<R>(target: AdminTarget, method: 'GET' | 'POST', path: string, body?: unknown): Promise<AdminReply<R>> {
   const url = new URL(path, target.adminUrl);
-  const { res, text } = await fetchAdmin(url, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${target.token}`, 'content-type': 'application/json', accept: 'application/json' },
-    body: JSON.stringify(body),
-  });
+  const headers: Record<string, string> = { authorization: `Bearer ${target.token}`, accept: 'application/json' };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const { res, text } = await fetchAdmin(url, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
   let envelope: CfEnvelope<R> | undefined;
   try {
     const parsed = JSON.parse(text) as unknown;
@@ -189,6 +192,18 @@ export interface InspectResult {
 /** POST /client/v4/zones/{zone}/purge_cache with a Cloudflare-shaped purge body. */
 export function purgeCache(target: AdminTarget, body: Record<string, unknown>): Promise<AdminReply<{ id?: string }>> {
   return postAdmin(target, `client/v4/zones/${encodeURIComponent(target.zone)}/purge_cache`, body);
+}
+
+/** What GET /client/v4/zones/{zone}/purge_cache/{id} answers: how many live nodes applied the purge. */
+export interface PurgeStatus {
+  applied: number;
+  live: number;
+  nodes: { node: string; lastAppliedId: string; ageMs: number; live: boolean; applied: boolean }[];
+}
+
+/** GET /client/v4/zones/{zone}/purge_cache/{id} (the admin URL must be verified already: purgeCache did). */
+export function purgeStatus(target: AdminTarget, id: string): Promise<AdminReply<PurgeStatus>> {
+  return requestAdmin(target, 'GET', `client/v4/zones/${encodeURIComponent(target.zone)}/purge_cache/${encodeURIComponent(id)}`);
 }
 
 /** POST /edgecache/v1/zones/{zone}/inspect: the cached variants of `url`, and which one `headers` would select. */

@@ -1,4 +1,5 @@
 // The cluster purge bus interface: one ordered stream of purges that every node applies.
+import type { FleetProgress } from './fleet-progress.js';
 
 /** One purge as it travels between nodes. */
 export interface PurgeMessage {
@@ -63,6 +64,8 @@ export interface PurgeBus {
   state(): BusState;
   /** The id of the newest entry in the stream ('0-0' when empty); rejects when Redis is unreachable. */
   headId(): Promise<string>;
+  /** Fleet completion of stream entry `id`: how many live nodes applied it, and the zone it purged (undefined once trimmed). */
+  progress(id: string): Promise<{ zone: string | undefined; fleet: FleetProgress }>;
   /** Stops consuming (promptly, even mid-XREAD; an apply in progress is awaited) and closes connections. */
   close(): Promise<void>;
 }

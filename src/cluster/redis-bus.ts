@@ -11,6 +11,7 @@ import {
 } from './stream-format.js';
 import { defineIdentityCommand, identityLostReason, identityOf, renewIdentity } from './stream-identity.js';
 import { headOf, readStreamInfo, startTimeCursor } from './stream-position.js';
+import { entryZone, readFleetProgress, startHeartbeat, type FleetProgress } from './fleet-progress.js';
 
 export interface BusLogger {
   info(o: object, m: string): void;
@@ -79,6 +80,7 @@ class RedisPurgeBus implements PurgeBus {
   private isConnected = false;
   private wasEverConnected = false;
   private lastAgeTrim = 0;
+  private readonly heartbeat: ReturnType<typeof startHeartbeat>;
   private readonly s: BusState = { connected: false, lastAppliedId: null, applied: 0, reconnects: 0, lagMs: 0, resets: 0, streamId: null, clockOffsetMs: null };
 
   constructor(opts: RedisBusOptions) {
@@ -95,6 +97,7 @@ class RedisPurgeBus implements PurgeBus {
     for (const conn of [this.writer, this.reader]) defineIdentityCommand(conn);
     this.watch(this.writer, 'writer');
     this.watch(this.reader, 'reader');
+    this.heartbeat = startHeartbeat(this.writer, this.key, opts.nodeId, () => this.s.lastAppliedId, this.publishTimeoutMs);
   }
 
   async publish(msg: PurgeMessage): Promise<string> {
@@ -166,9 +169,16 @@ class RedisPurgeBus implements PurgeBus {
     return headOf(info).id;
   }
 
+  async progress(id: string): Promise<{ zone: string | undefined; fleet: FleetProgress }> {
+    if (this.writer.status !== 'ready') throw new BusUnavailableError(`Redis is unreachable (connection ${this.writer.status})`);
+    const [zone, fleet] = await Promise.all([entryZone(this.writer, this.key, id, this.publishTimeoutMs), readFleetProgress(this.writer, this.key, id, this.publishTimeoutMs)]);
+    return { zone, fleet };
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.abort.abort();
+      await this.heartbeat.stop(); // this node leaves the fleet: --wait no longer waits for it
       clearInterval(this.offsetTimer);
       this.markPositioned();
       this.reader.disconnect();
@@ -330,6 +340,7 @@ class RedisPurgeBus implements PurgeBus {
   private moveTo(cursor: Cursor): void {
     this.cursor = cursor;
     this.s.lastAppliedId = cursor.id;
+    this.heartbeat.touch();
     this.handlers?.onApplied?.(cursor.id, this.sid);
   }
 

@@ -9,7 +9,8 @@ import type { PurgeRequest } from '../purge/request.js';
 import type { Purge, PurgeOutcome } from '../purge/purger.js';
 import { createRedisBus } from '../cluster/redis-bus.js';
 import type { PurgeBus, StreamPosition } from '../cluster/bus.js';
-import { compareStreamIds } from '../cluster/stream-format.js';
+import { compareStreamIds, isStreamId } from '../cluster/stream-format.js';
+import type { FleetProgress } from '../cluster/fleet-progress.js';
 import { startPauseGuard, type FreshnessGate } from './pause-guard.js';
 
 export interface ControlPlaneOptions {
@@ -33,6 +34,8 @@ export interface ControlPlane {
   /** Resolves once the purge is recorded (cluster: in the Redis stream) and applied on this node, with what it matched here. */
   applyPurge(zoneId: string, req: PurgeRequest): Promise<PurgeOutcome>;
   health(): Record<string, unknown>;
+  /** How many live nodes applied purge `id` of `zoneId`; null when there is no such purge (of that zone). */
+  purgeStatus(zoneId: string, id: string): Promise<FleetProgress | null>;
   readonly registry: Registry;
   close(): Promise<void>;
 }
@@ -85,7 +88,10 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       const n = await opts.applyLocal(purge);
       return { matched: req.kind === 'everything' ? undefined : n, cluster: false };
     };
-    return { applyPurge, health: () => ({ cluster: 'off' }), registry, close: async () => {} };
+    // One node, and a purge is applied before it is answered: any id it gave out is applied here.
+    const purgeStatus = async (_zoneId: string, id: string): Promise<FleetProgress | null> => (/^[0-9a-f]{32}$/.test(id)
+      ? { applied: 1, live: 1, nodes: [{ node: 'this', lastAppliedId: id, ageMs: 0, live: true, applied: true }] } : null);
+    return { applyPurge, purgeStatus, health: () => ({ cluster: 'off' }), registry, close: async () => {} };
   }
   const nodeId = `${process.pid}-${randomUUID().slice(0, 8)}`;
   const bus: PurgeBus = createRedisBus({ url: cluster.redis, stream: cluster.stream, nodeId, logger, minReplicas: cluster.minReplicas, now: opts.clock && (() => opts.clock!.now()) });
@@ -175,10 +181,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
             waiters.set(id, () => { clearTimeout(timer); resolve(); });
           });
         }
-        return { matched: req.kind === 'everything' ? undefined : ownMatched.get(purge), cluster: true };
+        return { matched: req.kind === 'everything' ? undefined : ownMatched.get(purge), cluster: true, id };
       } finally {
         if (ownInFlight.get(key) === purge) ownInFlight.delete(key);
       }
+    },
+    async purgeStatus(zoneId, id) {
+      if (!isStreamId(id)) return null;
+      const { zone, fleet } = await bus.progress(id);
+      return zone !== undefined && zone !== zoneId ? null : fleet; // another zone's purge is not this token's to see
     },
     health: () => {
       const s = bus.state();

@@ -131,6 +131,7 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
   const adminServer = createAdminServer({
     tokens: config.admin.tokens, hosts: config.admin.hosts, zoneIds: config.zones.map((z) => z.id), logger, maxItems: config.purge.maxItems,
     applyPurge: (zoneId, req) => control.applyPurge(zoneId, req),
+    purgeStatus: (zoneId, id) => control.purgeStatus(zoneId, id),
     metrics: async () => ({ contentType: aggregator.contentType, text: `${await aggregator.clusterMetrics()}\n${await control.registry.metrics()}` }),
     health: () => ({ workers: live.size, ...control.health() }),
     inspect: async (zoneId, url, headers) => {

@@ -163,6 +163,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
       adminServer = createAdminServer({
         tokens: config.admin.tokens, hosts: config.admin.hosts, zoneIds: router.zones.map((z) => z.id), logger, maxItems: config.purge.maxItems,
         applyPurge: (zoneId, req) => cp.applyPurge(zoneId, req),
+        purgeStatus: (zoneId, id) => cp.purgeStatus(zoneId, id),
         metrics: async () => ({ contentType: metrics.registry.contentType, text: `${await metrics.registry.metrics()}\n${await cp.registry.metrics()}` }),
         health: () => { const s = store.stats(); return { objects: s.objects, variants: s.variants, ...cp.health(), ...(tier ? { sharedTier: tier.state() } : {}) }; },
         inspect: async (zoneId, url, headers) => inspectVariants(store, router, zoneId, url, headers),

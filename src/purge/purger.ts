@@ -54,6 +54,8 @@ export function purgeTargets(zones: ZoneLookup, zoneId: string, req: PurgeReques
 export interface PurgeOutcome {
   readonly matched: number | undefined;
   readonly cluster: boolean;
+  /** Cluster: the purge's stream entry id, which is its purge id (GET .../purge_cache/{id} reports fleet completion). */
+  readonly id?: string;
 }
 
 export function preparePurge(zones: ZoneLookup, zoneId: string, request: PurgeRequest): Purge {
