@@ -181,6 +181,14 @@ export const configSchema = z.object({
   limits: limitsSchema.default({ ...DEFAULT_LIMITS }),
   zones: z.array(zoneSchema).default([]),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * One record per request (src/observability/access-log.ts): to the process log at info (default), to a file of its
+   * own (`path`, appended to, reopened on SIGHUP), or off (`enabled: false`).
+   */
+  accessLog: z.object({
+    enabled: z.boolean().default(true),
+    path: z.string().min(1).optional(),
+  }).strict().default({ enabled: true }),
   workers: z.union([z.number().int().positive().max(64), z.literal('auto')], { error: 'expected a number of worker processes from 1 to 64, or "auto"' }).default(1),
   cluster: z.object({
     redis: redisUrl,

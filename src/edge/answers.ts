@@ -10,11 +10,12 @@ import { currentAge } from '../cache/policy/index.js';
 import { ANSWER_STATUS, answerStatus, hitStatus, type AnswerKind, type CacheStatusParts } from '../observability/cache-status.js';
 import { flatFields, sendText, serveComplete } from './respond.js';
 import { classifyOriginError, OriginError } from '../origin/client.js';
+import { noteCacheStatus, noteOrigin, requestIdOf } from '../observability/access-log.js';
 
 export interface Answers {
   /** Edge fields in one array of its final size: Age (from cache), cf-cache-status, Cache-Status, the zone's CORS fields. */
   edgeFields(req: IncomingMessage, zone: ZoneRuntime, kind: AnswerKind, cacheStatus: string, age?: string): string[];
-  /** Counts one answer (and notes its status for the access log). */
+  /** Counts one answer (and notes its cache status in the request's access record). */
   done(res: ServerResponse, kind: AnswerKind, zone?: ZoneRuntime): void;
   /** The cache hit (the hot path): Age and ttl from the lookup, the Cache-Status string made once per ttl. */
   hit(req: IncomingMessage, res: ServerResponse, zone: ZoneRuntime, v: StoredVariant, age: number, ttl: number): void;
@@ -43,11 +44,10 @@ const FROM_CACHE: ReadonlySet<string> = new Set(['HIT', 'STALE', 'UPDATING', 'RE
 
 export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
   const { metrics, logger, clock } = ctx;
-  const logAccess = logger.isLevelEnabled('info');
 
   const done = (res: ServerResponse, kind: AnswerKind, zone?: ZoneRuntime): void => {
     const cf = ANSWER_STATUS[kind].cf;
-    if (logAccess) (res as ServerResponse & { cacheStatus?: string }).cacheStatus = cf;
+    noteCacheStatus(res, cf);
     metrics.countRequest(cf);
     if (zone !== undefined) {
       const t = zone.tally.requests;
@@ -61,12 +61,14 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
    */
   const edgeFields = (req: IncomingMessage, zone: ZoneRuntime, kind: AnswerKind, status: string, age?: string): string[] => {
     const deco = zone.decorate(req.headers.origin);
-    const n = age === undefined ? 4 : 6;
+    const id = requestIdOf(req);
+    const n = (age === undefined ? 4 : 6) + (id === undefined ? 0 : 2);
     const out = new Array<string>(n + deco.length);
     let i = 0;
     if (age !== undefined) { out[i++] = 'age'; out[i++] = age; }
     out[i++] = 'cf-cache-status'; out[i++] = ANSWER_STATUS[kind].cf;
     out[i++] = 'cache-status'; out[i++] = status;
+    if (id !== undefined) { out[i++] = 'x-request-id'; out[i++] = id; }
     for (let j = 0; j < deco.length; j++) out[i++] = deco[j]!;
     return out;
   };
@@ -74,7 +76,7 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
   const internalError = (res: ServerResponse, err: unknown): void => {
     logger.error({ err: String(err), stack: (err as Error)?.stack }, 'request failed inside the edge');
     if (res.headersSent) res.destroy();
-    else sendText(res, 500, 'edgecache: internal error');
+    else sendText(res, 500, 'edgecache: internal error', idField(res));
   };
 
   const originFailed = (res: ServerResponse, err: unknown, zone?: ZoneRuntime): void => {
@@ -82,7 +84,7 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
     // The edge's own bug on the fetch path: not the origin's fault, so not a 502 that blames it.
     if (e.code === 'ORIGIN_INTERNAL') { internalError(res, e.cause ?? e); return; }
     if (res.headersSent) { res.destroy(); return; }
-    sendText(res, e.status, `edgecache: ${e.message}`, ['cache-status', answerStatus('origin-error', { detail: e.code.toLowerCase() })]);
+    sendText(res, e.status, `edgecache: ${e.message}`, ['cache-status', answerStatus('origin-error', { detail: e.code.toLowerCase() }), ...idField(res)]);
     done(res, 'origin-error', zone);
   };
 
@@ -95,12 +97,14 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
       done(res, 'hit', zone);
     },
     stored(req, res, zone, v, kind, own) {
+      if (own?.fwdStatus !== undefined) noteOrigin(req, own.fwdStatus, undefined);
       const sent = serveComplete(req, res, v, edgeFields(req, zone, kind, answerStatus(kind, own), String(currentAge(v.freshness, clock.now()))));
       // Bytes of answers taken from the cache (a miss served from its fresh fill was fetched, and is counted there).
       if (FROM_CACHE.has(ANSWER_STATUS[kind].cf)) zone.tally.cacheBytes += sent;
       done(res, kind, zone);
     },
     relay(req, res, key, o, kind, own) {
+      if (own.fwdStatus !== undefined) noteOrigin(req, own.fwdStatus, undefined);
       try {
         res.writeHead(o.status, flatFields(o.fields, edgeFields(req, key.zone, kind, answerStatus(kind, own))));
       } catch {
@@ -114,14 +118,14 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
       done(res, kind, key.zone);
     },
     onlyIfCached(res, zone) {
-      sendText(res, 504, 'edgecache: only-if-cached and no usable stored response', ['cache-status', ONLY_IF_CACHED_STATUS]);
+      sendText(res, 504, 'edgecache: only-if-cached and no usable stored response', ['cache-status', ONLY_IF_CACHED_STATUS, ...idField(res)]);
       done(res, 'only-if-cached', zone);
     },
     preflight(req, res, zone) {
       const rm = req.headers['access-control-request-method'];
       const rh = req.headers['access-control-request-headers'];
       const answer = zone.cors!.preflight(String(req.headers.origin), String(rm), Array.isArray(rh) ? rh.join(',') : rh);
-      const flat: string[] = ['cache-status', PREFLIGHT_STATUS];
+      const flat: string[] = ['cache-status', PREFLIGHT_STATUS, ...idField(res)];
       for (const [n, v] of answer.headers) flat.push(n, v);
       res.writeHead(answer.status, flat);
       res.end();
@@ -129,6 +133,12 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
     },
     internalError,
   };
+}
+
+/** `x-request-id` for an edge's own answer, as a flat field list (empty when the request has no record). */
+function idField(res: ServerResponse): string[] {
+  const id = res.req === undefined ? undefined : requestIdOf(res.req);
+  return id === undefined ? [] : ['x-request-id', id];
 }
 
 /** Passes 1xx interim responses through (never cached: RFC 9111 §3). 100 Continue is handled by Node itself. */

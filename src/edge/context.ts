@@ -7,6 +7,7 @@ import type { ZoneRouter, ZoneRuntime } from './zones.js';
 import type { RequestKey } from '../cache/key.js';
 import type { Clock } from './clock.js';
 import type { FreshnessGate } from '../control/pause-guard.js';
+import type { AccessLog } from '../observability/access-log.js';
 
 export interface EdgeContext {
   router: ZoneRouter;
@@ -22,6 +23,8 @@ export interface EdgeContext {
   httpsPort?: () => number | undefined;
   /** Cluster: closed after this process was paused, until the purges delivered meanwhile are applied (lookups then miss). */
   gate?: FreshnessGate;
+  /** Request records and ids (src/observability/access-log.ts); absent in unit tests that build a handler alone. */
+  access?: AccessLog;
 }
 
 /** The key of a request routed to one of this edge's zones. */

@@ -52,6 +52,9 @@ export class Flight {
   readonly head: Promise<FlightHead>;
   /** The origin's response fields once it answered (for the CORS diagnostics of the request that started it). */
   originHeaders: HeaderValues | undefined;
+  /** The origin's status and the time to its response head, ms (for the access log); unset when no origin was asked. */
+  originStatus: number | undefined;
+  originMs: number | undefined;
   /** The store's purge epoch when the fetch started: a request after a later purge must not join it. */
   readonly startEpoch: number;
   /** The response body, once the origin answered with a shareable one. */
@@ -82,12 +85,16 @@ export class Flight {
     } else if (tier) this.#fence = await tier.fence();
     const requestTime = clock.now();
     let res;
+    const asked = performance.now();
     try {
       res = await key.zone.origin.request({ method: key.isPreflight ? 'OPTIONS' : 'GET', path: key.target, headers: this.#req.headers, onInfo: this.#req.interim });
+      this.originStatus = res.status;
     } catch (err) {
+      this.originMs = performance.now() - asked;
       this.#releaseLock();
       throw classifyOriginError(err);
     }
+    this.originMs = performance.now() - asked;
     if (!this.#lockKey) return this.#answer(res, epoch, requestTime);
     try { return this.#answer(res, epoch, requestTime); } finally {
       // A shared answer holds the lock until its body is stored (and written through); any other lets go now.

@@ -12,6 +12,7 @@ import type { Limits } from '../http/limits.js';
 import { checkH2RequestHead } from '../http/request-guard.js';
 import { dropConnectionListed } from '../http/headers.js';
 import { REFUSED_EVENT } from '../observability/traffic.js';
+import { noteRefused, requestIdOf, type AccessLog } from '../observability/access-log.js';
 import { BodyTooLargeError } from './listener.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -50,6 +51,8 @@ export interface H2Options {
   onRapidReset?: () => void;
   /** True when a TLS connection's SNI name routes to another zone than the request's authority (answered 421). */
   misdirected?: (servername: string, authority: string) => boolean;
+  /** Request records and ids: every request handed on or refused here is logged (refusals included). */
+  access?: AccessLog;
 }
 
 const BODILESS_BY_DEFAULT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -114,6 +117,15 @@ Object.defineProperties(EdgeH2Request.prototype, {
 
 /** An answer as the handler writes it (flat [name, value, ...] lists too), minus connection-specific fields. */
 export class EdgeH2Response extends Http2ServerResponse {
+  /** Body bytes written (the access log's `bytes`; end() writes through write()). */
+  bytesSent = 0;
+
+  override write(chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+    if (typeof chunk === 'string') this.bytesSent += Buffer.byteLength(chunk, typeof encoding === 'string' ? encoding as BufferEncoding : 'utf8');
+    else if (chunk instanceof Uint8Array) this.bytesSent += chunk.byteLength;
+    return (super.write as (c: unknown, e?: unknown, cb?: unknown) => boolean)(chunk, encoding, cb);
+  }
+
   override writeHead(status: number, a?: unknown, b?: unknown): this {
     const headers = (typeof a === 'string' ? b : a) as OutgoingHttpHeaders | string[] | undefined;
     super.writeHead(status, toFieldObject(headers));
@@ -159,7 +171,11 @@ function toFieldObject(headers: OutgoingHttpHeaders | string[] | undefined): Out
 function answer(res: Http2ServerResponse, status: number, message: string): void {
   if (res.headersSent) { res.stream.close(constants.NGHTTP2_INTERNAL_ERROR); return; }
   const body = `edgecache: ${message}\n`;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  const id = requestIdOf(res.req as unknown as IncomingMessage);
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store',
+    ...(id === undefined ? undefined : { 'x-request-id': id }),
+  });
   res.end(body);
 }
 
@@ -233,6 +249,7 @@ export function createH2Server(handler: Handler, opts: H2Options): EdgeH2Server 
   server.on('request', (request: Http2ServerRequest, res: Http2ServerResponse) => {
     const req = request as EdgeH2Request;
     const head = req.edgeHead;
+    opts.access?.begin(req as unknown as IncomingMessage, res as unknown as ServerResponse);
     const rejection = checkH2RequestHead({
       method: head.method, path: head.url, authority: head.authority || undefined, host: head.hostField,
       contentLength: head.headers['content-length'],
@@ -240,11 +257,13 @@ export function createH2Server(handler: Handler, opts: H2Options): EdgeH2Server 
     if (rejection) {
       logger.debug({ code: rejection.code, status: rejection.status }, 'request refused');
       server.emit(REFUSED_EVENT, rejection.status, rejection.code);
+      noteRefused(res as unknown as ServerResponse, rejection.code);
       answer(res, rejection.status, rejection.message);
       return;
     }
     const servername = (req.stream.session?.socket as TLSSocket | undefined)?.servername;
     if (servername && opts.misdirected?.(servername, head.authority)) {
+      noteRefused(res as unknown as ServerResponse, 'MISDIRECTED');
       answer(res, 421, `this connection is for ${JSON.stringify(servername)}, which is not served with this host: open another`);
       return;
     }
@@ -254,6 +273,7 @@ export function createH2Server(handler: Handler, opts: H2Options): EdgeH2Server 
       req.limitContent(limits.maxBodyBytes, () => {
         const abort = (): void => { req.destroy(new BodyTooLargeError(limits.maxBodyBytes)); };
         if (res.headersSent || res.writableEnded) { abort(); return; }
+        noteRefused(res as unknown as ServerResponse, 'BODY_TOO_LARGE');
         answer(res, 413, `the request content is over ${limits.maxBodyBytes} bytes`);
         if (res.writableFinished) abort(); else res.once('finish', abort);
       });

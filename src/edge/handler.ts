@@ -16,6 +16,7 @@ import { GuardedStore } from './store-guard.js';
 import { systemClock, type Clock } from './clock.js';
 import type { EdgeContext, EdgeKey } from './context.js';
 import type { FreshnessGate } from '../control/pause-guard.js';
+import { noteRefused, requestIdOf } from '../observability/access-log.js';
 
 export type { EdgeContext } from './context.js';
 
@@ -39,6 +40,13 @@ export function lookupStep(h: IncomingHttpHeaders, key: EdgeKey, store: CacheSto
   return lookup(v, v === undefined && store.hasVariants(key.objectKey), h, now, key.zone.policy);
 }
 
+/** A target no zone serves (421) or a malformed one (400): answered by the edge, logged as refused. */
+function refuseTarget(req: IncomingMessage, res: ServerResponse, r: TargetRefusal): void {
+  noteRefused(res, r.status === 400 ? 'BAD_TARGET' : 'NO_ZONE');
+  const id = requestIdOf(req);
+  sendText(res, r.status, r.message, id === undefined ? [] : ['x-request-id', id]);
+}
+
 export function createHandler(context: EdgeContext): (req: IncomingMessage, res: ServerResponse) => void {
   const clock: Clock = context.clock ?? systemClock;
   const { router, metrics, logger } = context;
@@ -53,20 +61,16 @@ export function createHandler(context: EdgeContext): (req: IncomingMessage, res:
     unlogged = 0;
   });
   const ctx = { ...context, clock, store };
-  const logAccess = logger.isLevelEnabled('info');
+  const access = context.access;
   const answers = createAnswers(ctx);
   const diagnose = createDiagnose(ctx);
   const pass = createPass(ctx, store, answers, diagnose);
   const miss = createMissPath(ctx, { store, clock, maxObjectBytes: ctx.maxObjectBytes, tier: ctx.tier }, answers, pass, diagnose);
 
   return function handle(req: IncomingMessage, res: ServerResponse): void {
-    if (logAccess) {
-      const started = performance.now();
-      res.on('finish', () => logger.info({ method: req.method, host: req.headers.host, url: req.url, status: res.statusCode,
-        cache: (res as ServerResponse & { cacheStatus?: string }).cacheStatus, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request'));
-    }
     const target = resolveTarget(req.url, req.headers.host, router);
-    if (target instanceof TargetRefusal) return sendText(res, target.status, target.message);
+    if (target instanceof TargetRefusal) return refuseTarget(req, res, target);
+    access?.routed(req, res, target.zone);
     if (target.zone.zone.redirectHttp && isPlainHttp(req)) {
       const port = context.httpsPort?.();
       if (port !== undefined) { metrics.countRequest('NONE'); return redirectToHttps(req, res, target, port); }

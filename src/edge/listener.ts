@@ -7,6 +7,7 @@ import type { Logger } from '../observability/logger.js';
 import { connectionsCheckingIntervalFor, DEFAULT_LIMITS, type Limits } from '../http/limits.js';
 import { checkRequestHead, checkTransferCodings, RequestRejection } from '../http/request-guard.js';
 import { dropConnectionListed } from '../http/headers.js';
+import { noteRefused, requestIdOf, type AccessLog } from '../observability/access-log.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -53,9 +54,10 @@ function endAndLinger(socket: Socket, answer: string): void {
 
 function answer(res: ServerResponse, status: number, message: string): void {
   const body = `edgecache: ${message}\n`;
+  const id = requestIdOf(res.req);
   res.writeHead(status, {
     'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store',
-    connection: 'close',
+    connection: 'close', ...(id === undefined ? undefined : { 'x-request-id': id }),
   });
   res.end(body);
 }
@@ -125,10 +127,12 @@ const GUARD_OPTIONS = { fieldSyntaxChecked: true } as const;
 export interface EdgeListenerOptions {
   /** True when a TLS connection's SNI name routes to another zone than the request's authority (answered 421). */
   misdirected?: (servername: string, authority: string) => boolean;
+  /** Request records and ids: every request handed on or refused here is logged (refusals included). */
+  access?: AccessLog;
 }
 
 export function createEdgeListener(handler: Handler, logger: Logger, limits: Limits = DEFAULT_LIMITS, opts: EdgeListenerOptions = {}): Server {
-  const misdirected = opts.misdirected;
+  const { misdirected, access } = opts;
   const conns = new WeakMap<Socket, Conn>();
   const connOf = (socket: Socket): Conn => {
     let c = conns.get(socket);
@@ -155,6 +159,7 @@ export function createEdgeListener(handler: Handler, logger: Logger, limits: Lim
     conn.answered = true;
     logger.debug({ code: r.code, status: r.status }, 'request refused');
     server.emit('edgecache:refused', r.status, r.code); // counted for the dashboard (src/observability/traffic.ts)
+    noteRefused(res, r.code);
     answer(res, r.status, r.message);
   }
 
@@ -164,6 +169,7 @@ export function createEdgeListener(handler: Handler, logger: Logger, limits: Lim
     const abort = (): void => { req.destroy(new BodyTooLargeError(limits.maxBodyBytes)); };
     if (res.headersSent || res.writableEnded) { abort(); return; }
     conn.answered = true;
+    noteRefused(res, 'BODY_TOO_LARGE');
     answer(res, 413, `the request content is over ${limits.maxBodyBytes} bytes`);
     whenFinished(res, abort);
   }
@@ -174,6 +180,7 @@ export function createEdgeListener(handler: Handler, logger: Logger, limits: Lim
     if (conn.closing) return;
     conn.req = req;
     conn.res = res;
+    access?.begin(req, res);
     const rejection = checkRequestHead(req, limits, GUARD_OPTIONS);
     if (rejection) { refuse(conn, res, rejection); return; }
     if (!res.shouldKeepAlive) conn.closing = true;
@@ -183,6 +190,7 @@ export function createEdgeListener(handler: Handler, logger: Logger, limits: Lim
     if (servername && misdirected !== undefined && misdirected(servername, authorityOf(req))) {
       conn.answered = true;
       conn.closing = true;
+      noteRefused(res, 'MISDIRECTED');
       answer(res, 421, `this connection is for ${JSON.stringify(servername)}, which is not served with this host: open another`);
       return;
     }
@@ -218,12 +226,14 @@ export function createEdgeListener(handler: Handler, logger: Logger, limits: Lim
       // (its origin request fails with it).
       const abort = (): void => { if (!req.destroyed) req.destroy(err); if (!socket.destroyed) socket.destroy(); };
       if (res.headersSent || res.writableEnded) { whenFinished(res, abort); if (!res.writableEnded) abort(); return; }
+      noteRefused(res, err.code);
       answer(res, status, message);
       whenFinished(res, abort);
       return;
     }
     // Data after a Connection: close request (or HTTP/1.0): node closes the connection after its answer.
     if (wasClosing) return;
+    access?.refused(socket, status, err.code);
     // The error is in a new request head: earlier pipelined responses finish first, then the answer and the close.
     if (res && !res.writableFinished) {
       res.once('finish', () => endAndLinger(socket, rawAnswer(status, message)));
@@ -236,6 +246,7 @@ export function createEdgeListener(handler: Handler, logger: Logger, limits: Lim
   // CONNECT: this is not a forward proxy (RFC 9110 §9.3.6).
   server.on('connect', (_req: IncomingMessage, socket: Socket) => {
     socket.on('error', () => {});
+    access?.refused(socket, 405, 'CONNECT');
     endAndLinger(socket, rawAnswer(405, 'CONNECT is not supported', 'Allow: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS\r\n'));
   });
   return server;

@@ -14,6 +14,7 @@ import { forwardFields, type Diagnose } from './origin-fields.js';
 import type { Pass } from './pass.js';
 import type { ZoneRuntime } from './zones.js';
 import type { EdgeContext, EdgeKey } from './context.js';
+import { noteOrigin } from '../observability/access-log.js';
 
 /** A fetch for the cache: `stale` is the stored variant being revalidated (absent on a miss). */
 export interface FetchPlan {
@@ -76,11 +77,13 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
     try {
       head = await flight.head;
     } catch (err) {
+      noteOrigin(req, undefined, flight.originMs);
       const code = classifyOriginError(err).code;
       const why = stale && staleOnError(stale, staleIfError, { disconnected: code === 'ORIGIN_UNREACHABLE' || code === 'ORIGIN_TIMEOUT' });
       if (stale && why) return answers.stored(req, res, key.zone, stale, 'stale', { detail: why });
       return answers.originFailed(res, err, key.zone);
     }
+    noteOrigin(req, flight.originStatus, flight.originMs);
     if (!collapsed && flight.originHeaders) diagnose(req, key, flight.originHeaders);
     if (res.destroyed) {
       // The client left while the origin answered: an unstorable body is nobody's (a shared one is the fill's to decide).
@@ -125,7 +128,8 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
   async function fetchAlone(req: IncomingMessage, res: ServerResponse, key: EdgeKey, fwd: FwdReason): Promise<void> {
     const flight = startFlight(req, key, undefined, undefined, res);
     let head: FlightHead;
-    try { head = await flight.head; } catch (err) { return answers.originFailed(res, err, key.zone); }
+    try { head = await flight.head; } catch (err) { noteOrigin(req, undefined, flight.originMs); return answers.originFailed(res, err, key.zone); }
+    noteOrigin(req, flight.originStatus, flight.originMs);
     if (flight.originHeaders) diagnose(req, key, flight.originHeaders);
     if (head.kind === 'shared') return streamOrWait(req, res, key, flight, head, 'miss', { fwd, fwdStatus: head.status });
     if (head.kind === 'private') return answers.relay(req, res, key, head, notStoredKind(head.reason), { fwd, fwdStatus: head.status, detail: head.reason });

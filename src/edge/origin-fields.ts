@@ -7,6 +7,8 @@ import { normalizeVaryValue } from '../cache/policy/index.js';
 import { createCorsDiagnostics, detectCorsProblems, urlPattern } from '../cors/diagnostics.js';
 import type { HeaderValues } from '../cache/key.js';
 import type { EdgeContext, EdgeKey } from './context.js';
+import { requestIdOf } from '../observability/access-log.js';
+import { setTraceFields } from '../observability/request-id.js';
 
 /** Client fields the edge answers itself when it fetches for the cache (RFC 9111 §4.3.2: it may send its own validators). */
 const CACHE_FETCH_DROP: ReadonlySet<string> = new Set([
@@ -22,7 +24,7 @@ export function forwardFields(req: IncomingMessage, key: EdgeKey, forCache: bool
   const zone = key.zone;
   const socket = req.socket as TLSSocket;
   const peer = socket.remoteAddress;
-  return forwardHeaders(req.headers, {
+  const out = forwardHeaders(req.headers, {
     strip: zone.strip,
     keyed: zone.keyHeaders,
     forwardUnderscores: zone.forwardUnderscores,
@@ -35,6 +37,9 @@ export function forwardFields(req: IncomingMessage, key: EdgeKey, forCache: bool
     peer,
     trustPeer: peer !== undefined && zone.trustedProxies.has(peer),
   });
+  // The request id and a valid traceparent go to the origin (src/observability/request-id.ts).
+  setTraceFields(out, requestIdOf(req));
+  return out;
 }
 
 /** Looks at one origin answer's fields for the request that asked for it. */

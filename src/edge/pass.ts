@@ -10,6 +10,7 @@ import type { CacheStore } from '../storage/store.js';
 import type { EdgeContext, EdgeKey } from './context.js';
 import { relayInterim, type Answers } from './answers.js';
 import { forwardFields, type Diagnose } from './origin-fields.js';
+import { noteOrigin } from '../observability/access-log.js';
 
 /**
  * Forwards a request uncached and relays the answer as `kind` (DYNAMIC for a pass outcome; a request that joined a
@@ -25,15 +26,18 @@ export function createPass(ctx: EdgeContext, store: CacheStore, answers: Answers
     const abort = new AbortController();
     res.on('close', () => { if (!res.writableFinished) abort.abort(); });
     metrics.originFetches.inc({ kind: 'pass' });
+    const asked = performance.now();
     key.zone.origin.request({
       method, path: key.target, headers: forwardFields(req, key, false), body: hasBody ? req : null, signal: abort.signal,
       onInfo: relayInterim(res),
     }).then((o) => {
+      noteOrigin(req, o.status, performance.now() - asked);
       if (!SAFE_METHODS.has(method) && isNonErrorStatus(o.status)) invalidate(store, key, method, o.headers);
       diagnose(req, key, o.headers);
       answers.relay(req, res, key, { status: o.status, fields: key.zone.clientFields(o.headers), body: o.body, bodyless: true },
         kind, { fwd, fwdStatus: o.status, detail });
     }, (err) => {
+      noteOrigin(req, undefined, performance.now() - asked);
       metrics.originErrors.inc({ code: classifyOriginError(err).code });
       answers.originFailed(res, err, key.zone);
     });

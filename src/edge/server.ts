@@ -10,6 +10,7 @@ import type { ReloadProblem } from '../tls/certificates.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type EdgeMetrics } from '../observability/metrics.js';
+import { createAccessLog } from '../observability/access-log.js';
 import { MemoryStore } from '../storage/memory.js';
 import { applyHeapGrowth } from './heap-growth.js';
 import { DiskStore } from '../storage/disk.js';
@@ -93,15 +94,16 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   let listeners: PublicListener[] = [];
   const httpsPort = (): number | undefined => listeners.find((l) => l.scheme === 'https')?.address()?.port;
   const gate = createFreshnessGate();
-  const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes, tier, clock: opts.clock, httpsPort, gate });
+  const access = createAccessLog(config.accessLog, logger);
+  const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes, tier, clock: opts.clock, httpsPort, gate, access });
 
   // SNI and Host must lead to one zone (RFC 9110 §15.5.20: 421 otherwise), so a certificate name cannot be used to
   // reach another zone's cache or origin over a shared connection.
   const misdirected = (servername: string, authority: string): boolean => router.match(servername.toLowerCase()) !== router.match(keyedHost(authority));
-  const edgeServer = createEdgeListener(handler, logger, config.limits, { misdirected });
+  const edgeServer = createEdgeListener(handler, logger, config.limits, { misdirected, access });
   const rapidResets = new Counter({ name: 'edgecache_h2_rapid_reset_total', help: 'HTTP/2 sessions closed for resetting streams too fast (CVE-2023-44487)', registers: [metrics.registry] });
   const h2: EdgeH2Server | undefined = config.listen.some((l) => (l.tls && l.http2) || l.h2c)
-    ? createH2Server(handler, { logger, limits: config.limits, misdirected, onRapidReset: () => rapidResets.inc() })
+    ? createH2Server(handler, { logger, limits: config.limits, misdirected, access, onRapidReset: () => rapidResets.inc() })
     : undefined;
   // The first plain listener without h2c is the HTTP/1.1 server itself; the others hand their connections to it.
   const directAt = config.listen.findIndex((l) => !l.tls && !l.h2c);
@@ -111,6 +113,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   } catch (err) {
     await router.close();
     await store.close();
+    await access.close();
     throw err;
   }
   const figures = createFigureSource({ metrics, store, router, edgeServer });
@@ -142,6 +145,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
     await tier?.close();
     await router.close();
     await store.close(); // a disk store releases its directory lock
+    await access.close();
     throw err;
   };
   if (opts.admin !== false) {
@@ -195,6 +199,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
     config, store, metrics, router, logger, figures, purger, listeners, listen: startListening,
     get edge() { return edge!; },
     async reload() {
+      access.reopen(); // a rotated access log file (logrotate's postrotate sends SIGHUP)
       const problems: ReloadReport['problems'] = [];
       let certificates = 0;
       for (const l of listeners) {
@@ -234,6 +239,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
         await tier?.close();
         await origins;
         await store.close();
+        await access.close();
       })();
       return closing;
     },
