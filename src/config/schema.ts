@@ -141,6 +141,17 @@ export const zoneSchema = z.object({
   trustedProxies: z.array(peerEntry).default([]),
   /** Plain-HTTP requests get 308 to the same URL over https (RFC 9110 §15.4.9), at the first TLS listener's port. */
   redirectHttp: z.boolean().default(false),
+  /**
+   * gzip and br made at the edge for stored identity responses of these media types (src/edge/compress.ts); absent:
+   * off. `types`: type/subtype or type/* (default: text and text-like application types); `minBytes`: smaller bodies
+   * stay identity; `brotliQuality`: 0-11.
+   */
+  compress: z.object({
+    enabled: z.boolean().default(true),
+    types: z.array(z.string().regex(/^[A-Za-z0-9!#$&^_.+-]+\/(?:\*|[A-Za-z0-9!#$&^_.+-]+)$/, 'expected a media type (text/html) or type/* (text/*)')).optional(),
+    minBytes: z.number().int().nonnegative().default(1024),
+    brotliQuality: z.number().int().min(0).max(11).default(5),
+  }).strict().optional(),
 }).strict();
 
 /** Public-listener limits: what one client can make the edge hold or wait for; see src/http/limits.ts for what each one bounds. */

@@ -11,6 +11,7 @@ import { ANSWER_STATUS, answerStatus, hitStatus, type AnswerKind, type CacheStat
 import { flatFields, sendText, serveComplete } from './respond.js';
 import { classifyOriginError, OriginError } from '../origin/client.js';
 import { noteCacheStatus, noteOrigin, requestIdOf } from '../observability/access-log.js';
+import { createCompression, type EdgeCompression } from './compress.js';
 
 export interface Answers {
   /** Edge fields in one array of its final size: Age (from cache), cf-cache-status, Cache-Status, the zone's CORS fields. */
@@ -31,6 +32,8 @@ export interface Answers {
   preflight(req: IncomingMessage, res: ServerResponse, zone: ZoneRuntime): void;
   /** A bug on the request path answers 500 (or closes a started answer) and is logged; it never takes the process down. */
   internalError(res: ServerResponse, err: unknown): void;
+  /** Edge compression: the representation of a stored variant a request gets, Vary on misses (src/edge/compress.ts). */
+  readonly compression: EdgeCompression;
 }
 
 /** An origin answer to relay: status, client fields, body; `bodyless` when the origin saw HEAD (no body to wait for). */
@@ -39,11 +42,14 @@ export interface Relayed { status: number; fields: [string, string][]; body: Rea
 // The Cache-Status values that never change, made once.
 const ONLY_IF_CACHED_STATUS = answerStatus('only-if-cached');
 const PREFLIGHT_STATUS = answerStatus('preflight');
+/** Compressed copies held when the context does not say (the edge passes a quarter of cache.maxBytes). */
+const DEFAULT_COMPRESS_BYTES = 64 * 1024 * 1024;
 /** The cf-cache-status values of answers taken from the cache (what a zone's cache bytes count). */
 const FROM_CACHE: ReadonlySet<string> = new Set(['HIT', 'STALE', 'UPDATING', 'REVALIDATED']);
 
 export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
   const { metrics, logger, clock } = ctx;
+  const compression = createCompression(ctx.compressBytes ?? DEFAULT_COMPRESS_BYTES);
 
   const done = (res: ServerResponse, kind: AnswerKind, zone?: ZoneRuntime): void => {
     const cf = ANSWER_STATUS[kind].cf;
@@ -93,12 +99,12 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
     done,
     originFailed,
     hit(req, res, zone, v, age, ttl) {
-      zone.tally.cacheBytes += serveComplete(req, res, v, edgeFields(req, zone, 'hit', hitStatus(ttl), String(age)));
+      zone.tally.cacheBytes += serveComplete(req, res, compression.represent(req, zone.zone, v), edgeFields(req, zone, 'hit', hitStatus(ttl), String(age)));
       done(res, 'hit', zone);
     },
     stored(req, res, zone, v, kind, own) {
       if (own?.fwdStatus !== undefined) noteOrigin(req, own.fwdStatus, undefined);
-      const sent = serveComplete(req, res, v, edgeFields(req, zone, kind, answerStatus(kind, own), String(currentAge(v.freshness, clock.now()))));
+      const sent = serveComplete(req, res, compression.represent(req, zone.zone, v), edgeFields(req, zone, kind, answerStatus(kind, own), String(currentAge(v.freshness, clock.now()))));
       // Bytes of answers taken from the cache (a miss served from its fresh fill was fetched, and is counted there).
       if (FROM_CACHE.has(ANSWER_STATUS[kind].cf)) zone.tally.cacheBytes += sent;
       done(res, kind, zone);
@@ -132,6 +138,7 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
       done(res, 'preflight', zone);
     },
     internalError,
+    compression,
   };
 }
 

@@ -25,6 +25,8 @@ export interface EdgeContext {
   gate?: FreshnessGate;
   /** Request records and ids (src/observability/access-log.ts); absent in unit tests that build a handler alone. */
   access?: AccessLog;
+  /** Most bytes of compressed copies held beside stored variants (src/edge/compress.ts); default 64 MiB. */
+  compressBytes?: number;
 }
 
 /** The key of a request routed to one of this edge's zones. */

@@ -159,7 +159,7 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
       complete: (stored, body) => {
         if (res.destroyed) return;
         const status = answerStatus(kind, { ...own, stored: stored !== undefined });
-        const s: Servable = stored ?? {
+        const s: Servable = stored ? answers.compression.represent(req, key.zone.zone, stored) : {
           status: head.status, flatHeaders: flatFields(withLength(head.fields, body.length, head.status), []), fieldMap: fieldMapOf(head.fields), body,
         };
         serveComplete(req, res, s, answers.edgeFields(req, key.zone, kind, status, stored ? String(currentAge(stored.freshness, env.clock.now())) : undefined));
@@ -186,7 +186,7 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
     const start = (): void => {
       if (started) return;
       started = true;
-      res.writeHead(head.status, flatFields(head.fields, edgeNow()));
+      res.writeHead(head.status, flatFields(answers.compression.missFields(zone.zone, head.status, head.fields), edgeNow()));
     };
     // A body of unknown length may still end within this turn of the event loop (a small one often arrives with its
     // end in one read): the first piece waits for the next turn, so that such an answer can truthfully say `stored`.

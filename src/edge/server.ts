@@ -95,7 +95,8 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   const httpsPort = (): number | undefined => listeners.find((l) => l.scheme === 'https')?.address()?.port;
   const gate = createFreshnessGate();
   const access = createAccessLog(config.accessLog, logger);
-  const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes, tier, clock: opts.clock, httpsPort, gate, access });
+  const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes, tier, clock: opts.clock, httpsPort, gate, access,
+    compressBytes: Math.floor(config.cache.maxBytes / 4) });
 
   // SNI and Host must lead to one zone (RFC 9110 §15.5.20: 421 otherwise), so a certificate name cannot be used to
   // reach another zone's cache or origin over a shared connection.

@@ -1,0 +1,151 @@
+// Compression at the edge: the gzip and br representations of stored identity responses, made once per variant and
+// coding with node:zlib off the event loop (in the background: until one is ready the identity one is served), held
+// beside the variant (freed with it) within a byte budget, and chosen per request by its Accept-Encoding.
+import { brotliCompress, constants, gzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import type { IncomingMessage } from 'node:http';
+import type { Zone } from '../config/schema.js';
+import type { StoredVariant } from '../storage/store.js';
+import type { Servable } from './respond.js';
+import {
+  acceptedCodings, canCompress, compileCodingPolicy, DEFAULT_COMPRESS_TYPES, representationFields, type CodingPolicy, type EdgeCoding,
+} from '../cache/policy/content-coding.js';
+
+const gzipAsync = promisify(gzip);
+const brotliAsync = promisify(brotliCompress);
+
+/** A compressed copy is kept only when it saves at least this share of the identity size (else identity is served). */
+const MIN_SAVING = 0.05;
+
+/** A zone's settings as the config gives them (`compress`); absent or `enabled: false`: nothing is compressed. */
+type CompressConfig = NonNullable<Zone['compress']>;
+
+/** What is known of one stored variant, rebuilt when its fields change (a 304 refreshes them: new flatHeaders). */
+interface Entry {
+  source: string[];
+  /** The variant may be compressed (type, status, size, no-transform). */
+  eligible: boolean;
+  /** The identity representation with Vary: Accept-Encoding. */
+  identity: Servable | undefined;
+  /** Compressed bodies by coding: a Buffer, or null when compressing did not pay (or failed). */
+  bodies: Partial<Record<EdgeCoding, Buffer | null>>;
+  reps: Partial<Record<EdgeCoding, Servable>>;
+  pending: number;
+}
+
+export interface EdgeCompression {
+  /**
+   * What to serve for a stored variant: the variant itself (its zone does not compress, or it is not compressible), its
+   * identity representation with Vary: Accept-Encoding (the request accepts no coding we make, sends Range, or the
+   * copy is not ready yet: it is then started), or a compressed representation. Synchronous: the hit path never waits.
+   */
+  represent(req: IncomingMessage, zoneConfig: Zone, v: StoredVariant): Servable;
+  /**
+   * The fields of an answer fetched for the cache and sent as it arrives (a miss): with Vary: Accept-Encoding when
+   * the zone would compress it once stored, so that caches after the edge keep its representations apart.
+   */
+  missFields(zoneConfig: Zone, status: number, fields: [string, string][]): [string, string][];
+  /** Bytes of compressed copies held now. */
+  heldBytes(): number;
+  /** Resolves once no compression is running (tests). */
+  idle(): Promise<void>;
+}
+
+export function createCompression(budgetBytes: number): EdgeCompression {
+  const policies = new WeakMap<Zone, CodingPolicy | null>();
+  const entries = new WeakMap<StoredVariant, Entry>();
+  let held = 0;
+  // A copy's bytes leave the budget when its variant is collected (evicted or purged, and no answer still holds it).
+  const freed = new FinalizationRegistry<number>((n) => { held -= n; });
+  const running = new Set<Promise<void>>();
+
+  const policyOf = (zone: Zone): CodingPolicy | null => {
+    let p = policies.get(zone);
+    if (p === undefined) {
+      const c: CompressConfig | undefined = zone.compress;
+      p = c !== undefined && c.enabled ? compileCodingPolicy({ types: c.types ?? DEFAULT_COMPRESS_TYPES, minBytes: c.minBytes, brotliQuality: c.brotliQuality }) : null;
+      policies.set(zone, p);
+    }
+    return p;
+  };
+
+  const entryOf = (v: StoredVariant, policy: CodingPolicy): Entry => {
+    const had = entries.get(v);
+    if (had !== undefined && had.source === v.flatHeaders) return had;
+    const eligible = canCompress(policy, v.status, v.fieldMap, v.body.length);
+    const e: Entry = { source: v.flatHeaders, eligible, identity: undefined, bodies: had?.bodies ?? {}, reps: {}, pending: had?.pending ?? 0 };
+    if (eligible) {
+      e.identity = servable(v, undefined, v.body);
+      for (const c of ['br', 'gzip'] as const) { const b = e.bodies[c]; if (b) e.reps[c] = servable(v, c, b); }
+    }
+    entries.set(v, e);
+    return e;
+  };
+
+  const start = (v: StoredVariant, e: Entry, coding: EdgeCoding, policy: CodingPolicy): void => {
+    if (held >= budgetBytes) return;
+    e.bodies[coding] = null; // claimed: one compression per variant and coding
+    e.pending++;
+    const body = v.body;
+    const made = coding === 'br'
+      ? brotliAsync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: policy.brotliQuality, [constants.BROTLI_PARAM_SIZE_HINT]: body.length } })
+      : gzipAsync(body);
+    const job = made.then((out) => {
+      if (out.length > body.length * (1 - MIN_SAVING) || held + out.length > budgetBytes) return;
+      e.bodies[coding] = out;
+      held += out.length;
+      freed.register(v, out.length);
+      // The fields may have changed meanwhile (a refresh): the next request rebuilds the entry with this body.
+      if (entries.get(v) === e && e.source === v.flatHeaders) e.reps[coding] = servable(v, coding, out);
+    }, () => { /* a failed compression leaves identity (null) */ }).finally(() => { e.pending--; running.delete(job); });
+    running.add(job);
+  };
+
+  return {
+    represent(req, zoneConfig, v) {
+      if (zoneConfig.compress === undefined) return v;
+      const policy = policyOf(zoneConfig);
+      if (policy === null) return v;
+      const e = entryOf(v, policy);
+      if (!e.eligible) return v;
+      // Ranges are answered from the identity representation (RFC 9110 §14: a range of the coded bytes would be another
+      // resource's range for clients that cache by URL).
+      if (req.headers.range !== undefined) return e.identity!;
+      // The best coding ready; a better one not made yet is started (this answer takes the next best, or identity).
+      for (const c of acceptedCodings(req.headers['accept-encoding'])) {
+        const rep = e.reps[c];
+        if (rep !== undefined) return rep;
+        if (e.bodies[c] === undefined) start(v, e, c, policy);
+      }
+      return e.identity!;
+    },
+    missFields(zoneConfig, status, fields) {
+      if (zoneConfig.compress === undefined) return fields;
+      const policy = policyOf(zoneConfig);
+      if (policy === null) return fields;
+      const map: Record<string, string | string[]> = Object.create(null);
+      for (const [n, val] of fields) { const had = map[n]; map[n] = had === undefined ? val : Array.isArray(had) ? [...had, val] : [had, val]; }
+      const length = map['content-length'] === undefined ? undefined : Number(map['content-length']);
+      if (!canCompress(policy, status, map, Number.isSafeInteger(length) ? length : undefined)) return fields;
+      const flat = representationFields(fields, undefined, 0);
+      const out: [string, string][] = [];
+      for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+      return out;
+    },
+    heldBytes: () => held,
+    async idle() { while (running.size > 0) await Promise.all([...running]); },
+  };
+}
+
+/** A representation of `v` ready for serveComplete: its fields (see representationFields) and body. */
+function servable(v: StoredVariant, coding: EdgeCoding | undefined, body: Buffer): Servable {
+  const flatHeaders = representationFields(v.headers, coding, body.length);
+  const fieldMap: Record<string, string | string[]> = Object.create(null);
+  for (let i = 0; i < flatHeaders.length; i += 2) {
+    const n = flatHeaders[i]!;
+    const val = flatHeaders[i + 1]!;
+    const had = fieldMap[n];
+    fieldMap[n] = had === undefined ? val : Array.isArray(had) ? [...had, val] : [had, val];
+  }
+  return { status: v.status, flatHeaders, fieldMap, body };
+}
