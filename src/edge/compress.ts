@@ -17,6 +17,9 @@ const brotliAsync = promisify(brotliCompress);
 /** A compressed copy is kept only when it saves at least this share of the identity size (else identity is served). */
 const MIN_SAVING = 0.05;
 
+/** Distinct Accept-Encoding values remembered with their codings (clients send few; past this the memo starts over). */
+const MEMO_SIZE = 256;
+
 /** A zone's settings as the config gives them (`compress`); absent or `enabled: false`: nothing is compressed. */
 type CompressConfig = NonNullable<Zone['compress']>;
 
@@ -58,6 +61,16 @@ export function createCompression(budgetBytes: number): EdgeCompression {
   // A copy's bytes leave the budget when its variant is collected (evicted or purged, and no answer still holds it).
   const freed = new FinalizationRegistry<number>((n) => { held -= n; });
   const running = new Set<Promise<void>>();
+  const memo = new Map<string, readonly EdgeCoding[]>();
+  const codingsOf = (value: string | string[] | undefined): readonly EdgeCoding[] => {
+    if (typeof value !== 'string' || value.length > 200) return acceptedCodings(value);
+    let c = memo.get(value);
+    if (c === undefined) {
+      if (memo.size >= MEMO_SIZE) memo.clear();
+      memo.set(value, (c = acceptedCodings(value)));
+    }
+    return c;
+  };
 
   const policyOf = (zone: Zone): CodingPolicy | null => {
     let p = policies.get(zone);
@@ -112,7 +125,7 @@ export function createCompression(budgetBytes: number): EdgeCompression {
       // resource's range for clients that cache by URL).
       if (req.headers.range !== undefined) return e.identity!;
       // The best coding ready; a better one not made yet is started (this answer takes the next best, or identity).
-      for (const c of acceptedCodings(req.headers['accept-encoding'])) {
+      for (const c of codingsOf(req.headers['accept-encoding'])) {
         const rep = e.reps[c];
         if (rep !== undefined) return rep;
         if (e.bodies[c] === undefined) start(v, e, c, policy);
