@@ -18,6 +18,8 @@ async function setup(t: TestContext, compress: Record<string, unknown> | null = 
       case '/small.css': res.writeHead(200, { ...base, 'content-type': 'text/css' }); res.end('a{}'); return;
       case '/img.png': res.writeHead(200, { ...base, 'content-type': 'image/png' }); res.end(PNG); return;
       case '/keep.css': res.writeHead(200, { 'cache-control': 'max-age=600, no-transform', 'content-type': 'text/css' }); res.end(CSS); return;
+      case '/page.html': res.writeHead(200, { 'cache-control': 'no-store', 'content-type': 'text/html', etag: '"p1"' }); res.end(CSS); return;
+      case '/events': res.writeHead(200, { 'cache-control': 'no-store', 'content-type': 'text/event-stream' }); res.end(`data: ${CSS}\n\n`); return;
       case '/pre.css': res.writeHead(200, { ...base, 'content-type': 'text/css', 'content-encoding': 'gzip', vary: 'Accept-Encoding' }); res.end(PRE_GZIPPED); return;
       default: res.writeHead(404); res.end();
     }
@@ -145,4 +147,28 @@ test('compress.types and minBytes are the zone\'s', async (t) => {
   await send(`${edge.base}/app.css`, { headers: { 'accept-encoding': 'gzip' } });
   await sleep(50);
   assert.equal((await send(`${edge.base}/app.css`, { headers: { 'accept-encoding': 'gzip' } })).headers['content-encoding'], undefined, 'text/css is not in the list');
+});
+
+test('answers relayed uncached (no-store) are compressed on the way; event streams are not', async (t) => {
+  const { origin, edge } = await setup(t);
+  const gz = await send(`${edge.base}/page.html`, { headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(gz.headers['cf-cache-status'], 'BYPASS');
+  assert.equal(gz.headers['content-encoding'], 'gzip');
+  assert.equal(gz.headers['content-length'], undefined, 'the coded length is not known up front');
+  assert.equal(gz.headers.etag, '"p1-gzip"');
+  assert.equal(gz.headers.vary, 'Accept-Encoding');
+  assert.equal(gunzipSync(gz.raw).toString(), CSS);
+  const br = await send(`${edge.base}/page.html`, { headers: { 'accept-encoding': 'br, gzip' } });
+  assert.equal(br.headers['content-encoding'], 'br');
+  assert.equal(brotliDecompressSync(br.raw).toString(), CSS);
+  const plain = await send(`${edge.base}/page.html`);
+  assert.equal(plain.headers['content-encoding'], undefined);
+  assert.equal(plain.headers.vary, 'Accept-Encoding');
+  const head = await send(`${edge.base}/page.html`, { method: 'HEAD', headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(head.headers['content-encoding'], 'gzip', 'HEAD gets the fields a GET would');
+  assert.equal(head.raw.length, 0);
+  const ev = await send(`${edge.base}/events`, { headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(ev.headers['content-encoding'], undefined);
+  assert.equal(ev.body, `data: ${CSS}\n\n`);
+  assert.equal(origin.count('/page.html'), 4);
 });

@@ -111,8 +111,10 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
     },
     relay(req, res, key, o, kind, own) {
       if (own.fwdStatus !== undefined) noteOrigin(req, own.fwdStatus, undefined);
+      // Compressible and uncompressed: coded on the way (src/edge/compress.ts), or at least Vary: Accept-Encoding.
+      const coded = compression.relayCoding(req, key.zone.zone, o.status, o.fields);
       try {
-        res.writeHead(o.status, flatFields(o.fields, edgeFields(req, key.zone, kind, answerStatus(kind, own))));
+        res.writeHead(o.status, flatFields(coded?.fields ?? o.fields, edgeFields(req, key.zone, kind, answerStatus(kind, own))));
       } catch {
         discard(o.body);
         originFailed(res, new OriginError('ORIGIN_BAD_RESPONSE', 'origin sent an invalid response field'), key.zone);
@@ -120,6 +122,7 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
       }
       // A HEAD sent on as GET (a cache fetch) has a body to drop; one the origin saw as HEAD has none to wait for.
       if (req.method === 'HEAD') { if (o.bodyless) o.body.resume(); else discard(o.body); res.end(); }
+      else if (coded?.transform) pipeline(o.body, coded.transform(), res, () => {});
       else pipeline(o.body, res, () => {});
       done(res, kind, key.zone);
     },

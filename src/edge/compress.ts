@@ -1,7 +1,8 @@
 // Compression at the edge: the gzip and br representations of stored identity responses, made once per variant and
 // coding with node:zlib off the event loop (in the background: until one is ready the identity one is served), held
 // beside the variant (freed with it) within a byte budget, and chosen per request by its Accept-Encoding.
-import { brotliCompress, constants, gzip } from 'node:zlib';
+import { brotliCompress, constants, createBrotliCompress, createGzip, gzip } from 'node:zlib';
+import type { Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import type { IncomingMessage } from 'node:http';
 import type { Zone } from '../config/schema.js';
@@ -48,10 +49,22 @@ export interface EdgeCompression {
    * the zone would compress it once stored, so that caches after the edge keep its representations apart.
    */
   missFields(zoneConfig: Zone, status: number, fields: [string, string][]): [string, string][];
+  /**
+   * An answer relayed uncached (a pass, a response that may not be stored): its fields as sent (Vary, and for a coding
+   * Content-Encoding, a distinct ETag and no Content-Length) and, when the client gets a coding, the zlib stream to
+   * send the body through. Undefined: relay it as it is.
+   */
+  relayCoding(req: IncomingMessage, zoneConfig: Zone, status: number, fields: [string, string][]): RelayCoding | undefined;
   /** Bytes of compressed copies held now. */
   heldBytes(): number;
   /** Resolves once no compression is running (tests). */
   idle(): Promise<void>;
+}
+
+export interface RelayCoding {
+  fields: [string, string][];
+  /** The compressing stream (undefined: identity, only Vary was added). */
+  transform?: () => Transform;
 }
 
 export function createCompression(budgetBytes: number): EdgeCompression {
@@ -136,18 +149,44 @@ export function createCompression(budgetBytes: number): EdgeCompression {
       if (zoneConfig.compress === undefined) return fields;
       const policy = policyOf(zoneConfig);
       if (policy === null) return fields;
-      const map: Record<string, string | string[]> = Object.create(null);
-      for (const [n, val] of fields) { const had = map[n]; map[n] = had === undefined ? val : Array.isArray(had) ? [...had, val] : [had, val]; }
+      const map = fieldMapOf(fields);
       const length = map['content-length'] === undefined ? undefined : Number(map['content-length']);
       if (!canCompress(policy, status, map, Number.isSafeInteger(length) ? length : undefined)) return fields;
-      const flat = representationFields(fields, undefined, 0);
-      const out: [string, string][] = [];
-      for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
-      return out;
+      return pairs(representationFields(fields, undefined, 0));
+    },
+    relayCoding(req, zoneConfig, status, fields) {
+      if (zoneConfig.compress === undefined) return undefined;
+      const policy = policyOf(zoneConfig);
+      if (policy === null) return undefined;
+      const map = fieldMapOf(fields);
+      const declared = map['content-length'] === undefined ? undefined : Number(map['content-length']);
+      if (!canCompress(policy, status, map, Number.isSafeInteger(declared) ? declared : undefined)) return undefined;
+      const coding = req.headers.range === undefined ? codingsOf(req.headers['accept-encoding'])[0] : undefined;
+      const out = pairs(representationFields(fields, coding, 0)).filter(([n]) => coding === undefined || n !== 'content-length');
+      if (coding === undefined) return { fields: out };
+      const quality = policy.brotliQuality;
+      return {
+        fields: out,
+        transform: () => (coding === 'br'
+          ? createBrotliCompress({ params: { [constants.BROTLI_PARAM_QUALITY]: quality } })
+          : createGzip()),
+      };
     },
     heldBytes: () => held,
     async idle() { while (running.size > 0) await Promise.all([...running]); },
   };
+}
+
+function fieldMapOf(fields: readonly [string, string][]): Record<string, string | string[]> {
+  const map: Record<string, string | string[]> = Object.create(null);
+  for (const [n, val] of fields) { const had = map[n]; map[n] = had === undefined ? val : Array.isArray(had) ? [...had, val] : [had, val]; }
+  return map;
+}
+
+function pairs(flat: readonly string[]): [string, string][] {
+  const out: [string, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+  return out;
 }
 
 /** A representation of `v` ready for serveComplete: its fields (see representationFields) and body. */

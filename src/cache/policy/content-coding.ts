@@ -40,9 +40,12 @@ export function mediaTypeOf(value: string | string[] | undefined): string | unde
   return (semi === -1 ? v : v.slice(0, semi)).trim().toLowerCase();
 }
 
+/** Never compressed whatever the list says: an event stream must reach the client as each event is written. */
+const NEVER: ReadonlySet<string> = new Set(['text/event-stream']);
+
 export function isCompressibleType(policy: CodingPolicy, contentType: string | string[] | undefined): boolean {
   const t = mediaTypeOf(contentType);
-  if (t === undefined || t === '') return false;
+  if (t === undefined || t === '' || NEVER.has(t)) return false;
   if (policy.exact.has(t)) return true;
   for (const p of policy.prefixes) if (t.startsWith(p)) return true;
   return false;
