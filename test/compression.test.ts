@@ -10,6 +10,7 @@ const PNG = Buffer.alloc(5000, 7);
 const PRE_GZIPPED = gzipSync(Buffer.from(CSS));
 
 async function setup(t: TestContext, compress: Record<string, unknown> | null = {}) {
+  let revalidations = 0;
   const origin = await startOrigin(t, (req, res) => {
     const base = { 'cache-control': 'max-age=600', etag: '"v1"' };
     switch (req.url) {
@@ -20,6 +21,14 @@ async function setup(t: TestContext, compress: Record<string, unknown> | null = 
       case '/keep.css': res.writeHead(200, { 'cache-control': 'max-age=600, no-transform', 'content-type': 'text/css' }); res.end(CSS); return;
       case '/page.html': res.writeHead(200, { 'cache-control': 'no-store', 'content-type': 'text/html', etag: '"p1"' }); res.end(CSS); return;
       case '/events': res.writeHead(200, { 'cache-control': 'no-store', 'content-type': 'text/event-stream' }); res.end(`data: ${CSS}\n\n`); return;
+      case '/reval.css': {
+        // Always revalidated: each 304 refreshes the stored fields (x-seen counts the origin's answers).
+        const seen = String(++revalidations);
+        if (req.headers['if-none-match'] === '"r1"') { res.writeHead(304, { etag: '"r1"', 'cache-control': 'max-age=0, must-revalidate', 'x-seen': seen }); res.end(); return; }
+        res.writeHead(200, { 'cache-control': 'max-age=0, must-revalidate', etag: '"r1"', 'content-type': 'text/css', 'x-seen': seen });
+        res.end(CSS);
+        return;
+      }
       case '/pre.css': res.writeHead(200, { ...base, 'content-type': 'text/css', 'content-encoding': 'gzip', vary: 'Accept-Encoding' }); res.end(PRE_GZIPPED); return;
       default: res.writeHead(404); res.end();
     }
@@ -171,4 +180,18 @@ test('answers relayed uncached (no-store) are compressed on the way; event strea
   assert.equal(ev.headers['content-encoding'], undefined);
   assert.equal(ev.body, `data: ${CSS}\n\n`);
   assert.equal(origin.count('/page.html'), 4);
+});
+
+test('a 304 that refreshes the stored fields keeps the compressed copy, served with the new fields', async (t) => {
+  const { origin, edge } = await setup(t);
+  const url = `${edge.base}/reval.css`;
+  await send(url);
+  const gz = await until(url, { 'accept-encoding': 'gzip' }, 'gzip');
+  assert.equal(gz.headers['cf-cache-status'], 'REVALIDATED');
+  assert.equal(gz.headers['x-seen'], String(origin.count('/reval.css')), 'the fields are those of the latest 304');
+  assert.equal(gunzipSync(gz.raw).toString(), CSS);
+  const again = await send(url, { headers: { 'accept-encoding': 'gzip' } });
+  assert.equal(again.headers['content-encoding'], 'gzip', 'made once: served at once after the next refresh');
+  assert.equal(again.headers['x-seen'], String(origin.count('/reval.css')));
+  assert.equal(again.headers.etag, '"r1-gzip"');
 });

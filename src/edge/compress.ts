@@ -31,10 +31,10 @@ interface Entry {
   eligible: boolean;
   /** The identity representation with Vary: Accept-Encoding. */
   identity: Servable | undefined;
-  /** Compressed bodies by coding: a Buffer, or null when compressing did not pay (or failed). */
+  /** Compressed bodies by coding: a Buffer, or null while it is made or when it did not pay (or failed). */
   bodies: Partial<Record<EdgeCoding, Buffer | null>>;
+  /** Representations built from `bodies` and the current fields (on first use). */
   reps: Partial<Record<EdgeCoding, Servable>>;
-  pending: number;
 }
 
 export interface EdgeCompression {
@@ -99,31 +99,26 @@ export function createCompression(budgetBytes: number): EdgeCompression {
     const had = entries.get(v);
     if (had !== undefined && had.source === v.flatHeaders) return had;
     const eligible = canCompress(policy, v.status, v.fieldMap, v.body.length);
-    const e: Entry = { source: v.flatHeaders, eligible, identity: undefined, bodies: had?.bodies ?? {}, reps: {}, pending: had?.pending ?? 0 };
-    if (eligible) {
-      e.identity = servable(v, undefined, v.body);
-      for (const c of ['br', 'gzip'] as const) { const b = e.bodies[c]; if (b) e.reps[c] = servable(v, c, b); }
-    }
+    // Bodies made for the old fields stay (the body itself never changes; a job still running fills this same object).
+    const e: Entry = { source: v.flatHeaders, eligible, identity: eligible ? servable(v, undefined, v.body) : undefined, bodies: had?.bodies ?? {}, reps: {} };
     entries.set(v, e);
     return e;
   };
 
   const start = (v: StoredVariant, e: Entry, coding: EdgeCoding, policy: CodingPolicy): void => {
     if (held >= budgetBytes) return;
-    e.bodies[coding] = null; // claimed: one compression per variant and coding
-    e.pending++;
+    const bodies = e.bodies;
+    bodies[coding] = null; // claimed: one compression per variant and coding
     const body = v.body;
     const made = coding === 'br'
       ? brotliAsync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: policy.brotliQuality, [constants.BROTLI_PARAM_SIZE_HINT]: body.length } })
       : gzipAsync(body);
     const job = made.then((out) => {
       if (out.length > body.length * (1 - MIN_SAVING) || held + out.length > budgetBytes) return;
-      e.bodies[coding] = out;
+      bodies[coding] = out;
       held += out.length;
       freed.register(v, out.length);
-      // The fields may have changed meanwhile (a refresh): the next request rebuilds the entry with this body.
-      if (entries.get(v) === e && e.source === v.flatHeaders) e.reps[coding] = servable(v, coding, out);
-    }, () => { /* a failed compression leaves identity (null) */ }).finally(() => { e.pending--; running.delete(job); });
+    }, () => { /* a failed compression leaves identity (null) */ }).finally(() => { running.delete(job); });
     running.add(job);
   };
 
@@ -141,7 +136,9 @@ export function createCompression(budgetBytes: number): EdgeCompression {
       for (const c of codingsOf(req.headers['accept-encoding'])) {
         const rep = e.reps[c];
         if (rep !== undefined) return rep;
-        if (e.bodies[c] === undefined) start(v, e, c, policy);
+        const body = e.bodies[c];
+        if (body === undefined) start(v, e, c, policy);
+        else if (body !== null) return (e.reps[c] = servable(v, c, body));
       }
       return e.identity!;
     },

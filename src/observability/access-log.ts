@@ -174,6 +174,8 @@ export function createAccessLog(options: AccessLogOptions, appLogger: Logger, ne
     },
     refused(socket, status, code) {
       if (out === undefined) return;
+      // A connection that sent nothing and timed out (a browser's preconnect) made no request (nginx logs none either).
+      if (code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesRead === 0) return;
       const r = new AccessRecord(nextId(), performance.now());
       r.client = socket.remoteAddress;
       r.status = status;
