@@ -3,6 +3,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { forwardHeaders } from '../http/headers.js';
+import { peerScheme } from '../http/trusted-peers.js';
 import { normalizeVaryValue } from '../cache/policy/index.js';
 import { createCorsDiagnostics, detectCorsProblems, urlPattern } from '../cors/diagnostics.js';
 import type { HeaderValues } from '../cache/key.js';
@@ -24,6 +25,13 @@ export function forwardFields(req: IncomingMessage, key: EdgeKey, forCache: bool
   const zone = key.zone;
   const socket = req.socket as TLSSocket;
   const peer = socket.remoteAddress;
+  // The scheme of the listener the request came in on (a TLS socket is `encrypted`; over HTTP/2, req.socket reads
+  // through to the session's socket); from a trusted proxy, the scheme it says its client used.
+  const own = socket.encrypted === true ? 'https' : 'http';
+  const trustPeer = peer !== undefined && zone.trustedProxies.has(peer);
+  const fromPeer = trustPeer && (req.headers['x-forwarded-proto'] !== undefined || req.headers.forwarded !== undefined)
+    ? peerScheme(req.headers['x-forwarded-proto'], req.headers.forwarded)
+    : undefined;
   const out = forwardHeaders(req.headers, {
     strip: zone.strip,
     keyed: zone.keyHeaders,
@@ -31,11 +39,11 @@ export function forwardFields(req: IncomingMessage, key: EdgeKey, forCache: bool
     normalize: normalizeVaryValue,
     dropForCacheFetch: forCache ? (zone.cors ? CACHE_FETCH_DROP_EDGE_CORS : CACHE_FETCH_DROP) : undefined,
     host: key.host,
-    // The scheme of the listener the request came in on (a TLS socket is `encrypted`; over HTTP/2, req.socket reads
-    // through to the session's socket).
-    proto: socket.encrypted === true ? 'https' : 'http',
+    proto: fromPeer?.proto ?? own,
     peer,
-    trustPeer: peer !== undefined && zone.trustedProxies.has(peer),
+    trustPeer,
+    priorForwarded: fromPeer?.forwarded,
+    hopProto: own,
   });
   // The request id and a valid traceparent go to the origin (src/observability/request-id.ts).
   setTraceFields(out, requestIdOf(req));

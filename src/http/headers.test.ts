@@ -26,6 +26,12 @@ test('RFC 7239: Forwarded names this hop: the client address (IPv6 quoted in bra
   assert.equal(forwardHeaders({}, { ...base, proto: 'https' })['x-forwarded-proto'], 'https');
 });
 
+test('RFC 7239 §4: a trusted proxy\'s Forwarded elements are kept, ours appended with the scheme of our own hop', () => {
+  const out = forwardHeaders({}, { ...base, trustPeer: true, proto: 'https', priorForwarded: 'for=203.0.113.7;proto=https', hopProto: 'http' });
+  assert.equal(out.forwarded, 'for=203.0.113.7;proto=https, for=192.0.2.1;host=shop.example;proto=http');
+  assert.equal(out['x-forwarded-proto'], 'https');
+});
+
 test('X-Forwarded-For is appended to only for a trusted peer', () => {
   assert.equal(forwardHeaders({ 'x-forwarded-for': '203.0.113.7' }, { ...base, trustPeer: true })['x-forwarded-for'], '203.0.113.7, 192.0.2.1');
   assert.equal(forwardHeaders({ 'x-forwarded-for': '203.0.113.7' }, base)['x-forwarded-for'], '192.0.2.1');

@@ -53,7 +53,7 @@ export const EDGE_OWNED_REQUEST_FIELDS: ReadonlySet<string> = new Set(['expect',
 
 /**
  * Forwarding fields the edge sets, replacing client values unless the zone keys them: the scheme
- * (X-Forwarded-Proto, and Forwarded's proto=) is the listener's, http or https.
+ * (X-Forwarded-Proto, and Forwarded's proto=) is the listener's, http or https, or from a trusted proxy what it reported.
  */
 const EDGE_SET_FORWARDING = ['x-forwarded-proto', 'x-forwarded-host', 'forwarded'] as const;
 
@@ -89,9 +89,16 @@ export interface ForwardOptions {
    */
   forwardUnderscores?: boolean;
   host: string;
+  /** The client's scheme: the listener's, or what a trusted proxy reported (X-Forwarded-Proto, Forwarded's proto=). */
   proto: 'http' | 'https';
   peer: string | undefined;
   trustPeer: boolean;
+  /**
+   * A trusted proxy's own Forwarded elements (RFC 7239 §4): ours is appended to them, with `hopProto` (the scheme of
+   * the listener it reached us on) as its proto=, so the first element still describes the client's request.
+   */
+  priorForwarded?: string;
+  hopProto?: 'http' | 'https';
 }
 
 /** Request fields for the origin: the client's, minus hop-by-hop and stripped fields, plus forwarding fields. */
@@ -124,7 +131,10 @@ export function forwardHeaders(headers: IncomingHttpHeaders, opts: ForwardOption
     const ae = fieldOf(out, 'accept-encoding');
     if (ae !== undefined) out['accept-encoding'] = opts.normalize('accept-encoding', ae) ?? '';
   }
-  const own = { 'x-forwarded-proto': opts.proto, 'x-forwarded-host': opts.host, forwarded: forwardedValue(opts) };
+  const forwarded = opts.priorForwarded === undefined
+    ? forwardedValue(opts)
+    : `${opts.priorForwarded}, ${forwardedValue({ ...opts, proto: opts.hopProto ?? opts.proto })}`;
+  const own = { 'x-forwarded-proto': opts.proto, 'x-forwarded-host': opts.host, forwarded };
   for (const name of EDGE_SET_FORWARDING) {
     if (!(opts.keyed?.includes(name) && fieldOf(headers, name) !== undefined)) out[name] = own[name];
   }
