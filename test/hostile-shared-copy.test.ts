@@ -27,11 +27,14 @@ async function limitedOrigin(t: TestContext, etag = false) {
   });
 }
 
+/** A zone that honours client request directives (RFC 9111 §5.2.1): anonymous no-cache is ignored by default. */
+const honouring = (origin: string) => ({ zones: [{ id: 'z', hosts: ['*'], origin, ignoreRequestCacheControl: false }] });
+
 const BIG = 'x'.repeat(5000); // over what a typical origin accepts (the edge's 4 KiB rule), under the edge's own 16 KiB limit
 
 test('CPDoS: a cacheable 400 provoked by an oversized header is not stored; the next client gets the page', async (t) => {
   const origin = await limitedOrigin(t);
-  const edge = await startTestEdge(t, { origin: origin.url });
+  const edge = await startTestEdge(t, honouring(origin.url));
   const attack = await send(`${edge.base}/cpdos`, { headers: { 'x-big': BIG } });
   assert.equal(attack.status, 400);
   assert.equal(attack.headers['cf-cache-status'], 'DYNAMIC');
@@ -59,7 +62,7 @@ test('CPDoS: a zone that opts in (storeRequestErrors) stores the 400 like any ot
 
 test('an anonymous Cache-Control: no-cache, no-store does not remove the stored copy', async (t) => {
   const origin = await limitedOrigin(t);
-  const edge = await startTestEdge(t, { origin: origin.url });
+  const edge = await startTestEdge(t, honouring(origin.url));
   assert.equal((await send(`${edge.base}/nc`)).body, 'page v1');
   const forced = await send(`${edge.base}/nc`, { headers: { 'cache-control': 'no-cache, no-store' } });
   assert.equal(forced.status, 200);
@@ -98,7 +101,7 @@ test('an error the client provoked on a forced revalidation keeps the stored cop
     res.writeHead(200, { 'cache-control': noStore ? 'no-store' : 'max-age=600' });
     res.end(noStore ? 'now private to each request' : 'shared page');
   });
-  const edge = await startTestEdge(t, { origin: origin.url });
+  const edge = await startTestEdge(t, honouring(origin.url));
   await send(`${edge.base}/err`);
   const provoked = await send(`${edge.base}/err`, { headers: { 'cache-control': 'no-cache', 'x-fail': '1' } });
   assert.equal(provoked.status, 403);

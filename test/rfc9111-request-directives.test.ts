@@ -1,4 +1,5 @@
-// End to end through the edge: request cache directives (RFC 9111 §5.2.1) and the zone's ignoreRequestCacheControl.
+// End to end through the edge: request cache directives (RFC 9111 §5.2.1) and the zone's ignoreRequestCacheControl
+// (default 'anonymous': ignored on requests without Authorization or Cookie; false: honoured as the RFC says).
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import type { OutgoingHttpHeaders } from 'node:http';
@@ -8,7 +9,7 @@ import { startOrigin, startTestEdge, send } from './helpers/http.js';
  * An origin answering /<name> with `cases[name]` (plus ETag "e"), and 304 to If-None-Match "e" (which the edge
  * sends when it revalidates). `zone` adds zone settings.
  */
-async function setup(t: TestContext, cases: Record<string, OutgoingHttpHeaders>, zone: Record<string, unknown> = {}) {
+async function setup(t: TestContext, cases: Record<string, OutgoingHttpHeaders>, zone: Record<string, unknown> = { ignoreRequestCacheControl: false }) {
   let n = 0;
   const origin = await startOrigin(t, (req, res) => {
     n++;
@@ -113,4 +114,25 @@ test('ignoreRequestCacheControl: client no-cache, max-age, min-fresh and Pragma 
   assert.equal(origin.count('/e'), 1);
   // only-if-cached and no-store cannot bust the cache and still apply.
   assert.equal((await send(`${edge.base}/never`, { headers: { 'cache-control': 'only-if-cached' } })).status, 504);
+});
+
+test('default (anonymous): 10 anonymous no-cache / Pragma / max-age=0 requests cost one origin fetch; with Cookie or Authorization they are honoured', async (t) => {
+  // nginx and Varnish ignore client request directives; RFC 9111 §5.2.1 (honoured with ignoreRequestCacheControl: false).
+  const { origin, edge } = await setup(t, { f: { 'cache-control': 'public, max-age=600' } }, {});
+  const busting: Record<string, string>[] = [{ 'cache-control': 'no-cache' }, { pragma: 'no-cache' }, { 'cache-control': 'max-age=0' }];
+  for (let i = 0; i < 10; i++) {
+    const r = await send(`${edge.base}/f`, { headers: busting[i % busting.length]! });
+    assert.equal(r.status, 200);
+    if (i > 0) assert.equal(r.headers['cf-cache-status'], 'HIT', `request ${i + 1}`);
+  }
+  assert.equal(origin.count('/f'), 1, '10 requests, 1 origin fetch');
+  // A request with credentials may be personal: its no-cache is honoured (revalidated with the stored validator).
+  const withCookie = await send(`${edge.base}/f`, { headers: { 'cache-control': 'no-cache', cookie: 'session=1' } });
+  assert.equal(withCookie.headers['cf-cache-status'], 'REVALIDATED');
+  assert.equal(origin.count('/f'), 2);
+  const withAuth = await send(`${edge.base}/f`, { headers: { pragma: 'no-cache', authorization: 'Bearer x' } });
+  assert.notEqual(withAuth.headers['cf-cache-status'], 'HIT');
+  assert.equal(origin.count('/f'), 3);
+  // only-if-cached still applies to anonymous requests.
+  assert.equal((await send(`${edge.base}/none`, { headers: { 'cache-control': 'only-if-cached' } })).status, 504);
 });

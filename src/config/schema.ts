@@ -4,6 +4,7 @@ import { corsConfigSchema } from '../cors/schema.js';
 import { DEFAULT_LIMITS } from '../http/limits.js';
 import { TOKEN_RE } from '../http/fields.js';
 import { checkPeerEntry } from '../http/trusted-peers.js';
+import { isFieldValue, reservedResponseField } from '../origin/response-fields.js';
 import { ADMIN_HOST_RE } from '../admin/host-check.js';
 import { DEFAULT_MAX_VARIANTS } from '../storage/store.js';
 
@@ -74,6 +75,24 @@ const stripHeadersSchema = z.union([
   z.object({ replace: z.array(headerName) }).strict().transform((o) => [...new Set(o.replace.map((s) => s.toLowerCase()))]),
 ], { error: 'expected a list of header names (added to the default list) or {replace: [header names]} (replacing it)' });
 
+/**
+ * `responseHeaders`: origin fields hidden from clients (never stored) and fields added to every origin answer
+ * (replacing an origin field of that name), applied once per origin answer, at store time (src/origin/response-fields.ts).
+ */
+const responseHeadersSchema = z.object({
+  hide: z.array(headerName).default([]),
+  add: z.record(headerName, z.string().refine(isFieldValue, 'expected a field value without control characters or surrounding spaces')).default({}),
+}).strict().superRefine((r, ctx) => {
+  r.hide.forEach((n, i) => {
+    const why = reservedResponseField(n, false);
+    if (why) ctx.addIssue({ code: 'custom', message: why, path: ['hide', i] });
+  });
+  for (const n of Object.keys(r.add)) {
+    const why = reservedResponseField(n, true);
+    if (why) ctx.addIssue({ code: 'custom', message: why, path: ['add', n] });
+  }
+});
+
 /** A trusted proxy: an IP address or a CIDR range. */
 const peerEntry = z.string().superRefine((s, ctx) => {
   const problem = checkPeerEntry(s);
@@ -126,7 +145,12 @@ export const zoneSchema = z.object({
   }).strict().default({ query: 'all', headers: ['origin'], cachePreflight: false, maxVariants: DEFAULT_MAX_VARIANTS }),
   cors: corsConfigSchema.optional(),
   defaultTtl: z.number().int().nonnegative().optional(),
-  ignoreRequestCacheControl: z.boolean().default(false),
+  /**
+   * Client `Cache-Control: no-cache` / `max-age` / `min-fresh` and `Pragma: no-cache` on requests (RFC 9111 §5.2.1):
+   * 'anonymous' (default) ignores them on requests without Authorization or Cookie, as nginx and Varnish do (a reload
+   * button cannot make every visitor's request reach the origin); false honours them (RFC 9111); true ignores them always.
+   */
+  ignoreRequestCacheControl: z.union([z.boolean(), z.literal('anonymous')], { error: 'expected true, false or "anonymous"' }).default('anonymous'),
   /**
    * Store origin errors that describe the request (400, 408, 411, 413, 417, 431) like any other response. Off: one
    * client's oversized or malformed request would otherwise store the origin's refusal for everyone (CPDoS).
@@ -152,6 +176,7 @@ export const zoneSchema = z.object({
     minBytes: z.number().int().nonnegative().default(1024),
     brotliQuality: z.number().int().min(0).max(11).default(5),
   }).strict().optional(),
+  responseHeaders: responseHeadersSchema.optional(),
 }).strict();
 
 /** Public-listener limits: what one client can make the edge hold or wait for; see src/http/limits.ts for what each one bounds. */

@@ -6,7 +6,7 @@ import type { PolicyOptions } from '../cache/policy/types.js';
 import { DEFAULT_POLICY_OPTIONS } from '../cache/policy/types.js';
 import { compileCors, type CompiledCors, type HeaderList } from '../cors/policy.js';
 import { NOT_FORWARDED_TO_CLIENTS } from '../cache/policy/targeted.js';
-import { responseFields } from '../http/headers.js';
+import { compileClientFields } from '../origin/response-fields.js';
 import { compilePeers, type PeerMatcher } from '../http/trusted-peers.js';
 
 /** A zone ready to serve: its key rules plus the origin pool, forwarding settings and CORS. */
@@ -31,7 +31,10 @@ export interface ZoneRuntime extends ZoneKeys {
   readonly cors: CompiledCors | undefined;
   /** Edge fields every answer to this request carries (edge-owned CORS headers, Vary: Origin), flat [name, value, ...]. */
   decorate(origin: string | string[] | undefined): readonly string[];
-  /** Origin response fields as clients (and the store) get them: no hop-by-hop, edge-only or (edge CORS) origin CORS fields. */
+  /**
+   * Origin response fields as clients (and the store) get them: no hop-by-hop, edge-only or (edge CORS) origin CORS
+   * fields, nor the origin's Vary: Origin when the edge sends its own; the zone's responseHeaders applied.
+   */
   clientFields(headers: Record<string, string | string[] | undefined>): [string, string][];
 }
 
@@ -57,8 +60,9 @@ function corsDecorator(cors: CompiledCors): (origin: string | string[] | undefin
 export function compileZone(zone: Zone): ZoneRuntime {
   const keys = compileZoneKeys(zone);
   const cors = zone.cors ? compileCors(zone.cors) : undefined;
-  const dropFields: ReadonlySet<string> = new Set(['cache-tag', ...NOT_FORWARDED_TO_CLIENTS]);
-  const dropPrefix = cors ? 'access-control-' : undefined;
+  const clientFields = compileClientFields({
+    drop: ['cache-tag', ...NOT_FORWARDED_TO_CLIENTS], edgeCors: cors !== undefined, edgeVaryOrigin: cors?.varyOrigin === true, rules: zone.responseHeaders,
+  });
   return {
     ...keys,
     origin: new OriginClient({ origin: zone.origin, ...zone.timeouts }),
@@ -74,7 +78,7 @@ export function compileZone(zone: Zone): ZoneRuntime {
     },
     cors,
     decorate: cors ? corsDecorator(cors) : () => NO_FIELDS,
-    clientFields: (headers) => responseFields(headers, dropFields, dropPrefix),
+    clientFields,
   };
 }
 

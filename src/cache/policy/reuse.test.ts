@@ -109,3 +109,13 @@ test('RFC 9111 §5.2.1: parseRequestDirectives reads the request directives', ()
     { noCache: false, noStore: false, onlyIfCached: true });
   assert.deepEqual(parseRequestDirectives({}, OPTS), { noCache: false, noStore: false, onlyIfCached: false });
 });
+
+test("ignoreRequestCacheControl 'anonymous': ignored without Authorization and Cookie, honoured with either", () => {
+  const opts = { ...DEFAULT_POLICY_OPTIONS, ignoreRequestCacheControl: 'anonymous' as const };
+  assert.equal(parseRequestDirectives({ 'cache-control': 'no-cache' }, opts).noCache, false);
+  assert.equal(parseRequestDirectives({ pragma: 'no-cache' }, opts).noCache, false);
+  assert.equal(parseRequestDirectives({ 'cache-control': 'max-age=0' }, opts).maxAge, undefined);
+  assert.equal(parseRequestDirectives({ 'cache-control': 'no-cache', cookie: 'a=1' }, opts).noCache, true);
+  assert.equal(parseRequestDirectives({ 'cache-control': 'max-age=0', authorization: 'Basic x' }, opts).maxAge, 0);
+  assert.equal(parseRequestDirectives({ 'cache-control': 'no-store, only-if-cached' }, opts).noStore, true, 'no-store still applies');
+});

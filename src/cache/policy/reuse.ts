@@ -28,15 +28,26 @@ export interface RequestDirectives {
   onlyIfCached: boolean;
 }
 
-/**
- * Reads the request's cache directives. With `opts.ignoreRequestCacheControl` the directives that would force a
- * revalidation (no-cache, max-age, min-fresh, Pragma: no-cache) are ignored; no-store, only-if-cached, max-stale and
- * stale-if-error are kept (they cannot make the cache contact the origin).
- * https://www.rfc-editor.org/rfc/rfc9111#section-5.2.1
- */
 /** A request without Cache-Control or Pragma (the common case): no directives. Frozen, shared. */
 const NO_REQUEST_DIRECTIVES: RequestDirectives = Object.freeze({ noCache: false, noStore: false, onlyIfCached: false });
 
+/**
+ * Whether this request's revalidation directives are ignored (the zone's ignoreRequestCacheControl). 'anonymous': a
+ * request without Authorization or Cookie, whose answer is the same for every visitor (nginx and Varnish never honour
+ * them). Only read when the request has Cache-Control or Pragma.
+ */
+function ignoresRequestCacheControl(reqHeaders: Headers, opts: PolicyOptions): boolean {
+  const how = opts.ignoreRequestCacheControl;
+  if (how === 'anonymous') return reqHeaders['authorization'] === undefined && reqHeaders['cookie'] === undefined;
+  return how;
+}
+
+/**
+ * Reads the request's cache directives. When `opts.ignoreRequestCacheControl` applies to it the directives that
+ * would force a revalidation (no-cache, max-age, min-fresh, Pragma: no-cache) are ignored; no-store, only-if-cached,
+ * max-stale and stale-if-error are kept (they cannot make the cache contact the origin).
+ * https://www.rfc-editor.org/rfc/rfc9111#section-5.2.1
+ */
 export function parseRequestDirectives(reqHeaders: Headers, opts: PolicyOptions): RequestDirectives {
   if (reqHeaders['cache-control'] === undefined && reqHeaders['pragma'] === undefined) return NO_REQUEST_DIRECTIVES;
   const cc = parseCacheControl(reqHeaders['cache-control']);
@@ -53,7 +64,7 @@ export function parseRequestDirectives(reqHeaders: Headers, opts: PolicyOptions)
   }
   const sie = deltaSeconds(cc.get('stale-if-error'));
   if (sie !== undefined) out.staleIfError = sie;
-  if (opts.ignoreRequestCacheControl) return out;
+  if (ignoresRequestCacheControl(reqHeaders, opts)) return out;
 
   const maxAge = deltaSeconds(cc.get('max-age'));
   if (maxAge !== undefined) out.maxAge = maxAge;

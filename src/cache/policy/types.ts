@@ -18,8 +18,11 @@ export interface PolicyOptions {
   heuristicFraction: number;
   /** Upper bound of a heuristic lifetime in seconds, e.g. 86400. */
   heuristicMaxSeconds: number;
-  /** Ignore request no-cache / max-age / min-fresh / Pragma: no-cache (CDN anti-cache-busting). */
-  ignoreRequestCacheControl: boolean;
+  /**
+   * Ignore request no-cache / max-age / min-fresh / Pragma: no-cache (CDN anti-cache-busting): always (true), never
+   * (false: RFC 9111 §5.2.1), or on requests without Authorization or Cookie ('anonymous', nginx's and Varnish's way).
+   */
+  ignoreRequestCacheControl: boolean | 'anonymous';
   /** Store errors that describe the request (400, 408, 411, 413, 417, 431; see storable.ts). Default: never. */
   storeRequestErrors?: boolean;
 }
