@@ -124,10 +124,45 @@ const zoneHost = z.string().regex(
   'expected a host name (cdn.example.com), a wildcard (*.example.com) or * — no scheme, port or path',
 );
 
-export const zoneSchema = z.object({
+/** One of several origins: its URL and its share of requests among the healthy ones. */
+const originEntry = z.object({
+  url: originUrl,
+  weight: z.number().int().min(1).max(1000).default(1),
+}).strict();
+
+/** A DNS name (or IP literal) with an optional port: what `originHost` and `tls.servername` take. */
+const HOST_NAME_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])$/;
+const originHostSchema = z.string().refine((s) => {
+  const m = /^(.*?)(?::(\d{1,5}))?$/.exec(s);
+  return m !== null && HOST_NAME_RE.test(m[1]!) && (m[2] === undefined || Number(m[2]) <= 65535);
+}, 'expected a host name with an optional port, e.g. assets.s3.example.net or origin.internal:8443');
+
+/** TLS to https origins: a CA bundle file to trust (default: Node's roots), the SNI / certificate name, checks on or off. */
+const originTlsSchema = z.object({
+  ca: z.string().min(1, 'expected the path of a PEM CA certificate file').optional(),
+  servername: z.string().regex(HOST_NAME_RE, 'expected a host name').optional(),
+  rejectUnauthorized: z.boolean().default(true),
+}).strict();
+
+/** Active health checks of each origin: GET path, 2xx/3xx within timeoutMs passes. */
+const healthCheckSchema = z.object({
+  path: z.string().regex(/^\/[\x21-\x7e]*$/, 'expected a path starting with /').default('/'),
+  intervalMs: z.number().int().min(100).max(3_600_000).default(5_000),
+  timeoutMs: z.number().int().min(10).max(60_000).default(2_000),
+  unhealthyAfter: z.number().int().min(1).max(100).default(3),
+  healthyAfter: z.number().int().min(1).max(100).default(2),
+}).strict();
+
+export const zoneObject = z.object({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'zone ids are 1-64 letters, digits, _ . -'),
   hosts: z.array(zoneHost).min(1).default(['*']).transform((a) => a.map((h) => h.toLowerCase())),
-  origin: originUrl,
+  /** The origin; or `origins` for several (one of the two). */
+  origin: originUrl.optional(),
+  origins: z.array(originEntry).min(1, 'expected at least one origin').max(64).optional(),
+  /** Host (and TLS SNI) sent to the origins instead of the client's Host (X-Forwarded-Host keeps the client's). */
+  originHost: originHostSchema.optional(),
+  tls: originTlsSchema.optional(),
+  healthCheck: healthCheckSchema.optional(),
   timeouts: z.object({
     connectMs: z.number().int().positive().default(5_000),
     headersMs: z.number().int().positive().default(30_000),
@@ -178,6 +213,20 @@ export const zoneSchema = z.object({
   }).strict().optional(),
   responseHeaders: responseHeadersSchema.optional(),
 }).strict();
+
+/** A zone: `origin` or `origins` (exactly one), read as both: `origins` the list, `origin` the first URL. */
+export const zoneSchema = zoneObject.superRefine((z, ctx) => {
+  if (z.origin === undefined && z.origins === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['origin'], message: 'a zone needs an origin (origin: URL) or origins ([{url, weight}])' });
+  }
+  if (z.origin !== undefined && z.origins !== undefined) ctx.addIssue({ code: 'custom', path: ['origins'], message: 'set origin or origins, not both' });
+  const urls = z.origins?.map((o) => o.url) ?? [];
+  if (new Set(urls).size !== urls.length) ctx.addIssue({ code: 'custom', path: ['origins'], message: 'an origin URL is listed twice' });
+}).transform(({ origin, origins, ...rest }) => ({
+  ...rest,
+  origin: origin ?? origins![0]!.url,
+  origins: origins ?? [{ url: origin!, weight: 1 }],
+}));
 
 /** Public-listener limits: what one client can make the edge hold or wait for; see src/http/limits.ts for what each one bounds. */
 export const limitsSchema = z.object({

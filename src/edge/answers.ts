@@ -12,6 +12,7 @@ import { flatFields, sendText, serveComplete } from './respond.js';
 import { classifyOriginError, OriginError } from '../origin/client.js';
 import { noteCacheStatus, noteOrigin, requestIdOf } from '../observability/access-log.js';
 import { createCompression, type EdgeCompression } from './compress.js';
+import { createFailureLog } from '../origin/failure-log.js';
 
 export interface Answers {
   /** Edge fields in one array of its final size: Age (from cache), cf-cache-status, Cache-Status, the zone's CORS fields. */
@@ -50,6 +51,7 @@ const FROM_CACHE: ReadonlySet<string> = new Set(['HIT', 'STALE', 'UPDATING', 'RE
 export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
   const { metrics, logger, clock } = ctx;
   const compression = createCompression(ctx.compressBytes ?? DEFAULT_COMPRESS_BYTES);
+  const logFailure = createFailureLog(logger);
 
   const done = (res: ServerResponse, kind: AnswerKind, zone?: ZoneRuntime): void => {
     const cf = ANSWER_STATUS[kind].cf;
@@ -89,6 +91,8 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
     const e = err instanceof OriginError ? err : classifyOriginError(err);
     // The edge's own bug on the fetch path: not the origin's fault, so not a 502 that blames it.
     if (e.code === 'ORIGIN_INTERNAL') { internalError(res, e.cause ?? e); return; }
+    // Why, for the operator (the client's body says it too): the error code, its low-level cause, the origin and zone.
+    logFailure(e, zone?.id);
     if (res.headersSent) { res.destroy(); return; }
     sendText(res, e.status, `edgecache: ${e.message}`, ['cache-status', answerStatus('origin-error', { detail: e.code.toLowerCase() }), ...idField(res)]);
     done(res, 'origin-error', zone);

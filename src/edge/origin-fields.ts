@@ -47,6 +47,9 @@ export function forwardFields(req: IncomingMessage, key: EdgeKey, forCache: bool
   });
   // The request id and a valid traceparent go to the origin (src/observability/request-id.ts).
   setTraceFields(out, requestIdOf(req));
+  // originHost: the Host the origin expects (a bucket's name); X-Forwarded-Host and Forwarded keep the client's.
+  const originHost = zone.origin.originHost;
+  if (originHost !== undefined) out.host = originHost;
   return out;
 }
 

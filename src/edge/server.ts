@@ -16,6 +16,7 @@ import { applyHeapGrowth } from './heap-growth.js';
 import { DiskStore } from '../storage/disk.js';
 import type { CacheStore } from '../storage/store.js';
 import { compileZones, type ZoneRouter } from './zones.js';
+import { originHealthMetrics } from '../origin/health-metrics.js';
 import { createHandler } from './handler.js';
 import { createAdminServer } from '../admin/server.js';
 import { inspectVariants } from '../admin/inspect-route.js';
@@ -80,7 +81,13 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
     ? await DiskStore.open({ path: config.cache.path!, maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue, logger })
     : new MemoryStore({ maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue }));
   const metrics = createMetrics(() => store.stats());
-  const router = compileZones(config);
+  let router: ZoneRouter;
+  try {
+    router = compileZones(config, { logger, metrics: originHealthMetrics(metrics.registry) });
+  } catch (err) {
+    await store.close(); // an origin setting that cannot be used (an unreadable tls.ca): a disk store releases its lock
+    throw err;
+  }
   const tier = sharedTierFor(config, logger, opts.clock);
   if (tier) {
     new Gauge({ name: 'edgecache_shared_tier_errors', help: 'Shared tier operations that failed or timed out (served as misses)', registers: [metrics.registry], collect() { this.set(tier.state().errors); } });

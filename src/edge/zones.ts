@@ -1,7 +1,7 @@
 // Zones ready to serve, built once at start-up on the zone key rules (cache/zone-keys.ts): origin pools, forwarding, CORS.
 import type { Config, Zone } from '../config/schema.js';
 import { compileZoneKeys, HostRouter, type ZoneKeys } from '../cache/zone-keys.js';
-import { OriginClient } from '../origin/client.js';
+import { OriginSet, type OriginSetHooks } from '../origin/director.js';
 import type { PolicyOptions } from '../cache/policy/types.js';
 import { DEFAULT_POLICY_OPTIONS } from '../cache/policy/types.js';
 import { compileCors, type CompiledCors, type HeaderList } from '../cors/policy.js';
@@ -17,7 +17,8 @@ export interface ZoneTally {
 }
 
 export interface ZoneRuntime extends ZoneKeys {
-  readonly origin: OriginClient;
+  /** The zone's origins (one or several, health-checked when configured): request(), health(), close(). */
+  readonly origin: OriginSet;
   /** Client fields never forwarded: the zone's stripHeaders minus its key headers. */
   readonly strip: ReadonlySet<string>;
   /** Peers whose X-Forwarded-For is appended to (IPs and CIDR ranges). */
@@ -57,7 +58,7 @@ function corsDecorator(cors: CompiledCors): (origin: string | string[] | undefin
   };
 }
 
-export function compileZone(zone: Zone): ZoneRuntime {
+export function compileZone(zone: Zone, hooks: OriginSetHooks = {}): ZoneRuntime {
   const keys = compileZoneKeys(zone);
   const cors = zone.cors ? compileCors(zone.cors) : undefined;
   const clientFields = compileClientFields({
@@ -65,7 +66,9 @@ export function compileZone(zone: Zone): ZoneRuntime {
   });
   return {
     ...keys,
-    origin: new OriginClient({ origin: zone.origin, ...zone.timeouts }),
+    origin: new OriginSet({
+      zoneId: zone.id, origins: zone.origins, timeouts: zone.timeouts, originHost: zone.originHost, tls: zone.tls, healthCheck: zone.healthCheck,
+    }, hooks),
     strip: new Set(zone.stripHeaders.filter((h) => !keys.keyHeaders.includes(h))),
     trustedProxies: compilePeers(zone.trustedProxies),
     forwardUnderscores: zone.forwardUnderscoreHeaders,
@@ -87,6 +90,14 @@ export class ZoneRouter extends HostRouter<ZoneRuntime> {
   async close(deadlineMs?: number): Promise<void> { await Promise.all(this.zones.map((z) => z.origin.close(deadlineMs))); }
 }
 
-export function compileZones(config: Config): ZoneRouter {
-  return new ZoneRouter(config.zones.map(compileZone));
+/** `hooks`: where origin health state changes are logged and counted (the edge's logger and metrics registry). */
+export function compileZones(config: Config, hooks: OriginSetHooks = {}): ZoneRouter {
+  const zones: ZoneRuntime[] = [];
+  try {
+    for (const z of config.zones) zones.push(compileZone(z, hooks));
+  } catch (err) {
+    for (const z of zones) void z.origin.close(0); // health checks of the zones compiled before a bad one stop
+    throw err;
+  }
+  return new ZoneRouter(zones);
 }

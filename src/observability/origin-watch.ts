@@ -42,11 +42,13 @@ export function watchOrigins(router: ZoneRouter, events: RecentEvents): OriginWa
   const byOrigin = new Map<string, ZoneRuntime[]>();
   const figures = new Map<string, ZoneFigures>();
   for (const z of router.zones) {
-    let o: string;
-    try { o = new URL(z.zone.origin).origin; } catch { continue; }
-    const list = byOrigin.get(o) ?? [];
-    list.push(z);
-    byOrigin.set(o, list);
+    for (const { url } of z.zone.origins) {
+      let o: string;
+      try { o = new URL(url).origin; } catch { continue; }
+      const list = byOrigin.get(o) ?? [];
+      if (!list.includes(z)) list.push(z);
+      byOrigin.set(o, list);
+    }
     figures.set(z.id, { fetches: 0, errors: 0, closedBytes: 0, sockets: new Set() });
   }
   const zoneOf = (req: UndiciRequest): ZoneRuntime | undefined => {

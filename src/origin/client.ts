@@ -1,6 +1,7 @@
 // Origin requests: one undici Pool per origin with keep-alive and timeouts; invalid responses and failures become
 // typed OriginErrors that say what happened (502, 504 on timeouts, 500 for the edge's own bugs).
 import { maxHeaderSize } from 'node:http';
+import { isIP } from 'node:net';
 import { Pool, type Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import { isToken } from '../http/fields.js';
@@ -11,6 +12,18 @@ export interface OriginOptions {
   headersMs: number;
   bodyMs: number;
   connections?: number;
+  /** https origins: the CA certificates to trust (PEM; default Node's bundled roots), SNI name, certificate checks. */
+  tls?: OriginTlsOptions;
+}
+
+export interface OriginTlsOptions {
+  ca?: string;
+  /**
+   * TLS SNI and the name the certificate must carry. Default: the origin URL's host name, or for an IP address the
+   * Host sent to the origin (what undici does by itself).
+   */
+  servername?: string;
+  rejectUnauthorized?: boolean;
 }
 
 export type OriginErrorCode =
@@ -24,9 +37,16 @@ export type OriginErrorCode =
 export const ORIGIN_MAX_HEAD_BYTES = maxHeaderSize;
 
 export class OriginError extends Error {
+  /** The origin (scheme://host:port) that failed, when one was reached for. */
+  origin: string | undefined;
   constructor(readonly code: OriginErrorCode, message: string, cause?: unknown) {
     super(message, { cause });
     this.name = 'OriginError';
+  }
+  /** The low-level code behind this failure (ECONNREFUSED, ERR_TLS_CERT_ALTNAME_INVALID, UND_ERR_CONNECT_TIMEOUT...). */
+  get causeCode(): string | undefined {
+    const c = (this.cause as { code?: unknown } | undefined)?.code;
+    return typeof c === 'string' ? c : undefined;
   }
   /**
    * 502 for unreachable or broken origins, 504 for timeouts (RFC 9110 §15.6.3, §15.6.5); 500 when the failure is the
@@ -124,11 +144,21 @@ export class OriginClient {
   readonly #pool: Pool;
   readonly origin: string;
   readonly #bodyMs: number;
+  /** SNI for every request (undefined: undici takes it from each request's Host, which also recycles connections). */
+  readonly #servername: string | undefined;
 
   constructor(opts: OriginOptions) {
     this.origin = opts.origin;
     this.#bodyMs = opts.bodyMs;
+    const url = new URL(opts.origin);
+    const https = url.protocol === 'https:';
+    this.#servername = https ? opts.tls?.servername ?? (isIP(url.hostname.replace(/^\[|\]$/g, '')) ? undefined : url.hostname) : undefined;
+    const tls = opts.tls;
     this.#pool = new Pool(opts.origin, {
+      connect: https && tls ? {
+        ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+        ...(tls.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+      } : undefined,
       connections: opts.connections ?? 128,
       pipelining: 1,
       keepAliveTimeout: 4_000,
@@ -157,7 +187,8 @@ export class OriginClient {
         signal: req.signal,
         onInfo,
         bodyTimeout: this.#bodyMs,
-      });
+        ...(this.#servername !== undefined ? { servername: this.#servername } : {}),
+      } as Dispatcher.RequestOptions);
       const invalid = invalidResponse(res.statusCode, res.headers);
       if (invalid) {
         res.body.on('error', () => {});
@@ -166,7 +197,27 @@ export class OriginClient {
       }
       return { status: res.statusCode, headers: res.headers, body: res.body };
     } catch (err) {
-      throw switched && !(err instanceof OriginError) ? upgradeError(err) : classifyOriginError(err);
+      const e = switched && !(err instanceof OriginError) ? upgradeError(err) : classifyOriginError(err);
+      e.origin ??= this.origin;
+      throw e;
+    }
+  }
+
+  /**
+   * An active health check: GET `path` with `host` as Host, answered 2xx or 3xx within `timeoutMs` (body read and
+   * dropped). Resolves true or false; never throws.
+   */
+  async probe(path: string, host: string, timeoutMs: number): Promise<boolean> {
+    try {
+      const res = await this.#pool.request({
+        method: 'GET', path, headers: { host, 'user-agent': 'edgecache-health-check' },
+        signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs, bodyTimeout: timeoutMs,
+        ...(this.#servername !== undefined ? { servername: this.#servername } : {}),
+      } as Dispatcher.RequestOptions);
+      await res.body.dump({ limit: 64 * 1024 }).catch(() => {});
+      return res.statusCode >= 200 && res.statusCode < 400;
+    } catch {
+      return false;
     }
   }
 
