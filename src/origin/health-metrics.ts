@@ -24,6 +24,8 @@ export function originHealthMetrics(registry: Registry): OriginHealthMetrics {
   new Gauge({
     name: 'edgecache_origin_up', help: '1 when the origin passes its health checks (or has none), 0 when it is down',
     labelNames: ['zone', 'origin'], registers: [registry],
+    // With --workers each worker checks on its own: an origin is up when every worker sees it up (never a sum).
+    aggregator: 'min',
     collect() {
       this.reset();
       for (const s of live) for (const o of s.health()) this.set({ zone: s.zoneId, origin: o.url }, o.up ? 1 : 0);
