@@ -151,3 +151,13 @@ test('config: origin or origins (not both, not neither), weights, health check b
   assert.deepEqual([two.origin, two.origins[1]], ['http://a:1', { url: 'http://b:2', weight: 3 }]);
   assert.deepEqual(two.healthCheck, { path: '/', intervalMs: 5000, timeoutMs: 2000, unhealthyAfter: 3, healthyAfter: 2 });
 });
+
+test('a health check that times out marks the origin down (an aborted check never throws)', async (t) => {
+  const hung = createServer(() => { /* never answers */ });
+  await new Promise<void>((r) => hung.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => { hung.close(() => r()); hung.closeAllConnections(); }));
+  const url = `http://127.0.0.1:${(hung.address() as AddressInfo).port}`;
+  const edge = await startTestEdge(t, { zones: [{ id: 'z', hosts: ['*'], origin: url, healthCheck: { ...HEALTH, timeoutMs: 50 } }] });
+  await until('the hung origin marked down', async () => (await metric(edge, 'edgecache_origin_up', `zone="z",origin="${url}"`)) === 0);
+  assert.equal((await send(`${edge.base}/x`)).status, 502);
+});

@@ -62,3 +62,9 @@ test('close(deadline): a response body that never ends cannot hold the pool past
   assert.ok(failed, 'the unfinished body failed');
   assert.ok(res.body.destroyed);
 });
+
+test('classifyOriginError: DOMExceptions (numeric codes) never throw; a TimeoutError is a timeout, an AbortError an abort', () => {
+  assert.equal(classifyOriginError(new DOMException('timed out', 'TimeoutError')).code, 'ORIGIN_TIMEOUT');
+  assert.equal(classifyOriginError(new DOMException('aborted', 'AbortError')).code, 'ORIGIN_ABORTED');
+  assert.equal(classifyOriginError(Object.assign(new Error('x'), { code: 42 })).code, 'ORIGIN_INTERNAL');
+});

@@ -88,10 +88,12 @@ function isProgrammingError(err: unknown): boolean {
  */
 export function classifyOriginError(err: unknown): OriginError {
   if (err instanceof OriginError) return err;
-  const code = (err as { code?: string })?.code ?? '';
+  // A DOMException (AbortSignal.timeout's TimeoutError, an AbortError) has a numeric code: only strings are codes here.
+  const raw = (err as { code?: unknown })?.code;
+  const code = typeof raw === 'string' ? raw : '';
   const msg = (err as Error)?.message ?? String(err);
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT') {
-    return new OriginError('ORIGIN_TIMEOUT', `origin timed out (${code})`, err);
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT' || (err as Error)?.name === 'TimeoutError') {
+    return new OriginError('ORIGIN_TIMEOUT', `origin timed out (${code || 'TimeoutError'})`, err);
   }
   if (code === 'UND_ERR_ABORTED' || (err as Error)?.name === 'AbortError') return new OriginError('ORIGIN_ABORTED', 'request aborted', err);
   if (code === 'UND_ERR_HEADERS_OVERFLOW') {
