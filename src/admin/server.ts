@@ -12,7 +12,7 @@ import { handlePurge } from './purge-route.js';
 import { handlePurgeStatus } from './purge-status-route.js';
 import type { FleetProgress } from '../cluster/fleet-progress.js';
 import { handleInspect, type InspectResult } from './inspect-route.js';
-import { refuse, sendApiError } from './reply.js';
+import { refuse, sendApiError, sendApiSuccess } from './reply.js';
 import { createHostCheck } from './host-check.js';
 import { API_ERRORS, type ApiErrorName } from '../purge/api-errors.js';
 import { ADMIN_API_HEADER, ADMIN_API_HEADER_VALUE, ADMIN_API_NAME } from './identity.js';
@@ -31,6 +31,12 @@ export interface AdminOptions {
   purgeStatus?(zoneId: string, id: string): Promise<FleetProgress | null>;
   /** Fields for /healthz beyond status and zones (store counts, cluster state). */
   health(): Record<string, unknown>;
+  /** Why this node is degraded (Redis unreachable, every origin failing); empty: healthy. */
+  degraded?(): string[];
+  /** Why this node should not get traffic yet or any more (starting, catching up with the cluster, shutting down); empty: ready. */
+  notReady?(): string[];
+  /** POST /reload: re-reads the config file and applies it; rejects with the reason when the config is refused. */
+  reload?(): Promise<unknown>;
   inspect(zoneId: string, url: string, headers: Record<string, string>): Promise<InspectResult>;
   /** Figures, history and recent events for the dashboard at /dashboard/ (no dashboard when absent). */
   dashboard?: DashboardSource;
@@ -60,20 +66,36 @@ function rawRefusal(name: ApiErrorName, message: string): string {
     + `x-content-type-options: nosniff\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }
 
-export function createAdminServer(opts: AdminOptions): Server {
-  const checkToken = createTokenChecker(opts.tokens);
-  const isAllowedHost = createHostCheck(opts.hosts);
+/** What a config reload changes on a running admin listener. */
+export type AdminSettings = Pick<AdminOptions, 'tokens' | 'zoneIds' | 'maxItems' | 'hosts'>;
+
+export interface AdminServer extends Server {
+  /** Applies reloaded settings: requests from now on use the new tokens, zones, host names and purge bound. */
+  configure(settings: AdminSettings): void;
+}
+
+export function createAdminServer(options: AdminOptions): AdminServer {
+  let opts = options;
+  let tokenChecker = createTokenChecker(opts.tokens);
+  let isAllowedHost = createHostCheck(opts.hosts);
+  const checkToken: ReturnType<typeof createTokenChecker> = (header, zoneId) => tokenChecker(header, zoneId);
   const started = Date.now();
   const dashboard = opts.dashboard && createDashboardRoute({ checkToken, source: opts.dashboard, maxItems: opts.maxItems });
   /** The answer under way on a socket: a parse error there is not answered (it would land inside that answer). */
   const answering = new WeakMap<Socket, ServerResponse>();
-  const server = createServer((req, res) => {
+  const server = Object.assign(createServer((req, res) => {
     answering.set(req.socket, res);
     res.once('finish', () => { if (answering.get(req.socket) === res) answering.delete(req.socket); });
     route(req, res).catch((err) => {
       opts.logger.error({ err: errText(err) }, 'admin request failed');
       if (!res.headersSent) sendApiError(res, 'internal', 'internal error'); else res.destroy();
     });
+  }), {
+    configure(settings: AdminSettings): void {
+      opts = { ...opts, ...settings };
+      tokenChecker = createTokenChecker(opts.tokens);
+      isAllowedHost = createHostCheck(opts.hosts);
+    },
   });
   // Requests node:http cannot parse get the same JSON envelope as every other admin answer, then the connection closes.
   server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
@@ -97,13 +119,33 @@ export function createAdminServer(opts: AdminOptions): Server {
     }
     if (path === '/healthz') {
       // `api` and the edgecache-api field tell a client (the CLI) it reached the admin API before it sends a token.
-      const body = JSON.stringify({ status: 'ok', api: ADMIN_API_NAME, uptimeSeconds: Math.round((Date.now() - started) / 1000),
-        zones: opts.zoneIds, ...opts.health() });
+      const reasons = opts.degraded?.() ?? [];
+      const body = JSON.stringify({ status: reasons.length === 0 ? 'ok' : 'degraded', ...(reasons.length > 0 ? { reasons } : {}), api: ADMIN_API_NAME,
+        uptimeSeconds: Math.round((Date.now() - started) / 1000), zones: opts.zoneIds, ...opts.health() });
       res.writeHead(200, {
         'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body),
         [ADMIN_API_HEADER]: ADMIN_API_HEADER_VALUE,
       });
       res.end(body);
+      return;
+    }
+    if (path === '/readyz') {
+      // For load balancers: 200 once serving, 503 while catching up with the cluster or shutting down.
+      const reasons = opts.notReady?.() ?? [];
+      const body = JSON.stringify(reasons.length === 0 ? { ready: true } : { ready: false, reasons });
+      res.writeHead(reasons.length === 0 ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+      return;
+    }
+    if (path === '/reload' && opts.reload) {
+      // Every zone's token only: a reload changes every zone (and the tokens themselves).
+      if (!admitAdminRequest(req, res, '*', { checkToken, hasZone: () => true }, 'reload')) return;
+      req.resume();
+      try {
+        sendApiSuccess(res, await opts.reload());
+      } catch (err) {
+        sendApiError(res, 'configRefused', (err as Error).message);
+      }
       return;
     }
     if (path === '/metrics') {

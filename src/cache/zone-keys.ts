@@ -31,13 +31,32 @@ const MAX_MEMO_HOSTS = 10_000;
 
 /** Host → zone: exact names first, then the longest `*.suffix` wildcard, then `*`. Ports are ignored. */
 export class HostRouter<Z extends ZoneKeys = ZoneKeys> implements ZoneLookup<Z> {
-  readonly #exact = new Map<string, Z>();
-  readonly #wildcards: { suffix: string; zone: Z }[] = [];
+  #exact = new Map<string, Z>();
+  #wildcards: { suffix: string; zone: Z }[] = [];
   #any: Z | undefined;
-  readonly #byId = new Map<string, Z>();
-  readonly #memo = new Map<string, Z | null>();
+  #byId = new Map<string, Z>();
+  #memo = new Map<string, Z | null>();
+  #zones: readonly Z[];
 
-  constructor(readonly zones: readonly Z[]) {
+  constructor(zones: readonly Z[]) {
+    this.#zones = zones;
+    this.#build(zones);
+  }
+
+  get zones(): readonly Z[] { return this.#zones; }
+
+  /** A config reload: routes to `zones` from now on (requests already routed keep the zone they got). */
+  replace(zones: readonly Z[]): void {
+    this.#exact = new Map();
+    this.#wildcards = [];
+    this.#any = undefined;
+    this.#byId = new Map();
+    this.#build(zones);
+    this.#zones = zones;
+    this.#memo = new Map();
+  }
+
+  #build(zones: readonly Z[]): void {
     for (const z of zones) {
       this.#byId.set(z.id, z);
       for (const h of z.zone.hosts) {

@@ -1,10 +1,11 @@
-// edgecache's command line: serve, purge, inspect, check-config, schema; exit codes (0 ok, 1 failed, 2 usage or config).
+// edgecache's command line: serve, purge, inspect, reload, check-config, schema; exit codes (0 ok, 1 failed, 2 usage or config).
 import cluster from 'node:cluster';
 import { Command, CommanderError } from 'commander';
 import { runWorker, WORKER_CONFIG_ENV } from '../control/workers.js';
 import { addServeCommand } from './serve.js';
 import { addPurgeCommand } from './purge.js';
 import { addInspectCommand } from './inspect.js';
+import { addReloadCommand } from './reload.js';
 import { ConfigError, resolveConfig } from '../config/load.js';
 import { configJsonSchemaText } from '../config/json-schema.js';
 import { packageVersion } from './package-info.js';
@@ -28,6 +29,7 @@ async function runCli(): Promise<void> {
   addServeCommand(program);
   addPurgeCommand(program);
   addInspectCommand(program);
+  addReloadCommand(program);
   program.command('check-config')
     .description('validate a config file and exit (0 when valid)')
     .argument('<file>', 'config file (YAML or JSON)')

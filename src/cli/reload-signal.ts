@@ -1,44 +1,39 @@
-// SIGHUP for `edgecache serve`: the parts that can reload without a restart join as hooks; each runs in turn, one
-// reload at a time (a SIGHUP during a reload runs another after it), and a failing hook is logged, never fatal.
+// Reloads for `edgecache serve` (SIGHUP, POST /reload): one at a time (a request during a reload gets the one queued
+// after it), each logged; a refused reload is logged at error with its reason and the running config is kept.
 import type { Logger } from '../observability/logger.js';
 
-export type ReloadHook = () => Promise<unknown> | unknown;
-
 export interface Reloader {
-  /** Joins a part: `hook` runs on every reload, after the ones added before it. */
-  add(name: string, hook: ReloadHook): void;
-  /** Runs every hook once (a reload already running is followed by one more). */
-  run(reason: string): Promise<void>;
+  /** Runs a reload now, or after the one running (several requests meanwhile share that next one); rejects when refused. */
+  run(reason: string): Promise<unknown>;
   /** Reloads on SIGHUP (instead of node's default for it: exit); returns a function that stops listening. */
   onSignal(): () => void;
 }
 
-export function createReloader(logger: Logger): Reloader {
-  const hooks: { name: string; hook: ReloadHook }[] = [];
-  let running: Promise<void> | undefined;
-  let again = false;
-  const runAll = async (reason: string): Promise<void> => {
+/** `apply` re-reads and applies the config (throws, changing nothing, when the config is refused). */
+export function createReloader(logger: Logger, apply: () => Promise<unknown>): Reloader {
+  let running: Promise<unknown> | undefined;
+  let queued: Promise<unknown> | undefined;
+  const once = async (reason: string): Promise<unknown> => {
     logger.info({ reason }, 'reloading');
-    for (const { name, hook } of hooks) {
-      try {
-        await hook();
-      } catch (err) {
-        logger.error({ part: name, err: (err as Error).message }, 'reload failed for this part; it keeps running as it was');
-      }
+    try {
+      return await apply();
+    } catch (err) {
+      logger.error({ reason, err: (err as Error).message }, 'config not reloaded: the running config is kept');
+      throw err;
     }
   };
-  const run = (reason: string): Promise<void> => {
-    if (running) { again = true; return running; }
-    running = (async () => {
-      do { again = false; await runAll(reason); } while (again);
-    })().finally(() => { running = undefined; });
-    return running;
+  const run = (reason: string): Promise<unknown> => {
+    if (!running) {
+      running = once(reason).finally(() => { running = undefined; });
+      return running;
+    }
+    queued ??= running.catch(() => {}).then(() => { queued = undefined; return run(reason); });
+    return queued;
   };
   return {
-    add(name, hook) { hooks.push({ name, hook }); },
     run,
     onSignal() {
-      const listener = (): void => { void run('SIGHUP'); };
+      const listener = (): void => { run('SIGHUP').catch(() => {}); };
       process.on('SIGHUP', listener);
       return () => process.off('SIGHUP', listener);
     },

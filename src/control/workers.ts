@@ -9,7 +9,8 @@ import { createLogger } from '../observability/logger.js';
 import { createAdminServer } from '../admin/server.js';
 import type { InspectResult } from '../admin/inspect-route.js';
 import { inspectVariants } from '../admin/inspect-route.js';
-import { compileZoneKeyRules } from '../cache/zone-keys.js';
+import { compileZoneKeyRules, compileZoneKeys } from '../cache/zone-keys.js';
+import { planReload, runningConfig, type ReloadReport } from '../edge/reload.js';
 import { sharedTierFor } from '../storage/redis-tier.js';
 import { preparePurge, purgeSharedTier, type Purge } from '../purge/purger.js';
 import { startControlPlane } from './control-plane.js';
@@ -28,8 +29,8 @@ type ToWorker =
   | { type: 'inspect'; id: number; zoneId: string; url: string; headers: Record<string, string> }
   | { type: 'figures'; id: number }
   | { type: 'listen' }
-  | { type: 'reload' }
-  | { type: 'shutdown' };
+  | { type: 'reload'; id: number; config: Config }
+  | { type: 'shutdown'; graceMs: number };
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 type WorkerRequest = DistributiveOmit<Extract<ToWorker, { id: number }>, 'id'>;
 type FromWorker =
@@ -39,9 +40,10 @@ type FromWorker =
 
 export interface RunningPrimary {
   edge: AddressInfo; admin: AddressInfo; workers(): number;
-  /** SIGHUP: each worker reloads (src/edge/server.ts reload). */
-  reload(): void;
-  close(): Promise<void>;
+  /** SIGHUP, POST /reload: applies `next` here (tokens, purge key rules) and in each worker (src/edge/server.ts reload). */
+  reload(next: Config): Promise<ReloadReport>;
+  /** Workers finish in-flight requests (at most `graceMs`), then the admin API and control plane stop. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Resolves `workers: "auto"` to the number of cores. */
@@ -49,7 +51,15 @@ export function workerCount(config: Config, cores: number): number {
   return config.workers === 'auto' ? Math.max(1, cores) : config.workers;
 }
 
-export async function runPrimary(config: Config, n: number, logger: Logger = createLogger(config.logLevel), opts: { historyIntervalMs?: number } = {}): Promise<RunningPrimary> {
+/** A worker's config: its own disk cache directory (and lock) per worker slot. */
+function workerConfig(config: Config, slot: string): Config {
+  return config.cache.store === 'disk' && config.cache.path ? { ...config, cache: { ...config.cache, path: join(config.cache.path, `worker-${slot}`) } } : config;
+}
+
+export async function runPrimary(initial: Config, n: number, logger: Logger = createLogger(initial.logLevel),
+  opts: { historyIntervalMs?: number; reloadRequest?: () => Promise<unknown> } = {}): Promise<RunningPrimary> {
+  /** The running config (a reload replaces it; workers started later get it). */
+  let config = initial;
   let stopping = false;
   let nextId = 1;
   const pending = new Map<number, { left: Set<Worker>; results: unknown[]; resolve(r: unknown[]): void; reject(e: Error): void }>();
@@ -108,6 +118,7 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
 
   // The primary normalises each purge once (the zone key rules need no origin pools) and sends the workers its targets.
   const zones = compileZoneKeyRules(config);
+  let listening = false;
   const tier = sharedTierFor(config, logger);
   let control: Awaited<ReturnType<typeof startControlPlane>>;
   try {
@@ -124,6 +135,7 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
   }
   // Purges missed while down were applied by startControlPlane (to every loaded worker): now the workers may serve.
   await Promise.all(workers.map(startListening));
+  listening = true;
   // The dashboard: every sample asks each worker for its figures (each worker is one source; totals are their sum).
   const dashboard = workersDashboard(async () => (await broadcast({ type: 'figures' }, 3000)) as WorkerFigures[], {
     zones: config.zones, logger, intervalMs: opts.historyIntervalMs, state: () => ({ store: config.cache.store, ...control.health() }),
@@ -134,6 +146,15 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
     purgeStatus: (zoneId, id) => control.purgeStatus(zoneId, id),
     metrics: async () => ({ contentType: aggregator.contentType, text: `${await aggregator.clusterMetrics()}\n${await control.registry.metrics()}` }),
     health: () => ({ workers: live.size, ...control.health() }),
+    degraded: () => {
+      const cluster = control.health().cluster as { connected?: boolean } | 'off' | undefined;
+      const reasons = typeof cluster === 'object' && cluster.connected === false ? ['cluster: Redis unreachable (purges are not received; see README, Cluster)'] : [];
+      if (tier && !tier.state().connected) reasons.push('shared tier: Redis unreachable (served as misses from here)');
+      if (live.size < n) reasons.push(`workers: ${live.size} of ${n} running`);
+      return reasons;
+    },
+    notReady: () => (stopping ? ['shutting down'] : listening ? [] : ['not listening yet']),
+    reload: opts.reloadRequest,
     inspect: async (zoneId, url, headers) => {
       const results = (await broadcast({ type: 'inspect', zoneId, url, headers })) as (InspectResult & { worker: number })[];
       return { url, variants: results.flatMap((r) => r.variants.map((v) => ({ ...v, worker: r.worker }))) };
@@ -144,12 +165,31 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
 
   return {
     edge: edgeAddress!, admin, workers: () => live.size,
-    reload() { for (const w of live) w.send({ type: 'reload' } satisfies ToWorker); },
-    async close() {
+    async reload(next) {
+      const plan = planReload(config, next);
+      const reports = (await broadcast({ type: 'reload', config: next }, 30_000)) as ReloadReport[];
+      zones.replace(next.zones.map(compileZoneKeys));
+      adminServer.configure({ tokens: next.admin.tokens, hosts: next.admin.hosts, zoneIds: next.zones.map((z) => z.id), maxItems: next.purge.maxItems });
+      logger.level = next.logLevel;
+      config = runningConfig(config, next, plan);
+      const first = reports[0];
+      const report: ReloadReport = {
+        droppedZones: first?.droppedZones ?? plan.keyChanged,
+        zones: { added: plan.added.map((z) => z.id), changed: plan.changed.map((z) => z.id), removed: plan.removed },
+        restartRequired: plan.restartRequired,
+        certificates: reports.reduce((sum, r) => sum + r.certificates, 0),
+        problems: reports.flatMap((r) => r.problems),
+      };
+      if (plan.restartRequired.length > 0) logger.warn({ settings: plan.restartRequired }, 'these changed settings apply only after a restart; the running values stay');
+      logger.info({ workers: reports.length, zones: report.zones, droppedZones: report.droppedZones, restartRequired: plan.restartRequired }, 'reloaded');
+      return report;
+    },
+    async close(graceMs = 10_000) {
       stopping = true;
       dashboard.close();
-      const exited = [...live].map((w) => new Promise<void>((r) => { w.once('exit', () => r()); w.send({ type: 'shutdown' } satisfies ToWorker); }));
-      const timer = setTimeout(() => { for (const w of live) w.process.kill('SIGKILL'); }, 15_000);
+      const exited = [...live].map((w) => new Promise<void>((r) => { w.once('exit', () => r()); w.send({ type: 'shutdown', graceMs } satisfies ToWorker); }));
+      // A worker's own shutdown is bounded by graceMs; one that still has not exited a second later is killed.
+      const timer = setTimeout(() => { for (const w of live) w.process.kill('SIGKILL'); }, graceMs + 1_000);
       await Promise.all(exited);
       clearTimeout(timer);
       await new Promise<void>((r) => { adminServer.close(() => r()); adminServer.closeAllConnections(); });
@@ -161,9 +201,9 @@ export async function runPrimary(config: Config, n: number, logger: Logger = cre
 
 /** Worker entry: serves the edge port with its own cache; purges, clears and inspections arrive from the primary. */
 export async function runWorker(): Promise<void> {
-  const config = JSON.parse(process.env[WORKER_CONFIG_ENV]!) as Config;
+  const slot = process.env[WORKER_INDEX_ENV] ?? '0';
   // Each worker keeps its own disk cache: one directory (and its lock) per worker slot.
-  if (config.cache.store === 'disk' && config.cache.path) config.cache.path = join(config.cache.path, `worker-${process.env[WORKER_INDEX_ENV] ?? '0'}`);
+  const config = workerConfig(JSON.parse(process.env[WORKER_CONFIG_ENV]!) as Config, slot);
   const edge = await startEdge(config, { admin: false, holdListen: true });
   if (process.env[WORKER_CLEAR_ENV] === '1') edge.store.clear();
   // Constructing one installs prom-client's worker-side listener that answers the primary's metric requests.
@@ -182,8 +222,11 @@ export async function runWorker(): Promise<void> {
           } satisfies WorkerFigures }), (err: unknown) => reply({ type: 'reply', id: m.id, error: String(err) }));
           break;
         case 'listen': void edge.listen().then((address) => reply({ type: 'ready', edge: address })); break;
-        case 'reload': void edge.reload(); break;
-        case 'shutdown': void edge.close(10_000).then(() => process.exit(0)); break;
+        case 'reload':
+          edge.reload(workerConfig(m.config, slot)).then((report) => reply({ type: 'reply', id: m.id, result: report }),
+            (err: unknown) => reply({ type: 'reply', id: m.id, error: (err as Error).message }));
+          break;
+        case 'shutdown': void edge.close(m.graceMs).then(() => process.exit(0), () => process.exit(1)); break;
       }
     } catch (err) {
       if ('id' in m) reply({ type: 'reply', id: m.id, error: (err as Error).message });

@@ -8,7 +8,7 @@ import type { Http2Server } from 'node:http2';
 import type { ListenerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Limits } from '../http/limits.js';
-import { ListenerCertificates, TLS_MIN_VERSION, type ReloadResult } from '../tls/certificates.js';
+import { ListenerCertificates, TLS_MIN_VERSION, type CertificateFiles, type ReloadResult } from '../tls/certificates.js';
 import { H2_PREFACE } from './h2-listener.js';
 
 export interface PublicListener {
@@ -19,8 +19,8 @@ export interface PublicListener {
   /** Where it listens (once listening). */
   address(): AddressInfo | undefined;
   listen(): Promise<AddressInfo>;
-  /** Re-reads the certificate files (TLS listeners); connections and sessions already open are kept. */
-  reloadCertificates(): ReloadResult | undefined;
+  /** Re-reads the certificate files (TLS listeners; `files`: a reloaded config's); open connections and sessions are kept. */
+  reloadCertificates(files?: readonly CertificateFiles[]): ReloadResult | undefined;
   /** Stops accepting connections; resolves once the ones it accepted are closed (their servers close them). */
   close(): Promise<void>;
 }
@@ -126,8 +126,8 @@ export function createPublicListener(config: ListenerConfig, t: ListenerTargets)
     config, scheme: 'https', certificates,
     address: () => (server.listening ? server.address() as AddressInfo : undefined),
     listen: () => listenOn(server, config.host, config.port),
-    reloadCertificates() {
-      const r = certificates.reload();
+    reloadCertificates(files) {
+      const r = certificates.reload(files);
       if (r.defaultChanged) {
         // The session ticket keys survive the new context, so tickets issued before the reload still resume.
         const keys = server.getTicketKeys();

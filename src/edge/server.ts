@@ -1,12 +1,11 @@
 // Composition root: builds the store, zones, handler, admin API and listeners from a Config; stops them cleanly.
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createEdgeListener } from './listener.js';
 import { createH2Server, type EdgeH2Server } from './h2-listener.js';
 import { createPublicListener, directListener, listenOn, type PublicListener } from './listeners.js';
 import { keyedHost } from '../cache/key.js';
 import { Counter } from 'prom-client';
-import type { ReloadProblem } from '../tls/certificates.js';
+import { planReload, runningConfig, type ReloadReport } from './reload.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type EdgeMetrics } from '../observability/metrics.js';
@@ -15,10 +14,10 @@ import { MemoryStore } from '../storage/memory.js';
 import { applyHeapGrowth } from './heap-growth.js';
 import { DiskStore } from '../storage/disk.js';
 import type { CacheStore } from '../storage/store.js';
-import { compileZones, type ZoneRouter } from './zones.js';
+import { compileZone, compileZones, type ZoneRouter, type ZoneRuntime } from './zones.js';
 import { originHealthMetrics } from '../origin/health-metrics.js';
 import { createHandler } from './handler.js';
-import { createAdminServer } from '../admin/server.js';
+import { createAdminServer, type AdminServer } from '../admin/server.js';
 import { inspectVariants } from '../admin/inspect-route.js';
 import { createPurger, type Purger } from '../purge/purger.js';
 import { sharedTierFor } from '../storage/redis-tier.js';
@@ -48,15 +47,21 @@ export interface RunningEdge {
   /** Prepares purges and applies them to this process's store (and repeats them in the shared tier). */
   readonly purger: Purger;
   /**
-   * SIGHUP: re-reads what can change without a restart (today: each TLS listener's certificates; a bad file keeps
-   * the old certificate and is reported). Parts that can reload join `reloadHooks`.
+   * SIGHUP, `edgecache reload`: applies `next` (a validated config; default: the running one, which re-reads the
+   * certificate files) without a restart: zones, tokens, CORS, limits, log level, certificates (a bad file keeps the
+   * old certificate and is reported). Zones whose key rules changed lose their cached entries; what needs a restart is
+   * reported (src/edge/reload.ts). Throws, changing nothing, when a zone cannot be built.
    */
-  reload(): Promise<ReloadReport>;
+  reload(next?: Config): Promise<ReloadReport>;
+  /** Why this node should not get traffic (not listening yet, catching up with the cluster, shutting down); empty: ready. */
+  notReady(): string[];
+  /** Why this node is degraded (Redis unreachable, every origin failing); empty: healthy. */
+  degraded(): string[];
   /** Stops accepting, lets in-flight requests finish (at most `graceMs`), closes origin pools (destroyed past `graceMs`). */
   close(graceMs?: number): Promise<void>;
 }
 
-export interface ReloadReport { problems: (ReloadProblem & { listener: string })[]; certificates: number }
+export type { ReloadReport } from './reload.js';
 
 export interface StartOptions {
   logger?: Logger;
@@ -70,20 +75,32 @@ export interface StartOptions {
   clock?: Clock;
   /** Use this store instead of opening the configured one (closed with the edge). */
   store?: CacheStore;
+  /** The admin API's POST /reload (`edgecache reload`): re-reads the config and applies it (absent: no such route). */
+  reloadRequest?: () => Promise<unknown>;
 }
+
+/** How long the origin pools of zones a reload replaced may finish what they are fetching before they are destroyed. */
+const RETIRED_ORIGIN_GRACE_MS = 60_000;
 
 export { listenOn as listen } from './listeners.js';
 
 export async function startEdge(config: Config, opts: StartOptions = {}): Promise<RunningEdge> {
   const logger = opts.logger ?? createLogger(config.logLevel);
+  /** The config running now (a reload replaces it); `liveLimits` is the one limits object the listeners read. */
+  let current = config;
+  const liveLimits = config.limits;
+  const retiring = new Set<Promise<void>>();
+  let closing: Promise<void> | undefined;
   applyHeapGrowth(config.cache.heapGrowthPercent);
   const store: CacheStore = opts.store ?? (config.cache.store === 'disk'
     ? await DiskStore.open({ path: config.cache.path!, maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue, logger })
     : new MemoryStore({ maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue }));
   const metrics = createMetrics(() => store.stats());
+  // Where origin health state changes are logged and counted (also for zones a reload builds).
+  const originHooks = { logger, metrics: originHealthMetrics(metrics.registry) };
   let router: ZoneRouter;
   try {
-    router = compileZones(config, { logger, metrics: originHealthMetrics(metrics.registry) });
+    router = compileZones(config, originHooks);
   } catch (err) {
     await store.close(); // an origin setting that cannot be used (an unreadable tls.ca): a disk store releases its lock
     throw err;
@@ -138,7 +155,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
 
   // The control plane first: a node that was down applies the purges it missed before it serves anything.
   let admin: AddressInfo | undefined;
-  let adminServer: Server | undefined;
+  let adminServer: AdminServer | undefined;
   let control: ControlPlane | undefined;
   let dashboard: ReturnType<typeof localDashboard> | undefined;
   let edge: AddressInfo | undefined;
@@ -178,6 +195,9 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
         purgeStatus: (zoneId, id) => cp.purgeStatus(zoneId, id),
         metrics: async () => ({ contentType: metrics.registry.contentType, text: `${await metrics.registry.metrics()}\n${await cp.registry.metrics()}` }),
         health: () => { const s = store.stats(); return { objects: s.objects, variants: s.variants, ...cp.health(), ...(tier ? { sharedTier: tier.state() } : {}) }; },
+        degraded: () => degraded(),
+        notReady: () => notReady(),
+        reload: opts.reloadRequest,
         inspect: async (zoneId, url, headers) => inspectVariants(store, router, zoneId, url, headers),
         dashboard,
       });
@@ -202,27 +222,92 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   };
   if (!opts.holdListen) await startListening();
 
-  let closing: Promise<void> | undefined;
+  function notReady(): string[] {
+    const reasons: string[] = [];
+    if (closing) reasons.push('shutting down');
+    if (edge === undefined) reasons.push('not listening yet');
+    if (gate.isSuspect) reasons.push('catching up with the cluster purge stream after a pause');
+    return reasons;
+  }
+  function degraded(): string[] {
+    const reasons: string[] = [];
+    const cluster = control?.health().cluster as { connected?: boolean } | 'off' | undefined;
+    if (typeof cluster === 'object' && cluster.connected === false) reasons.push('cluster: Redis unreachable (purges are not received; see README, Cluster)');
+    if (tier && !tier.state().connected) reasons.push('shared tier: Redis unreachable (served as misses from here)');
+    const failing = figures.failingZones();
+    if (failing.length > 0 && failing.length === router.zones.length) reasons.push(`origins: every origin is failing (zones ${failing.join(', ')})`);
+    return reasons;
+  }
+
   return {
-    config, store, metrics, router, logger, figures, purger, listeners, listen: startListening,
+    get config() { return current; },
+    store, metrics, router, logger, figures, purger, listeners, listen: startListening,
     get edge() { return edge!; },
-    async reload() {
+    async reload(next = current) {
       access.reopen(); // a rotated access log file (logrotate's postrotate sends SIGHUP)
+      const plan = planReload(current, next);
+      // Build every new or changed zone first: one that cannot be built refuses the reload, and nothing has changed.
+      const before = new Map(router.zones.map((z) => [z.id, z]));
+      const unchanged = new Set(plan.unchanged);
+      const built: ZoneRuntime[] = [];
+      let zones: ZoneRuntime[];
+      try {
+        zones = next.zones.map((z) => {
+          if (unchanged.has(z.id)) return before.get(z.id)!;
+          const rt = compileZone(z, before.get(z.id), originHooks);
+          built.push(rt);
+          return rt;
+        });
+      } catch (err) {
+        await Promise.all(built.map((z) => z.origin.close(0)));
+        throw err;
+      }
+      router.replace(zones);
+      // Requests already routed keep their zone and its origin pool until they finish (bounded), then it is closed.
+      const retired = [...before.values()].filter((z) => !zones.includes(z));
+      for (const z of retired) {
+        const p = z.origin.close(RETIRED_ORIGIN_GRACE_MS).finally(() => retiring.delete(p));
+        retiring.add(p);
+      }
+      const droppedZones: string[] = [];
+      for (const id of plan.keyChanged) {
+        const n = await store.purge({ kind: 'everything', zoneId: id }, false);
+        droppedZones.push(id);
+        logger.info({ zone: id, variants: n }, 'cache key rules changed: this zone\'s cached entries dropped');
+      }
+      // Limits: the listeners read this object; node:http's timeouts are set on the server. The head size bound is
+      // fixed in node's parser when the server is made: it needs a restart.
+      Object.assign(liveLimits, { ...next.limits, maxHeaderBytes: liveLimits.maxHeaderBytes });
+      edgeServer.headersTimeout = liveLimits.headersTimeoutMs;
+      edgeServer.requestTimeout = liveLimits.requestTimeoutMs;
+      edgeServer.keepAliveTimeout = liveLimits.keepAliveTimeoutMs;
+      logger.level = next.logLevel;
+      adminServer?.configure({ tokens: next.admin.tokens, hosts: next.admin.hosts, zoneIds: next.zones.map((z) => z.id), maxItems: next.purge.maxItems });
+      const isSameListeners = !plan.restartRequired.includes('listen');
       const problems: ReloadReport['problems'] = [];
       let certificates = 0;
-      for (const l of listeners) {
-        const r = l.reloadCertificates();
-        if (!r) continue;
+      listeners.forEach((l, i) => {
+        const r = l.reloadCertificates(isSameListeners ? next.listen[i]?.tls?.certificates : undefined);
+        if (!r) return;
         const at = `${l.config.host}:${l.config.port}`;
         certificates += r.loaded;
         for (const p of r.problems) {
-          problems.push({ ...p, listener: at });
+          problems.push({ listener: at, cert: p.files.cert, key: p.files.key, message: p.message });
           logger.error({ listener: at, cert: p.files.cert, key: p.files.key, problem: p.message }, 'certificate not reloaded: the previous one stays in use');
         }
-      }
-      logger.info({ certificates, problems: problems.length }, 'reloaded');
-      return { problems, certificates };
+      });
+      current = { ...runningConfig(current, next, plan), limits: liveLimits };
+      if (plan.restartRequired.length > 0) logger.warn({ settings: plan.restartRequired }, 'these changed settings apply only after a restart; the running values stay');
+      const report: ReloadReport = {
+        droppedZones,
+        zones: { added: plan.added.map((z) => z.id), changed: plan.changed.map((z) => z.id), removed: plan.removed },
+        restartRequired: plan.restartRequired, certificates, problems,
+      };
+      logger.info({ zones: report.zones, droppedZones, restartRequired: plan.restartRequired, certificates, problems: problems.length }, 'reloaded');
+      return report;
     },
+    notReady,
+    degraded,
     get admin() { return admin!; },
     close(graceMs = 10_000) {
       closing ??= (async () => {

@@ -58,7 +58,11 @@ function corsDecorator(cors: CompiledCors): (origin: string | string[] | undefin
   };
 }
 
-export function compileZone(zone: Zone, hooks: OriginSetHooks = {}): ZoneRuntime {
+/**
+ * `previous`: the zone of the same id before a config reload, whose dashboard tally carries on; `hooks`: where origin
+ * health state changes are logged and counted.
+ */
+export function compileZone(zone: Zone, previous?: ZoneRuntime, hooks: OriginSetHooks = {}): ZoneRuntime {
   const keys = compileZoneKeys(zone);
   const cors = zone.cors ? compileCors(zone.cors) : undefined;
   const clientFields = compileClientFields({
@@ -72,7 +76,7 @@ export function compileZone(zone: Zone, hooks: OriginSetHooks = {}): ZoneRuntime
     strip: new Set(zone.stripHeaders.filter((h) => !keys.keyHeaders.includes(h))),
     trustedProxies: compilePeers(zone.trustedProxies),
     forwardUnderscores: zone.forwardUnderscoreHeaders,
-    tally: { requests: new Map(), cacheBytes: 0 },
+    tally: previous?.tally ?? { requests: new Map(), cacheBytes: 0 },
     policy: {
       ...DEFAULT_POLICY_OPTIONS,
       defaultTtl: zone.defaultTtl,
@@ -94,7 +98,7 @@ export class ZoneRouter extends HostRouter<ZoneRuntime> {
 export function compileZones(config: Config, hooks: OriginSetHooks = {}): ZoneRouter {
   const zones: ZoneRuntime[] = [];
   try {
-    for (const z of config.zones) zones.push(compileZone(z, hooks));
+    for (const z of config.zones) zones.push(compileZone(z, undefined, hooks));
   } catch (err) {
     for (const z of zones) void z.origin.close(0); // health checks of the zones compiled before a bad one stop
     throw err;

@@ -15,6 +15,8 @@ export interface FigureSource {
   events(): EventGroup[];
   /** Counts a purge applied here for its zone (the metrics count purges by kind only). */
   purged(zoneId: string, variants: number): void;
+  /** Zones whose origin fails every fetch lately (src/observability/origin-watch.ts). */
+  failingZones(): string[];
   close(): void;
 }
 
@@ -75,6 +77,7 @@ export function createFigureSource(opts: FigureSourceOptions): FigureSource {
       return { counters, gauges };
     },
     events: () => events.list(),
+    failingZones: () => origins.failingZones(),
     purged(zoneId, variants) {
       const p = zonePurges.get(zoneId) ?? { purges: 0, variants: 0 };
       p.purges++;

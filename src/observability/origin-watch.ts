@@ -12,11 +12,16 @@ export interface OriginWatch {
   counters(): Record<string, number>;
   /** Bytes read from every origin socket of this process (headers and bodies, as on the wire). */
   bytesFetched(): number;
+  /** Zones whose last ORIGIN_FAILING_AFTER fetches all failed to connect or timed out, with no answer since (for /healthz). */
+  failingZones(): string[];
   close(): void;
 }
 
 interface UndiciRequest { origin?: unknown; method?: string; path?: string; headers?: unknown }
-interface ZoneFigures { fetches: number; errors: number; closedBytes: number; sockets: Set<Socket> }
+interface ZoneFigures { fetches: number; errors: number; closedBytes: number; sockets: Set<Socket>; failuresInARow: number }
+
+/** Consecutive unreachable or timed-out origin fetches after which a zone's origin counts as down. */
+export const ORIGIN_FAILING_AFTER = 3;
 
 /** `request.headers` is a flat [name, value, …] array in undici 6+, a raw "name: value\r\n" string before. */
 function headerOf(headers: unknown, name: string): string | undefined {
@@ -38,20 +43,29 @@ function pathOnly(path: string | undefined): string {
 }
 
 export function watchOrigins(router: ZoneRouter, events: RecentEvents): OriginWatch {
-  // origin (scheme://host:port) → the zones in front of it; several zones may share one origin.
-  const byOrigin = new Map<string, ZoneRuntime[]>();
+  // origin (scheme://host:port) → the zones in front of it; several zones may share one origin. Rebuilt when a config
+  // reload gives the router new zones (a zone's figures carry on under its id).
+  let byOrigin = new Map<string, ZoneRuntime[]>();
   const figures = new Map<string, ZoneFigures>();
-  for (const z of router.zones) {
-    for (const { url } of z.zone.origins) {
-      let o: string;
-      try { o = new URL(url).origin; } catch { continue; }
-      const list = byOrigin.get(o) ?? [];
-      if (!list.includes(z)) list.push(z);
-      byOrigin.set(o, list);
+  let indexed: readonly ZoneRuntime[] | undefined;
+  const index = (): void => {
+    if (indexed === router.zones) return;
+    indexed = router.zones;
+    byOrigin = new Map();
+    for (const z of router.zones) {
+      if (!figures.has(z.id)) figures.set(z.id, { fetches: 0, errors: 0, closedBytes: 0, sockets: new Set(), failuresInARow: 0 });
+      for (const { url } of z.zone.origins) {
+        let o: string;
+        try { o = new URL(url).origin; } catch { continue; }
+        const list = byOrigin.get(o) ?? [];
+        if (!list.includes(z)) list.push(z);
+        byOrigin.set(o, list);
+      }
     }
-    figures.set(z.id, { fetches: 0, errors: 0, closedBytes: 0, sockets: new Set() });
-  }
+  };
+  index();
   const zoneOf = (req: UndiciRequest): ZoneRuntime | undefined => {
+    index();
     const list = typeof req.origin === 'string' ? byOrigin.get(req.origin) : undefined;
     if (!list || list.length === 1) return list?.[0];
     // Zones sharing an origin: the Host the edge forwarded names the zone.
@@ -68,13 +82,17 @@ export function watchOrigins(router: ZoneRouter, events: RecentEvents): OriginWa
     const { request, error } = m as { request: UndiciRequest; error: unknown };
     const z = zoneOf(request);
     if (!z) return;
-    figures.get(z.id)!.errors++;
+    const f = figures.get(z.id)!;
+    f.errors++;
+    const code = classifyOriginError(error).code;
+    if (code === 'ORIGIN_UNREACHABLE' || code === 'ORIGIN_TIMEOUT') f.failuresInARow++;
     events.record('origin-error', z.id, classifyOriginError(error).code, `${request.method ?? 'GET'} ${urlPattern(pathOnly(request.path))}`);
   };
   const onHeaders = (m: unknown): void => {
     const { request, response } = m as { request: UndiciRequest; response: { statusCode: number; headers: Buffer[] } };
     const z = zoneOf(request);
     if (!z) return;
+    figures.get(z.id)!.failuresInARow = 0;
     if (response.statusCode >= 500) {
       events.record('origin-status', z.id, `HTTP ${response.statusCode}`, `${request.method ?? 'GET'} ${urlPattern(pathOnly(request.path))}`);
     }
@@ -97,6 +115,7 @@ export function watchOrigins(router: ZoneRouter, events: RecentEvents): OriginWa
   };
   const onConnected = (m: unknown): void => {
     const { socket, connectParams } = m as { socket: Socket; connectParams: { protocol?: string; host?: string } };
+    index();
     const list = byOrigin.get(`${connectParams.protocol}//${connectParams.host}`);
     if (!list) return;
     // A socket serves one origin, and the zones sharing that origin share its pool: charged to the first of them.
@@ -132,6 +151,10 @@ export function watchOrigins(router: ZoneRouter, events: RecentEvents): OriginWa
       let n = 0;
       for (const f of figures.values()) n += bytesOf(f);
       return n;
+    },
+    failingZones() {
+      index();
+      return router.zones.filter((z) => (figures.get(z.id)?.failuresInARow ?? 0) >= ORIGIN_FAILING_AFTER).map((z) => z.id);
     },
     close() {
       for (const [name, fn] of subs) diagnostics.unsubscribe(name, fn);

@@ -33,6 +33,7 @@ export const API_ERRORS = {
   internal: { code: 1019, status: 500, meaning: 'any other failure while applying' },
   badRequest: { code: 1020, status: 400, meaning: 'the request itself is malformed: a zone id in the path that is not valid percent-encoding, or an HTTP request the server cannot parse' },
   hostNotAllowed: { code: 1021, status: 421, meaning: 'the Host names neither an IP address, localhost, nor a name in admin.hosts (a DNS-rebinding page must not reach the admin API)' },
+  configRefused: { code: 1023, status: 422, meaning: 'POST /reload: the config file does not validate (or cannot be applied); the running config is kept' },
   headTooLarge: { code: 1022, status: 431, meaning: 'the request head is larger than the admin listener accepts' },
 } as const satisfies Record<string, ApiError>;
 

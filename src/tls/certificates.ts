@@ -110,10 +110,14 @@ export interface ReloadResult { loaded: number; problems: ReloadProblem[]; defau
 /** A listener's certificates: loaded at start (a bad file stops the start), swapped whole on reload. */
 export class ListenerCertificates {
   #set: CertificateSet;
+  #files: readonly CertificateFiles[];
 
-  constructor(readonly files: readonly CertificateFiles[]) {
+  constructor(files: readonly CertificateFiles[]) {
+    this.#files = files;
     this.#set = new CertificateSet(files.map(loadCertificate));
   }
+
+  get files(): readonly CertificateFiles[] { return this.#files; }
 
   get current(): CertificateSet { return this.#set; }
 
@@ -124,18 +128,24 @@ export class ListenerCertificates {
     cb(null, c === undefined || c === set.default ? undefined : c.context);
   };
 
-  /** Re-reads every file; an entry whose files are bad keeps its previous certificate (and is reported). */
-  reload(): ReloadResult {
+  /**
+   * Re-reads every file (`files`: a reloaded config's list, else the current one); an entry whose files are bad keeps
+   * the certificate it had at that position (none: it is left out) and is reported.
+   */
+  reload(files: readonly CertificateFiles[] = this.#files): ReloadResult {
     const old = this.#set;
     const problems: ReloadProblem[] = [];
-    const next = this.files.map((files, i) => {
+    const next = files.flatMap((f, i) => {
       try {
-        return loadCertificate(files);
+        return [loadCertificate(f)];
       } catch (err) {
-        problems.push({ files, message: (err as Error).message });
-        return old.certificates[i]!;
+        problems.push({ files: f, message: (err as Error).message });
+        const kept = old.certificates[i];
+        return kept ? [kept] : [];
       }
     });
+    if (next.length === 0) return { loaded: 0, problems, defaultChanged: false };
+    this.#files = files;
     this.#set = new CertificateSet(next);
     return { loaded: next.length - problems.length, problems, defaultChanged: next[0] !== old.default };
   }
