@@ -62,6 +62,9 @@ function lifecycle(logger: Logger) {
     if (reloader) { reloader.run('SIGHUP').catch(() => {}); return; }
     if (!started) { pendingReload = true; logger.info({}, 'SIGHUP during start-up: reloading once serving'); }
   };
+  // These replace bin/edgecache.js's handlers for a stop while the modules load.
+  process.removeAllListeners('SIGTERM');
+  process.removeAllListeners('SIGINT');
   process.on('SIGTERM', () => onStop('SIGTERM'));
   process.on('SIGINT', () => onStop('SIGINT'));
   process.on('SIGHUP', onHup);

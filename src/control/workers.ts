@@ -201,6 +201,13 @@ export async function runPrimary(initial: Config, n: number, logger: Logger = cr
 
 /** Worker entry: serves the edge port with its own cache; purges, clears and inspections arrive from the primary. */
 export async function runWorker(): Promise<void> {
+  // SIGTERM/SIGINT reach the whole process group: the primary coordinates the shutdown (these replace bin/edgecache.js's).
+  process.removeAllListeners('SIGTERM');
+  process.removeAllListeners('SIGINT');
+  process.on('SIGTERM', () => {});
+  process.on('SIGINT', () => {});
+  // A SIGHUP to the group (a terminal closing, `kill -HUP -PGID`) must not end a worker: the primary asks for reloads.
+  process.on('SIGHUP', () => {});
   const slot = process.env[WORKER_INDEX_ENV] ?? '0';
   // Each worker keeps its own disk cache: one directory (and its lock) per worker slot.
   const config = workerConfig(JSON.parse(process.env[WORKER_CONFIG_ENV]!) as Config, slot);
@@ -232,10 +239,5 @@ export async function runWorker(): Promise<void> {
       if ('id' in m) reply({ type: 'reply', id: m.id, error: (err as Error).message });
     }
   });
-  // SIGTERM/SIGINT reach the whole process group: the primary coordinates the shutdown.
-  process.on('SIGTERM', () => {});
-  process.on('SIGINT', () => {});
-  // A SIGHUP to the group (a terminal closing, `kill -HUP -PGID`) must not end a worker: the primary asks for reloads.
-  process.on('SIGHUP', () => {});
   reply({ type: 'loaded' });
 }

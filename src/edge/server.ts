@@ -79,6 +79,12 @@ export interface StartOptions {
   reloadRequest?: () => Promise<unknown>;
 }
 
+/** While shutting down, how often connections that became idle are closed. */
+const IDLE_SWEEP_MS = 100;
+
+/** How long, after in-flight requests, closing the Redis connections (purge bus, shared tier) may take. */
+const CLOSE_REDIS_MS = 1_500;
+
 /** How long the origin pools of zones a reload replaced may finish what they are fetching before they are destroyed. */
 const RETIRED_ORIGIN_GRACE_MS = 60_000;
 
@@ -317,20 +323,27 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
           h2?.close(graceMs),
           new Promise<void>((r) => (adminServer ? adminServer.close(() => r()) : r())),
         ]);
-        edgeServer.closeIdleConnections();
-        adminServer?.closeIdleConnections();
+        // A kept-alive connection is closed as soon as it is idle: at once, and again as in-flight answers finish (node
+        // would otherwise keep it open for keepAliveTimeoutMs after its last answer, holding the exit).
+        const closeIdle = (): void => { edgeServer.closeIdleConnections(); adminServer?.closeIdleConnections(); };
+        closeIdle();
+        const idle = setInterval(closeIdle, IDLE_SWEEP_MS);
         const deadline = Date.now() + graceMs;
         const timer = setTimeout(() => { edgeServer.closeAllConnections(); adminServer?.closeAllConnections(); }, graceMs);
         await stopped;
         clearTimeout(timer);
+        clearInterval(idle);
         dashboard?.close();
         figures.close();
         // Origin fetches nobody waits for any more (a fill, a background revalidation) may finish within the grace
         // period; then the pools are destroyed, so an endless or stalled origin cannot hold shutdown.
         const origins = router.close(Math.max(0, deadline - Date.now()));
-        await control?.close();
-        await tier?.close();
-        await origins;
+        // The cluster bus and the shared tier leave Redis side by side, each bounded (a stalled Redis cannot hold
+        // the exit: past CLOSE_REDIS_MS they are dropped with the process).
+        const redis = Promise.all([control?.close(), tier?.close()]);
+        const late = await Promise.race([redis.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), CLOSE_REDIS_MS).unref())]);
+        if (late) logger.warn({ ms: CLOSE_REDIS_MS }, 'shutdown: Redis connections did not close in time; dropped');
+        await Promise.all([origins, ...retiring]);
         await store.close();
         await access.close();
       })();
