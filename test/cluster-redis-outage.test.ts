@@ -102,7 +102,7 @@ async function outage(t: TestContext, isPersistent: boolean): Promise<Outage> {
       await untilEvery(nodes, (c) => c.connected, 'every node reconnects on its own', 10_000);
       for (const n of nodes) {
         assert.ok((await health(n)).cluster.reconnects >= 1, 'reconnects counted in healthz');
-        assert.ok(await metric(n, 'edgecache_cluster_reconnects') >= 1, 'and in /metrics');
+        assert.ok(await metric(n, 'edgecache_cluster_reconnects_total') >= 1, 'and in /metrics');
       }
       return r;
     },

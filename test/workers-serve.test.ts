@@ -158,8 +158,8 @@ test('serve --workers 2: both workers cache, metrics are aggregated, a purge rea
 
   const statuses = await cacheOnBothWorkers(s, origin, '/app.js');
   const metrics = await metricsText(s);
-  assert.match(metrics, /^edgecache_requests_total\{cache_status="MISS"\} 2$/m, 'misses summed over both workers');
-  assert.match(metrics, new RegExp(`^edgecache_requests_total\\{cache_status="HIT"\\} ${statuses.length - 2}$`, 'm'));
+  assert.match(metrics, /^edgecache_requests_total\{zone="default",cache_status="MISS",status_class="2xx"\} 2$/m, 'misses summed over both workers');
+  assert.match(metrics, new RegExp(`^edgecache_requests_total\\{zone="default",cache_status="HIT",status_class="2xx"\\} ${statuses.length - 2}$`, 'm'));
   assert.match(metrics, /^edgecache_variants 2$/m, 'one variant in each worker');
 
   const answer = await purge(s, 'default', { files: [`https://${HOST}/app.js`] });

@@ -113,9 +113,9 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   }
   const appliedTotal = new Counter({ name: 'edgecache_cluster_purges_applied_total', help: 'Purges applied from the cluster stream', registers: [registry] });
   const resets = new Counter({ name: 'edgecache_cluster_cache_resets_total', help: 'Whole-cache drops after missed cluster purges', registers: [registry] });
-  new Gauge({ name: 'edgecache_cluster_lag_ms', help: 'Age of the last applied purge when it was applied', registers: [registry], collect() { this.set(bus.state().lagMs); } });
-  new Gauge({ name: 'edgecache_cluster_reconnects', help: 'Reconnections to Redis since start', registers: [registry], collect() { this.set(bus.state().reconnects); } });
-  new Gauge({ name: 'edgecache_cluster_clock_offset_ms', help: 'This node\'s clock minus Redis\'s (over 1000 is logged: see README, Cluster)', registers: [registry], collect() { this.set(bus.state().clockOffsetMs ?? 0); } });
+  new Gauge({ name: 'edgecache_cluster_lag_seconds', help: 'Age of the last applied purge when it was applied', registers: [registry], collect() { this.set(bus.state().lagMs / 1000); } });
+  new Counter({ name: 'edgecache_cluster_reconnects_total', help: 'Reconnections to Redis since start', registers: [registry], collect() { this.reset(); this.inc(bus.state().reconnects); } });
+  new Gauge({ name: 'edgecache_cluster_clock_offset_seconds', help: 'This node\'s clock minus Redis\'s (over 1 s is logged: see README, Cluster)', registers: [registry], collect() { this.set((bus.state().clockOffsetMs ?? 0) / 1000); } });
   new Gauge({ name: 'edgecache_cluster_connected', help: '1 when connected to Redis', registers: [registry], collect() { this.set(bus.state().connected ? 1 : 0); } });
 
   /** Resolves true once `id` is applied here, false after `ms`. */

@@ -37,6 +37,9 @@ export interface Answers {
   readonly compression: EdgeCompression;
 }
 
+/** A response stamped with its request's arrival (performance.now(), set by the handler) for the latency histograms. */
+export type TimedResponse = ServerResponse & { edgeStartedAt?: number };
+
 /** An origin answer to relay: status, client fields, body; `bodyless` when the origin saw HEAD (no body to wait for). */
 export interface Relayed { status: number; fields: [string, string][]; body: Readable; bodyless?: boolean }
 
@@ -56,11 +59,10 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
   const done = (res: ServerResponse, kind: AnswerKind, zone?: ZoneRuntime): void => {
     const cf = ANSWER_STATUS[kind].cf;
     noteCacheStatus(res, cf);
-    metrics.countRequest(cf);
-    if (zone !== undefined) {
-      const t = zone.tally.requests;
-      t.set(cf, (t.get(cf) ?? 0) + 1);
-    }
+    if (zone === undefined) { metrics.countRequest(cf, res.statusCode); return; }
+    metrics.countAnswer(zone.meter, kind, res.statusCode, (res as TimedResponse).edgeStartedAt);
+    const t = zone.tally.requests;
+    t.set(cf, (t.get(cf) ?? 0) + 1);
   };
 
   /**
@@ -83,8 +85,9 @@ export function createAnswers(ctx: EdgeContext & { clock: Clock }): Answers {
 
   const internalError = (res: ServerResponse, err: unknown): void => {
     logger.error({ err: String(err), stack: (err as Error)?.stack }, 'request failed inside the edge');
-    if (res.headersSent) res.destroy();
-    else sendText(res, 500, 'edgecache: internal error', idField(res));
+    if (res.headersSent) { res.destroy(); return; }
+    sendText(res, 500, 'edgecache: internal error', idField(res));
+    metrics.countRequest('NONE', 500);
   };
 
   const originFailed = (res: ServerResponse, err: unknown, zone?: ZoneRuntime): void => {

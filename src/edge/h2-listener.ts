@@ -264,6 +264,7 @@ export function createH2Server(handler: Handler, opts: H2Options): EdgeH2Server 
     const servername = (req.stream.session?.socket as TLSSocket | undefined)?.servername;
     if (servername && opts.misdirected?.(servername, head.authority)) {
       noteRefused(res as unknown as ServerResponse, 'MISDIRECTED');
+      server.emit(REFUSED_EVENT, 421, 'misdirected');
       answer(res, 421, `this connection is for ${JSON.stringify(servername)}, which is not served with this host: open another`);
       return;
     }

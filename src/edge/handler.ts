@@ -6,7 +6,7 @@ import type { CacheStore, StoredVariant } from '../storage/store.js';
 import { lookup, routeRequest, type LookupOutcome, type Route } from '../cache/policy/index.js';
 import { isPreflight } from '../cors/policy.js';
 import { sendText } from './respond.js';
-import { createAnswers } from './answers.js';
+import { createAnswers, type TimedResponse } from './answers.js';
 import { createDiagnose } from './origin-fields.js';
 import { createPass } from './pass.js';
 import { createMissPath } from './miss.js';
@@ -68,12 +68,13 @@ export function createHandler(context: EdgeContext): (req: IncomingMessage, res:
   const miss = createMissPath(ctx, { store, clock, maxObjectBytes: ctx.maxObjectBytes, tier: ctx.tier }, answers, pass, diagnose);
 
   return function handle(req: IncomingMessage, res: ServerResponse): void {
+    (res as TimedResponse).edgeStartedAt = performance.now();
     const target = resolveTarget(req.url, req.headers.host, router);
-    if (target instanceof TargetRefusal) return refuseTarget(req, res, target);
+    if (target instanceof TargetRefusal) { metrics.countRequest('NONE', target.status); return refuseTarget(req, res, target); }
     access?.routed(req, res, target.zone);
     if (target.zone.zone.redirectHttp && isPlainHttp(req)) {
       const port = context.httpsPort?.();
-      if (port !== undefined) { metrics.countRequest('NONE'); return redirectToHttps(req, res, target, port); }
+      if (port !== undefined) { metrics.countRequest('NONE', 308, target.zone.meter); return redirectToHttps(req, res, target, port); }
     }
     const route = routeStep(req.method ?? 'GET', req.headers, target);
     if (route.kind === 'pass') return pass(req, res, target, 'dynamic', route.fwd, route.detail);

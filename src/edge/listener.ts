@@ -191,6 +191,7 @@ export function createEdgeListener(handler: Handler, logger: Logger, limits: Lim
       conn.answered = true;
       conn.closing = true;
       noteRefused(res, 'MISDIRECTED');
+      server.emit('edgecache:refused', 421, 'misdirected');
       answer(res, 421, `this connection is for ${JSON.stringify(servername)}, which is not served with this host: open another`);
       return;
     }

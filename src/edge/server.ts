@@ -8,8 +8,9 @@ import { Counter } from 'prom-client';
 import { planReload, runningConfig, type ReloadReport } from './reload.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { createMetrics, type EdgeMetrics } from '../observability/metrics.js';
+import { createMetrics, totalCounter, type EdgeMetrics } from '../observability/metrics.js';
 import { createAccessLog } from '../observability/access-log.js';
+import { REFUSED_EVENT } from '../observability/traffic.js';
 import { MemoryStore } from '../storage/memory.js';
 import { applyHeapGrowth } from './heap-growth.js';
 import { DiskStore } from '../storage/disk.js';
@@ -106,20 +107,21 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   const originHooks = { logger, metrics: originHealthMetrics(metrics.registry) };
   let router: ZoneRouter;
   try {
-    router = compileZones(config, originHooks);
+    router = compileZones(config, metrics.zoneMeter, originHooks);
   } catch (err) {
     await store.close(); // an origin setting that cannot be used (an unreadable tls.ca): a disk store releases its lock
     throw err;
   }
   const tier = sharedTierFor(config, logger, opts.clock);
   if (tier) {
-    new Gauge({ name: 'edgecache_shared_tier_errors', help: 'Shared tier operations that failed or timed out (served as misses)', registers: [metrics.registry], collect() { this.set(tier.state().errors); } });
-    new Gauge({ name: 'edgecache_shared_tier_connected', help: '1 when the shared tier is connected', registers: [metrics.registry], collect() { this.set(tier.state().connected ? 1 : 0); } });
+    totalCounter(metrics.registry, 'edgecache_shared_tier_errors_total', 'Shared tier operations that failed or timed out (served as misses)', () => tier.state().errors);
+    // With --workers: connected only when every worker is (the smallest value, not the sum).
+    new Gauge({ name: 'edgecache_shared_tier_connected', help: '1 when the shared tier is connected', registers: [metrics.registry], aggregator: 'min', collect() { this.set(tier.state().connected ? 1 : 0); } });
   }
   if (store instanceof DiskStore) {
     const disk = store;
-    new Gauge({ name: 'edgecache_disk_write_errors', help: 'Disk store writes that failed (entries kept in memory only)', registers: [metrics.registry], collect() { this.set(disk.diskStats().writeErrors); } });
-    new Gauge({ name: 'edgecache_disk_corrupt_entries', help: 'Torn or corrupt entry files skipped and deleted at start', registers: [metrics.registry], collect() { this.set(disk.diskStats().corrupt); } });
+    totalCounter(metrics.registry, 'edgecache_disk_write_errors_total', 'Disk store writes that failed (entries kept in memory only)', () => disk.diskStats().writeErrors);
+    totalCounter(metrics.registry, 'edgecache_disk_corrupt_entries_total', 'Torn or corrupt entry files skipped and deleted at start', () => disk.diskStats().corrupt);
   }
   let listeners: PublicListener[] = [];
   const httpsPort = (): number | undefined => listeners.find((l) => l.scheme === 'https')?.address()?.port;
@@ -148,6 +150,10 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
     throw err;
   }
   const figures = createFigureSource({ metrics, store, router, edgeServer });
+  // Requests the listeners refuse before any zone sees them (malformed, over a limit, misdirected) are answers too.
+  const countRefused = (status: number): void => metrics.countRequest('NONE', status);
+  edgeServer.on(REFUSED_EVENT, countRefused);
+  h2?.server.on(REFUSED_EVENT, countRefused);
 
   const purger = createPurger({
     zones: router, store, tier,
@@ -260,7 +266,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
       try {
         zones = next.zones.map((z) => {
           if (unchanged.has(z.id)) return before.get(z.id)!;
-          const rt = compileZone(z, before.get(z.id), originHooks);
+          const rt = compileZone(z, before.get(z.id), metrics.zoneMeter(z.id), originHooks);
           built.push(rt);
           return rt;
         });

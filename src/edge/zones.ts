@@ -8,6 +8,7 @@ import { compileCors, type CompiledCors, type HeaderList } from '../cors/policy.
 import { NOT_FORWARDED_TO_CLIENTS } from '../cache/policy/targeted.js';
 import { compileClientFields } from '../origin/response-fields.js';
 import { compilePeers, type PeerMatcher } from '../http/trusted-peers.js';
+import { detachedMeter, type ZoneMeter } from '../observability/metrics.js';
 
 /** A zone ready to serve: its key rules plus the origin pool, forwarding settings and CORS. */
 /** Counted per answer with one Map update (and one add for answers from the cache): no per-request allocation. */
@@ -27,6 +28,8 @@ export interface ZoneRuntime extends ZoneKeys {
   readonly forwardUnderscores: boolean;
   /** This zone's answers by cf-cache-status and the body bytes it served from the cache (the dashboard's per-zone figures). */
   readonly tally: ZoneTally;
+  /** This zone's Prometheus figures (made once per zone id: answers are counted with plain increments). */
+  readonly meter: ZoneMeter;
   readonly policy: PolicyOptions;
   /** Edge-owned CORS, compiled once; undefined when the origin owns CORS. */
   readonly cors: CompiledCors | undefined;
@@ -59,10 +62,11 @@ function corsDecorator(cors: CompiledCors): (origin: string | string[] | undefin
 }
 
 /**
- * `previous`: the zone of the same id before a config reload, whose dashboard tally carries on; `hooks`: where origin
- * health state changes are logged and counted.
+ * `previous`: the zone of the same id before a config reload, whose dashboard tally carries on; `meter`: its metrics
+ * (default: the previous zone's, else figures of its own that nothing exposes); `hooks`: where origin health state
+ * changes are logged and counted.
  */
-export function compileZone(zone: Zone, previous?: ZoneRuntime, hooks: OriginSetHooks = {}): ZoneRuntime {
+export function compileZone(zone: Zone, previous?: ZoneRuntime, meter?: ZoneMeter, hooks: OriginSetHooks = {}): ZoneRuntime {
   const keys = compileZoneKeys(zone);
   const cors = zone.cors ? compileCors(zone.cors) : undefined;
   const clientFields = compileClientFields({
@@ -77,6 +81,7 @@ export function compileZone(zone: Zone, previous?: ZoneRuntime, hooks: OriginSet
     trustedProxies: compilePeers(zone.trustedProxies),
     forwardUnderscores: zone.forwardUnderscoreHeaders,
     tally: previous?.tally ?? { requests: new Map(), cacheBytes: 0 },
+    meter: meter ?? previous?.meter ?? detachedMeter(zone.id),
     policy: {
       ...DEFAULT_POLICY_OPTIONS,
       defaultTtl: zone.defaultTtl,
@@ -94,11 +99,11 @@ export class ZoneRouter extends HostRouter<ZoneRuntime> {
   async close(deadlineMs?: number): Promise<void> { await Promise.all(this.zones.map((z) => z.origin.close(deadlineMs))); }
 }
 
-/** `hooks`: where origin health state changes are logged and counted (the edge's logger and metrics registry). */
-export function compileZones(config: Config, hooks: OriginSetHooks = {}): ZoneRouter {
+/** `meterFor`: each zone's metrics; `hooks`: where origin health state changes are logged and counted. */
+export function compileZones(config: Config, meterFor?: (zoneId: string) => ZoneMeter, hooks: OriginSetHooks = {}): ZoneRouter {
   const zones: ZoneRuntime[] = [];
   try {
-    for (const z of config.zones) zones.push(compileZone(z, undefined, hooks));
+    for (const z of config.zones) zones.push(compileZone(z, undefined, meterFor?.(z.id), hooks));
   } catch (err) {
     for (const z of zones) void z.origin.close(0); // health checks of the zones compiled before a bad one stop
     throw err;

@@ -74,9 +74,14 @@ export function watchOrigins(router: ZoneRouter, events: RecentEvents): OriginWa
     return z && list.includes(z) ? z : list[0];
   };
 
+  // When each origin request was sent, for edgecache_origin_duration_seconds (the time to its response head).
+  const sentAt = new WeakMap<object, number>();
   const onCreate = (m: unknown): void => {
-    const z = zoneOf((m as { request: UndiciRequest }).request);
-    if (z) figures.get(z.id)!.fetches++;
+    const request = (m as { request: UndiciRequest }).request;
+    const z = zoneOf(request);
+    if (!z) return;
+    figures.get(z.id)!.fetches++;
+    sentAt.set(request, performance.now());
   };
   const onError = (m: unknown): void => {
     const { request, error } = m as { request: UndiciRequest; error: unknown };
@@ -93,6 +98,8 @@ export function watchOrigins(router: ZoneRouter, events: RecentEvents): OriginWa
     const z = zoneOf(request);
     if (!z) return;
     figures.get(z.id)!.failuresInARow = 0;
+    const sent = sentAt.get(request);
+    if (sent !== undefined) z.meter.origin.observe((performance.now() - sent) / 1000);
     if (response.statusCode >= 500) {
       events.record('origin-status', z.id, `HTTP ${response.statusCode}`, `${request.method ?? 'GET'} ${urlPattern(pathOnly(request.path))}`);
     }
