@@ -206,7 +206,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
         applyPurge: (zoneId, req) => cp.applyPurge(zoneId, req),
         purgeStatus: (zoneId, id) => cp.purgeStatus(zoneId, id),
         metrics: async () => ({ contentType: metrics.registry.contentType, text: `${await metrics.registry.metrics()}\n${await cp.registry.metrics()}` }),
-        health: () => { const s = store.stats(); return { objects: s.objects, variants: s.variants, ...cp.health(), ...(tier ? { sharedTier: tier.state() } : {}) }; },
+        health: () => { const s = store.stats(); return { objects: s.objects, variants: s.variants, failingOrigins: figures.failingZones(), ...cp.health(), ...(tier ? { sharedTier: tier.state() } : {}) }; },
         degraded: () => degraded(),
         notReady: () => notReady(),
         reload: opts.reloadRequest,
@@ -323,22 +323,26 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
     get admin() { return admin!; },
     close(graceMs = 10_000) {
       closing ??= (async () => {
+        // The admin listener stays up while the edge drains: /readyz answers 503 "shutting down", /metrics is read.
         const stopped = Promise.all([
           new Promise<void>((r) => edgeServer.close(() => r())),
           ...listeners.map((l) => l.close()),
           h2?.close(graceMs),
-          new Promise<void>((r) => (adminServer ? adminServer.close(() => r()) : r())),
         ]);
         // A kept-alive connection is closed as soon as it is idle: at once, and again as in-flight answers finish (node
         // would otherwise keep it open for keepAliveTimeoutMs after its last answer, holding the exit).
-        const closeIdle = (): void => { edgeServer.closeIdleConnections(); adminServer?.closeIdleConnections(); };
+        const closeIdle = (): void => { edgeServer.closeIdleConnections(); };
         closeIdle();
         const idle = setInterval(closeIdle, IDLE_SWEEP_MS);
         const deadline = Date.now() + graceMs;
-        const timer = setTimeout(() => { edgeServer.closeAllConnections(); adminServer?.closeAllConnections(); }, graceMs);
+        const timer = setTimeout(() => { edgeServer.closeAllConnections(); }, graceMs);
         await stopped;
         clearTimeout(timer);
         clearInterval(idle);
+        if (adminServer) {
+          const admin = adminServer;
+          await new Promise<void>((r) => { admin.close(() => r()); admin.closeAllConnections(); });
+        }
         dashboard?.close();
         figures.close();
         // Origin fetches nobody waits for any more (a fill, a background revalidation) may finish within the grace

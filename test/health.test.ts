@@ -1,0 +1,91 @@
+// /healthz and /readyz on the admin listener: degraded (with the reason) when every origin fails or Redis is
+// unreachable, ok again when they are back; ready while serving, not ready while shutting down.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { send, sleep, startOrigin, startTestEdge } from './helpers/http.js';
+import { hasRedisServer, REDIS_HINT, startRedis } from './helpers/redis-server.js';
+import { requireService } from './helpers/service.js';
+
+interface Health { status: string; reasons?: string[] }
+const healthOf = async (adminBase: string): Promise<Health> => JSON.parse((await send(`${adminBase}/healthz`)).body) as Health;
+
+async function until(check: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+test('healthz: degraded with the reason once every origin fails; one zone failing is not; ok again once it answers', async (t) => {
+  // An origin that can be stopped and started again on the same port.
+  let server: Server | undefined;
+  const start = (port = 0): Promise<number> => new Promise((resolve) => {
+    server = createServer((_req, res) => { res.writeHead(200, { 'cache-control': 'no-store' }); res.end('ok'); });
+    server.listen(port, '127.0.0.1', () => resolve((server!.address() as AddressInfo).port));
+  });
+  const stop = (): Promise<void> => new Promise((r) => { server!.close(() => r()); server!.closeAllConnections(); });
+  const port = await start();
+  t.after(() => (server?.listening ? stop() : undefined));
+  const up = await startOrigin(t, (_req, res) => { res.writeHead(200, { 'cache-control': 'no-store' }); res.end('up'); });
+  const edge = await startTestEdge(t, { zones: [
+    { id: 'flaky', hosts: ['flaky.test'], origin: `http://127.0.0.1:${port}` },
+    { id: 'steady', hosts: ['steady.test'], origin: up.url },
+  ] });
+  const get = (host: string): Promise<number> => send(`${edge.base}/x`, { headers: { host } }).then((r) => r.status);
+  assert.equal(await get('flaky.test'), 200);
+  assert.deepEqual(await healthOf(edge.adminBase).then((h) => [h.status, h.reasons]), ['ok', undefined]);
+
+  await stop();
+  for (let i = 0; i < 4; i++) assert.equal(await get('flaky.test'), 502);
+  assert.equal((await healthOf(edge.adminBase)).status, 'ok', 'one zone\'s origin down: the node still serves the other');
+
+  await up.close();
+  for (let i = 0; i < 4; i++) assert.equal(await get('steady.test'), 502);
+  const degraded = await healthOf(edge.adminBase);
+  assert.equal(degraded.status, 'degraded');
+  assert.deepEqual(degraded.reasons, ['origins: every origin is failing (zones flaky, steady)']);
+  assert.equal((await send(`${edge.adminBase}/readyz`)).status, 200, 'degraded is still ready: stale content may be served');
+
+  await start(port);
+  assert.equal(await get('flaky.test'), 200);
+  assert.equal((await healthOf(edge.adminBase)).status, 'ok');
+});
+
+test('healthz: degraded while the cluster\'s Redis is unreachable, ok once it is back', { timeout: 90_000 }, async (t) => {
+  if (!requireService(t, 'redis-server', hasRedisServer(), REDIS_HINT)) return;
+  let redis = await startRedis();
+  t.after(() => redis.stop());
+  const origin = await startOrigin(t, (_req, res) => { res.end('ok'); });
+  const edge = await startTestEdge(t, { origin: origin.url, cluster: { redis: redis.url } });
+  assert.equal((await healthOf(edge.adminBase)).status, 'ok');
+  const port = redis.port;
+  await redis.stop();
+  await until(async () => (await healthOf(edge.adminBase)).status === 'degraded', 'degraded');
+  assert.deepEqual((await healthOf(edge.adminBase)).reasons, ['cluster: Redis unreachable (purges are not received; see README, Cluster)']);
+  redis = await startRedis({ port });
+  await until(async () => (await healthOf(edge.adminBase)).status === 'ok', 'ok again');
+});
+
+test('readyz: 200 while serving; 503 "shutting down" while in-flight requests drain', async (t) => {
+  const origin = await startOrigin(t, (req, res) => {
+    if (req.url === '/slow') { setTimeout(() => { res.writeHead(200); res.end('slow'); }, 1500); return; }
+    res.end('ok');
+  });
+  const edge = await startTestEdge(t, { origin: origin.url });
+  const ready = await send(`${edge.adminBase}/readyz`);
+  assert.equal(ready.status, 200);
+  assert.deepEqual(JSON.parse(ready.body), { ready: true });
+  const slow = new Promise<number>((resolve, reject) => {
+    httpRequest(`${edge.base}/slow`, { agent: false }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode!)); }).on('error', reject).end();
+  });
+  await sleep(200);
+  const closing = edge.close(5000);
+  const draining = await send(`${edge.adminBase}/readyz`);
+  assert.equal(draining.status, 503);
+  assert.deepEqual(JSON.parse(draining.body), { ready: false, reasons: ['shutting down'] });
+  assert.equal(await slow, 200, 'the in-flight request finished');
+  await closing;
+});
