@@ -133,8 +133,8 @@ test('serve --config with flags: flags override the file, EDGECACHE_ADMIN_TOKEN 
   assert.equal((await send(`${base}/a.txt`)).headers['cf-cache-status'], 'MISS');
   assert.equal((await send(`${base}/a.txt`)).headers['cf-cache-status'], 'HIT');
   const metrics = (await send(`${admin}/metrics`)).body;
-  assert.match(metrics, /^edgecache_requests_total\{cache_status="HIT"\} 1$/m);
-  assert.match(metrics, /^edgecache_requests_total\{cache_status="MISS"\} 1$/m);
+  assert.match(metrics, /^edgecache_requests_total\{zone="cdn",cache_status="HIT",status_class="2xx"\} 1$/m);
+  assert.match(metrics, /^edgecache_requests_total\{zone="cdn",cache_status="MISS",status_class="2xx"\} 1$/m);
   assert.match(metrics, /^edgecache_origin_fetches_total\{kind="miss"\} 1$/m);
   assert.match(metrics, /^# TYPE edgecache_origin_errors_total counter$/m);
   assert.match(metrics, /^edgecache_objects 1$/m);
