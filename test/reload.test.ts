@@ -113,17 +113,22 @@ for (const workers of [1, 2]) {
     assert.ok(aBefore >= 1 && aBefore <= workers, `a.test fetched once per worker (${aBefore})`);
 
     const load = keepAliveLoad(base, [{ host: 'a.test', path: '/x?v=1' }, { host: 'b.test', path: '/x?v=1' }]);
-    await sleep(300);
+    const untilDone = async (n: number): Promise<void> => {
+      const deadline = Date.now() + 30_000;
+      while (load.done() < n && Date.now() < deadline) await sleep(20);
+    };
+    await untilDone(20);
     // Zone b's key rule changes (query "none"), zone a only its connect timeout; the token is replaced.
     await writeFile(file, configText(origin.url, TOKEN_2, { connectMs: 4000 }, { query: 'none' }));
     let mark = edge.lines().length;
     edge.child.kill('SIGHUP');
     const reloaded = await edge.logLine(/^reloaded$/, mark);
     assert.deepEqual(reloaded.droppedZones, ['b']);
-    await sleep(300);
+    const atReload = load.done();
+    await untilDone(atReload + 20);
     await load.stop();
     assert.deepEqual(load.failures, [], 'no request failed across the reload');
-    assert.ok(load.done() > 50, `the load ran (${load.done()} requests)`);
+    assert.ok(atReload >= 20 && load.done() >= atReload + 20, `the load ran before and after the reload (${atReload}, then ${load.done()} requests)`);
     assert.equal(edge.child.exitCode, null, 'SIGHUP did not end the process');
 
     // Zone a kept its cache: on new connections (every worker), still hits and no origin fetch.
