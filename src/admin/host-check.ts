@@ -11,9 +11,6 @@ import { isIP } from 'node:net';
 /** Whether the admin API may answer a request carrying this Host field. */
 export type HostCheck = (host: string | undefined) => boolean;
 
-/** A configured admin host: an exact name, or `*.suffix` for every name under it. */
-export const ADMIN_HOST_RE = /^(?:\*\.)?[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*$/i;
-
 /** The host part of a Host field value (no port, no brackets), lowercased; undefined when it is not host[:port]. */
 export function hostOfField(value: string): string | undefined {
   const m = /^(?:\[([0-9a-f:.]+)\]|([^:[\]]*))(?::\d*)?$/i.exec(value.trim());

@@ -2,10 +2,9 @@
 import { z } from 'zod';
 import { corsConfigSchema } from '../cors/schema.js';
 import { DEFAULT_LIMITS } from '../http/limits.js';
-import { TOKEN_RE } from '../http/fields.js';
+import { HOST_PATTERN_RE, TOKEN_RE } from '../http/fields.js';
 import { checkPeerEntry } from '../http/trusted-peers.js';
 import { isFieldValue, reservedResponseField } from '../origin/response-fields.js';
-import { ADMIN_HOST_RE } from '../admin/host-check.js';
 import { DEFAULT_MAX_VARIANTS } from '../storage/store.js';
 
 const hostPort = z.string().transform((s, ctx) => {
@@ -249,7 +248,7 @@ export const configSchema = z.object({
       zones: z.array(z.string()).min(1).default(['*']),
     }).strict()).default([]),
     /** Host names the admin API answers to besides IP literals and localhost (src/admin/host-check.ts); *.suffix allowed. */
-    hosts: z.array(z.string().regex(ADMIN_HOST_RE, 'expected a host name (admin.example.internal) or *.suffix — no scheme, port, path or bare *')).optional(),
+    hosts: z.array(z.string().regex(HOST_PATTERN_RE, 'expected a host name (admin.example.internal) or *.suffix — no scheme, port, path or bare *')).optional(),
   }).strict().default({ listen: { host: '127.0.0.1', port: 8788 }, tokens: [] }),
   cache: z.object({
     maxBytes: z.number().int().positive().default(256 * 1024 * 1024),

@@ -89,3 +89,9 @@ function isZeroLength(value: string): boolean {
   if (value === '0') return true; // the common case, without a regular expression
   return /^[ \t]*0+[ \t]*$/.test(value);
 }
+
+/**
+ * A configured host name pattern (admin.hosts): an exact DNS name (RFC 1123 §2.1 labels, `_` tolerated), or `*.suffix`
+ * for every name under it. No scheme, port, path or bare `*`. https://www.rfc-editor.org/rfc/rfc1123#section-2.1
+ */
+export const HOST_PATTERN_RE = /^(?:\*\.)?[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*$/i;
