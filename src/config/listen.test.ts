@@ -14,7 +14,7 @@ test('listen: a single HOST:PORT (as before), a list, and TLS entries; the defau
   }, 't');
   assert.deepEqual(c.listen, [
     { host: '::1', port: 80, h2c: false, http2: true },
-    { host: '0.0.0.0', port: 443, h2c: false, http2: true, tls: { certificates: [{ cert: 'a.pem', key: 'a.key' }] } },
+    { host: '0.0.0.0', port: 443, h2c: false, http2: true, tls: { certificates: [{ cert: 'a.pem', key: 'a.key' }], ocspStapling: true } },
     { host: '10.0.0.1', port: 8080, h2c: true, http2: true },
   ]);
 });
@@ -27,6 +27,7 @@ test('listen mistakes are refused with the field named', () => {
   bad(['1.2.3.4:80', '1.2.3.4:80'], /listen\[1\]: got "1\.2\.3\.4:80": each address is listened on once/);
   bad([{ address: '1.2.3.4:443', tls: { certificates: [] } }], /listen/);
   bad([{ address: '1.2.3.4:443', tls: { certificates: [{ cert: 'a' }] } }], /listen/);
+  bad([{ address: '1.2.3.4:443', tls: { certificates: [{ cert: 'a', key: 'b' }], ocspStapling: 'yes' } }], /listen/);
   bad([{ address: '1.2.3.4:443', h2c: true, tls: { certificates: [{ cert: 'a', key: 'b' }] } }], /listen\[0\]\.h2c: .*plain listeners/);
   bad(['1.2.3.4:80'], /zones\[0\]\.redirectHttp: got true: no listener has tls/, [{ ...ZONE, redirectHttp: true }]);
 });
@@ -34,8 +35,8 @@ test('listen mistakes are refused with the field named', () => {
 test('--listen (repeatable) replaces the file\'s listeners; --tls-cert/--tls-key pairs make them TLS', () => {
   const c = resolveConfig(undefined, { origin: 'http://127.0.0.1:9000', listen: ['127.0.0.1:80', '127.0.0.1:443'], tlsCert: ['a.pem', 'b.pem'], tlsKey: ['a.key', 'b.key'] });
   const certificates = [{ cert: 'a.pem', key: 'a.key' }, { cert: 'b.pem', key: 'b.key' }];
-  assert.deepEqual(c.listen.map((l) => l.tls), [{ certificates }, { certificates }]);
+  assert.deepEqual(c.listen.map((l) => l.tls), [{ certificates, ocspStapling: true }, { certificates, ocspStapling: true }]);
   const d = resolveConfig(undefined, { origin: 'http://127.0.0.1:9000', tlsCert: ['a.pem'], tlsKey: ['a.key'] });
-  assert.deepEqual(d.listen, [{ host: '127.0.0.1', port: 8787, h2c: false, http2: true, tls: { certificates: [certificates[0]] } }], 'the default listener');
+  assert.deepEqual(d.listen, [{ host: '127.0.0.1', port: 8787, h2c: false, http2: true, tls: { certificates: [certificates[0]], ocspStapling: true } }], 'the default listener');
   assert.throws(() => resolveConfig(undefined, { origin: 'http://127.0.0.1:9000', tlsCert: ['a.pem'] }), /--tls-cert and --tls-key come in pairs/);
 });

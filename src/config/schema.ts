@@ -24,7 +24,14 @@ const certificateFiles = z.object({
 }).strict();
 
 /** TLS on a listener: certificates picked by SNI from their own names (subjectAltName); the first is the default. */
-const tlsSchema = z.object({ certificates: z.array(certificateFiles).min(1, 'a TLS listener needs at least one certificate') }).strict();
+const tlsSchema = z.object({
+  certificates: z.array(certificateFiles).min(1, 'a TLS listener needs at least one certificate'),
+  /**
+   * OCSP stapling (RFC 6066 §8) for each certificate whose Authority Information Access names a responder and whose file
+   * holds its issuer after it (src/tls/ocsp-stapler.ts). On by default; a responder that is down only means no staple.
+   */
+  ocspStapling: z.boolean().default(true),
+}).strict();
 
 /**
  * One public listener: `HOST:PORT`, or `{address, tls, h2c, http2}`. A TLS listener speaks HTTP/2 and HTTP/1.1 by ALPN

@@ -9,6 +9,7 @@ import type { ListenerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Limits } from '../http/limits.js';
 import { ListenerCertificates, TLS_MIN_VERSION, type CertificateFiles, type ReloadResult } from '../tls/certificates.js';
+import { createOcspStapler, type OcspStapler } from '../tls/ocsp-stapler.js';
 import { H2_PREFACE } from './h2-listener.js';
 
 export interface PublicListener {
@@ -16,6 +17,8 @@ export interface PublicListener {
   readonly scheme: 'http' | 'https';
   /** The listener's certificates (TLS listeners). */
   readonly certificates: ListenerCertificates | undefined;
+  /** OCSP stapling of a TLS listener (unless `tls.ocspStapling: false`). */
+  readonly stapler?: OcspStapler | undefined;
   /** Where it listens (once listening). */
   address(): AddressInfo | undefined;
   listen(): Promise<AddressInfo>;
@@ -118,14 +121,18 @@ export function createPublicListener(config: ListenerConfig, t: ListenerTargets)
   server.on('secureConnection', (socket: TLSSocket) => {
     (offerH2 && socket.alpnProtocol === 'h2' ? t.h2! : t.http).emit('connection', socket);
   });
+  // OCSP responses are fetched once the listener listens and answered from memory in handshakes (src/tls/ocsp-stapler.ts).
+  const stapler: OcspStapler | undefined = config.tls.ocspStapling ? createOcspStapler({ logger: t.logger }) : undefined;
+  stapler?.attach(server);
+  const staple = (): void => stapler?.track(certificates.current.certificates.map((c) => c.cert));
   server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
     t.logger.debug({ code: err.code, err: err.message }, 'TLS handshake failed');
     socket.destroy();
   });
   return {
-    config, scheme: 'https', certificates,
+    config, scheme: 'https', certificates, stapler,
     address: () => (server.listening ? server.address() as AddressInfo : undefined),
-    listen: () => listenOn(server, config.host, config.port),
+    listen: async () => { const a = await listenOn(server, config.host, config.port); staple(); return a; },
     reloadCertificates(files) {
       const r = certificates.reload(files);
       if (r.defaultChanged) {
@@ -135,8 +142,9 @@ export function createPublicListener(config: ListenerConfig, t: ListenerTargets)
         server.setSecureContext({ cert: d.cert, key: d.key, minVersion: TLS_MIN_VERSION });
         server.setTicketKeys(keys);
       }
+      staple();
       return r;
     },
-    close: () => closeServer(server),
+    close: () => { stapler?.close(); return closeServer(server); },
   };
 }

@@ -9,15 +9,25 @@ import type { TestContext } from 'node:test';
 
 const run = promisify(execFile);
 
-export interface Issued { cert: string; key: string; spki: string; fingerprint256: string }
+export interface Issued { cert: string; key: string; spki: string; fingerprint256: string; serial: bigint }
+
+export interface IssueOptions {
+  /** The serial number (default: a fresh one). */
+  serial?: bigint;
+  /** An OCSP responder named in Authority Information Access (RFC 5280 §4.2.2.1). */
+  ocspUrl?: string;
+  /** Appends the CA certificate to the certificate file (a chain file, as OCSP stapling needs). */
+  chain?: boolean;
+}
 
 export interface TestPki {
   dir: string;
   /** The CA certificate file (for curl --cacert, node's `ca`). */
   caFile: string;
+  caKeyFile: string;
   ca: string;
   /** A leaf certificate for `names` (DNS names, or IP addresses), signed by the CA; `file` names its files. */
-  issue(file: string, names: string[]): Promise<Issued>;
+  issue(file: string, names: string[], options?: IssueOptions): Promise<Issued>;
 }
 
 /** base64(sha256(SubjectPublicKeyInfo)): what Chromium's --ignore-certificate-errors-spki-list takes. */
@@ -37,18 +47,21 @@ export async function createTestPki(t: TestContext): Promise<TestPki> {
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
   let serial = 1;
   return {
-    dir, caFile, ca: readFileSync(caFile, 'utf8'),
-    async issue(file, names) {
+    dir, caFile, caKeyFile: caKey, ca: readFileSync(caFile, 'utf8'),
+    async issue(file, names, options = {}) {
       const key = join(dir, `${file}.key`);
       const csr = join(dir, `${file}.csr`);
       const cert = join(dir, `${file}.pem`);
       const ext = join(dir, `${file}.ext`);
       const san = names.map((n) => (/^[0-9.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
-      writeFileSync(ext, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`);
+      const aia = options.ocspUrl ? `authorityInfoAccess=OCSP;URI:${options.ocspUrl}\n` : '';
+      writeFileSync(ext, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n${aia}`);
+      const sn = options.serial ?? BigInt(serial++ + Date.now());
       await run('openssl', ['req', ...EC, '-keyout', key, '-out', csr, '-subj', `/CN=${names[0]}`]);
-      await run('openssl', ['x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-set_serial', String(serial++ + Date.now()), '-days', '2', '-extfile', ext, '-out', cert]);
+      await run('openssl', ['x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-set_serial', String(sn), '-days', '2', '-extfile', ext, '-out', cert]);
       const pem = readFileSync(cert, 'utf8');
-      return { cert, key, spki: spkiHash(pem), fingerprint256: new X509Certificate(pem).fingerprint256 };
+      if (options.chain) writeFileSync(cert, pem + readFileSync(caFile, 'utf8'));
+      return { cert, key, spki: spkiHash(pem), fingerprint256: new X509Certificate(pem).fingerprint256, serial: sn };
     },
   };
 }
