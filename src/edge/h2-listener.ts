@@ -14,6 +14,7 @@ import { dropConnectionListed } from '../http/headers.js';
 import { REFUSED_EVENT } from '../observability/traffic.js';
 import { noteRefused, requestIdOf, type AccessLog } from '../observability/access-log.js';
 import { BodyTooLargeError } from './listener.js';
+import type { H2Hit } from './h2-hit.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -53,6 +54,8 @@ export interface H2Options {
   misdirected?: (servername: string, authority: string) => boolean;
   /** Request records and ids: every request handed on or refused here is logged (refusals included). */
   access?: AccessLog;
+  /** The hit path on bare streams (src/edge/h2-hit.ts): hits skip node's compat request/response objects. */
+  hit?: H2Hit;
 }
 
 const BODILESS_BY_DEFAULT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -67,6 +70,23 @@ interface H2Head {
   hostField: string | undefined;
 }
 
+/** The request head as the handler reads it, taken apart once (for the hit path and the compat request alike). */
+function takeHead(stream: ServerHttp2Stream, headers: H2Headers): H2Head {
+  const clean: H2Headers = {};
+  for (const name in headers) if (name.charCodeAt(0) !== 58 /* : */) clean[name] = headers[name];
+  const host = clean.host;
+  const hostField = Array.isArray(host) ? host.join(',') : host;
+  const authority = headers[':authority'] ?? hostField ?? '';
+  if (authority !== '') clean.host = authority;
+  // RFC 9113 §8.1: content without Content-Length is framed by DATA frames up to END_STREAM. The handler reads
+  // framing as HTTP/1.1 has it (RFC 9112 §6.3: content iff Content-Length or Transfer-Encoding): chunked is its match.
+  // GET, HEAD and OPTIONS without Content-Length are taken as bodiless even when END_STREAM comes in an empty DATA
+  // frame (as some clients send it), so they stay cacheable and preflights stay preflights.
+  const method = headers[':method'] ?? '';
+  if (!stream.endAfterHeaders && clean['content-length'] === undefined && !BODILESS_BY_DEFAULT.has(method)) clean['transfer-encoding'] = 'chunked';
+  return { headers: clean, method, url: headers[':path'] ?? '', authority, hostField };
+}
+
 /**
  * A request as the handler reads it: `headers` without pseudo-fields and with `host` from :authority (RFC 9113
  * §8.3.1); `method` and `url` from :method and :path. (The accessors are installed on the prototype below: node's
@@ -78,19 +98,7 @@ export class EdgeH2Request extends Http2ServerRequest {
 
   constructor(stream: ServerHttp2Stream, headers: H2Headers, options: object, rawHeaders: string[]) {
     super(stream, headers, options, rawHeaders);
-    const clean: H2Headers = {};
-    for (const name in headers) if (name.charCodeAt(0) !== 58 /* : */) clean[name] = headers[name];
-    const host = clean.host;
-    const hostField = Array.isArray(host) ? host.join(',') : host;
-    const authority = headers[':authority'] ?? hostField ?? '';
-    if (authority !== '') clean.host = authority;
-    // RFC 9113 §8.1: content without Content-Length is framed by DATA frames up to END_STREAM. The handler reads
-    // framing as HTTP/1.1 has it (RFC 9112 §6.3: content iff Content-Length or Transfer-Encoding): chunked is its match.
-    // GET, HEAD and OPTIONS without Content-Length are taken as bodiless even when END_STREAM comes in an empty DATA
-    // frame (as some clients send it), so they stay cacheable and preflights stay preflights.
-    const method = headers[':method'] ?? '';
-    if (!stream.endAfterHeaders && clean['content-length'] === undefined && !BODILESS_BY_DEFAULT.has(method)) clean['transfer-encoding'] = 'chunked';
-    this.edgeHead = { headers: clean, method: headers[':method'] ?? '', url: headers[':path'] ?? '', authority, hostField };
+    this.edgeHead = takeHead(stream, headers);
   }
 
   /** Starts counting request content: past `max` bytes the rest is dropped and `onOverflow` runs once. */
@@ -237,6 +245,8 @@ export function createH2Server(handler: Handler, opts: H2Options): EdgeH2Server 
     session.on('stream', (stream: ServerHttp2Stream) => {
       open++;
       stream.on('close', onStreamClose);
+      // A stream destroyed with an error (a peer's RST_STREAM with an error code) ends that stream only.
+      stream.on('error', ignore);
     });
     session.on('error', (err: Error & { code?: string }) => logger.debug({ code: err.code, err: err.message }, 'HTTP/2 session error'));
     session.on('frameError', (type: number, code: number) => logger.debug({ type, code }, 'HTTP/2 frame error'));
@@ -246,26 +256,51 @@ export function createH2Server(handler: Handler, opts: H2Options): EdgeH2Server 
   // A stream error (malformed request, refused stream) ends that stream only.
   server.on('streamError', () => {});
 
-  server.on('request', (request: Http2ServerRequest, res: Http2ServerResponse) => {
-    const req = request as EdgeH2Request;
-    const head = req.edgeHead;
-    opts.access?.begin(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+  const refusal = (head: H2Head, stream: ServerHttp2Stream): { status: number; message: string; code?: string } | undefined => {
     const rejection = checkH2RequestHead({
       method: head.method, path: head.url, authority: head.authority || undefined, host: head.hostField,
       contentLength: head.headers['content-length'],
     }, limits);
-    if (rejection) {
-      logger.debug({ code: rejection.code, status: rejection.status }, 'request refused');
-      server.emit(REFUSED_EVENT, rejection.status, rejection.code);
-      noteRefused(res as unknown as ServerResponse, rejection.code);
-      answer(res, rejection.status, rejection.message);
-      return;
-    }
-    const servername = (req.stream.session?.socket as TLSSocket | undefined)?.servername;
+    if (rejection) return rejection;
+    const servername = (stream.session?.socket as TLSSocket | undefined)?.servername;
     if (servername && opts.misdirected?.(servername, head.authority)) {
-      noteRefused(res as unknown as ServerResponse, 'MISDIRECTED');
-      server.emit(REFUSED_EVENT, 421, 'misdirected');
-      answer(res, 421, `this connection is for ${JSON.stringify(servername)}, which is not served with this host: open another`);
+      return { status: 421, message: `this connection is for ${JSON.stringify(servername)}, which is not served with this host: open another` };
+    }
+    return undefined;
+  };
+
+  // Instead of node's compat dispatch (server.on('request')): a bodiless request the checks pass is first offered to the
+  // hit path on the bare stream; the others, and every miss, get compat objects as node would make them.
+  const hit = opts.hit;
+  server.on('stream', (stream: ServerHttp2Stream, headers: H2Headers, _flags: number, rawHeaders: string[]) => {
+    if (hit !== undefined && stream.endAfterHeaders && headers.expect === undefined) {
+      const head = takeHead(stream, headers);
+      if (refusal(head, stream) === undefined) {
+        dropConnectionListed(head.headers);
+        if (hit(stream, head.method, head.url, head.headers)) return;
+      }
+    }
+    const req = new EdgeH2Request(stream, headers, {}, rawHeaders);
+    const res = new EdgeH2Response(stream);
+    const method = headers[':method'];
+    if (method === 'CONNECT') { res.statusCode = 405; res.end(); return; }
+    // RFC 9110 §10.1.1: 100-continue is answered at once (node's compat does the same); another expectation is 417.
+    if (headers.expect !== undefined) {
+      if (String(headers.expect).toLowerCase() !== '100-continue') { res.statusCode = 417; res.end(); return; }
+      res.writeContinue();
+    }
+    onRequest(req, res);
+  });
+
+  const onRequest = (req: EdgeH2Request, res: EdgeH2Response): void => {
+    const head = req.edgeHead;
+    const refused = refusal(head, req.stream);
+    if (refused) {
+      if (refused.code !== undefined) {
+        logger.debug({ code: refused.code, status: refused.status }, 'request refused');
+        server.emit(REFUSED_EVENT, refused.status, refused.code);
+      }
+      answer(res, refused.status, refused.message);
       return;
     }
     dropConnectionListed(head.headers);
@@ -285,7 +320,7 @@ export function createH2Server(handler: Handler, opts: H2Options): EdgeH2Server 
       logger.error({ err: String(err), method: req.method }, 'request handler failed');
       answer(res, 500, 'internal error');
     }
-  });
+  };
 
   return {
     server,
@@ -299,6 +334,8 @@ export function createH2Server(handler: Handler, opts: H2Options): EdgeH2Server 
     },
   };
 }
+
+function ignore(): void {}
 
 /** RFC 9113 §3.4: what an HTTP/2 client sends first; a plain listener with h2c tells HTTP/2 from HTTP/1.1 by it. */
 export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');

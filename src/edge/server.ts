@@ -2,6 +2,7 @@
 import type { AddressInfo } from 'node:net';
 import { createEdgeListener } from './listener.js';
 import { createH2Server, type EdgeH2Server } from './h2-listener.js';
+import { createH2Hit } from './h2-hit.js';
 import { createPublicListener, directListener, listenOn, type PublicListener } from './listeners.js';
 import { keyedHost } from '../cache/key.js';
 import { Counter } from 'prom-client';
@@ -127,8 +128,9 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   const httpsPort = (): number | undefined => listeners.find((l) => l.scheme === 'https')?.address()?.port;
   const gate = createFreshnessGate();
   const access = createAccessLog(config.accessLog, logger);
-  const handler = createHandler({ router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes, tier, clock: opts.clock, httpsPort, gate, access,
-    compressBytes: Math.floor(config.cache.maxBytes / 4) });
+  const handlerContext = { router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes, tier, clock: opts.clock, httpsPort, gate, access,
+    compressBytes: Math.floor(config.cache.maxBytes / 4) };
+  const handler = createHandler(handlerContext);
 
   // SNI and Host must lead to one zone (RFC 9110 §15.5.20: 421 otherwise), so a certificate name cannot be used to
   // reach another zone's cache or origin over a shared connection.
@@ -136,7 +138,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   const edgeServer = createEdgeListener(handler, logger, config.limits, { misdirected, access });
   const rapidResets = new Counter({ name: 'edgecache_h2_rapid_reset_total', help: 'HTTP/2 sessions closed for resetting streams too fast (CVE-2023-44487)', registers: [metrics.registry] });
   const h2: EdgeH2Server | undefined = config.listen.some((l) => (l.tls && l.http2) || l.h2c)
-    ? createH2Server(handler, { logger, limits: config.limits, misdirected, access, onRapidReset: () => rapidResets.inc() })
+    ? createH2Server(handler, { logger, limits: config.limits, misdirected, access, onRapidReset: () => rapidResets.inc(), hit: createH2Hit(handlerContext) })
     : undefined;
   // The first plain listener without h2c is the HTTP/1.1 server itself; the others hand their connections to it.
   const directAt = config.listen.findIndex((l) => !l.tls && !l.h2c);
