@@ -16,6 +16,13 @@ function send(res: ServerResponse, status: number, payload: unknown, extraHeader
   res.end(body);
 }
 
+/** A failure's envelope as status, fields and body, for a writer that ends the answer itself (src/admin/body.ts). */
+export function apiErrorAnswer(error: ApiErrorName, message: string, extraHeaders?: Record<string, string>): { status: number; headers: Record<string, string>; body: Buffer } {
+  const { status, code } = API_ERRORS[error];
+  const body = Buffer.from(JSON.stringify({ success: false, errors: [{ code, message }], messages: [], result: null }));
+  return { status, headers: { ...JSON_HEADERS, ...extraHeaders, 'content-length': String(body.length) }, body };
+}
+
 /** Writes a failure: {"success":false,"errors":[{code,message}],"messages":[],"result":null}, status and code from the catalogue. */
 export function sendApiError(res: ServerResponse, error: ApiErrorName, message: string, extraHeaders?: Record<string, string>): void {
   const { status, code } = API_ERRORS[error];
