@@ -11,6 +11,7 @@ import { validateConfig } from '../config/load.js';
 import { normalizeVaryValue } from '../cache/policy/index.js';
 import { MemoryStore } from '../storage/memory.js';
 import { createMetrics } from '../observability/metrics.js';
+import { createAccessLog } from '../observability/access-log.js';
 import type { Logger } from '../observability/logger.js';
 import { DEFAULT_LIMITS } from '../http/limits.js';
 import { compileZones } from './zones.js';
@@ -44,7 +45,7 @@ async function setup(t: TestContext) {
   t.after(() => new Promise<void>((r) => { origin.closeAllConnections(); origin.close(() => r()); }));
   const config = validateConfig({
     listen: '127.0.0.1:0',
-    zones: [{ id: 'z', hosts: ['cdn.test'], origin: `http://127.0.0.1:${(origin.address() as AddressInfo).port}`, cors: { allowOrigins: ['https://a.test', 'https://b.test'] } }],
+    zones: [{ id: 'z', hosts: ['cdn.test'], origin: `http://127.0.0.1:${(origin.address() as AddressInfo).port}`, ignoreRequestCacheControl: false, cors: { allowOrigins: ['https://a.test', 'https://b.test'] } }],
   }, 'test');
   const lines: Record<string, unknown>[] = [];
   const logger = pino<never>({ level: 'info' }, new Writable({
@@ -52,12 +53,13 @@ async function setup(t: TestContext) {
   })) as unknown as Logger;
   const store = new MemoryStore({ maxBytes: 1 << 20, normalize: normalizeVaryValue });
   const metrics = createMetrics(() => store.stats());
-  const router = compileZones(config);
-  const ctx = { router, store, metrics, logger, maxObjectBytes: 1 << 20 };
+  const router = compileZones(config, metrics.zoneMeter);
+  const access = createAccessLog(config.accessLog, logger);
+  const ctx = { router, store, metrics, logger, maxObjectBytes: 1 << 20, access };
   const handler = createHandler(ctx);
   const handled: string[] = [];
   const counting = (req: IncomingMessage, res: ServerResponse): void => { handled.push(`${req.method} ${req.url}`); handler(req, res); };
-  const h2 = createH2Server(counting, { logger, limits: DEFAULT_LIMITS, hit: createH2Hit(ctx) });
+  const h2 = createH2Server(counting, { logger, limits: DEFAULT_LIMITS, access, hit: createH2Hit(ctx) });
   const net = createNetServer((socket) => h2.server.emit('connection', socket));
   await new Promise<void>((r) => net.listen(0, '127.0.0.1', () => r()));
   const session = connect(`http://127.0.0.1:${(net.address() as AddressInfo).port}`);
@@ -106,7 +108,9 @@ test('a hit is answered on the bare stream with the same fields the handler writ
 
   // Counted as the handler counts: requests by cf-cache-status and the zone's tally.
   const text = await s.metrics.registry.metrics();
-  assert.match(text, /edgecache_requests_total\{cache_status="HIT"\} 5/);
+  assert.match(text, /edgecache_requests_total\{zone="z",cache_status="HIT",status_class="2xx"\} 4\n/);
+  assert.match(text, /edgecache_requests_total\{zone="z",cache_status="HIT",status_class="3xx"\} 1\n/);
+  assert.match(text, /edgecache_request_duration_seconds_count\{zone="z",cache="hit"\} 5\n/, 'each hit is timed');
   assert.equal(s.router.zones[0]!.tally.requests.get('HIT'), 5);
   await new Promise((r) => setTimeout(r, 50)); // the access line is written when the stream closes
   const logged = s.lines.filter((l) => l.msg === 'request' && l.cache === 'HIT');

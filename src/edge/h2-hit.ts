@@ -56,7 +56,8 @@ class H2HitResponse {
 
   end(body?: Buffer): this {
     if (!this.stream.destroyed && !this.stream.closed) {
-      if (body === undefined) this.stream.end();
+      // A bodiless answer (a 304, HEAD: node ends a HEAD stream with its head) has nothing left to send: finished.
+      if (body === undefined) { this.stream.end(); this.writableFinished = true; }
       else { this.bytesSent = body.length; this.stream.end(body); }
     }
     return this;

@@ -86,7 +86,8 @@ export async function startTestEdge(
   const config = validateConfig({
     listen: '127.0.0.1:0',
     admin: { listen: '127.0.0.1:0', tokens: [{ token: ADMIN_TOKEN, zones: ['*'] }] },
-    logLevel: 'silent',
+    // A reload applies the config's level: a test's own logger keeps its level through one.
+    logLevel: opts.logger?.level ?? 'silent',
     ...rest,
     zones: rest.zones ?? [{ id: 'default', hosts: ['*'], origin: origin! }],
   }, 'test');
