@@ -11,7 +11,7 @@ import { createRedisBus } from '../cluster/redis-bus.js';
 import type { PurgeBus, StreamPosition } from '../cluster/bus.js';
 import { compareStreamIds, isStreamId } from '../cluster/stream-format.js';
 import type { FleetProgress } from '../cluster/fleet-progress.js';
-import { startPauseGuard, type FreshnessGate } from './pause-guard.js';
+import { PAUSE_CATCH_UP_MS, PAUSE_SUSPECT_MS, startPauseGuard, type FreshnessGate } from './pause-guard.js';
 
 export interface ControlPlaneOptions {
   config: Config;
@@ -36,16 +36,14 @@ export interface ControlPlane {
   health(): Record<string, unknown>;
   /** How many live nodes applied purge `id` of `zoneId`; null when there is no such purge (of that zone). */
   purgeStatus(zoneId: string, id: string): Promise<FleetProgress | null>;
+  /** Resolves true once every purge Redis has now is applied here (at once without a cluster); false if not confirmed in time. */
+  catchUp(): Promise<boolean>;
   readonly registry: Registry;
   close(): Promise<void>;
 }
 
 /** How long a purge API call waits for its own stream entry to be applied here before answering anyway. */
 const OWN_APPLY_WAIT_MS = 2000;
-/** A pause longer than this (XREAD BLOCK's time: Redis may have delivered purges the process has not read) closes the gate. */
-const PAUSE_SUSPECT_MS = 1000;
-/** How long a node back from a pause waits to apply what Redis had before it drops its cache instead. */
-const PAUSE_CATCH_UP_MS = 5000;
 /** How long start-up waits to apply the purges it missed while down before it serves anyway (with an error log). */
 const CATCH_UP_WAIT_MS = 15_000;
 
@@ -91,7 +89,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     // One node, and a purge is applied before it is answered: any id it gave out is applied here.
     const purgeStatus = async (_zoneId: string, id: string): Promise<FleetProgress | null> => (/^[0-9a-f]{32}$/.test(id)
       ? { applied: 1, live: 1, nodes: [{ node: 'this', lastAppliedId: id, ageMs: 0, live: true, applied: true }] } : null);
-    return { applyPurge, purgeStatus, health: () => ({ cluster: 'off' }), registry, close: async () => {} };
+    return { applyPurge, purgeStatus, catchUp: async () => true, health: () => ({ cluster: 'off' }), registry, close: async () => {} };
   }
   const nodeId = `${process.pid}-${randomUUID().slice(0, 8)}`;
   const bus: PurgeBus = createRedisBus({ url: cluster.redis, stream: cluster.stream, nodeId, logger, minReplicas: cluster.minReplicas, now: opts.clock && (() => opts.clock!.now()) });
@@ -160,14 +158,15 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     logger.error({ err: String(err) }, 'cluster: Redis unreachable at start-up: serving the cache without the purges it may have missed');
   }
 
+  const catchUp = async (): Promise<boolean> => untilApplied(await bus.headId(), PAUSE_CATCH_UP_MS);
   const guard = opts.gate && startPauseGuard({
-    gate: opts.gate, thresholdMs: PAUSE_SUSPECT_MS, log: logger,
-    catchUp: async () => untilApplied(await bus.headId(), PAUSE_CATCH_UP_MS),
+    gate: opts.gate, thresholdMs: PAUSE_SUSPECT_MS, log: logger, catchUp,
     giveUp: (reason) => opts.clearLocal(reason),
   });
 
   return {
     registry,
+    catchUp,
     async applyPurge(zoneId, req) {
       const purge = opts.prepare(zoneId, req);
       await opts.beforePublish?.(purge);

@@ -22,6 +22,19 @@ export interface PauseGuardOptions {
 }
 
 const TICK_MS = 250;
+/** A pause longer than this (XREAD BLOCK's time: Redis may have delivered purges the process has not read) closes the gate. */
+export const PAUSE_SUSPECT_MS = 1000;
+/** How long a node back from a pause waits to apply what Redis had before it drops its cache instead. */
+export const PAUSE_CATCH_UP_MS = 5000;
+
+/** A gate that is closed while any of its parts is (a worker's own pause guard, its primary's): set a part, read `gate`. */
+export function combinedGate(gate: FreshnessGate, parts: number): FreshnessGate[] {
+  const closed = new Array<boolean>(parts).fill(false);
+  return closed.map((_, i) => ({
+    get isSuspect() { return closed[i]!; },
+    set isSuspect(v: boolean) { closed[i] = v; gate.isSuspect = closed.some(Boolean); },
+  }));
+}
 
 /**
  * A timer-drift check: an interval notes performance.now() each tick; on resume from a pause its tick runs in the

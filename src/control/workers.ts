@@ -14,6 +14,7 @@ import { planReload, runningConfig, type ReloadReport } from '../edge/reload.js'
 import { sharedTierFor } from '../storage/redis-tier.js';
 import { preparePurge, purgeSharedTier, type Purge } from '../purge/purger.js';
 import { startControlPlane } from './control-plane.js';
+import { combinedGate, PAUSE_CATCH_UP_MS, PAUSE_SUSPECT_MS, startPauseGuard, type FreshnessGate } from './pause-guard.js';
 import { listen, startEdge } from '../edge/server.js';
 import { workersDashboard, type WorkerFigures } from '../admin/dashboard/source.js';
 
@@ -30,13 +31,19 @@ type ToWorker =
   | { type: 'figures'; id: number }
   | { type: 'listen' }
   | { type: 'reload'; id: number; config: Config }
-  | { type: 'shutdown'; graceMs: number };
+  | { type: 'shutdown'; graceMs: number }
+  /** The primary's own pause gate (its bus read may have stalled): closed, the worker answers lookups as misses. */
+  | { type: 'gate'; suspect: boolean }
+  /** The answer to a worker's catch-up: sent after every purge the primary had to apply, so those arrived first. */
+  | { type: 'caught-up'; ask: number; ok: boolean };
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 type WorkerRequest = DistributiveOmit<Extract<ToWorker, { id: number }>, 'id'>;
 type FromWorker =
   | { type: 'loaded' }
   | { type: 'ready'; edge: AddressInfo }
-  | { type: 'reply'; id: number; result?: unknown; error?: string };
+  | { type: 'reply'; id: number; result?: unknown; error?: string }
+  /** A worker back from a pause: answer once every purge Redis has is applied (and sent to the workers). */
+  | { type: 'catch-up'; ask: number };
 
 export interface RunningPrimary {
   edge: AddressInfo; admin: AddressInfo; workers(): number;
@@ -66,6 +73,18 @@ export async function runPrimary(initial: Config, n: number, logger: Logger = cr
   const live = new Set<Worker>();
   let edgeAddress: AddressInfo | undefined;
 
+  // The primary's pause gate, mirrored in every worker: a paused primary has not sent the purges its bus delivered.
+  let isPrimarySuspect = false;
+  const gate: FreshnessGate = {
+    get isSuspect() { return isPrimarySuspect; },
+    set isSuspect(v: boolean) {
+      if (v === isPrimarySuspect) return;
+      isPrimarySuspect = v;
+      for (const w of live) w.send({ type: 'gate', suspect: v } satisfies ToWorker);
+    },
+  };
+  let catchUp = async (): Promise<boolean> => true; // the control plane's, once it runs (workers do not serve before)
+
   const aggregator = new AggregatorRegistry();
   const readyWaiters = new Map<Worker, () => void>();
   /** Starts a worker; resolves once its store is loaded (it then receives purges) but before it listens. */
@@ -74,7 +93,18 @@ export async function runPrimary(initial: Config, n: number, logger: Logger = cr
     const onExit = (code: number | null): void => reject(new Error(`worker exited before it was ready (code ${code})`));
     w.once('exit', onExit);
     w.on('message', (m: FromWorker) => {
-      if (m.type === 'loaded') { w.off('exit', onExit); live.add(w); resolve(w); return; }
+      if (m.type === 'loaded') {
+        w.off('exit', onExit);
+        live.add(w);
+        if (isPrimarySuspect) w.send({ type: 'gate', suspect: true } satisfies ToWorker);
+        resolve(w);
+        return;
+      }
+      if (m.type === 'catch-up') {
+        const answer = (ok: boolean): void => { if (w.isConnected()) w.send({ type: 'caught-up', ask: m.ask, ok } satisfies ToWorker); };
+        catchUp().then(answer, () => answer(false));
+        return;
+      }
       if (m.type === 'ready') { edgeAddress ??= m.edge; readyWaiters.get(w)?.(); readyWaiters.delete(w); return; }
       if (m.type === 'reply') {
         const p = pending.get(m.id);
@@ -128,7 +158,9 @@ export async function runPrimary(initial: Config, n: number, logger: Logger = cr
       applyLocal: async (purge) => (await broadcast({ type: 'purge', purge })).reduce<number>((sum, n) => sum + (typeof n === 'number' ? n : 0), 0),
       beforePublish: tier ? (purge) => purgeSharedTier(tier, purge) : undefined,
       clearLocal: async () => { await broadcast({ type: 'clear' }); },
+      gate,
     });
+    catchUp = control.catchUp;
   } catch (err) {
     await tier?.close();
     throw err;
@@ -217,9 +249,26 @@ export async function runWorker(): Promise<void> {
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([edge.metrics.registry]);
   const reply = (m: FromWorker): void => { process.send?.(m); };
+  // Back from a pause (this worker, or the whole node), the worker serves no cached answer until the primary says
+  // every purge Redis has is applied: its answer comes after the purges it sent, so those were applied here first.
+  const [ownGate, primaryGate] = combinedGate(edge.gate, 2) as [FreshnessGate, FreshnessGate];
+  const asks = new Map<number, (ok: boolean) => void>();
+  let nextAsk = 1;
+  const askPrimary = (): Promise<boolean> => new Promise((resolve) => {
+    const ask = nextAsk++;
+    const timer = setTimeout(() => { asks.delete(ask); resolve(false); }, PAUSE_CATCH_UP_MS + 1000);
+    asks.set(ask, (ok) => { clearTimeout(timer); resolve(ok); });
+    reply({ type: 'catch-up', ask });
+  });
+  const guard = startPauseGuard({
+    gate: ownGate, thresholdMs: PAUSE_SUSPECT_MS, log: edge.logger, catchUp: askPrimary,
+    giveUp: async () => { edge.store.clear(); },
+  });
   process.on('message', (m: ToWorker) => {
     try {
       switch (m.type) {
+        case 'gate': primaryGate.isSuspect = m.suspect; break;
+        case 'caught-up': asks.get(m.ask)?.(m.ok); asks.delete(m.ask); break;
         case 'purge': reply({ type: 'reply', id: m.id, result: edge.purger.apply(m.purge) }); break;
         case 'clear': edge.store.clear(); reply({ type: 'reply', id: m.id, result: true }); break;
         case 'inspect': reply({ type: 'reply', id: m.id, result: { ...inspectVariants(edge.store, edge.router, m.zoneId, m.url, m.headers), worker: Number(process.env[WORKER_INDEX_ENV] ?? 0) } }); break;
@@ -233,7 +282,7 @@ export async function runWorker(): Promise<void> {
           edge.reload(workerConfig(m.config, slot)).then((report) => reply({ type: 'reply', id: m.id, result: report }),
             (err: unknown) => reply({ type: 'reply', id: m.id, error: (err as Error).message }));
           break;
-        case 'shutdown': void edge.close(m.graceMs).then(() => process.exit(0), () => process.exit(1)); break;
+        case 'shutdown': guard.stop(); void edge.close(m.graceMs).then(() => process.exit(0), () => process.exit(1)); break;
       }
     } catch (err) {
       if ('id' in m) reply({ type: 'reply', id: m.id, error: (err as Error).message });

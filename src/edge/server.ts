@@ -25,7 +25,7 @@ import { createPurger, type Purger } from '../purge/purger.js';
 import { sharedTierFor } from '../storage/redis-tier.js';
 import { Gauge } from 'prom-client';
 import { startControlPlane, type ControlPlane } from '../control/control-plane.js';
-import { createFreshnessGate } from '../control/pause-guard.js';
+import { createFreshnessGate, type FreshnessGate } from '../control/pause-guard.js';
 import { normalizeVaryValue } from '../cache/policy/index.js';
 import { createFigureSource, type FigureSource } from '../observability/figures.js';
 import { localDashboard } from '../admin/dashboard/source.js';
@@ -44,6 +44,8 @@ export interface RunningEdge {
   readonly logger: Logger;
   /** This process's figures for the dashboard (a primary collects them from its workers). */
   readonly figures: FigureSource;
+  /** Closed (lookups answered as misses) while this process cannot vouch for its cache: after a pause, until caught up. */
+  readonly gate: FreshnessGate;
   /** Starts listening (when started with holdListen); resolves with the edge address. */
   listen(): Promise<AddressInfo>;
   /** Prepares purges and applies them to this process's store (and repeats them in the shared tier). */
@@ -255,7 +257,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
 
   return {
     get config() { return current; },
-    store, metrics, router, logger, figures, purger, listeners, listen: startListening,
+    store, metrics, router, logger, figures, purger, listeners, gate, listen: startListening,
     get edge() { return edge!; },
     async reload(next = current) {
       access.reopen(); // a rotated access log file (logrotate's postrotate sends SIGHUP)
