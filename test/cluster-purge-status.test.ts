@@ -11,7 +11,7 @@ import { requireService } from './helpers/service.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MAIN = join(ROOT, 'src/cli/main.ts');
-const NODES = 'edgecache:purges:nodes';
+const NODES = '{edgecache:purges}:nodes';
 
 interface Status { applied: number; live: number; nodes: { node: string; lastAppliedId: string; live: boolean; applied: boolean }[] }
 
@@ -83,7 +83,7 @@ test('the purge id is its stream id; the status API counts the live nodes that a
   const [secs, micros] = (await conn.time()) as [number | string, number | string];
   await conn.hset(NODES, 'stuck-node', `0-0 ${Number(secs) * 1000 + Math.floor(Number(micros) / 1000)}`);
   const timedOut = await edgecache(t, ['purge', '--url', 'http://cdn.example.com/z.js', '--wait', '--timeout', '1.5', '--admin', a.adminBase, '--token', ADMIN_TOKEN]);
-  assert.equal(timedOut.code, 1);
+  assert.equal(timedOut.code, 1, `${timedOut.out} ${timedOut.err}`);
   assert.match(timedOut.err, /timed out after 1\.5s .*applied on 2 of 3 live nodes; not yet on stuck-node/);
   // Silent for more than three heartbeats, it no longer counts.
   await conn.hset(NODES, 'stuck-node', '0-0 1000');

@@ -1,25 +1,24 @@
 // The purge bus's ioredis connections: how they are opened, the eviction-policy check, bounded waits (ready, closed, deadlines, aborts).
-import { Redis, type RedisOptions } from 'ioredis';
-import { backoff } from './backoff.js';
+import type { RedisOptions } from 'ioredis';
+import { openRedis, type RedisConn, type RedisTarget } from './redis-connect.js';
 
 export const ABORTED = Symbol('aborted');
 
 /** A connection of the bus (role writer or reader) for this node. */
-export function openBusConnection(url: string, role: 'writer' | 'reader', nodeId: string): Redis {
+export function openBusConnection(target: RedisTarget, role: 'writer' | 'reader', nodeId: string): RedisConn {
   const name = nodeId.replace(/[^\w.:-]/g, '_');
   const common: RedisOptions = {
     enableOfflineQueue: false, // fail fast while disconnected: nothing is queued
     maxRetriesPerRequest: 0, // in-flight commands fail when the connection drops…
     autoResendUnfulfilledCommands: false, // …and are not replayed after the caller was told they failed
     connectTimeout: 2000,
-    retryStrategy: backoff, // never gives up; close() ends it
   };
   // No ioredis socketTimeout: its timer outlives close() and holds the process; stalls are handled by the bus (withDeadline).
-  return new Redis(url, { ...common, connectionName: `edgecache-bus-${role}:${name}` });
+  return openRedis(target, { ...common, connectionName: `edgecache-bus-${role}:${name}` });
 }
 
 /** The stream and its identity must not be evicted: an allkeys-* policy may (detected, but every node then resets). */
-export async function checkEvictionPolicy(conn: Redis, timeoutMs: number, log: { error(o: object, m: string): void }, stream: string): Promise<void> {
+export async function checkEvictionPolicy(conn: RedisConn, timeoutMs: number, log: { error(o: object, m: string): void }, stream: string): Promise<void> {
   try {
     const reply = await withDeadline(conn.call('CONFIG', 'GET', 'maxmemory-policy'), Date.now() + timeoutMs);
     const policy = Array.isArray(reply) ? String(reply[1]) : '';
@@ -29,7 +28,7 @@ export async function checkEvictionPolicy(conn: Redis, timeoutMs: number, log: {
   } catch { /* CONFIG may be disabled (managed Redis): nothing to check */ }
 }
 
-export function waitReady(conn: Redis, deadline: number, signal: AbortSignal): Promise<boolean> {
+export function waitReady(conn: RedisConn, deadline: number, signal: AbortSignal): Promise<boolean> {
   if (conn.status === 'ready') return Promise.resolve(true);
   if (signal.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
@@ -51,7 +50,7 @@ export function waitReady(conn: Redis, deadline: number, signal: AbortSignal): P
 export class StallError extends Error {}
 
 /** Resolves once the connection has closed (or at once if it is not up), or on abort. */
-export function waitClosed(conn: Redis, signal: AbortSignal): Promise<void> {
+export function waitClosed(conn: RedisConn, signal: AbortSignal): Promise<void> {
   if (conn.status !== 'ready' || signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {

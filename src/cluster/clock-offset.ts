@@ -1,6 +1,6 @@
 // Measuring this node's clock against Redis's (TIME), the tolerance the README assumes, and the warning past it.
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
+import type { RedisConn } from './redis-connect.js';
 import { withDeadline } from './bus-connection.js';
 
 /** The clock difference to Redis the README assumes at most. */
@@ -9,7 +9,7 @@ export const CLOCK_TOLERANCE_MS = 1000;
 export const OFFSET_EVERY_MS = 60_000;
 
 /** This node's clock minus Redis's (TIME, half the round trip added); null on a reply that is not TIME's. Rejects on failure. */
-async function measureClockOffset(conn: Redis, now: () => number, timeoutMs: number): Promise<number | null> {
+async function measureClockOffset(conn: RedisConn, now: () => number, timeoutMs: number): Promise<number | null> {
   const sent = performance.now();
   const reply = await withDeadline(conn.call('TIME'), Date.now() + timeoutMs);
   const rtt = performance.now() - sent;
@@ -25,7 +25,7 @@ function isClockOff(offsetMs: number | null): boolean {
 
 /** Measures the offset into `state.clockOffsetMs`, warning once when it goes beyond the tolerance; a failure leaves it as it was. */
 export async function updateClockOffset(
-  conn: Redis, now: () => number, timeoutMs: number, state: { clockOffsetMs: number | null }, log: { warn(o: object, m: string): void },
+  conn: RedisConn, now: () => number, timeoutMs: number, state: { clockOffsetMs: number | null }, log: { warn(o: object, m: string): void },
 ): Promise<void> {
   try {
     const offset = await measureClockOffset(conn, now, timeoutMs);

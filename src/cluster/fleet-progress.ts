@@ -1,5 +1,5 @@
 // Fleet completion: each node's heartbeat ("lastAppliedId redisTimeMs" in the hash <stream>:nodes) and how many live nodes applied a purge.
-import type { Redis } from 'ioredis';
+import { companionKey, type RedisConn } from './redis-connect.js';
 import { compareStreamIds, isStreamId } from './stream-format.js';
 import { withDeadline } from './bus-connection.js';
 
@@ -43,12 +43,13 @@ export interface FleetProgress {
   nodes: FleetNode[];
 }
 
+/** In the stream's Redis Cluster slot: {<stream>}:nodes. */
 export function nodesKey(stream: string): string {
-  return `${stream}:nodes`;
+  return companionKey(stream, 'nodes');
 }
 
 /** Keeps this node's heartbeat: every HEARTBEAT_MS, and shortly after touch() (an apply); stop() removes it (the node left). */
-export function startHeartbeat(conn: Redis, stream: string, nodeId: string, position: () => string | null, timeoutMs: number): { touch(): void; stop(): Promise<void> } {
+export function startHeartbeat(conn: RedisConn, stream: string, nodeId: string, position: () => string | null, timeoutMs: number): { touch(): void; stop(): Promise<void> } {
   const key = nodesKey(stream);
   let soon: NodeJS.Timeout | undefined;
   let isStopped = false;
@@ -71,7 +72,7 @@ export function startHeartbeat(conn: Redis, stream: string, nodeId: string, posi
 }
 
 /** How many live nodes applied stream entry `id`. */
-export async function readFleetProgress(conn: Redis, stream: string, id: string, timeoutMs: number): Promise<FleetProgress> {
+export async function readFleetProgress(conn: RedisConn, stream: string, id: string, timeoutMs: number): Promise<FleetProgress> {
   if (!isStreamId(id)) throw new TypeError(`not a stream id: ${JSON.stringify(id)}`);
   const reply = await withDeadline(conn.eval(READ_SCRIPT, 1, nodesKey(stream), FORGET_AFTER_MS), Date.now() + timeoutMs);
   const [nowText, flat] = reply as [string, string[]];
@@ -90,7 +91,7 @@ export async function readFleetProgress(conn: Redis, stream: string, id: string,
 }
 
 /** The zone of stream entry `id`: undefined when the entry is gone (trimmed) or unreadable. */
-export async function entryZone(conn: Redis, stream: string, id: string, timeoutMs: number): Promise<string | undefined> {
+export async function entryZone(conn: RedisConn, stream: string, id: string, timeoutMs: number): Promise<string | undefined> {
   const reply = await withDeadline(conn.call('XRANGE', stream, id, id), Date.now() + timeoutMs);
   const fields = Array.isArray(reply) && Array.isArray(reply[0]) ? (reply[0] as unknown[])[1] : undefined;
   if (!Array.isArray(fields)) return undefined;

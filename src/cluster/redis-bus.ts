@@ -1,5 +1,4 @@
 // The cluster purge bus over one Redis Stream: XADD to publish, XREAD BLOCK to consume in order, trim/loss detection → reset.
-import type { Redis } from 'ioredis';
 import { performance } from 'node:perf_hooks';
 import { BusUnavailableError, type BusHandlers, type BusState, type PurgeBus, type PurgeMessage, type StreamPosition } from './bus.js';
 import { OFFSET_EVERY_MS, updateClockOffset } from './clock-offset.js';
@@ -12,6 +11,8 @@ import {
 import { defineIdentityCommand, identityLostReason, identityOf, renewIdentity } from './stream-identity.js';
 import { headOf, readStreamInfo, startTimeCursor } from './stream-position.js';
 import { entryZone, readFleetProgress, startHeartbeat, type FleetProgress } from './fleet-progress.js';
+import { companionKey, type RedisConn, type RedisTarget } from './redis-connect.js';
+import { appendEntry, defineAppendCommand, replicasWithIt, trimOlderThan } from './stream-publish.js';
 
 export interface BusLogger {
   info(o: object, m: string): void;
@@ -20,8 +21,11 @@ export interface BusLogger {
 }
 
 export interface RedisBusOptions {
-  url: string;
-  /** Stream key; default 'edgecache:purges'. */
+  /** One Redis server (or use `target`). */
+  url?: string;
+  /** A Redis Cluster or a Sentinel-named primary (or one server); takes precedence over `url`. */
+  target?: RedisTarget;
+  /** Stream key; default 'edgecache:purges'. Its identity and heartbeats are kept in its slot: {<stream>}:id, {<stream>}:nodes. */
   stream?: string;
   /** Approximate cap on entries (XADD MAXLEN ~); default 100000. */
   maxLen?: number;
@@ -67,8 +71,8 @@ class RedisPurgeBus implements PurgeBus {
   private readonly maxAgeMs: number;
   private readonly publishTimeoutMs: number;
   private readonly log: BusLogger;
-  private readonly writer: Redis;
-  private readonly reader: Redis;
+  private readonly writer: RedisConn;
+  private readonly reader: RedisConn;
   private readonly abort = new AbortController();
   private handlers: BusHandlers | null = null;
   private cursor: Cursor | null = null;
@@ -78,6 +82,8 @@ class RedisPurgeBus implements PurgeBus {
   private needsResync = true;
   private isWriterEverReady = false;
   private isConnected = false;
+  /** The last read (or positioning) of the stream succeeded: a connection that cannot read it is not "connected". */
+  private canRead = false;
   private wasEverConnected = false;
   private lastAgeTrim = 0;
   private readonly heartbeat: ReturnType<typeof startHeartbeat>;
@@ -85,16 +91,18 @@ class RedisPurgeBus implements PurgeBus {
 
   constructor(opts: RedisBusOptions) {
     this.key = opts.stream ?? 'edgecache:purges';
-    this.idKey = `${this.key}:id`;
+    this.idKey = companionKey(this.key, 'id');
     this.minReplicas = opts.minReplicas ?? 0;
     this.now = opts.now ?? Date.now;
     this.maxLen = opts.maxLen ?? 100_000;
     this.maxAgeMs = opts.maxAgeMs ?? 24 * 60 * 60 * 1000;
     this.publishTimeoutMs = opts.publishTimeoutMs ?? 1000;
     this.log = opts.logger ?? silentLogger;
-    this.writer = openBusConnection(opts.url, 'writer', opts.nodeId);
-    this.reader = openBusConnection(opts.url, 'reader', opts.nodeId);
+    const target = opts.target ?? { url: opts.url };
+    this.writer = openBusConnection(target, 'writer', opts.nodeId);
+    this.reader = openBusConnection(target, 'reader', opts.nodeId);
     for (const conn of [this.writer, this.reader]) defineIdentityCommand(conn);
+    defineAppendCommand(this.writer);
     this.watch(this.writer, 'writer');
     this.watch(this.reader, 'reader');
     this.heartbeat = startHeartbeat(this.writer, this.key, opts.nodeId, () => this.s.lastAppliedId, this.publishTimeoutMs);
@@ -111,7 +119,7 @@ class RedisPurgeBus implements PurgeBus {
     }
     let reply: unknown;
     try {
-      reply = await withDeadline(this.writer.call('XADD', this.key, 'MAXLEN', '~', this.maxLen, '*', ...fields), deadline);
+      reply = await appendEntry(this.writer, this.key, this.maxLen, fields, deadline);
     } catch (err) {
       if (err instanceof StallError && this.writer.status === 'ready') {
         this.log.warn({ stream: this.key }, 'purge bus: Redis did not answer XADD in time; reconnecting');
@@ -123,10 +131,9 @@ class RedisPurgeBus implements PurgeBus {
     this.trimByAge();
     if (this.minReplicas > 0) {
       // Acknowledged only once replicas have it: a failover to one of them cannot lose it (the nodes apply it anyway).
-      const timeout = Math.max(1, deadline - Date.now());
-      const acks = await withDeadline(this.writer.call('WAIT', this.minReplicas, timeout), deadline + 100).catch(() => 0);
-      if (Number(acks) < this.minReplicas) {
-        throw new BusUnavailableError(`the purge reached ${Number(acks)} of the ${this.minReplicas} replicas required (cluster.minReplicas) in time; it will still be applied, retry to be sure`);
+      const acks = await replicasWithIt(this.writer, this.minReplicas, deadline);
+      if (acks < this.minReplicas) {
+        throw new BusUnavailableError(`the purge reached ${acks} of the ${this.minReplicas} replicas required (cluster.minReplicas) in time; it will still be applied, retry to be sure`);
       }
     }
     return reply;
@@ -160,7 +167,7 @@ class RedisPurgeBus implements PurgeBus {
   }
 
   state(): BusState {
-    return { ...this.s, connected: this.isConnected && this.closing === null };
+    return { ...this.s, connected: this.isConnected && this.canRead && this.closing === null };
   }
 
   async headId(): Promise<string> {
@@ -195,16 +202,20 @@ class RedisPurgeBus implements PurgeBus {
     while (!this.abort.signal.aborted) {
       try {
         if (this.reader.status !== 'ready') {
+          this.canRead = false;
           await waitReady(this.reader, Infinity, this.abort.signal); // its 'ready' sets needsResync
         } else if (this.needsResync) {
           this.needsResync = false;
           await this.resync();
+          this.canRead = true;
           this.markPositioned();
         } else {
           await this.readOnce();
+          this.canRead = true;
         }
       } catch (err) {
         if (this.abort.signal.aborted) break;
+        this.canRead = false;
         if (err instanceof StallError) {
           // XREAD BLOCK always answers within READ_BLOCK_MS: silence means a dead (half-open) connection.
           this.log.warn({ stream: this.key }, 'purge bus: the blocking read stalled; reconnecting');
@@ -361,7 +372,7 @@ class RedisPurgeBus implements PurgeBus {
 
   // ------------------------------------------------------------ connections
 
-  private watch(conn: Redis, role: 'writer' | 'reader'): void {
+  private watch(conn: RedisConn, role: 'writer' | 'reader'): void {
     let isErrorLogged = false;
     conn.on('error', (err: unknown) => {
       if (isErrorLogged || this.closing !== null) return;
@@ -406,9 +417,7 @@ class RedisPurgeBus implements PurgeBus {
     const now = Date.now();
     if (now - this.lastAgeTrim < AGE_TRIM_EVERY_MS) return;
     this.lastAgeTrim = now;
-    this.writer.call('XTRIM', this.key, 'MINID', '~', `${Math.max(0, now - this.maxAgeMs)}-0`).catch((err: unknown) => {
-      this.log.warn({ err: errorMessage(err), stream: this.key }, 'purge bus: trimming old entries failed');
-    });
+    trimOlderThan(this.writer, this.key, this.maxAgeMs, this.log);
   }
 }
 

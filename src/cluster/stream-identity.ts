@@ -1,6 +1,6 @@
 // The purge stream's identity key: the Lua script that creates or renews it, reading it, and why a changed one means a reset.
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { defineAllowOom, runAllowOom, type RedisConn } from './redis-connect.js';
 
 /** Creates the stream's identity when it has none, or renews it when it still is `expected` (history found lost);
  *  returns the identity now in force. KEYS: idKey; ARGV: expected ('' = create only), fresh. */
@@ -13,15 +13,14 @@ end
 return cur
 `;
 
-/** Defines the identity script on a connection (as the command busIdentity). */
-export function defineIdentityCommand(conn: Redis): void {
-  conn.defineCommand('busIdentity', { numberOfKeys: 1, lua: LUA_IDENTITY });
+/** Defines the identity script on a connection (as the command busIdentity; it runs on a full Redis too). */
+export function defineIdentityCommand(conn: RedisConn): void {
+  defineAllowOom(conn, 'busIdentity', 1, LUA_IDENTITY);
 }
 
 /** Creates the identity (expected '') or renews it if it still is `expected`; the identity now in force. */
-export async function renewIdentity(conn: Redis, idKey: string, expected: string): Promise<string> {
-  const cmd = conn as unknown as { busIdentity(key: string, expected: string, fresh: string): Promise<unknown> };
-  const out = await cmd.busIdentity(idKey, expected, randomUUID());
+export async function renewIdentity(conn: RedisConn, idKey: string, expected: string): Promise<string> {
+  const out = await runAllowOom(conn, 'busIdentity', [idKey, expected, randomUUID()]);
   if (typeof out !== 'string') throw new Error('unexpected reply to the stream identity script');
   return out;
 }

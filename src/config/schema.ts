@@ -6,6 +6,7 @@ import { HOST_PATTERN_RE, TOKEN_RE } from '../http/fields.js';
 import { checkPeerEntry } from '../http/trusted-peers.js';
 import { isFieldValue, reservedResponseField } from '../origin/response-fields.js';
 import { DEFAULT_MAX_VARIANTS } from '../storage/store.js';
+import type { RedisTarget } from '../cluster/redis-connect.js';
 
 const hostPort = z.string().transform((s, ctx) => {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
@@ -111,6 +112,13 @@ const redisUrl = z.string().regex(/^rediss?:\/\//, 'expected redis://HOST:PORT')
 const sharedCacheSchema = z.object({
   /** A Redis of its own for the tier (default: cluster.redis), so a full or evicting tier never touches the purge stream. */
   redis: redisUrl.optional(),
+  /** sharedCache.redis is one node of a Redis Cluster (the others are discovered). */
+  redisCluster: z.boolean().default(false),
+  /**
+   * Writes stop once the tier's Redis uses this many bytes (INFO used_memory; per master on a Redis Cluster); default
+   * 90% of its maxmemory when it has one. Keep it below maxmemory: purges need the room, and are never bound by it.
+   */
+  maxBytes: z.number().int().positive().optional(),
   /** Longest time, in seconds, an entry stays in the tier whatever its freshness (purge fences are kept longer). */
   maxTtl: z.number().int().min(10).max(365 * 86400).default(86400),
   /** Bound on each tier operation in ms (a miss after it), plus 1 ms per 32 KiB moved. */
@@ -282,16 +290,34 @@ export const configSchema = z.object({
   }).strict().default({ enabled: true }),
   workers: z.union([z.number().int().positive().max(64), z.literal('auto')], { error: 'expected a number of worker processes from 1 to 64, or "auto"' }).default(1),
   cluster: z.object({
-    redis: redisUrl,
+    /** The Redis of the purge stream (and the tier): one server, a node of a Redis Cluster (redisCluster), or with sentinels the credentials only. */
+    redis: redisUrl.optional(),
+    /** cluster.redis is one node of a Redis Cluster: the stream, heartbeats and tier work across its masters. */
+    redisCluster: z.boolean().default(false),
+    /** Sentinels (HOST:PORT) that name the primary `name`: a failover is followed, and lost purges are detected. */
+    sentinels: z.array(hostPort).min(1).optional(),
+    /** The primary's name in Sentinel (with sentinels). */
+    name: z.string().min(1).default('mymaster'),
     /** true, or the tier's own settings: see README, Cluster. */
     sharedCache: z.union([z.boolean(), sharedCacheSchema]).default(false),
     stream: z.string().default('edgecache:purges'),
     /** A purge is acknowledged (200) only once Redis WAIT says this many replicas have it (0: the primary alone). */
     minReplicas: z.number().int().min(0).max(16).default(0),
-  }).strict().optional(),
+  }).strict().refine((c) => c.redis !== undefined || c.sentinels !== undefined, {
+    message: 'cluster needs redis (redis://HOST:PORT) or sentinels (a list of HOST:PORT)', path: ['redis'],
+  }).refine((c) => !(c.redisCluster && c.sentinels !== undefined), {
+    message: 'redisCluster and sentinels cannot be combined (Redis Cluster does its own failover)', path: ['sentinels'],
+  }).optional(),
 }).strict();
 
 export type SharedCacheConfig = z.output<typeof sharedCacheSchema>;
+export type ClusterConfig = NonNullable<z.output<typeof configSchema>['cluster']>;
+
+/** Where the purge stream's Redis is (the tier's too, unless sharedCache.redis): one server, a Redis Cluster, or Sentinel. */
+export function clusterTarget(cluster: ClusterConfig): RedisTarget {
+  if (cluster.sentinels) return { url: cluster.redis, sentinels: cluster.sentinels, name: cluster.name };
+  return { url: cluster.redis, isCluster: cluster.redisCluster };
+}
 
 /** The shared tier's settings (defaults for `sharedCache: true`), or undefined when there is none. */
 export function sharedCacheOf(config: { cluster?: { sharedCache: boolean | SharedCacheConfig } | undefined }): SharedCacheConfig | undefined {

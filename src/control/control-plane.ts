@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Gauge, Counter, Registry } from 'prom-client';
-import type { Config } from '../config/schema.js';
+import { clusterTarget, type Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { PurgeRequest } from '../purge/request.js';
 import type { Purge, PurgeOutcome } from '../purge/purger.js';
@@ -92,7 +92,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     return { applyPurge, purgeStatus, catchUp: async () => true, health: () => ({ cluster: 'off' }), registry, close: async () => {} };
   }
   const nodeId = `${process.pid}-${randomUUID().slice(0, 8)}`;
-  const bus: PurgeBus = createRedisBus({ url: cluster.redis, stream: cluster.stream, nodeId, logger, minReplicas: cluster.minReplicas, now: opts.clock && (() => opts.clock!.now()) });
+  const bus: PurgeBus = createRedisBus({ target: clusterTarget(cluster), stream: cluster.stream, nodeId, logger, minReplicas: cluster.minReplicas, now: opts.clock && (() => opts.clock!.now()) });
   const position = positionStore(config, logger);
   const waiters = new Map<string, () => void>();
   // This node's own purges, already prepared, from before they are published until their publish call returns: the

@@ -82,7 +82,7 @@ export class Flight {
       this.#lockKey = found.lockKey;
       this.#fence = found.fence;
       if (found.variant) { this.#releaseLock(); return { kind: 'tier', variant: found.variant }; }
-    } else if (tier) this.#fence = await tier.fence();
+    } else if (tier) this.#fence = await tier.fence(key.zone.zone.id);
     const requestTime = clock.now();
     let res;
     const asked = performance.now();

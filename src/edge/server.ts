@@ -7,7 +7,7 @@ import { createPublicListener, directListener, listenOn, type PublicListener } f
 import { keyedHost } from '../cache/key.js';
 import { Counter } from 'prom-client';
 import { planReload, runningConfig, type ReloadReport } from './reload.js';
-import type { Config } from '../config/schema.js';
+import { sharedCacheOf, type Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, totalCounter, type EdgeMetrics } from '../observability/metrics.js';
 import { createAccessLog } from '../observability/access-log.js';
@@ -115,7 +115,11 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
     await store.close(); // an origin setting that cannot be used (an unreadable tls.ca): a disk store releases its lock
     throw err;
   }
-  const tier = sharedTierFor(config, logger, opts.clock);
+  const refusals = sharedCacheOf(config) && new Counter({
+    name: 'edgecache_shared_tier_write_refusals_total', help: 'Shared tier writes not stored: fenced (a newer purge covers them), full (sharedCache.maxBytes), oom (Redis out of memory)',
+    labelNames: ['reason'], registers: [metrics.registry],
+  });
+  const tier = sharedTierFor(config, logger, opts.clock, refusals ? (reason) => refusals.inc({ reason }) : undefined);
   if (tier) {
     totalCounter(metrics.registry, 'edgecache_shared_tier_errors_total', 'Shared tier operations that failed or timed out (served as misses)', () => tier.state().errors);
     // With --workers: connected only when every worker is (the smallest value, not the sum).

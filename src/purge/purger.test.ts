@@ -96,14 +96,14 @@ test('beforePublish removes the tier copy and fences out late writes; apply purg
   const key = primaryKey('shop', 'cdn.example', '/t.js', '');
 
   assert.equal(await tier.put(input('/t.js', '', 'https://a.example', ['red'])), true);
-  const startedBefore = await tier.fence(); // a fetch starts before the purge…
+  const startedBefore = await tier.fence('shop'); // a fetch starts before the purge…
   await purger.beforePublish(purger.prepare('shop', request({ tags: ['RED'] })));
   assert.equal(await tier.get(key, origin), undefined, 'gone from the tier before anything is published');
   assert.equal(await tier.put(input('/t.js', '', 'https://a.example', ['red']), startedBefore), false, '…and its write-through, landing after it, is refused');
   assert.equal(await tier.get(key, origin), undefined);
   assert.equal(tier.state().fenced, 1);
 
-  assert.equal(await tier.put(input('/t.js', '', 'https://a.example', ['red']), await tier.fence()), true, 'a fetch started after the purge is stored');
+  assert.equal(await tier.put(input('/t.js', '', 'https://a.example', ['red']), await tier.fence('shop')), true, 'a fetch started after the purge is stored');
   store.insert(input('/t.js', '', 'https://a.example', ['red']));
   assert.equal(purger.apply(purger.prepare('shop', request({ tags: ['red'] }))), 1);
   assert.notEqual(await tier.get(key, origin), undefined, 'applying a purge leaves the tier to the purge that preceded publishing');

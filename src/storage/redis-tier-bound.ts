@@ -1,5 +1,5 @@
 // Time bounds on the shared tier's Redis operations (TIER_TIMEOUT), and the wait for its first connection.
-import type { Redis } from 'ioredis';
+import type { RedisConn } from '../cluster/redis-connect.js';
 import { RedisTierError } from './redis-tier-error.js';
 
 /** An operation's time bound: `at` may move on once the size of the body it moves is known. */
@@ -9,7 +9,7 @@ export function checkBound(bound: Bound): void {
   if (Date.now() >= bound.at) throw new RedisTierError('TIER_TIMEOUT', 'operation bound reached');
 }
 
-export function waitReady(conn: Redis, deadline: number): Promise<boolean> {
+export function waitReady(conn: RedisConn, deadline: number): Promise<boolean> {
   return new Promise((resolve) => {
     const finish = (isReady: boolean): void => {
       conn.off('ready', onReady);

@@ -1,4 +1,5 @@
-// The shared tier's Lua scripts (get, put, purge, release; ARGV[1] is always the prefix; key layout in redis-tier.ts) and their ioredis commands.
+// The shared tier's Lua scripts (get, put, purge, release; KEYS[1] routes them to the zone's slot, ARGV[1] is the zone's prefix; key layout in redis-tier.ts).
+import { defineAllowOom, runAllowOom, type RedisConn } from '../cluster/redis-connect.js';
 
 const LUA_COMMON = String.raw`
 local P = ARGV[1]
@@ -65,7 +66,7 @@ end
 `;
 
 /**
- * ARGV: P, vid, objectKey. Returns nil (absent, or purged by a fence: then dropped here) or
+ * KEYS: the zone's gc key (routing only). ARGV: P, vid, objectKey. Returns nil (absent, or purged by a fence: then dropped here) or
  * {meta, body, stale ('1' = soft-purged), ms since it was stored (Redis clock), storing node's clock at the put}.
  * Fences are checked on every read, so an evicted or lagging index (a tag set) cannot bring purged content back.
  */
@@ -86,9 +87,10 @@ return { f[1], f[2], stale, tostring(nowMs() - tonumber(f[11] or '0')), f[12] or
 `;
 
 /**
- * ARGV: P, vid, objectKey, zone, host, member, hnKey, tags ("\n"-joined), meta, body, stale, ttlMs, group,
- * startGen (the gc its fetch started under; '-1' = unfenced), local clock ms, superseded vids...
- * Returns 1 when stored, 0 when a purge newer than its fetch covers it (refused).
+ * KEYS: the zone's gc key. ARGV: P, vid, objectKey, zone, host, member, hnKey, tags ("\n"-joined), meta, body, stale,
+ * ttlMs, group, startGen (the gc its fetch started under; '-1' = unfenced), local clock ms, maxBytes ('0' = none),
+ * superseded vids... Returns 1 when stored, 0 when a purge newer than its fetch covers it (refused), 2 when the
+ * Redis it runs on uses maxBytes or more with this body (refused: the tier is full, so purges keep room).
  */
 export const LUA_PUT = LUA_COMMON + String.raw`
 local vid, zone, ttl, startGen = ARGV[2], ARGV[4], tonumber(ARGV[12]), tonumber(ARGV[14])
@@ -96,7 +98,12 @@ if startGen >= 0 then
   local fences = fencesOf(zone, ARGV[3], ARGV[5], ARGV[6], ARGV[7], ARGV[8], vid)
   if fences[1] > startGen or fences[2] > startGen or fences[3] > startGen then return 0 end
 end
-for i = 16, #ARGV do drop(ARGV[i]) end
+local maxBytes = tonumber(ARGV[16])
+if maxBytes > 0 then
+  local used = tonumber(string.match(redis.call('INFO', 'memory'), 'used_memory:(%d+)') or '0')
+  if used + #ARGV[10] > maxBytes then return 2 end
+end
+for i = 17, #ARGV do drop(ARGV[i]) end
 drop(vid)
 local gen = redis.call('GET', P .. 'gc') or '0'
 local vk = P .. 'v:' .. vid
@@ -117,7 +124,7 @@ return 1
 `;
 
 /**
- * ARGV: P, fenceKeepMs, soft ('1'/'0'), mode, then by mode — drop: vid... (tidying, no fence); variant: objectKey,
+ * KEYS: the zone's gc key. ARGV: P, fenceKeepMs, soft ('1'/'0'), mode, then by mode — drop: vid... (tidying, no fence); variant: objectKey,
  * preflightKey, vid...; objects: zone, host, hnKey, member...; tag: zone, tag; host: zone, hnKey, host ('' = every
  * host in hn:hnKey); prefix: zone, host, hnKey, min, max, prefix; everything: zone; clear.
  * Every purge but drop records a fence (f:*, listed in fx by time; kept fenceKeepMs, longer than any variant lives).
@@ -212,15 +219,33 @@ end
 return n
 `;
 
+/** KEYS: the lock; ARGV: this node's token. */
 export const LUA_RELEASE = String.raw`
-if redis.call('GET', ARGV[1]) == ARGV[2] then return redis.call('DEL', ARGV[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 `;
 
 export type Arg = string | Buffer | number;
 export interface TierCommands {
-  tierGetBuffer(...args: Arg[]): Promise<Buffer[] | null>;
   tierPut(...args: Arg[]): Promise<unknown>;
-  tierPurge(...args: Arg[]): Promise<unknown>;
   tierRelease(...args: Arg[]): Promise<unknown>;
+}
+
+/** Defines the scripts on a connection: get and purge run on a full Redis too (they drop, and a purge must land). */
+export function defineTierCommands(conn: RedisConn): TierCommands {
+  defineAllowOom(conn, 'tierGet', 1, LUA_GET);
+  defineAllowOom(conn, 'tierPurge', 1, LUA_PURGE);
+  conn.defineCommand('tierPut', { numberOfKeys: 1, lua: LUA_PUT });
+  conn.defineCommand('tierRelease', { numberOfKeys: 1, lua: LUA_RELEASE });
+  return conn as unknown as TierCommands;
+}
+
+/** The get script: [meta, body, stale, elapsed, storedLocal] or null. KEYS and ARGV as LUA_GET says. */
+export async function tierGet(conn: RedisConn, args: Arg[]): Promise<Buffer[] | null> {
+  return (await runAllowOom(conn, 'tierGet', args, 'Buffer')) as Buffer[] | null;
+}
+
+/** The purge script: how many live variants it removed or marked stale. KEYS and ARGV as LUA_PURGE says. */
+export async function tierPurge(conn: RedisConn, args: Arg[]): Promise<number> {
+  return Number(await runAllowOom(conn, 'tierPurge', args));
 }

@@ -51,11 +51,11 @@ const bodyOf = async (tier: RedisTier, e: ContractEntry): Promise<string | undef
 const freshFor = (lifetime: number, extra: Partial<Freshness> = {}): Freshness =>
   ({ ...CONTRACT_FRESHNESS, lifetime, correctedInitialAge: 0, responseTime: Date.now(), ...extra });
 
-/** The tier's keys by kind (the letters before the first ':' after the prefix). */
+/** The tier's keys by kind (the letters before the first ':' after the prefix and the zone's hash tag). */
 async function keysByKind(admin: Redis): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   for (const k of await admin.keys(`${PREFIX}*`)) {
-    const kind = k.slice(PREFIX.length).split(':')[0]!;
+    const kind = k.slice(PREFIX.length).replace(/^\{[^}]*\}:/, '').split(':')[0]!;
     out.set(kind, [...(out.get(kind) ?? []), k]);
   }
   return out;
@@ -274,7 +274,7 @@ test('bodies over maxBodyBytes are not put; an unreadable entry is a miss, count
   const errors = tier.state().errors;
   assert.equal(await tier.get(key(e), {}), undefined);
   assert.equal(tier.state().errors, errors + 1);
-  await waitUntil(async () => (await admin.keys(`${PREFIX}v:*`)).length === 1, 'the unreadable variant was dropped');
+  await waitUntil(async () => (await admin.keys(`${PREFIX}{z}:v:*`)).length === 1, 'the unreadable variant was dropped');
 });
 
 test('fences: a put whose fetch started before a purge naming it is refused, for every purge kind; one started after is stored', async (t) => {
@@ -291,13 +291,13 @@ test('fences: a put whose fetch started before a purge naming it is refused, for
     ['everything', { kind: 'everything', zoneId: 'z' }, true],
   ];
   for (const [name, target, soft] of kinds) {
-    const before = await tier.fence();
+    const before = await tier.fence('z');
     assert.equal(typeof before, 'number');
     await tier.purgeStrict(target, soft);
     assert.equal(await tier.put(contractInput(e), before), false, `${name}: the late write is refused`);
     assert.equal(await tier.get(key(e), e.req!), undefined, `${name}: nothing stored`);
     assert.equal(await tier.put(contractInput(other), before), true, `${name}: a write the purge does not name is stored`);
-    const after = await tier.fence();
+    const after = await tier.fence('z');
     assert.equal(await tier.put(contractInput(e), after), true, `${name}: a fetch started after the purge is stored`);
     assert.equal((await tier.get(key(e), e.req!))?.forcedStale, false, `${name}: and served fresh`);
     await tier.purgeStrict(objectTarget(e), false);

@@ -1,13 +1,14 @@
 // The Redis shared cache tier (AsyncStore): variants, bodies and purge indexes in Redis, cross-node fetch locks.
 //
-// Data model (all keys under `prefix`; standalone Redis: the Lua scripts, in redis-tier-lua.ts, build key names, so not Redis Cluster):
+// Data model: every key of a zone is under `<prefix>{<zone>}:` (P below), one hash tag, so on a Redis Cluster a zone
+// lives in one slot and each script (redis-tier-lua.ts, which builds key names from P) touches one slot only:
 //   v:<vid>                 HASH meta (JSON), body (bytes), stale ('1' = soft-purged), gen, and the index fields
 //                           z, obj, h, pm, hn, tg (so a purge can unindex it); PEXPIRE from freshness
 //   o:<objectKey>           HASH vid → {"k": keyNames, "t": ms, "s": body bytes}: the object's variants, Vary groups
 //   p:<zone>\0<host>        ZSET (score 0) of "<path>?<query>[\0OPTIONS]": host and prefix purges (ZRANGEBYLEX)
 //   hn:<zone>\0<hostname>   SET of hosts (with ports) under a port-less host name
 //   t:<zone>\0<tag>         SET of vids
-//   gc (counter), g:<zone> HASH hard/soft, clr: generations — purge everything and clear are O(1): a variant whose
+//   gc (counter), g:<zone> HASH hard/soft, clr: the zone's generations — purge everything and clear are O(1): a variant whose
 //                           gen is below its zone's hard generation (or clr) is absent, below soft it is stale.
 //   f:<kind>:<name>         HASH h/s/w: purge fences, the generation of the last hard/soft purge naming a variant (v),
 //                           object (o), host (h), host name (n), tag (t) or, per host, prefixes (p, fields "h\0<prefix>");
@@ -15,70 +16,24 @@
 //                           put (a put carries the gc its fetch started under), so nothing purged comes back: not a
 //                           write that lands late, nor an entry whose tag set was evicted. No TTL: fx (ZSET, fence →
 //                           when written, Redis clock) lets purges drop those older than the longest variant TTL.
-//   l:<key>                 fetch lock (SET NX PX, token-checked release)
+//   <prefix>l:<key>         fetch lock (SET NX PX, token-checked release): one key, any slot
 // Index keys carry a TTL at least the longest of their variants', so nothing but the generations outlives its data.
-import { backoff } from '../cluster/backoff.js';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { isOutOfMemory, openRedis, type RedisConn, type RedisTarget } from '../cluster/redis-connect.js';
+import type { RedisTier, RedisTierOptions, TierFence, TierRefusal, TierState } from './redis-tier-types.js';
 import { headersOfSelector, hostName, pathMember, preflightObjectKey, primaryKey, selectorOf, zoneScoped, type HeaderValues } from '../cache/key.js';
 import { preciseAge } from '../cache/policy/freshness.js';
 import type { Freshness } from '../cache/policy/types.js';
 import type { AsyncStore, PurgeTarget, StoredEntry, VariantInput } from './store.js';
-import { sharedCacheOf, type Config } from '../config/schema.js';
+import { clusterTarget, sharedCacheOf, type Config } from '../config/schema.js';
 import { normalizeVaryValue } from '../cache/policy/vary.js';
-import { LUA_GET, LUA_PURGE, LUA_PUT, LUA_RELEASE, type TierCommands } from './redis-tier-lua.js';
+import { defineTierCommands, tierGet, tierPurge, type TierCommands } from './redis-tier-lua.js';
 import { checkBound, waitReady, withBound, type Bound } from './redis-tier-bound.js';
 import { decodeEntry, encodeMeta, groupsOf, parseMeta, variantId, type Meta } from './redis-tier-entry.js';
 import { RedisTierError } from './redis-tier-error.js';
 import { fenceKeepMs, purgeArgs } from './redis-tier-purge.js';
 
-export interface RedisTierOptions {
-  url: string;
-  /** Key prefix; default 'edgecache:tier:'. */
-  prefix?: string;
-  /** Normalises a header value for selectors: the same function the local store uses. */
-  normalize: (name: string, value: string | string[] | undefined) => string | undefined;
-  logger?: { warn(o: object, m: string): void; error?(o: object, m: string): void };
-  /** Bound on every operation (a miss / false / 0 after it), plus 1 ms per 32 KiB of body moved; default 200. */
-  opTimeoutMs?: number;
-  /** Bodies larger than this are not put into Redis; default 8 MiB. */
-  maxBodyBytes?: number;
-  /** Longest time a variant stays in Redis (a cap on its TTL), in seconds; default 86400. Purge fences are kept longer. */
-  maxTtlSeconds?: number;
-  /** The node's clock for the times stored in entries (default Date.now): entries read back are shifted into it. */
-  clock?: { now(): number };
-}
-
-/** The purge generation a fetch started under (from getWithFence or fence()): its put is refused if a purge since covers it. */
-export type TierFence = number;
-
-export interface RedisTier extends AsyncStore {
-  /** Cross-node collapsing: try to become the one node that fetches `key` (SET NX PX). False when held or on error. */
-  acquire(key: string, ttlMs: number): Promise<boolean>;
-  /** Releases a lock this tier acquired (never another node's). */
-  release(key: string): Promise<void>;
-  /**
-   * Polls until an entry for (objectKey, headers) appears or `ms` passes; undefined at once on a tier error, and —
-   * when `lockKey` is given — as soon as that lock is free again with nothing stored (the fetching node gave up).
-   */
-  waitFor(objectKey: string, headers: HeaderValues, ms: number, lockKey?: string): Promise<StoredEntry | undefined>;
-  /** `get`, plus the fence its fetch (on a miss) must carry to put; fence undefined when the tier failed. */
-  getWithFence(objectKey: string, headers: HeaderValues): Promise<{ entry?: StoredEntry; fence?: TierFence }>;
-  /** The current purge generation, for a fetch that did not look the tier up (a revalidation). */
-  fence(): Promise<TierFence | undefined>;
-  /** Stores unless a purge newer than `fence` covers it (then false, counted as refused). Without a fence: unfenced. */
-  put(input: VariantInput, fence?: TierFence): Promise<boolean>;
-  /** `purge`, but rejects with a RedisTierError when the tier could not apply it (a purge must not be lost silently). */
-  purgeStrict(target: PurgeTarget, soft: boolean): Promise<number>;
-  state(): TierState;
-}
-
-export interface TierState {
-  connected: boolean;
-  errors: number;
-  /** Puts refused because a purge newer than their fetch covers them. */
-  fenced: number;
-}
+export type { RedisTier, RedisTierOptions, TierFence, TierRefusal, TierState } from './redis-tier-types.js';
 
 const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
 const TTL_MARGIN_S = 5;
@@ -89,6 +44,8 @@ const POLL_MIN_MS = 20;
 const POLL_MAX_MS = 100;
 const STALLS_BEFORE_RECONNECT = 3;
 const LOG_EVERY_MS = 30_000;
+/** Without maxBytes, a Redis with a maxmemory keeps this share of it for the tier (the rest for purges and the stream). */
+const DEFAULT_SHARE_OF_MAXMEMORY = 0.9;
 
 /**
  * How long Redis keeps a variant: its remaining freshness lifetime (RFC 9111 §4.2,
@@ -107,15 +64,25 @@ export function tierTtlMs(f: Freshness, now: number, maxTtlSeconds = DEFAULT_MAX
 
 type Lookup = { entry?: StoredEntry; fence: TierFence } | 'error';
 
+/** The zone of an object key (primaryKey: zone, host and path joined by NUL). */
+function zoneOf(objectKey: string): string {
+  const end = objectKey.indexOf('\u0000');
+  return end === -1 ? objectKey : objectKey.slice(0, end);
+}
+
 export function createRedisTier(opts: RedisTierOptions): RedisTier {
   return new RedisSharedTier(opts);
 }
 
 /** The shared tier a config asks for (cluster.sharedCache), or undefined. */
-export function sharedTierFor(config: Config, logger: RedisTierOptions['logger'], clock?: RedisTierOptions['clock']): RedisTier | undefined {
+export function sharedTierFor(config: Config, logger: RedisTierOptions['logger'], clock?: RedisTierOptions['clock'], onRefused?: RedisTierOptions['onRefused']): RedisTier | undefined {
   const sc = sharedCacheOf(config);
   if (!sc || !config.cluster) return undefined;
-  return createRedisTier({ url: sc.redis ?? config.cluster.redis, normalize: normalizeVaryValue, logger, clock, opTimeoutMs: sc.timeoutMs, maxTtlSeconds: sc.maxTtl });
+  const target: RedisTarget = sc.redis !== undefined ? { url: sc.redis, isCluster: sc.redisCluster } : clusterTarget(config.cluster);
+  return createRedisTier({
+    target, normalize: normalizeVaryValue, logger, clock, opTimeoutMs: sc.timeoutMs, maxTtlSeconds: sc.maxTtl, maxBytes: sc.maxBytes,
+    zones: config.zones.map((z) => z.id), onRefused,
+  });
 }
 
 class RedisSharedTier implements RedisTier {
@@ -128,9 +95,16 @@ class RedisSharedTier implements RedisTier {
   readonly #clock: { now(): number };
   readonly #puts = new Set<Promise<unknown>>();
   #fenced = 0;
+  #full = 0;
+  #oom = 0;
+  #maxBytes: number;
+  readonly #isMaxBytesSet: boolean;
+  readonly #zones: Set<string>;
+  readonly #onRefused: RedisTierOptions['onRefused'];
+  #lastOomLogAt = 0;
   /** The tier's Redis evicts any key (allkeys-*): a fence could go while what it purged stays, so the tier is not used. */
   #isEvicting = false;
-  readonly #redis: Redis;
+  readonly #redis: RedisConn;
   readonly #cmd: TierCommands;
   readonly #tokens = new Map<string, string>();
   readonly #tokenBase = randomBytes(8).toString('hex');
@@ -151,32 +125,39 @@ class RedisSharedTier implements RedisTier {
     this.#maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY;
     this.#maxTtlS = opts.maxTtlSeconds ?? DEFAULT_MAX_TTL_S;
     this.#clock = opts.clock ?? Date;
-    this.#redis = new Redis(opts.url, {
+    this.#maxBytes = opts.maxBytes ?? 0;
+    this.#isMaxBytesSet = opts.maxBytes !== undefined;
+    this.#zones = new Set(opts.zones);
+    this.#onRefused = opts.onRefused;
+    // The reconnect strategy never gives up; close() ends it.
+    this.#redis = openRedis(opts.target ?? { url: opts.url }, {
       enableOfflineQueue: false, // fail fast while disconnected: the caller goes to the origin instead
       maxRetriesPerRequest: 1,
       autoResendUnfulfilledCommands: false, // the caller has already been answered
       connectTimeout: 2000,
-      retryStrategy: backoff, // never gives up; close() ends it
       connectionName: 'edgecache-tier',
     });
-    this.#redis.defineCommand('tierGet', { numberOfKeys: 0, lua: LUA_GET });
-    this.#redis.defineCommand('tierPut', { numberOfKeys: 0, lua: LUA_PUT });
-    this.#redis.defineCommand('tierPurge', { numberOfKeys: 0, lua: LUA_PURGE });
-    this.#redis.defineCommand('tierRelease', { numberOfKeys: 0, lua: LUA_RELEASE });
-    this.#cmd = this.#redis as unknown as TierCommands;
+    this.#cmd = defineTierCommands(this.#redis);
     this.#redis.on('ready', () => { this.#isEverReady = true; this.#stalls = 0; void this.#checkEvictionPolicy(); });
     this.#redis.on('error', () => { this.#hasFailedToConnect = true; }); // counted per operation, not per retry
     this.#redis.on('close', () => { this.#hasFailedToConnect = true; });
   }
 
   state(): TierState {
-    return { connected: !this.#isClosed && this.#redis.status === 'ready', errors: this.#errors, fenced: this.#fenced };
+    return { connected: !this.#isClosed && this.#redis.status === 'ready', errors: this.#errors, fenced: this.#fenced, full: this.#full, oom: this.#oom, maxBytes: this.#maxBytes };
   }
 
   async #checkEvictionPolicy(): Promise<void> {
     try {
-      const reply = await withBound(this.#redis.call('CONFIG', 'GET', 'maxmemory-policy'), { at: Date.now() + 1000 });
-      const policy = Array.isArray(reply) ? String(reply[1]) : '';
+      const reply = await withBound(this.#redis.call('CONFIG', 'GET', 'maxmemory*'), { at: Date.now() + 1000 });
+      const settings = new Map<string, string>();
+      if (Array.isArray(reply)) for (let i = 0; i + 1 < reply.length; i += 2) settings.set(String(reply[i]), String(reply[i + 1]));
+      const policy = settings.get('maxmemory-policy') ?? '';
+      const maxmemory = Number(settings.get('maxmemory') ?? 0);
+      if (!this.#isMaxBytesSet && maxmemory > 0) this.#maxBytes = Math.floor(maxmemory * DEFAULT_SHARE_OF_MAXMEMORY);
+      if (this.#maxBytes > 0 && maxmemory > 0 && this.#maxBytes >= maxmemory) {
+        this.#log?.warn({ maxBytes: this.#maxBytes, maxmemory }, 'shared tier: cluster.sharedCache.maxBytes is not below the Redis maxmemory: a full tier makes Redis refuse writes (purges still go through, the purge stream too on Redis 7)');
+      }
       const isEvicting = policy.startsWith('allkeys-');
       if (isEvicting && !this.#isEvicting) {
         this.#log?.error?.({ policy }, 'shared tier: Redis may evict any key (maxmemory-policy allkeys-*), purge fences included: the tier is not used (reads miss, nothing is stored) until the policy is noeviction or volatile-*');
@@ -195,8 +176,22 @@ class RedisSharedTier implements RedisTier {
     return r === 'error' ? {} : r;
   }
 
-  fence(): Promise<TierFence | undefined> {
-    return this.#run('fence', undefined, async () => Number((await this.#redis.get(this.#p + 'gc')) ?? 0));
+  fence(zoneId: string): Promise<TierFence | undefined> {
+    return this.#run('fence', undefined, async () => Number((await this.#redis.get(this.#zp(zoneId) + 'gc')) ?? 0));
+  }
+
+  /** The prefix of a zone's keys: one hash tag per zone, so a zone's keys share a Redis Cluster slot. */
+  #zp(zoneId: string): string {
+    this.#zones.add(zoneId);
+    return `${this.#p}{${zoneId}}:`;
+  }
+
+  #refused(reason: TierRefusal): false {
+    if (reason === 'fenced') this.#fenced++;
+    else if (reason === 'full') this.#full++;
+    else this.#oom++;
+    this.#onRefused?.(reason);
+    return false;
   }
 
   put(input: VariantInput, fence?: TierFence): Promise<boolean> {
@@ -217,28 +212,44 @@ class RedisSharedTier implements RedisTier {
       if (input.objectKey !== base && input.objectKey !== preflightObjectKey(base)) throw new RedisTierError('TIER_REFUSED', 'objectKey is not the key of its zone, host, path and query');
       const member = pathMember(input.path, input.query) + input.objectKey.slice(base.length);
       const vid = variantId(input.objectKey, input.keyNames, input.selector);
+      const zp = this.#zp(input.zoneId);
       // A response stored under new Vary names supersedes this request's variant in the other groups (as the memory
       // store does): https://www.rfc-editor.org/rfc/rfc9111#section-4.1
       const superseded: string[] = [];
       const own = JSON.stringify(input.keyNames);
       const reqHeaders = headersOfSelector(input.keyNames, input.selector);
-      for (const g of groupsOf(await this.#redis.hgetall(this.#p + 'o:' + input.objectKey))) {
+      for (const g of groupsOf(await this.#redis.hgetall(zp + 'o:' + input.objectKey))) {
         if (g.id === own) continue;
         const other = variantId(input.objectKey, g.keyNames, selectorOf(g.keyNames, reqHeaders, this.#normalize));
         if (g.vids.has(other)) superseded.push(other);
       }
       checkBound(bound);
       const now = this.#clock.now();
-      const stored = await this.#cmd.tierPut(
-        this.#p, vid, input.objectKey, input.zoneId, input.host, member,
-        zoneScoped(input.zoneId, hostName(input.host)), input.tags.filter((t) => t !== '' && !t.includes('\n')).join('\n'),
-        encodeMeta(input, now), input.body, input.soft ? '1' : '0', tierTtlMs(input.freshness, now, this.#maxTtlS),
-        JSON.stringify({ k: input.keyNames, t: now, s: input.body.length }), fence ?? -1, now, ...superseded,
-      );
+      let stored: unknown;
+      try {
+        stored = await this.#cmd.tierPut(
+          zp + 'gc', zp, vid, input.objectKey, input.zoneId, input.host, member,
+          zoneScoped(input.zoneId, hostName(input.host)), input.tags.filter((t) => t !== '' && !t.includes('\n')).join('\n'),
+          encodeMeta(input, now), input.body, input.soft ? '1' : '0', tierTtlMs(input.freshness, now, this.#maxTtlS),
+          JSON.stringify({ k: input.keyNames, t: now, s: input.body.length }), fence ?? -1, now, this.#maxBytes, ...superseded,
+        );
+      } catch (err) {
+        if (!isOutOfMemory(err)) throw err;
+        return this.#outOfMemory(); // Redis is full: the write is refused, the client's answer is not affected
+      }
       if (Number(stored) === 1) return true;
-      this.#fenced++; // a purge newer than the fetch covers it: the write would bring purged content back
-      return false;
+      // 0: a purge newer than the fetch covers it (the write would bring purged content back); 2: the tier is full.
+      return this.#refused(Number(stored) === 2 ? 'full' : 'fenced');
     });
+  }
+
+  #outOfMemory(): false {
+    const now = Date.now();
+    if (now - this.#lastOomLogAt >= LOG_EVERY_MS) {
+      this.#lastOomLogAt = now;
+      this.#log?.warn({ refusedBefore: this.#oom }, 'shared tier: Redis is out of memory, write refused (set cluster.sharedCache.maxBytes below its maxmemory, or give the tier a Redis of its own)');
+    }
+    return this.#refused('oom');
   }
 
   purge(target: PurgeTarget, soft: boolean): Promise<number> {
@@ -250,13 +261,21 @@ class RedisSharedTier implements RedisTier {
   }
 
   async clear(): Promise<void> {
-    await this.#run('clear', 0, async () => Number(await this.#cmd.tierPurge(this.#p, this.#fenceKeepMs(), '0', 'clear')));
+    // Per zone (each zone's generations live in its own slot): the configured zones and any this tier has seen.
+    await Promise.all([...this.#zones].map((zone) => this.#run('clear', 0, () => {
+      const zp = this.#zp(zone);
+      return tierPurge(this.#redis, [zp + 'gc', zp, this.#fenceKeepMs(), '0', 'clear']);
+    })));
   }
 
   acquire(key: string, ttlMs: number): Promise<boolean> {
     return this.#run('acquire', false, async () => {
       const token = `${this.#tokenBase}:${++this.#tokenSeq}`;
-      const ok = await this.#redis.set(this.#p + 'l:' + key, token, 'PX', Math.max(1, Math.round(ttlMs)), 'NX');
+      // A full Redis refuses the lock: fetch without it (its write-through is then refused and counted as oom).
+      const ok = await this.#redis.set(this.#p + 'l:' + key, token, 'PX', Math.max(1, Math.round(ttlMs)), 'NX').catch((err: unknown) => {
+        if (isOutOfMemory(err)) return null;
+        throw err;
+      });
       if (ok !== 'OK') return false;
       this.#tokens.set(key, token);
       return true;
@@ -302,9 +321,9 @@ class RedisSharedTier implements RedisTier {
   #lookup(objectKey: string, headers: HeaderValues): Promise<Lookup> {
     if (this.#isEvicting) return Promise.resolve('error');
     return this.#run('get', 'error' as Lookup, async (bound): Promise<Lookup> => {
-      const ok = this.#p + 'o:' + objectKey;
+      const zp = this.#zp(zoneOf(objectKey));
       // The generation is read before (and with) the lookup: a purge after it fences out a put made under it.
-      const res = await this.#redis.pipeline().hgetall(ok).get(this.#p + 'gc').exec();
+      const res = await this.#redis.pipeline().hgetall(zp + 'o:' + objectKey).get(zp + 'gc').exec();
       if (res === null) throw new RedisTierError('TIER_UNAVAILABLE', 'pipeline aborted');
       for (const [err] of res) if (err) throw err;
       const fence = Number(res[1]![1] ?? 0);
@@ -316,12 +335,12 @@ class RedisSharedTier implements RedisTier {
         checkBound(bound);
         bound.at += size / BODY_BYTES_PER_MS;
         // One script: the variant, its purge fences (a purged one is dropped there) and its age on the Redis clock.
-        const got = await this.#cmd.tierGetBuffer(this.#p, vid, objectKey);
+        const got = await tierGet(this.#redis, [zp + 'gc', zp, vid, objectKey]);
         if (got === null) continue;
         const [meta, body, stale, elapsed, storedLocal] = got as [Buffer, Buffer, Buffer, Buffer, Buffer];
         let m: Meta;
         try { m = parseMeta(meta); } catch (err) {
-          this.#cmd.tierPurge(this.#p, this.#fenceKeepMs(), '0', 'drop', vid).catch(() => {}); // unreadable: drop it, count the error
+          tierPurge(this.#redis, [zp + 'gc', zp, this.#fenceKeepMs(), '0', 'drop', vid]).catch(() => {}); // unreadable: drop it, count the error
           throw err;
         }
         if (m.objectKey !== objectKey || m.selector !== selector) continue; // a variant id collision: not ours
@@ -336,9 +355,10 @@ class RedisSharedTier implements RedisTier {
   }
 
   async #purge(target: PurgeTarget, soft: boolean, bound: Bound): Promise<number> {
-    const args = await purgeArgs(target, (objectKey) => this.#redis.hgetall(this.#p + 'o:' + objectKey), this.#normalize);
+    const zp = this.#zp(target.zoneId);
+    const args = await purgeArgs(target, (objectKey) => this.#redis.hgetall(zp + 'o:' + objectKey), this.#normalize);
     checkBound(bound);
-    return Number(await this.#cmd.tierPurge(this.#p, this.#fenceKeepMs(), soft ? '1' : '0', ...args));
+    return tierPurge(this.#redis, [zp + 'gc', zp, this.#fenceKeepMs(), soft ? '1' : '0', ...args]);
   }
 
   /** Runs one bounded operation: any error or timeout is counted and becomes `fallback` (a miss), or with `isStrict` a RedisTierError. */

@@ -25,6 +25,8 @@ export interface StartRedisOptions {
   args?: string[];
   /** Data directory, kept after stop() (the caller owns it). Default: a fresh temp dir removed by stop(). */
   dir?: string;
+  /** A config file, given first (Sentinel needs one it can rewrite: pass `args: ['--sentinel']` with it). */
+  configFile?: string;
 }
 
 export interface RedisHandle {
@@ -84,6 +86,7 @@ async function launch(bin: string, port: number, opts: StartRedisOptions): Promi
   const isOwnDir = opts.dir === undefined;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'edgecache-redis-'));
   const args = [
+    ...(opts.configFile === undefined ? [] : [opts.configFile]),
     '--port', String(port), '--bind', '127.0.0.1', '--daemonize', 'no',
     '--save', '', '--appendonly', 'no', '--dir', dir, '--logfile', '',
     ...(opts.args ?? []),
