@@ -11,7 +11,7 @@ import {
 import { defineIdentityCommand, identityLostReason, identityOf, renewIdentity } from './stream-identity.js';
 import { headOf, readStreamInfo, startTimeCursor } from './stream-position.js';
 import { entryZone, readFleetProgress, startHeartbeat, type FleetProgress } from './fleet-progress.js';
-import { companionKey, type RedisConn, type RedisTarget } from './redis-connect.js';
+import { companionKey, refreshSlotsAfter, type RedisConn, type RedisTarget } from './redis-connect.js';
 import { appendEntry, defineAppendCommand, replicasWithIt, trimOlderThan } from './stream-publish.js';
 
 export interface BusLogger {
@@ -125,6 +125,7 @@ class RedisPurgeBus implements PurgeBus {
         this.log.warn({ stream: this.key }, 'purge bus: Redis did not answer XADD in time; reconnecting');
         this.writer.disconnect(true); // a half-open socket would otherwise fail every publish until TCP gives up
       }
+      refreshSlotsAfter(this.writer, err);
       throw new BusUnavailableError(`Redis did not record the purge: ${errorMessage(err)}`, { cause: err });
     }
     if (typeof reply !== 'string') throw new BusUnavailableError(`unexpected XADD reply ${JSON.stringify(reply)}`);
@@ -216,6 +217,7 @@ class RedisPurgeBus implements PurgeBus {
       } catch (err) {
         if (this.abort.signal.aborted) break;
         this.canRead = false;
+        refreshSlotsAfter(this.reader, err);
         if (err instanceof StallError) {
           // XREAD BLOCK always answers within READ_BLOCK_MS: silence means a dead (half-open) connection.
           this.log.warn({ stream: this.key }, 'purge bus: the blocking read stalled; reconnecting');

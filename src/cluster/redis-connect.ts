@@ -40,8 +40,9 @@ export function openRedis(target: RedisTarget, opts: RedisOptions): RedisConn {
     return new Redis({
       ...options, ...opts,
       sentinels: target.sentinels, name: target.name ?? 'mymaster',
+      // No failoverDetector: its disconnect can land during a reconnect, which ends the connection for good (ioredis
+      // 5 sets status 'end'); a failover is followed when the old primary's connection drops or stalls.
       sentinelRetryStrategy: backoff, retryStrategy: backoff,
-      failoverDetector: true, // a switch-master message from Sentinel drops the connection to the old primary at once
     });
   }
   if (target.isCluster) {
@@ -103,4 +104,13 @@ export async function runAllowOom(conn: RedisConn, name: string, args: (string |
 /** Redis refused a write because it is out of memory (maxmemory under noeviction, or nothing left to evict). */
 export function isOutOfMemory(err: unknown): boolean {
   return err instanceof Error && /^OOM\b/.test(err.message);
+}
+
+/**
+ * After a redirection or cluster-down error on a Redis Cluster, asks for the slot map again. ioredis follows MOVED for
+ * single commands, but not for a pipeline whose commands failed differently (or mixed with keyless ones like TIME):
+ * without this, a slot map gone stale during an outage would fail every such pipeline for good.
+ */
+export function refreshSlotsAfter(conn: RedisConn, err: unknown): void {
+  if (conn instanceof Cluster && err instanceof Error && /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN)\b/.test(err.message)) conn.refreshSlotsCache();
 }

@@ -19,7 +19,7 @@
 //   <prefix>l:<key>         fetch lock (SET NX PX, token-checked release): one key, any slot
 // Index keys carry a TTL at least the longest of their variants', so nothing but the generations outlives its data.
 import { randomBytes } from 'node:crypto';
-import { isOutOfMemory, openRedis, type RedisConn, type RedisTarget } from '../cluster/redis-connect.js';
+import { isOutOfMemory, openRedis, refreshSlotsAfter, type RedisConn, type RedisTarget } from '../cluster/redis-connect.js';
 import type { RedisTier, RedisTierOptions, TierFence, TierRefusal, TierState } from './redis-tier-types.js';
 import { headersOfSelector, hostName, pathMember, preflightObjectKey, primaryKey, selectorOf, zoneScoped, type HeaderValues } from '../cache/key.js';
 import { preciseAge } from '../cache/policy/freshness.js';
@@ -390,6 +390,7 @@ class RedisSharedTier implements RedisTier {
   #fail(what: string, err: unknown): void {
     if (this.#isClosed) return; // answers cut short by close() are not tier failures
     this.#errors++;
+    refreshSlotsAfter(this.#redis, err);
     if (err instanceof RedisTierError && err.code === 'TIER_TIMEOUT' && this.#redis.status === 'ready' && ++this.#stalls >= STALLS_BEFORE_RECONNECT) {
       this.#stalls = 0;
       this.#log?.warn({ op: what }, 'shared tier: Redis stopped answering; reconnecting');
