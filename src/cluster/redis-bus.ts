@@ -11,6 +11,7 @@ import {
 import { defineIdentityCommand, identityLostReason, identityOf, renewIdentity } from './stream-identity.js';
 import { headOf, readStreamInfo, startTimeCursor } from './stream-position.js';
 import { entryZone, readFleetProgress, startHeartbeat, type FleetProgress } from './fleet-progress.js';
+import { watchConnections, type ConnectionWatch } from './bus-watch.js';
 import { companionKey, refreshSlotsAfter, type RedisConn, type RedisTarget } from './redis-connect.js';
 import { appendEntry, defineAppendCommand, replicasWithIt, trimOlderThan } from './stream-publish.js';
 
@@ -81,10 +82,9 @@ class RedisPurgeBus implements PurgeBus {
   private markPositioned: () => void = () => {};
   private needsResync = true;
   private isWriterEverReady = false;
-  private isConnected = false;
+  private readonly conns: ConnectionWatch;
   /** The last read (or positioning) of the stream succeeded: a connection that cannot read it is not "connected". */
   private canRead = false;
-  private wasEverConnected = false;
   private lastAgeTrim = 0;
   private readonly heartbeat: ReturnType<typeof startHeartbeat>;
   private readonly s: BusState = { connected: false, lastAppliedId: null, applied: 0, reconnects: 0, lagMs: 0, resets: 0, streamId: null, clockOffsetMs: null };
@@ -103,8 +103,7 @@ class RedisPurgeBus implements PurgeBus {
     this.reader = openBusConnection(target, 'reader', opts.nodeId);
     for (const conn of [this.writer, this.reader]) defineIdentityCommand(conn);
     defineAppendCommand(this.writer);
-    this.watch(this.writer, 'writer');
-    this.watch(this.reader, 'reader');
+    this.conns = watchConnections(this.writer, this.reader, { stream: this.key, log: this.log, isClosing: () => this.closing !== null, onReady: (role) => this.onReady(role) });
     this.heartbeat = startHeartbeat(this.writer, this.key, opts.nodeId, () => this.s.lastAppliedId, this.publishTimeoutMs);
   }
 
@@ -168,7 +167,7 @@ class RedisPurgeBus implements PurgeBus {
   }
 
   state(): BusState {
-    return { ...this.s, connected: this.isConnected && this.canRead && this.closing === null };
+    return { ...this.s, reconnects: this.conns.reconnects(), connected: this.conns.isUp() && this.canRead && this.closing === null };
   }
 
   async headId(): Promise<string> {
@@ -374,39 +373,12 @@ class RedisPurgeBus implements PurgeBus {
 
   // ------------------------------------------------------------ connections
 
-  private watch(conn: RedisConn, role: 'writer' | 'reader'): void {
-    let isErrorLogged = false;
-    conn.on('error', (err: unknown) => {
-      if (isErrorLogged || this.closing !== null) return;
-      isErrorLogged = true; // once per outage; ioredis repeats it on every retry
-      this.log.warn({ role, err: errorMessage(err), stream: this.key }, 'purge bus: Redis connection error');
-    });
-    conn.on('ready', () => {
-      isErrorLogged = false;
-      if (role === 'writer') {
-        this.isWriterEverReady = true;
-        void this.measureOffset();
-        void checkEvictionPolicy(this.writer, this.publishTimeoutMs, this.log, this.key);
-        this.offsetTimer ??= setInterval(() => void this.measureOffset(), OFFSET_EVERY_MS).unref();
-      } else this.needsResync = true;
-      this.updateConnected();
-    });
-    conn.on('close', () => this.updateConnected());
-    conn.on('end', () => this.updateConnected());
-  }
-
-  private updateConnected(): void {
-    const isUp = this.writer.status === 'ready' && this.reader.status === 'ready';
-    if (isUp === this.isConnected) return;
-    this.isConnected = isUp;
-    if (this.closing !== null) return;
-    if (isUp && this.wasEverConnected) {
-      this.s.reconnects++;
-      this.log.info({ stream: this.key, reconnects: this.s.reconnects }, 'purge bus: reconnected to Redis');
-    } else if (!isUp) {
-      this.log.warn({ stream: this.key }, 'purge bus: lost the connection to Redis; publishing fails until it is back');
-    }
-    if (isUp) this.wasEverConnected = true;
+  private onReady(role: 'writer' | 'reader'): void {
+    if (role === 'reader') { this.needsResync = true; return; }
+    this.isWriterEverReady = true;
+    void this.measureOffset();
+    void checkEvictionPolicy(this.writer, this.publishTimeoutMs, this.log, this.key);
+    this.offsetTimer ??= setInterval(() => void this.measureOffset(), OFFSET_EVERY_MS).unref();
   }
 
   /** This node's clock minus Redis's (TIME, half the round trip added): what the README's clock assumption is checked by. */

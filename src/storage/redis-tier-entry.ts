@@ -1,8 +1,30 @@
-// How the shared tier encodes entries in Redis: variant ids, the metadata JSON, an object's Vary groups, and reading an entry back.
+// How the shared tier encodes entries in Redis: variant ids, the metadata JSON, an object's Vary groups, reading an entry back, and how long it is kept.
 import { createHash } from 'node:crypto';
 import type { Freshness } from '../cache/policy/types.js';
+import { preciseAge } from '../cache/policy/freshness.js';
 import { RedisTierError } from './redis-tier-error.js';
 import type { StoredEntry, VariantInput } from './store.js';
+
+const TTL_MARGIN_S = 5;
+const MIN_TTL_S = 10;
+/** Longest a variant stays in Redis unless configured (cluster.sharedCache.maxTtl). */
+export const DEFAULT_MAX_TTL_S = 24 * 3600;
+/** Without maxBytes, a Redis with a maxmemory keeps this share of it for the tier (the rest for purges and the stream). */
+
+/**
+ * How long Redis keeps a variant: its remaining freshness lifetime (RFC 9111 §4.2,
+ * https://www.rfc-editor.org/rfc/rfc9111#section-4.2) plus the window in which it may still be served stale
+ * (stale-while-revalidate / stale-if-error both count from the moment it became stale, RFC 5861 §3–4,
+ * https://www.rfc-editor.org/rfc/rfc5861#section-3; none under must-revalidate/s-maxage, RFC 9111 §4.2.4
+ * https://www.rfc-editor.org/rfc/rfc9111#section-4.2.4), plus a
+ * margin; never below MIN_TTL_S, so a just-stale entry is still there for a node to revalidate.
+ */
+export function tierTtlMs(f: Freshness, now: number, maxTtlSeconds = DEFAULT_MAX_TTL_S): number {
+  const remaining = f.lifetime - preciseAge(f, now);
+  const staleWindow = f.noStaleServing ? 0 : Math.max(f.staleWhileRevalidate, f.staleIfError);
+  const seconds = Math.max(remaining + staleWindow, 0) + TTL_MARGIN_S;
+  return Math.round(Math.min(Math.max(seconds, MIN_TTL_S), Math.max(maxTtlSeconds, MIN_TTL_S)) * 1000);
+}
 
 /** Clock differences below this are measurement noise (ages are whole seconds): entries are not shifted for them. */
 const SHIFT_NOISE_MS = 100;

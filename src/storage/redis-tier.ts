@@ -19,48 +19,29 @@
 //   <prefix>l:<key>         fetch lock (SET NX PX, token-checked release): one key, any slot
 // Index keys carry a TTL at least the longest of their variants', so nothing but the generations outlives its data.
 import { randomBytes } from 'node:crypto';
+import { backoff } from '../cluster/backoff.js';
 import { isOutOfMemory, openRedis, refreshSlotsAfter, type RedisConn, type RedisTarget } from '../cluster/redis-connect.js';
 import type { RedisTier, RedisTierOptions, TierFence, TierRefusal, TierState } from './redis-tier-types.js';
 import { headersOfSelector, hostName, pathMember, preflightObjectKey, primaryKey, selectorOf, zoneScoped, type HeaderValues } from '../cache/key.js';
-import { preciseAge } from '../cache/policy/freshness.js';
-import type { Freshness } from '../cache/policy/types.js';
 import type { AsyncStore, PurgeTarget, StoredEntry, VariantInput } from './store.js';
 import { clusterTarget, sharedCacheOf, type Config } from '../config/schema.js';
 import { normalizeVaryValue } from '../cache/policy/vary.js';
 import { defineTierCommands, tierGet, tierPurge, type TierCommands } from './redis-tier-lua.js';
 import { checkBound, waitReady, withBound, type Bound } from './redis-tier-bound.js';
-import { decodeEntry, encodeMeta, groupsOf, parseMeta, variantId, type Meta } from './redis-tier-entry.js';
+import { DEFAULT_MAX_TTL_S, decodeEntry, tierTtlMs, encodeMeta, groupsOf, parseMeta, variantId, type Meta } from './redis-tier-entry.js';
 import { RedisTierError } from './redis-tier-error.js';
 import { fenceKeepMs, purgeArgs } from './redis-tier-purge.js';
 
-export type { RedisTier, RedisTierOptions, TierFence, TierRefusal, TierState } from './redis-tier-types.js';
-
-const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
-const TTL_MARGIN_S = 5;
-const MIN_TTL_S = 10;
-const DEFAULT_MAX_TTL_S = 24 * 3600;
 const BODY_BYTES_PER_MS = 32 * 1024; // the time bound grows with the body moved (an 8 MiB body gets 256 ms more)
 const POLL_MIN_MS = 20;
 const POLL_MAX_MS = 100;
 const STALLS_BEFORE_RECONNECT = 3;
 const LOG_EVERY_MS = 30_000;
-/** Without maxBytes, a Redis with a maxmemory keeps this share of it for the tier (the rest for purges and the stream). */
 const DEFAULT_SHARE_OF_MAXMEMORY = 0.9;
+export { tierTtlMs } from './redis-tier-entry.js';
+export type { RedisTier, RedisTierOptions, TierFence, TierRefusal, TierState } from './redis-tier-types.js';
 
-/**
- * How long Redis keeps a variant: its remaining freshness lifetime (RFC 9111 §4.2,
- * https://www.rfc-editor.org/rfc/rfc9111#section-4.2) plus the window in which it may still be served stale
- * (stale-while-revalidate / stale-if-error both count from the moment it became stale, RFC 5861 §3–4,
- * https://www.rfc-editor.org/rfc/rfc5861#section-3; none under must-revalidate/s-maxage, RFC 9111 §4.2.4
- * https://www.rfc-editor.org/rfc/rfc9111#section-4.2.4), plus a
- * margin; never below MIN_TTL_S, so a just-stale entry is still there for a node to revalidate.
- */
-export function tierTtlMs(f: Freshness, now: number, maxTtlSeconds = DEFAULT_MAX_TTL_S): number {
-  const remaining = f.lifetime - preciseAge(f, now);
-  const staleWindow = f.noStaleServing ? 0 : Math.max(f.staleWhileRevalidate, f.staleIfError);
-  const seconds = Math.max(remaining + staleWindow, 0) + TTL_MARGIN_S;
-  return Math.round(Math.min(Math.max(seconds, MIN_TTL_S), Math.max(maxTtlSeconds, MIN_TTL_S)) * 1000);
-}
+const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
 
 type Lookup = { entry?: StoredEntry; fence: TierFence } | 'error';
 
@@ -141,6 +122,13 @@ class RedisSharedTier implements RedisTier {
     this.#redis.on('ready', () => { this.#isEverReady = true; this.#stalls = 0; void this.#checkEvictionPolicy(); });
     this.#redis.on('error', () => { this.#hasFailedToConnect = true; }); // counted per operation, not per retry
     this.#redis.on('close', () => { this.#hasFailedToConnect = true; });
+    // ioredis ends a connection whose connector failed (a Sentinel lookup cut short): start it again while open.
+    let restarts = 0;
+    this.#redis.on('ready', () => { restarts = 0; });
+    this.#redis.on('end', () => {
+      if (this.#isClosed) return;
+      setTimeout(() => { if (!this.#isClosed && this.#redis.status === 'end') this.#redis.connect().catch(() => {}); }, backoff(++restarts)).unref();
+    });
   }
 
   state(): TierState {
