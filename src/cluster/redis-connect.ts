@@ -1,6 +1,7 @@
 // How the bus and the tier reach Redis: one server, a Redis Cluster (ioredis Cluster) or a primary named by Sentinel; and the hash tags that keep keys used together in one slot.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { backoff } from './backoff.js';
+export { companionKey, hashTagOf, TAGGABLE_KEY } from './hash-tag.js';
 
 /** A connection to one server, or to a whole Redis Cluster: the commands edgecache uses behave the same on both. */
 export type RedisConn = Redis | Cluster;
@@ -59,18 +60,6 @@ export function openRedis(target: RedisTarget, opts: RedisOptions): RedisConn {
   }
   if (target.url === undefined) throw new TypeError('a Redis target needs a url, or sentinels and a name');
   return new Redis(target.url, { ...opts, retryStrategy: backoff });
-}
-
-/** The key itself when it has a hash tag already (`{...}`, non-empty), else the whole key in braces: its slot stays the same. */
-export function hashTagOf(key: string): string {
-  const open = key.indexOf('{');
-  const close = open === -1 ? -1 : key.indexOf('}', open + 1);
-  return close > open + 1 ? key : `{${key}}`;
-}
-
-/** A key kept in the same Redis Cluster slot as `key` (so one script or pipeline may use both): `{key}:suffix`. */
-export function companionKey(key: string, suffix: string): string {
-  return `${hashTagOf(key)}:${suffix}`;
 }
 
 const ALLOW_OOM = '#!lua flags=allow-oom\n';

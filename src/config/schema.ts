@@ -6,6 +6,7 @@ import { HOST_PATTERN_RE, TOKEN_RE } from '../http/fields.js';
 import { checkPeerEntry } from '../http/trusted-peers.js';
 import { isFieldValue, reservedResponseField } from '../origin/response-fields.js';
 import { DEFAULT_MAX_VARIANTS } from '../storage/store.js';
+import { TAGGABLE_KEY } from '../cluster/hash-tag.js';
 import type { RedisTarget } from '../cluster/redis-connect.js';
 
 const hostPort = z.string().transform((s, ctx) => {
@@ -300,7 +301,7 @@ export const configSchema = z.object({
     name: z.string().min(1).default('mymaster'),
     /** true, or the tier's own settings: see README, Cluster. */
     sharedCache: z.union([z.boolean(), sharedCacheSchema]).default(false),
-    stream: z.string().default('edgecache:purges'),
+    stream: z.string().min(1).regex(TAGGABLE_KEY, 'a stream name has no braces, or a non-empty {tag} (its Redis Cluster hash tag)').default('edgecache:purges'),
     /** A purge is acknowledged (200) only once Redis WAIT says this many replicas have it (0: the primary alone). */
     minReplicas: z.number().int().min(0).max(16).default(0),
   }).strict().refine((c) => c.redis !== undefined || c.sentinels !== undefined, {
