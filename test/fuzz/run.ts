@@ -1,6 +1,7 @@
 // The long fuzz run (`npm run fuzz`): the hostile-input properties (properties.ts) with many more runs than `npm test`.
 // Replay a failure: FC_SEED=<seed> [FC_PATH=<path>] npm run fuzz; scale every property: FC_RUNS=<n>.
 import { test } from 'node:test';
+import { fastParseAcceptsClean, fastParseDifferential } from './fast-differential.js';
 import { headerNames, keyForwardAgreement, keyForwardEndToEnd, mutatedHeads, noForeignAcao, variantFloods, varyNamesEndToEnd } from './properties.js';
 
 test('fuzz: key and forward builders agree', (t) => { keyForwardAgreement(t, { numRuns: 20_000 }); });
@@ -10,3 +11,5 @@ test('fuzz: mutated request heads never crash the edge', async (t) => { await mu
 test('fuzz: header names (Object.prototype keys, underscores, case) are ordinary names everywhere', (t) => { headerNames(t, { numRuns: 20_000 }); });
 test('fuzz: variant floods stay within maxVariants and evict nothing else', (t) => { variantFloods(t, { numRuns: 2_000 }); });
 test('fuzz: an origin varying on any names: no 5xx, the same request again is a hit', async (t) => { await varyNamesEndToEnd(t, { numRuns: 400 }); });
+test('fuzz: the fast parser declines or parses exactly as node:http (llhttp) does', async (t) => { await fastParseDifferential(t, { numRuns: 20_000 }); });
+test('fuzz: the fast parser accepts strictly simple heads', async (t) => { await fastParseAcceptsClean(t, { numRuns: 2_000 }); });
