@@ -28,6 +28,7 @@ export function addServeCommand(program: Command): void {
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
     .option('--workers <n>', 'worker processes sharing the listen port: a number or "auto" (default 1)')
     .option('--cluster <redis-url>', 'join a cluster through Redis: redis://HOST:PORT')
+    .option('--no-fast-path', 'answer every request through node:http (config fastPath: false)')
     .action(async (flags: ServeFlags) => { await serve(flags); });
 }
 

@@ -23,6 +23,8 @@ export interface ConfigOverrides {
   logLevel?: string;
   workers?: string;
   cluster?: string;
+  /** --no-fast-path: false turns the fast path for hits off (config `fastPath`). */
+  fastPath?: boolean;
 }
 
 function describe(value: unknown): string {
@@ -170,6 +172,7 @@ export function resolveConfig(file: string | undefined, flags: ConfigOverrides, 
   input.admin = admin as ConfigInput['admin'];
   if (flags.logLevel !== undefined) input.logLevel = flags.logLevel as Config['logLevel'];
   if (flags.workers !== undefined) input.workers = flags.workers === 'auto' ? 'auto' : Number(flags.workers);
+  if (flags.fastPath === false) input.fastPath = false;
   if (flags.cluster !== undefined) input.cluster = { ...(input.cluster as object | undefined), redis: flags.cluster } as ConfigInput['cluster'];
   if (flags.origin !== undefined) {
     const zones = (input.zones as unknown[] | undefined) ?? [];

@@ -279,6 +279,11 @@ export const configSchema = z.object({
   }).strict().default({ maxBytes: 256 * 1024 * 1024, maxObjectBytes: 32 * 1024 * 1024, store: 'memory', heapGrowthPercent: 25 }),
   purge: z.object({ maxItems: z.number().int().positive().max(100_000).default(500) }).strict().default({ maxItems: 500 }),
   limits: limitsSchema.default({ ...DEFAULT_LIMITS }),
+  /**
+   * Plain HTTP/1.1 hits are answered by a strict parser on node:net before node:http (src/edge/fast-listener.ts);
+   * false: every request goes through node:http.
+   */
+  fastPath: z.boolean().default(true),
   zones: z.array(zoneSchema).default([]),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /**

@@ -17,6 +17,8 @@ import { systemClock, type Clock } from './clock.js';
 import type { EdgeContext, EdgeKey } from './context.js';
 import type { FreshnessGate } from '../control/pause-guard.js';
 import { noteRefused, requestIdOf } from '../observability/access-log.js';
+import { createFastHit, type FastHit } from './fast-hit.js';
+import { DEFAULT_LIMITS, type Limits } from '../http/limits.js';
 
 export type { EdgeContext } from './context.js';
 
@@ -47,7 +49,10 @@ function refuseTarget(req: IncomingMessage, res: ServerResponse, r: TargetRefusa
   sendText(res, r.status, r.message, id === undefined ? [] : ['x-request-id', id]);
 }
 
-export function createHandler(context: EdgeContext): (req: IncomingMessage, res: ServerResponse) => void {
+/** The request handler, and its fast-path twin for hits on plain HTTP/1.1 connections (src/edge/fast-hit.ts). */
+export type EdgeHandler = ((req: IncomingMessage, res: ServerResponse) => void) & { readonly fast: FastHit };
+
+export function createHandler(context: EdgeContext, limits: Limits = DEFAULT_LIMITS): EdgeHandler {
   const clock: Clock = context.clock ?? systemClock;
   const { router, metrics, logger } = context;
   let lastLogAt = -Infinity;
@@ -67,7 +72,9 @@ export function createHandler(context: EdgeContext): (req: IncomingMessage, res:
   const pass = createPass(ctx, store, answers, diagnose);
   const miss = createMissPath(ctx, { store, clock, maxObjectBytes: ctx.maxObjectBytes, tier: ctx.tier }, answers, pass, diagnose);
 
-  return function handle(req: IncomingMessage, res: ServerResponse): void {
+  const fast = createFastHit({ ctx, store, limits });
+
+  return Object.assign(function handle(req: IncomingMessage, res: ServerResponse): void {
     (res as TimedResponse).edgeStartedAt = performance.now();
     const target = resolveTarget(req.url, req.headers.host, router);
     if (target instanceof TargetRefusal) { metrics.countRequest('NONE', target.status); return refuseTarget(req, res, target); }
@@ -95,5 +102,5 @@ export function createHandler(context: EdgeContext): (req: IncomingMessage, res:
         return;
       case 'only-if-cached': return answers.onlyIfCached(res, key.zone);
     }
-  };
+  }, { fast });
 }

@@ -11,6 +11,7 @@ import type { Limits } from '../http/limits.js';
 import { ListenerCertificates, TLS_MIN_VERSION, type CertificateFiles, type ReloadResult } from '../tls/certificates.js';
 import { createOcspStapler, type OcspStapler } from '../tls/ocsp-stapler.js';
 import { H2_PREFACE } from './h2-listener.js';
+import type { FastConnections } from './fast-listener.js';
 
 export interface PublicListener {
   readonly config: ListenerConfig;
@@ -34,6 +35,8 @@ export interface ListenerTargets {
   h2: Http2Server | undefined;
   logger: Logger;
   limits: Limits;
+  /** The fast path for hits (config `fastPath`): plain HTTP/1.1 connections start there (src/edge/fast-listener.ts). */
+  fast?: FastConnections;
 }
 
 /** Listens on HOST:PORT and resolves with the bound address (rejects on a listen error such as EADDRINUSE). */
@@ -97,15 +100,17 @@ export function directListener(config: ListenerConfig, t: ListenerTargets): Publ
 
 export function createPublicListener(config: ListenerConfig, t: ListenerTargets): PublicListener {
   if (!config.tls) {
-    const server = createNetServer({ noDelay: true }, (socket) => {
-      if (config.h2c) sniffH2c(socket, t); else t.http.emit('connection', socket);
+    const fast = config.h2c ? undefined : t.fast;
+    // allowHalfOpen as node:http's own server: a client that half-closes still gets the answers it asked for.
+    const server = createNetServer({ noDelay: true, allowHalfOpen: fast !== undefined }, (socket) => {
+      if (config.h2c) sniffH2c(socket, t); else if (fast) fast.accept(socket); else t.http.emit('connection', socket);
     });
     return {
       config, scheme: 'http', certificates: undefined,
       address: () => (server.listening ? server.address() as AddressInfo : undefined),
       listen: () => listenOn(server, config.host, config.port),
       reloadCertificates: () => undefined,
-      close: () => closeServer(server),
+      close: () => { const closed = closeServer(server); fast?.close(); return closed; },
     };
   }
   const certificates = new ListenerCertificates(config.tls.certificates);

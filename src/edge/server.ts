@@ -4,6 +4,7 @@ import { createEdgeListener } from './listener.js';
 import { createH2Server, type EdgeH2Server } from './h2-listener.js';
 import { createH2Hit } from './h2-hit.js';
 import { createPublicListener, directListener, listenOn, type PublicListener } from './listeners.js';
+import { createFastConnections } from './fast-listener.js';
 import { keyedHost } from '../cache/key.js';
 import { Counter } from 'prom-client';
 import { planReload, runningConfig, type ReloadReport } from './reload.js';
@@ -136,7 +137,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   const access = createAccessLog(config.accessLog, logger);
   const handlerContext = { router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes, tier, clock: opts.clock, httpsPort, gate, access,
     compressBytes: Math.floor(config.cache.maxBytes / 4) };
-  const handler = createHandler(handlerContext);
+  const handler = createHandler(handlerContext, config.limits);
 
   // SNI and Host must lead to one zone (RFC 9110 §15.5.20: 421 otherwise), so a certificate name cannot be used to
   // reach another zone's cache or origin over a shared connection.
@@ -146,9 +147,15 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   const h2: EdgeH2Server | undefined = config.listen.some((l) => (l.tls && l.http2) || l.h2c)
     ? createH2Server(handler, { logger, limits: config.limits, misdirected, access, onRapidReset: () => rapidResets.inc(), hit: createH2Hit(handlerContext) })
     : undefined;
-  // The first plain listener without h2c is the HTTP/1.1 server itself; the others hand their connections to it.
-  const directAt = config.listen.findIndex((l) => !l.tls && !l.h2c);
-  const targets = { http: edgeServer, h2: h2?.server, logger, limits: config.limits };
+  // With the fast path, plain listeners start every connection there (src/edge/fast-listener.ts). Without it, the first
+  // plain listener without h2c is the HTTP/1.1 server itself; the others hand their connections to it.
+  const fast = config.fastPath ? createFastConnections(edgeServer, handler.fast, config.limits) : undefined;
+  if (fast) {
+    totalCounter(metrics.registry, 'edgecache_fast_path_answers_total', 'Requests answered by the fast path (plain HTTP/1.1 hits)', () => fast.stats().answered);
+    totalCounter(metrics.registry, 'edgecache_fast_path_handovers_total', 'Connections the fast path handed to node:http', () => fast.stats().handedOver);
+  }
+  const directAt = fast ? -1 : config.listen.findIndex((l) => !l.tls && !l.h2c);
+  const targets = { http: edgeServer, h2: h2?.server, logger, limits: config.limits, fast };
   try {
     listeners = config.listen.map((l, i) => (i === directAt ? directListener(l, targets) : createPublicListener(l, targets)));
   } catch (err) {

@@ -89,6 +89,17 @@ export function noteOrigin(req: IncomingMessage, status: number | undefined, ms:
   if (ms !== undefined) r.originMs = Math.round(ms * 10) / 10;
 }
 
+/** What the fast path knows of a request it answers. */
+export interface FastAccessRequest { method: string; url: string; httpVersion: string; headers: Record<string, string> }
+
+/**
+ * Marks what a connection wrote so far as logged: the fast path calls it before handing a connection to node:http, so
+ * the first answer node:http logs counts only its own bytes (see bytesOf).
+ */
+export function markBytesLogged(socket: Socket): void {
+  (socket as Socket & { [LAST_BYTES]?: number })[LAST_BYTES] = socket.bytesWritten;
+}
+
 /** Notes what refused a request the listener answered itself. */
 export function noteRefused(res: ServerResponse, code: string): void {
   const r = (res.req as Noted | undefined)?.[NOTE];
@@ -105,6 +116,13 @@ export interface AccessLog {
   routed(req: IncomingMessage, res: ServerResponse, zone: { readonly id: string; readonly trustedProxies: PeerMatcher }): string;
   /** Logs a request the listener answered on the socket itself (a malformed head, a timeout, CONNECT). */
   refused(socket: Socket, status: number, code: string): void;
+  /**
+   * A request the fast path answers (src/edge/fast-hit.ts, no node:http objects): its record and id (a trusted proxy's
+   * x-request-id when sane), as `routed` gives them; `fastLogged` writes it once the answer is out.
+   */
+  fastRecord(req: FastAccessRequest, peer: string | undefined, zone: { readonly id: string; readonly trustedProxies: PeerMatcher }): AccessRecord;
+  /** Logs a fast-path record: `complete` false when the connection failed before the answer was out (499). */
+  fastLogged(r: AccessRecord, status: number, bytes: number, complete: boolean): void;
   /** Reopens the access log file (after logrotate moved it); nothing without a file of its own. */
   reopen(): void;
   /** Flushes and closes the file of its own. */
@@ -180,6 +198,32 @@ export function createAccessLog(options: AccessLogOptions, appLogger: Logger, ne
       r.client = socket.remoteAddress;
       r.status = status;
       r.refused = code;
+      write(r);
+    },
+    fastRecord(req, peer, zone) {
+      const r = new AccessRecord(nextId(), performance.now());
+      r.zone = zone.id;
+      const h = req.headers;
+      if (zone.trustedProxies.size > 0 && peer !== undefined && zone.trustedProxies.has(peer)) {
+        r.markTrusted();
+        const theirs = h[REQUEST_ID_FIELD];
+        if (isSaneRequestId(theirs)) r.requestId = theirs;
+      }
+      if (out === undefined) return r; // only the id is used
+      r.client = peer;
+      if (r.trustedPeer) r.forwardedFor = clip(h['x-forwarded-for']);
+      r.http = req.httpVersion;
+      r.method = req.method;
+      r.host = h.host;
+      r.target = req.url;
+      r.userAgent = clip(h['user-agent']);
+      r.referer = clip(h.referer);
+      return r;
+    },
+    fastLogged(r, status, bytes, complete) {
+      if (out === undefined) return;
+      r.status = complete ? status : 499;
+      r.bytes = bytes;
       write(r);
     },
     reopen() { dest?.reopen(); },

@@ -3,6 +3,9 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RecentEvents } from './recent-events.js';
 
+/** Announced for each connection the fast path accepts (the string of src/edge/fast-listener.ts FAST_CONNECTION_EVENT). */
+const FAST_CONNECTION_EVENT = 'edgecache:fast-connection';
+
 /** The event the edge listener emits for every request it refuses itself (bad framing, limits): status, code. */
 export const REFUSED_EVENT = 'edgecache:refused';
 
@@ -22,6 +25,8 @@ export function watchClientTraffic(server: Server, events: RecentEvents): Client
   let closedIn = 0;
   const refused: Record<string, number> = {};
   const onConnection = (socket: Socket): void => {
+    // A fast-path connection handed to node:http is announced twice (src/edge/fast-listener.ts): counted once.
+    if (open.has(socket)) return;
     open.add(socket);
     socket.once('close', () => { closedOut += socket.bytesWritten; closedIn += socket.bytesRead; open.delete(socket); });
   };
@@ -31,6 +36,7 @@ export function watchClientTraffic(server: Server, events: RecentEvents): Client
     events.record('refused', '', String(status), code);
   };
   server.on('connection', onConnection);
+  server.on(FAST_CONNECTION_EVENT, onConnection);
   server.on(REFUSED_EVENT, onRefused);
   return {
     bytesServed() {
@@ -46,6 +52,7 @@ export function watchClientTraffic(server: Server, events: RecentEvents): Client
     refused: () => ({ ...refused }),
     close() {
       server.off('connection', onConnection);
+      server.off(FAST_CONNECTION_EVENT, onConnection);
       server.off(REFUSED_EVENT, onRefused);
     },
   };

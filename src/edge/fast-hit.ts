@@ -1,0 +1,165 @@
+// The fast path's answer to a parsed request: the handler's own steps (guard, target, route, lookup, conditionals)
+// run on a FastRequest; a fresh hit (or a 304 to a conditional hit, RFC 9110 §13.2.2) is answered with the variant's
+// preassembled head plus Age, status and CORS fields, byte for byte what node:http writes for it; anything else is
+// declined to node:http.
+import { STATUS_CODES } from 'node:http';
+import type { StoredVariant } from '../storage/store.js';
+import type { Limits } from '../http/limits.js';
+import { checkRequestHead } from '../http/request-guard.js';
+import { evaluateConditionals, notModifiedHeaders } from '../cache/policy/conditional.js';
+import { ANSWER_STATUS, hitStatus } from '../observability/cache-status.js';
+import { hasConditionals } from './respond.js';
+import { resolveTarget, TargetRefusal } from './target.js';
+import { lookupStep, routeStep } from './handler.js';
+import type { EdgeContext } from './context.js';
+import type { CacheStore } from '../storage/store.js';
+import type { Clock } from './clock.js';
+import type { FastRequest } from './fast-parse.js';
+import type { ZoneRuntime } from './zones.js';
+import type { AccessRecord } from '../observability/access-log.js';
+
+/**
+ * A fast answer: the head (latin1) and the body to write after it (none for HEAD and 304); `written` is called once it
+ * is out (`complete` false: the connection failed first), for the access log.
+ */
+export interface FastAnswer { head: string; body: Buffer | undefined; written: ((complete: boolean) => void) | undefined }
+
+/** Answers a request from the cache, or returns undefined: node:http is to handle it. `peer`: the client's address. */
+export type FastHit = (req: FastRequest, peer: string | undefined) => FastAnswer | undefined;
+
+/** The stored part of a variant's head, made once per variant (and again when its fields change on revalidation). */
+interface HeadPrefix {
+  /** The flatHeaders array it was made from: a revalidation replaces it. */
+  readonly flat: readonly string[];
+  /** Status line and stored field lines; undefined when node:http must write this variant (fields it treats itself). */
+  readonly text: string | undefined;
+  readonly hasDate: boolean;
+}
+
+// node:http's checks on what writeHead is given (validateHeaderName / validateHeaderValue).
+const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+/** Fields node:http's writer treats itself (framing, connection): a variant carrying one is written by node:http. */
+const WRITER_FIELDS: ReadonlySet<string> = new Set(['connection', 'transfer-encoding', 'keep-alive', 'expect', 'trailer', 'upgrade']);
+/** Statuses node:http writes without a body whatever it is given. */
+const BODYLESS: ReadonlySet<number> = new Set([204, 205, 304]);
+const GUARD_OPTIONS = { fieldSyntaxChecked: true } as const;
+
+function makePrefix(v: StoredVariant): HeadPrefix {
+  const flat = v.flatHeaders;
+  const reason = STATUS_CODES[v.status];
+  let hasDate = false;
+  let lengths = 0;
+  let ok = reason !== undefined && v.status >= 200 && v.status <= 599 && !BODYLESS.has(v.status) && flat.length % 2 === 0;
+  let text = `HTTP/1.1 ${v.status} ${reason}\r\n`;
+  for (let i = 0; ok && i < flat.length; i += 2) {
+    const n = flat[i]!;
+    const val = flat[i + 1]!;
+    const lower = n.toLowerCase();
+    if (!TOKEN.test(n) || BAD_VALUE.test(val) || WRITER_FIELDS.has(lower)) ok = false;
+    else if (lower === 'date') hasDate = true;
+    else if (lower === 'content-length') { lengths++; if (val !== String(v.body.length)) ok = false; }
+    text += `${n}: ${val}\r\n`;
+  }
+  return { flat, text: ok && lengths === 1 ? text : undefined, hasDate };
+}
+
+/** node:http's Date value, made at most once a second. */
+let dateText = '';
+let dateUntil = 0;
+function utcDate(): string {
+  const now = Date.now();
+  if (now >= dateUntil) { dateText = new Date(now).toUTCString(); dateUntil = now - (now % 1000) + 1000; }
+  return dateText;
+}
+
+export interface FastHitDeps {
+  ctx: EdgeContext & { clock: Clock };
+  /** The handler's own (guarded) store. */
+  store: CacheStore;
+  limits: Limits;
+}
+
+export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
+  const { router, metrics, clock, gate, access } = ctx;
+  const prefixes = new WeakMap<StoredVariant, HeadPrefix>();
+  const keepAliveLine = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(limits.keepAliveTimeoutMs / 1000)}\r\n\r\n`;
+  const HIT_CF = ANSWER_STATUS.hit.cf;
+
+  const prefixOf = (v: StoredVariant): HeadPrefix => {
+    let p = prefixes.get(v);
+    if (p === undefined || p.flat !== v.flatHeaders) { p = makePrefix(v); prefixes.set(v, p); }
+    return p;
+  };
+
+  /** The edge fields of a hit, as answers.edgeFields writes them, and node:http's Date and Connection lines. */
+  const tail = (req: FastRequest, hasDate: boolean, deco: readonly string[], age: number, ttl: number, id: string | undefined): string => {
+    let s = `age: ${age}\r\ncf-cache-status: ${HIT_CF}\r\ncache-status: ${hitStatus(ttl)}\r\n`;
+    if (id !== undefined) s += `x-request-id: ${id}\r\n`;
+    for (let j = 0; j < deco.length; j += 2) s += `${deco[j]}: ${deco[j + 1]}\r\n`;
+    if (!hasDate) s += `Date: ${utcDate()}\r\n`;
+    return s + (req.keepAlive ? keepAliveLine : 'Connection: close\r\n\r\n');
+  };
+
+  return (req, peer) => {
+    const started = performance.now();
+    if (checkRequestHead(req, limits, GUARD_OPTIONS) !== undefined) return undefined;
+    const h = req.headers;
+    const target = resolveTarget(req.url, h.host, router);
+    if (target instanceof TargetRefusal) return undefined;
+    const zone = target.zone;
+    // Zones that redirect plain HTTP, or make compressed copies (the node:http path picks the representation).
+    if (zone.zone.redirectHttp || zone.zone.compress?.enabled === true) return undefined;
+    const route = routeStep(req.method, h, target);
+    if (route.kind !== 'cache' || route.preflight) return undefined;
+    if (h.range !== undefined) return undefined;
+    const outcome = lookupStep(h, target, store, clock.now(), gate);
+    if (outcome.kind !== 'hit') return undefined;
+    const v = outcome.variant;
+    const p = prefixOf(v);
+    if (p.text === undefined) return undefined;
+    const deco = zone.decorate(h.origin);
+    const record = access?.fastRecord(req, peer, zone);
+    const id = record?.requestId;
+    let head: string;
+    let body: Buffer | undefined;
+    if (hasConditionals(h)) {
+      const cond = evaluateConditionals(req.method, h, { status: v.status, headers: v.fieldMap });
+      if (cond === 'precondition-failed') return undefined;
+      if (cond === 'not-modified') {
+        // As answerConditionals writes it: the 304's fields from the stored ones, then the edge fields.
+        head = 'HTTP/1.1 304 Not Modified\r\n';
+        let hasDate = false;
+        const nm = notModifiedHeaders(v.fieldMap);
+        for (const k in nm) {
+          const val = nm[k];
+          if (val === undefined) continue;
+          if (k === 'date') hasDate = true;
+          if (Array.isArray(val)) for (const x of val) head += `${k}: ${x}\r\n`; else head += `${k}: ${val}\r\n`;
+        }
+        head += tail(req, hasDate, deco, outcome.age, outcome.ttl, id);
+        count(zone, 304, 0, started);
+        return { head, body: undefined, written: record && logged(record, 304, head.length) };
+      }
+    }
+    head = p.text + tail(req, p.hasDate, deco, outcome.age, outcome.ttl, id);
+    body = req.method === 'HEAD' ? undefined : v.body;
+    const bodyBytes = body === undefined ? 0 : body.length;
+    count(zone, v.status, bodyBytes, started);
+    return { head, body, written: record && logged(record, v.status, head.length + bodyBytes) };
+  };
+
+  /** The access record's completion: the status and bytes (the head is latin1, a byte a character) once written. */
+  function logged(record: AccessRecord, status: number, bytes: number): (complete: boolean) => void {
+    record.cache = HIT_CF;
+    return (complete) => access!.fastLogged(record, status, bytes, complete);
+  }
+
+  function count(zone: ZoneRuntime, status: number, bytes: number, started: number): void {
+    zone.tally.cacheBytes += bytes;
+    metrics.countAnswer(zone.meter, 'hit', status, started);
+    const t = zone.tally.requests;
+    t.set(HIT_CF, (t.get(HIT_CF) ?? 0) + 1);
+  }
+
+}

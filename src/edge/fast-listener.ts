@@ -1,0 +1,209 @@
+// The fast path's connections: a plain HTTP/1.1 connection starts here; strictly simple heads that are cache hits are
+// answered in one write (src/edge/fast-parse.ts, fast-hit.ts); at the first request the fast path declines, the
+// connection is handed to node:http (the bytes read so far with it) and node:http owns it from then on.
+import type { Server as HttpServer } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Limits } from '../http/limits.js';
+import { parseFastHead } from './fast-parse.js';
+import type { FastHit } from './fast-hit.js';
+import { markBytesLogged } from '../observability/access-log.js';
+
+/**
+ * Emitted on the HTTP/1.1 server for every connection the fast path accepts (the traffic figures count its bytes,
+ * src/observability/traffic.ts); a connection handed to node:http later also gets node's own 'connection' event.
+ */
+export const FAST_CONNECTION_EVENT = 'edgecache:fast-connection';
+
+/**
+ * node:http (Node 20) closes an idle keep-alive connection this long after keepAliveTimeout (measured: a 200 ms
+ * keepAliveTimeout closes at about 1.2 s); the fast path keeps the same time.
+ */
+const KEEP_ALIVE_SLACK_MS = 1_000;
+
+export interface FastConnections {
+  /** Serves a newly accepted connection. */
+  accept(socket: Socket): void;
+  /** Graceful close: idle fast-path connections are closed now, busy ones once their answers are written. */
+  close(): void;
+  /** Requests answered on the fast path, and connections handed to node:http, since the start. */
+  stats(): { answered: number; handedOver: number };
+}
+
+/**
+ * Where `buf` may be cut so that node:http parses its pipelined requests one at a time: after each empty line, and
+ * after the Content-Length bytes that follow a head declaring one. Any cut is safe (llhttp parses a stream however it
+ * is cut); these only decide when the handler runs.
+ */
+export function pieceEnds(buf: Buffer): number[] {
+  const ends: number[] = [];
+  let from = 0;
+  while (from < buf.length) {
+    const e = buf.indexOf('\r\n\r\n', from, 'latin1');
+    if (e === -1) break;
+    let end = e + 4;
+    const m = /\r\ncontent-length:[ \t]*([0-9]{1,9})[ \t]*\r\n/i.exec(buf.toString('latin1', from, e + 2));
+    if (m) end = Math.min(buf.length, end + Number(m[1]));
+    ends.push(end);
+    from = end;
+  }
+  if (ends.length === 0 || ends[ends.length - 1]! < buf.length) ends.push(buf.length);
+  return ends;
+}
+
+/**
+ * Gives node:http the bytes the fast path read. Reading the socket itself, node:http runs the handler of one pipelined
+ * request (and what it queues) before it parses the next; bytes handed in one piece would be parsed at once, and
+ * an unsafe request's origin fetch could start after the safe ones behind it (RFC 9112 §9.3.2). So several requests
+ * are handed in pieces, one per turn of the event loop, with the socket's reading stopped meanwhile.
+ */
+function feed(socket: Socket, rest: Buffer): void {
+  const ends = pieceEnds(rest);
+  if (ends.length === 1) { socket.emit('data', rest); return; }
+  socket.pause(); // node:http stops reading the socket's handle (its 'pause' hook)
+  let at = 0;
+  let i = 0;
+  const next = (): void => {
+    if (socket.destroyed) return;
+    // node:http paused the connection itself (answers not read by the client): wait until it resumes.
+    if ((socket as Socket & { _paused?: boolean })._paused === true) { setTimeout(next, 10); return; }
+    const end = ends[i++]!;
+    socket.emit('data', rest.subarray(at, end));
+    at = end;
+    if (i < ends.length) setImmediate(next);
+    else socket.resume();
+  };
+  next();
+}
+
+export function createFastConnections(http: HttpServer, fast: FastHit, limits: Limits): FastConnections {
+  const open = new Set<Socket>();
+  let closing = false;
+  let answeredTotal = 0;
+  let handedOver = 0;
+  const idleMs = limits.keepAliveTimeoutMs + KEEP_ALIVE_SLACK_MS;
+
+  function accept(socket: Socket): void {
+    open.add(socket);
+    http.emit(FAST_CONNECTION_EVENT, socket);
+    let pending: Buffer | undefined; // bytes read and not yet answered (a pipelined tail)
+    let answered = 0;
+    let waitingDrain = false;
+    let done = false;
+
+    const detach = (): void => {
+      done = true;
+      open.delete(socket);
+      socket.off('data', onData);
+      socket.off('timeout', onTimeout);
+      socket.off('error', onError);
+      socket.off('end', onEnd);
+      socket.off('drain', onDrain);
+      socket.setTimeout(0);
+    };
+
+    /** node:http takes the connection over, with the bytes not answered yet (fed as src/edge/listeners.ts does for h2c). */
+    const handOver = (rest: Buffer | undefined): void => {
+      detach();
+      handedOver++;
+      markBytesLogged(socket); // node:http's first answer logs its own bytes only
+      if (waitingDrain) { waitingDrain = false; socket.resume(); }
+      http.emit('connection', socket);
+      if (rest !== undefined && rest.length > 0) feed(socket, rest);
+    };
+
+    const onTimeout = (): void => {
+      if (answered === 0) {
+        // No request head within headersTimeoutMs: node:http's own timeout answer (408 and close, src/edge/listener.ts).
+        detach();
+        const err = Object.assign(new Error('Request timeout'), { code: 'ERR_HTTP_REQUEST_TIMEOUT' });
+        http.emit('clientError', err, socket);
+      } else {
+        detach();
+        socket.destroy();
+      }
+    };
+
+    const onError = (): void => { detach(); socket.destroy(); };
+    // The client half-closed: nothing more can arrive, so the connection ends once the answers are written.
+    const onEnd = (): void => {
+      if (pending !== undefined) { handOver(pending); return; }
+      detach();
+      socket.end();
+    };
+
+    const onDrain = (): void => {
+      if (!waitingDrain) return;
+      waitingDrain = false;
+      socket.resume();
+      run();
+    };
+
+    /** Answers the complete heads in `pending`, in order, until one is declined, the close, or backpressure. */
+    const run = (): void => {
+      while (pending !== undefined) {
+        const buf = pending;
+        const r = parseFastHead(buf, 0, buf.length, limits.maxHeaderBytes);
+        if (r.kind === 'partial') {
+          // A head split over reads: node:http's parser waits for the rest (and applies headersTimeoutMs).
+          handOver(buf);
+          return;
+        }
+        if (r.kind === 'decline' || closing) { handOver(buf); return; }
+        const answer = fast(r.req, socket.remoteAddress);
+        if (answer === undefined) { handOver(buf); return; }
+        pending = r.end === buf.length ? undefined : buf.subarray(r.end);
+        answered++;
+        answeredTotal++;
+        const written = answer.written === undefined ? undefined : (err?: Error | null): void => answer.written!(!err);
+        if (answer.body === undefined || answer.body.length === 0) socket.write(answer.head, 'latin1', written);
+        else {
+          socket.cork();
+          socket.write(answer.head, 'latin1');
+          socket.write(answer.body, written);
+          socket.uncork();
+        }
+        if (!r.req.keepAlive) {
+          // RFC 9112 §9.6: nothing after a close is handled; node:http ends the connection once the answer is out.
+          detach();
+          socket.end();
+          socket.once('finish', () => socket.destroy());
+          return;
+        }
+        if (socket.writableNeedDrain && pending !== undefined) {
+          // A client that does not read its answers: stop reading its requests until it does.
+          waitingDrain = true;
+          socket.pause();
+          return;
+        }
+      }
+      socket.setTimeout(idleMs);
+    };
+
+    const onData = (chunk: Buffer): void => {
+      pending = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
+      if (waitingDrain) return;
+      run();
+    };
+
+    socket.setTimeout(limits.headersTimeoutMs);
+    socket.on('data', onData);
+    socket.on('timeout', onTimeout);
+    socket.on('error', onError);
+    socket.on('end', onEnd);
+    socket.on('drain', onDrain);
+    socket.once('close', () => { if (!done) detach(); });
+  }
+
+  return {
+    accept,
+    close() {
+      closing = true;
+      for (const s of open) {
+        if (s.writableLength === 0) s.destroy();
+        else { s.end(); s.once('finish', () => s.destroy()); }
+      }
+      open.clear();
+    },
+    stats: () => ({ answered: answeredTotal, handedOver }),
+  };
+}
