@@ -17,7 +17,7 @@ import {
   type SpawnedProcess,
 } from './proc.js';
 
-export type ContenderKind = 'edgecache' | 'nginx' | 'varnish' | 'bare' | 'origin-direct';
+export type ContenderKind = 'edgecache' | 'nginx' | 'varnish' | 'bare' | 'bare-proxy' | 'origin-direct';
 
 /** A running server the load generator can hit. */
 export interface Running {
@@ -57,6 +57,8 @@ export interface StartOptions {
   workers: number;
   /** edgecache only: --cluster redis://… */
   cluster?: string;
+  /** edgecache only: false runs it with --no-fast-path (every request through node:http), for before/after figures. */
+  fastPath?: boolean;
 }
 
 export interface Tools {
@@ -145,6 +147,17 @@ export async function startBare(o: StartOptions): Promise<Running> {
   const url = `http://127.0.0.1:${port}`;
   await awaitReady(proc, `${url}/asset/1k`, 15_000);
   return running('bare', o.workers === 1 ? 'bare node' : `bare node ×${o.workers}w`, url, proc);
+}
+
+/** The miss ceiling (bench/bare-proxy.ts): node:http forwarding with edgecache's undici Pool settings, storing nothing. */
+export async function startBareProxy(o: StartOptions): Promise<Running> {
+  const port = await freePort();
+  const args = ['--import', 'tsx', join(o.repoRoot, 'bench/bare-proxy.ts'), '--port', String(port), '--origin', o.origin.url];
+  if (o.workers !== 1) args.push('--workers', String(o.workers));
+  const proc = spawnTracked('bare-proxy', process.execPath, args, { cpus: o.cpus, cwd: o.repoRoot, logFile: join(o.tmpDir, `bare-proxy-${port}.log`) });
+  const url = `http://127.0.0.1:${port}`;
+  await awaitReady(proc, `${url}/__count`, 15_000);
+  return running('bare-proxy', 'bare Node proxy', url, proc);
 }
 
 /** The origin itself as a contender ("going to the origin directly"); stopping it is a no-op. */
@@ -316,13 +329,14 @@ export async function startEdgecache(o: StartOptions): Promise<Running> {
   ];
   if (o.workers !== 1) args.push('--workers', String(o.workers));
   if (o.cluster !== undefined) args.push('--cluster', o.cluster);
-  const proc = spawnTracked(`edgecache ${o.workers}w`, process.execPath, args, {
+  if (o.fastPath === false) args.push('--no-fast-path');
+  const proc = spawnTracked(`edgecache ${o.workers}w${o.fastPath === false ? ' nofast' : ''}`, process.execPath, args, {
     cpus: o.cpus,
     cwd: o.repoRoot,
     logFile: join(o.tmpDir, `edgecache-${port}.log`),
   });
   const adminUrl = `http://127.0.0.1:${adminPort}`;
   await awaitReady(proc, `${adminUrl}/healthz`, 20_000);
-  const name = o.workers === 1 ? 'edgecache' : `edgecache ×${o.workers}w`;
+  const name = `${o.workers === 1 ? 'edgecache' : `edgecache ×${o.workers}w`}${o.fastPath === false ? ' (no fast path)' : ''}`;
   return running('edgecache', name, `http://127.0.0.1:${port}`, proc, { adminUrl, adminToken: token });
 }

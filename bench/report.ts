@@ -36,7 +36,7 @@ export interface ScenarioResult {
   notes: string[];
 }
 
-export type TargetStatus = 'PASS' | 'MISS' | 'N/A';
+export type TargetStatus = 'PASS' | 'MISS' | 'N/A' | 'INFO';
 
 export interface Target {
   issue: number;
@@ -185,6 +185,65 @@ export function computeTargets(results: ScenarioResult[], workers: number): Targ
         ? `+${(em.median - om.median).toFixed(2)} ms (${ms(em.median)} vs ${ms(om.median)})${nm ? `; nginx +${(nm.median - om.median).toFixed(2)} ms` : ''}`
         : na('needs edgecache and origin-direct rows'),
     status: judge(em && om ? em.median - om.median <= 1 : null),
+  });
+
+  // Issue 19: hits at nginx's speed (a fast path in front of node:http), misses near nginx and near a bare Node proxy.
+  const n1 = row(results, 'hit-1k', 'nginx');
+  const e1r = row(results, 'hit-1k', 'edgecache');
+  const cpuOf = (r: Row | undefined): string => (r?.cpuUs ? `${r.cpuUs.median.toFixed(1)} µs` : '–');
+  out.push({
+    issue: 19,
+    id: 'hit-1k-vs-nginx',
+    text: 'edgecache 1 KiB hits ≥ 0.9 × nginx 1 worker',
+    measured: e1 && n1?.rps ? `${int(e1.median)} / ${int(n1.rps.median)} = ×${(e1.median / n1.rps.median).toFixed(2)}; CPU/request ${cpuOf(e1r)} vs ${cpuOf(n1)}` : na('needs edgecache and nginx rows'),
+    status: judge(e1 && n1?.rps ? e1.median >= 0.9 * n1.rps.median : null),
+  });
+  out.push({
+    issue: 19,
+    id: 'hit-1k-vs-bare-1.5',
+    text: 'edgecache 1 KiB hits ≥ 1.5 × bare node:http',
+    measured: e1 && b1 ? `×${(e1.median / b1.median).toFixed(2)}; CPU/request ${cpuOf(e1r)} vs ${cpuOf(row(results, 'hit-1k', 'bare node'))}` : na('needs edgecache and bare rows'),
+    status: judge(e1 && b1 ? e1.median >= 1.5 * b1.median : null),
+  });
+  // Before/after in the same run: edgecache with and without its fast path.
+  const off = row(results, 'hit-1k', 'edgecache (no fast path)');
+  out.push({
+    issue: 19,
+    id: 'fast-path-gain',
+    text: 'fast path on ÷ off, 1 KiB hits (before/after, same run)',
+    measured: e1 && off?.rps ? `${int(e1.median)} / ${int(off.rps.median)} = ×${(e1.median / off.rps.median).toFixed(2)}; CPU/request ${cpuOf(e1r)} vs ${cpuOf(off)}` : na('needs both edgecache rows'),
+    status: 'INFO',
+  });
+  const ep = e1r?.p99Ms;
+  const np = n1?.p99Ms;
+  out.push({
+    issue: 19,
+    id: 'hit-1k-p99',
+    text: 'p99 of 1 KiB hits ≤ 1.5 × nginx p99',
+    measured: ep && np ? `${ms(ep.median)} vs ${ms(np.median)} ms = ×${(ep.median / np.median).toFixed(2)}` : na('needs edgecache and nginx rows'),
+    status: judge(ep && np ? ep.median <= 1.5 * np.median : null),
+  });
+  out.push({
+    issue: 19,
+    id: 'workers-vs-nginx-19',
+    text: `edgecache --workers ${workers} 1 KiB hits ≥ 1.0 × nginx ${workers} workers`,
+    measured: haveW ? `×${(ew.rps!.median / nw.rps!.median).toFixed(2)}; CPU/request ${cpuOf(ew)} vs ${cpuOf(nw)}` : na('needs both multi-worker rows'),
+    status: judge(haveW ? ew.rps!.median >= nw.rps!.median : null),
+  });
+  const emh = row(results, 'miss-heavy', 'edgecache');
+  const nmh = row(results, 'miss-heavy', 'nginx');
+  const pmh = row(results, 'miss-heavy', 'bare Node proxy');
+  const ratio = (a: Row | undefined, b: Row | undefined): number | null => (a?.rps && b?.rps ? a.rps.median / b.rps.median : null);
+  const vsN = ratio(emh, nmh);
+  const vsP = ratio(emh, pmh);
+  out.push({
+    issue: 19,
+    id: 'miss-heavy',
+    text: 'misses (unique URLs, 1 KiB) ≥ 0.8 × nginx and ≥ 0.8 × bare Node proxy',
+    measured: vsN !== null || vsP !== null
+      ? `×${vsN?.toFixed(2) ?? '–'} of nginx, ×${vsP?.toFixed(2) ?? '–'} of the bare Node proxy; CPU/request ${cpuOf(emh)} vs nginx ${cpuOf(nmh)}, proxy ${cpuOf(pmh)}`
+      : na('needs edgecache, nginx and bare proxy rows'),
+    status: judge(vsN !== null && vsP !== null ? vsN >= 0.8 && vsP >= 0.8 : null),
   });
 
   const memRow = row(results, 'memory', 'edgecache');

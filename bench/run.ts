@@ -12,6 +12,7 @@ import {
   isBuildCurrent,
   originDirect,
   startBare,
+  startBareProxy,
   startEdgecache,
   startNginx,
   startOrigin,
@@ -194,15 +195,15 @@ async function main(): Promise<void> {
     const cfg: RunConfig = { wrk: tools.wrk ?? '', rounds: args.rounds, durationS: args.durationS, connections: args.connections, wrkCpus: pin ? '0' : undefined, workDir: tmpDir, nonce, warmupS: 1 };
 
     // Starts the kinds in parallel (Varnish compiling its VCL is the slow one); returns those that run, in order.
-    const startSet = async (o: StartOptions, skipped: string[], kinds: Array<'edgecache' | 'nginx' | 'varnish' | 'bare'>): Promise<Running[]> => {
+    const startSet = async (o: StartOptions, skipped: string[], kinds: Array<'edgecache' | 'edgecache-nofast' | 'nginx' | 'varnish' | 'bare' | 'bare-proxy'>): Promise<Running[]> => {
       const w = o.workers === 1 ? '' : ` ×${o.workers}w`;
       const one = async (k: (typeof kinds)[number]): Promise<Running | null> => {
         let r: Running | null = null;
-        if (k === 'edgecache') {
+        if (k === 'edgecache' || k === 'edgecache-nofast') {
           // Once edgecache can't run, the "!!" line at the top says why; don't repeat it per scenario.
           if (edgecacheReason === null) {
             const failed: string[] = [];
-            r = await tryStart(`edgecache${w}`, failed, () => startEdgecache(o));
+            r = await tryStart(`edgecache${w}`, failed, () => startEdgecache(k === 'edgecache' ? o : { ...o, fastPath: false }));
             if (r === null) {
               edgecacheReason = failed[0] ?? 'failed to start';
               global.push(`edgecache: NOT RUNNABLE YET — ${edgecacheReason}`);
@@ -216,6 +217,8 @@ async function main(): Promise<void> {
           if (args.without.has('varnish')) return null;
           if (tools.varnishd === null) skipped.push('varnish: NOT INSTALLED, skipped');
           else r = await tryStart('varnish', skipped, () => startVarnish(tools.varnishd as string, o));
+        } else if (k === 'bare-proxy') {
+          if (!args.without.has('bare')) r = await tryStart('bare Node proxy', skipped, () => startBareProxy(o));
         } else if (!args.without.has('bare')) {
           r = await tryStart(`bare node${w}`, skipped, () => startBare(o));
         }
@@ -234,8 +237,8 @@ async function main(): Promise<void> {
     const single = wrkScenarios.some((s) => wants(s.id as ScenarioId)) || wants('cold-50');
     if (single) {
       const skipped: string[] = [];
-      log('starting edgecache, nginx, varnish, bare node (1 worker each)');
-      const set = await startSet(base, skipped, ['edgecache', 'nginx', 'varnish', 'bare']);
+      log('starting edgecache, nginx, varnish, bare node, bare Node proxy (1 worker each)');
+      const set = await startSet(base, skipped, ['edgecache', 'edgecache-nofast', 'nginx', 'varnish', 'bare', 'bare-proxy']);
       global.push(...skipped);
       const warmed = new Set<Running>();
       for (const sc of wrkScenarios) {
@@ -245,14 +248,19 @@ async function main(): Promise<void> {
           continue;
         }
         // Misses compare with the origin itself; the bare server ignores Origin, so it sits out hit-4-origins (same as hit-1k).
-        const contenders = sc.unique ? [...set.filter((c) => c.kind !== 'bare'), originDirect(origin)] : sc.id === 'hit-4-origins' ? set.filter((c) => c.kind !== 'bare') : set;
+        // The bare Node proxy stores nothing: it runs the miss scenarios only (their ceiling for a Node proxy).
+        // edgecache without its fast path (the before figure) runs the 1 KiB scenarios only.
+        const beforeToo = sc.id === 'hit-1k' || sc.id === 'miss-heavy';
+        const inSet = set.filter((c) => beforeToo || !c.name.endsWith('(no fast path)'));
+        const hits = inSet.filter((c) => c.kind !== 'bare-proxy');
+        const contenders = sc.unique ? [...inSet.filter((c) => c.kind !== 'bare'), originDirect(origin)] : sc.id === 'hit-4-origins' ? hits.filter((c) => c.kind !== 'bare') : hits;
         log(`${sc.id}: ${contenders.map((c) => c.name).join(', ')}`);
         results.push(await runWrkScenario(sc, contenders, origin, cfg, warmed));
-        if (sc.unique) results[results.length - 1]?.notes.push('origin direct = wrk straight at the origin (the baseline); the origin shares the server core, so a miss pays for both');
+        if (sc.unique) results[results.length - 1]?.notes.push('origin direct = wrk straight at the origin (the baseline); the origin shares the server core, so a miss pays for both', 'bare Node proxy = node:http forwarding with the same undici Pool, storing nothing: the ceiling for a Node miss path');
         if (sc.id === 'hit-1k') results[results.length - 1]?.notes.push('bare node = node:http answering a preallocated buffer: the ceiling for a Node server on this machine');
       }
       if (wants('cold-50')) {
-        const contenders = set.filter((c) => c.kind !== 'bare');
+        const contenders = set.filter((c) => c.kind !== 'bare' && c.kind !== 'bare-proxy' && !c.name.endsWith('(no fast path)'));
         log(`cold-50: ${contenders.map((c) => c.name).join(', ')}`);
         results.push(await runColdScenario(contenders, origin, args.rounds, nonce));
       }

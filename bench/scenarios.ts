@@ -76,7 +76,7 @@ export async function runWrkScenario(sc: WrkScenario, contenders: Running[], ori
   for (const c of contenders) {
     const p = per.get(c);
     // Only Node servers need a JIT warm-up; nginx, Varnish and the origin-direct baseline don't.
-    if (warmed.has(c) || p?.failure || cfg.warmupS <= 0 || (c.kind !== 'edgecache' && c.kind !== 'bare')) continue;
+    if (warmed.has(c) || p?.failure || cfg.warmupS <= 0 || (c.kind !== 'edgecache' && c.kind !== 'bare' && c.kind !== 'bare-proxy')) continue;
     try {
       await runWrk({ wrk: cfg.wrk, url: `${c.url}${sc.path}`, load: loadFor(sc, c, cfg, -1), connections, threads: 1, durationS: cfg.warmupS, cpus: cfg.wrkCpus, workDir: cfg.workDir, tag: `warm-${slug(c.name)}` });
       warmed.add(c);
