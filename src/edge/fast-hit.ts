@@ -116,6 +116,8 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
     const outcome = lookupStep(h, target, store, clock.now(), gate);
     if (outcome.kind !== 'hit') return undefined;
     const v = outcome.variant;
+    // A body that is not one in-memory Buffer (a store that streams it) is node:http's to write.
+    if (!Buffer.isBuffer(v.body)) return undefined;
     const p = prefixOf(v);
     if (p.text === undefined) return undefined;
     const deco = zone.decorate(h.origin);

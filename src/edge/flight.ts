@@ -186,10 +186,26 @@ export function withLength(fields: [string, string][], length: number, status: n
   return out;
 }
 
+/** Merged key-name lists, made once per (key names, Vary names) pair: no new array per response. */
+const MERGED = new WeakMap<readonly string[], Map<string, readonly string[]>>();
+/** Bound on the Vary lists remembered per key-name list (origins choose them): past it the memo starts over. */
+const MERGED_MAX = 256;
+
 function mergeNames(keyHeaders: readonly string[], vary: readonly string[]): readonly string[] {
   if (vary.length === 0) return keyHeaders;
-  const extra = vary.filter((n) => !keyHeaders.includes(n));
-  return extra.length === 0 ? keyHeaders : [...keyHeaders, ...extra];
+  let allKeyed = true;
+  for (let i = 0; i < vary.length && allKeyed; i++) if (!keyHeaders.includes(vary[i]!)) allKeyed = false;
+  if (allKeyed) return keyHeaders;
+  let byVary = MERGED.get(keyHeaders);
+  if (byVary === undefined) { byVary = new Map(); MERGED.set(keyHeaders, byVary); }
+  const id = vary.join(',');
+  let merged = byVary.get(id);
+  if (merged === undefined) {
+    if (byVary.size >= MERGED_MAX) byVary.clear();
+    merged = Object.freeze([...keyHeaders, ...vary.filter((n) => !keyHeaders.includes(n))]);
+    byVary.set(id, merged);
+  }
+  return merged;
 }
 
 /** `Cache-Tag`: comma-separated, trimmed, case-insensitive (Cloudflare's rules). */
