@@ -21,8 +21,9 @@ async function origin(t: TestContext): Promise<TestOrigin> {
 
 const zones = (o: TestOrigin): unknown => [{ id: 'z', hosts: ['a.example'], origin: o.url, cors: { allowOrigins: [ORIGIN_OK], exposeHeaders: ['x-origin'] } }];
 
-/** Date and Age vary with time; the ttl in Cache-Status with Age. */
-const normalize = (s: string): string => s.replace(/^date: .*$/gim, 'date: X').replace(/^age: \d+$/gim, 'age: X').replace(/ttl=\d+/g, 'ttl=X');
+/** Date and Age vary with time; the ttl in Cache-Status with Age; each request has its own id. */
+const normalize = (s: string): string => s.replace(/^date: .*$/gim, 'date: X').replace(/^age: \d+$/gim, 'age: X').replace(/ttl=\d+/g, 'ttl=X')
+  .replace(/^x-request-id: [0-9a-z]+-[0-9a-z]+$/gim, 'x-request-id: X');
 
 const HEADS = [
   'GET /a HTTP/1.1\r\nHost: a.example\r\n\r\n',
@@ -69,9 +70,9 @@ test('fast path on and off: the same bytes for hits, refusals, conditionals, COR
     assert.equal(normalize(a.text), normalize(b.text), `fast and node:http answers differ for ${JSON.stringify(head)}`);
     assert.equal(a.closed, b.closed, `the connection is closed alike after ${JSON.stringify(head)}`);
   }
-  const answered = await metric(fast, 'edgecache_fast_path_answers');
+  const answered = await metric(fast, 'edgecache_fast_path_answers_total');
   assert.ok(answered >= 12, `hits were answered on the fast path (${answered})`);
-  assert.equal(await metric(slow, 'edgecache_fast_path_answers'), 0);
+  assert.equal(await metric(slow, 'edgecache_fast_path_answers_total'), 0);
   // Counted alike: every answer by its cf-cache-status.
   for (const s of ['HIT', 'MISS', 'DYNAMIC']) {
     assert.equal(await metric(fast, 'edgecache_requests_total', `cache_status="${s}"`), await metric(slow, 'edgecache_requests_total', `cache_status="${s}"`), s);
@@ -106,8 +107,9 @@ test('fast path: keep-alive and HTTP/1.0 rules, idle timeout, a slow head handed
   assert.ok(silent.closed);
 
   const access = lines.filter((l) => l.msg === 'request');
-  assert.ok(access.some((l) => l.cache === 'HIT' && l.url === '/a' && l.status === 200 && l.method === 'GET' && l.host === 'a.example'), 'fast hits are in the access log');
-  assert.ok(await metric(edge, 'edgecache_fast_path_answers') >= 2);
+  assert.ok(access.some((l) => l.cache === 'HIT' && l.target === '/a' && l.status === 200 && l.method === 'GET' && l.host === 'a.example'
+    && typeof l.requestId === 'string' && (l.bytes as number) > 400 && l.client === '127.0.0.1' && l.zone !== undefined), 'fast hits are in the access log, with id, bytes, client and zone');
+  assert.ok(await metric(edge, 'edgecache_fast_path_answers_total') >= 2);
 });
 
 test('fast path: a client that does not read is not read either, and shutdown closes idle fast connections', async (t) => {
