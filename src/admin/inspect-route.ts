@@ -38,7 +38,7 @@ export function inspectVariants(store: CacheStore, zones: ZoneLookup<ZoneKeys & 
     const selector = describeSelector(v.keyNames, v.selector);
     return {
       selector,
-      status: v.status, age, ttl: v.freshness.lifetime - age, tags: v.tags, bytes: v.body.length,
+      status: v.status, age, ttl: v.freshness.lifetime - age, tags: v.tags, bytes: v.bodyLength,
       stale: v.forcedStale || age >= v.freshness.lifetime,
       selected: selectorOf(v.keyNames, headers, normalizeVaryValue) === v.selector,
       sharedBody: sharedBodyCount(v, stored),

@@ -267,16 +267,25 @@ export const configSchema = z.object({
     hosts: z.array(z.string().regex(HOST_PATTERN_RE, 'expected a host name (admin.example.internal) or *.suffix — no scheme, port, path or bare *')).optional(),
   }).strict().default({ listen: { host: '127.0.0.1', port: 8788 }, tokens: [] }),
   cache: z.object({
+    /** Memory for the cache: index and bodies; with a disk tier, the index (metadata) alone. */
     maxBytes: z.number().int().positive().default(256 * 1024 * 1024),
     maxObjectBytes: z.number().int().positive().default(32 * 1024 * 1024),
     store: z.enum(['memory', 'disk']).default('memory'),
+    /** The disk tier's directory (`store: disk`); `disk.path` says the same. */
     path: z.string().optional(),
+    /** With a disk tier: the memory tier, body bytes kept in memory as well as on disk (hot bodies, LRU). */
+    memory: z.object({ maxBytes: z.number().int().positive().default(64 * 1024 * 1024) }).strict().optional(),
+    /** The disk tier: bodies in files under `path`, LRU-evicted past `maxBytes`. Setting it means `store: disk`. */
+    disk: z.object({ path: z.string().min(1), maxBytes: z.number().int().positive().optional() }).strict().optional(),
     /**
      * How far V8's heap may grow past what was live after the last full GC before the next one, in percent (0: V8's
      * own heuristic, which lets a busy heap grow to several times its live size). See src/edge/heap-growth.ts.
      */
     heapGrowthPercent: z.number().int().min(0).max(400).default(25),
-  }).strict().default({ maxBytes: 256 * 1024 * 1024, maxObjectBytes: 32 * 1024 * 1024, store: 'memory', heapGrowthPercent: 25 }),
+  }).strict()
+    // `disk: {path}` is `store: disk` with that path: the rest of the edge (workers, control plane) reads store and path.
+    .transform((c) => (c.disk ? { ...c, store: 'disk' as const, path: c.path ?? c.disk.path } : c))
+    .default({ maxBytes: 256 * 1024 * 1024, maxObjectBytes: 32 * 1024 * 1024, store: 'memory', heapGrowthPercent: 25 }),
   purge: z.object({ maxItems: z.number().int().positive().max(100_000).default(500) }).strict().default({ maxItems: 500 }),
   limits: limitsSchema.default({ ...DEFAULT_LIMITS }),
   /**

@@ -95,21 +95,20 @@ export function createCompression(budgetBytes: number): EdgeCompression {
     return p;
   };
 
-  const entryOf = (v: StoredVariant, policy: CodingPolicy): Entry => {
+  const entryOf = (v: StoredVariant, body: Buffer, policy: CodingPolicy): Entry => {
     const had = entries.get(v);
     if (had !== undefined && had.source === v.flatHeaders) return had;
-    const eligible = canCompress(policy, v.status, v.fieldMap, v.body.length);
+    const eligible = canCompress(policy, v.status, v.fieldMap, body.length);
     // Bodies made for the old fields stay (the body itself never changes; a job still running fills this same object).
-    const e: Entry = { source: v.flatHeaders, eligible, identity: eligible ? servable(v, undefined, v.body) : undefined, bodies: had?.bodies ?? {}, reps: {} };
+    const e: Entry = { source: v.flatHeaders, eligible, identity: eligible ? servable(v, undefined, body) : undefined, bodies: had?.bodies ?? {}, reps: {} };
     entries.set(v, e);
     return e;
   };
 
-  const start = (v: StoredVariant, e: Entry, coding: EdgeCoding, policy: CodingPolicy): void => {
+  const start = (v: StoredVariant, body: Buffer, e: Entry, coding: EdgeCoding, policy: CodingPolicy): void => {
     if (held >= budgetBytes) return;
     const bodies = e.bodies;
     bodies[coding] = null; // claimed: one compression per variant and coding
-    const body = v.body;
     const made = coding === 'br'
       ? brotliAsync(body, { params: { [constants.BROTLI_PARAM_QUALITY]: policy.brotliQuality, [constants.BROTLI_PARAM_SIZE_HINT]: body.length } })
       : gzipAsync(body);
@@ -127,7 +126,10 @@ export function createCompression(budgetBytes: number): EdgeCompression {
       if (zoneConfig.compress === undefined) return v;
       const policy = policyOf(zoneConfig);
       if (policy === null) return v;
-      const e = entryOf(v, policy);
+      // A body only in the disk tier is served as stored: compressing it would read it whole into memory.
+      const stored = v.body;
+      if (stored === undefined) return v;
+      const e = entryOf(v, stored, policy);
       if (!e.eligible) return v;
       // Ranges are answered from the identity representation (RFC 9110 §14: a range of the coded bytes would be another
       // resource's range for clients that cache by URL).
@@ -137,7 +139,7 @@ export function createCompression(budgetBytes: number): EdgeCompression {
         const rep = e.reps[c];
         if (rep !== undefined) return rep;
         const body = e.bodies[c];
-        if (body === undefined) start(v, e, c, policy);
+        if (body === undefined) start(v, stored, e, c, policy);
         else if (body !== null) return (e.reps[c] = servable(v, c, body));
       }
       return e.identity!;
@@ -196,5 +198,5 @@ function servable(v: StoredVariant, coding: EdgeCoding | undefined, body: Buffer
     const had = fieldMap[n];
     fieldMap[n] = had === undefined ? val : Array.isArray(had) ? [...had, val] : [had, val];
   }
-  return { status: v.status, flatHeaders, fieldMap, body };
+  return { status: v.status, flatHeaders, fieldMap, body, bodyLength: body.length };
 }

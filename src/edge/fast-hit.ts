@@ -58,7 +58,7 @@ function makePrefix(v: StoredVariant): HeadPrefix {
     const lower = n.toLowerCase();
     if (!TOKEN.test(n) || BAD_VALUE.test(val) || WRITER_FIELDS.has(lower)) ok = false;
     else if (lower === 'date') hasDate = true;
-    else if (lower === 'content-length') { lengths++; if (val !== String(v.body.length)) ok = false; }
+    else if (lower === 'content-length') { lengths++; if (val !== String(v.bodyLength)) ok = false; }
     text += `${n}: ${val}\r\n`;
   }
   return { flat, text: ok && lengths === 1 ? text : undefined, hasDate };
@@ -120,6 +120,8 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
     if (!Buffer.isBuffer(v.body)) return undefined;
     const p = prefixOf(v);
     if (p.text === undefined) return undefined;
+    // A body only in the disk tier is read asynchronously: node:http's path serves it.
+    if (v.body === undefined && req.method !== 'HEAD') return undefined;
     const deco = zone.decorate(h.origin);
     const record = access?.fastRecord(req, peer, zone);
     const id = record?.requestId;

@@ -132,8 +132,9 @@ export class Flight {
       // Not storable because of this request (its no-store, its credentials): the stored response stays as it was.
       if (!decision.storable && !refusalConcernsResource(decision.reason, revalidating.status, req)) return { kind: 'not-modified', variant: revalidating, status: 304 };
       const freshness: Freshness = decision.storable ? decision.freshness : { ...revalidating.freshness, lifetime: 0, responseTime, correctedInitialAge: 0 };
-      store.refresh(revalidating, withLength(fields, revalidating.body.length, revalidating.status), freshness);
-      if (tier && this.#fence !== undefined) void tier.put(tierInput(revalidating), this.#fence);
+      store.refresh(revalidating, withLength(fields, revalidating.bodyLength, revalidating.status), freshness);
+      const through = tier && this.#fence !== undefined ? tierInput(revalidating) : undefined;
+      if (through) void tier!.put(through, this.#fence);
       return { kind: 'not-modified', variant: revalidating, status: 304 };
     }
 
@@ -172,7 +173,8 @@ export class Flight {
         headers: withLength(storedFields, body.length, res.status), body, freshness, tags, maxVariants: zone.zone.cacheKey.maxVariants,
       }, epoch);
       // Written through only when stored here: the local purge-epoch check keeps purged content out of the tier.
-      if (v && tier && this.#fence !== undefined) void tier.put(tierInput(v), this.#fence);
+      const through = v && tier && this.#fence !== undefined ? tierInput(v) : undefined;
+      if (through) void tier!.put(through, this.#fence);
       return v;
     });
     return { kind: 'shared', status: res.status, fields, selector, keyNames };

@@ -160,7 +160,7 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
         if (res.destroyed) return;
         const status = answerStatus(kind, { ...own, stored: stored !== undefined });
         const s: Servable = stored ? answers.compression.represent(req, key.zone.zone, stored) : {
-          status: head.status, flatHeaders: flatFields(withLength(head.fields, body.length, head.status), []), fieldMap: fieldMapOf(head.fields), body,
+          status: head.status, flatHeaders: flatFields(withLength(head.fields, body.length, head.status), []), fieldMap: fieldMapOf(head.fields), body, bodyLength: body.length,
         };
         serveComplete(req, res, s, answers.edgeFields(req, key.zone, kind, status, stored ? String(currentAge(stored.freshness, env.clock.now())) : undefined));
         answers.done(res, kind, key.zone);

@@ -1,15 +1,23 @@
 // Writing answers to clients: a stored response (with conditionals and ranges), errors, and edge status headers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline, Readable } from 'node:stream';
 import { evaluateConditionals, notModifiedHeaders } from '../cache/policy/conditional.js';
-import { answerRange } from '../cache/policy/range.js';
+import { answerRange, type RangePiece } from '../cache/policy/range.js';
+import type { BodyFile } from '../storage/store.js';
 
 /** What can be served as a complete response: a stored variant, or a response just fetched in full. */
 export interface Servable {
   status: number;
   flatHeaders: string[];
   fieldMap: Record<string, string | string[]>;
-  body: Buffer;
+  /** The body in memory; when undefined, `bodyFile` has it (a disk tier). */
+  body: Buffer | undefined;
+  bodyLength: number;
+  bodyFile?: BodyFile | undefined;
 }
+
+/** Bodies on disk up to this size are read whole (and may be promoted to the memory tier); larger ones are streamed. */
+const READ_WHOLE_MAX = 256 * 1024;
 
 export function hasConditionals(h: IncomingMessage['headers']): boolean {
   return h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined ||
@@ -26,7 +34,7 @@ export function serveComplete(req: IncomingMessage, res: ServerResponse, s: Serv
   const method = req.method!;
   if (hasConditionals(h) && answerConditionals(req, res, s.status, s.fieldMap, extra)) return 0;
   if (h.range !== undefined && (method === 'GET' || method === 'HEAD')) {
-    const r = answerRange(method, h, { status: s.status, headers: s.fieldMap, body: s.body });
+    const r = answerRange(method, h, { status: s.status, headers: s.fieldMap, body: s.body, length: s.bodyLength });
     if (r.kind !== 'full') {
       const flat: string[] = [];
       const replaced = new Set(r.headers.map(([n]) => n));
@@ -35,15 +43,52 @@ export function serveComplete(req: IncomingMessage, res: ServerResponse, s: Serv
       }
       for (const [n, v] of r.headers) flat.push(n, v);
       res.writeHead(r.status, flat.concat(extra));
-      const sent = method === 'HEAD' || r.kind !== 'partial' ? undefined : r.body;
-      res.end(sent);
-      return sent === undefined ? 0 : sent.length;
+      if (method === 'HEAD' || r.kind !== 'partial') { res.end(); return 0; }
+      if (r.body !== undefined) { res.end(r.body); return r.body.length; }
+      // A range of a body on disk: only the ranges are read, through bounded read streams (RFC 9110 §14).
+      streamPieces(res, s.bodyFile!, r.pieces);
+      return Number(r.headers.find(([n]) => n === 'content-length')?.[1] ?? 0);
     }
   }
+  const body = s.body;
+  if (body === undefined) return serveFromFile(req, res, s, extra);
   res.writeHead(s.status, joinFields(s.flatHeaders, extra));
   if (method === 'HEAD') { res.end(); return 0; }
-  res.end(s.body);
-  return s.body.length;
+  res.end(body);
+  return body.length;
+}
+
+/**
+ * The whole stored response from a body on disk: a small one is read whole (asynchronously) and sent in one write, a
+ * large one streamed through a read stream at the client's pace (a slow client holds one stream buffer, never the body).
+ */
+function serveFromFile(req: IncomingMessage, res: ServerResponse, s: Servable, extra: string[]): number {
+  const file = s.bodyFile!;
+  const fields = joinFields(s.flatHeaders, extra);
+  if (req.method === 'HEAD') { res.writeHead(s.status, fields); res.end(); return 0; }
+  if (s.bodyLength === 0) { res.writeHead(s.status, fields); res.end(); return 0; }
+  if (s.bodyLength <= READ_WHOLE_MAX) {
+    file.read().then((buf) => {
+      if (res.destroyed) return;
+      res.writeHead(s.status, fields);
+      res.end(buf);
+    }, () => { sendText(res, 503, 'edgecache: the cached body could not be read; retry'); });
+    return s.bodyLength;
+  }
+  res.writeHead(s.status, fields);
+  streamPieces(res, file, [{ start: 0, end: s.bodyLength - 1 }]);
+  return s.bodyLength;
+}
+
+/** Writes literal pieces and byte ranges of a body on disk, in order, with backpressure; a read error cuts the answer. */
+function streamPieces(res: ServerResponse, file: BodyFile, pieces: readonly RangePiece[]): void {
+  async function* read(): AsyncGenerator<Buffer> {
+    for (const p of pieces) {
+      if (Buffer.isBuffer(p)) yield p;
+      else for await (const chunk of file.stream(p.start, p.end)) yield chunk as Buffer;
+    }
+  }
+  pipeline(Readable.from(read(), { objectMode: false }), res, () => {});
 }
 
 /**

@@ -104,7 +104,10 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   let closing: Promise<void> | undefined;
   applyHeapGrowth(config.cache.heapGrowthPercent);
   const store: CacheStore = opts.store ?? (config.cache.store === 'disk'
-    ? await DiskStore.open({ path: config.cache.path!, maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue, logger })
+    ? await DiskStore.open({
+      path: config.cache.path!, maxBytes: config.cache.maxBytes, memoryMaxBytes: config.cache.memory?.maxBytes,
+      diskMaxBytes: config.cache.disk?.maxBytes, normalize: normalizeVaryValue, logger,
+    })
     : new MemoryStore({ maxBytes: config.cache.maxBytes, normalize: normalizeVaryValue }));
   const metrics = createMetrics(() => store.stats());
   // Where origin health state changes are logged and counted (also for zones a reload builds).

@@ -253,7 +253,7 @@ export class SharedBody {
         const whole = ownedCopy(this.#chunks, this.#total);
         try { this.stored = store(whole); } catch { this.stored = undefined; }
         // Clients still reading take the stored body (one copy) rather than the chunks.
-        this.#whole = this.stored?.body.length === whole.length ? this.stored.body : whole;
+        this.#whole = this.stored?.body?.length === whole.length ? this.stored.body : whole;
         this.#chunks = [];
       }
       this.#ended = true;

@@ -35,8 +35,9 @@ export async function lookupTier(tier: RedisTier, store: CacheStore, key: Reques
   return { variant, lockKey, fence };
 }
 
-/** The tier's copy of a locally stored variant. */
-export function tierInput(v: StoredVariant): VariantInput {
+/** The tier's copy of a locally stored variant; undefined when its body is only on disk (not read just to write it through). */
+export function tierInput(v: StoredVariant): VariantInput | undefined {
+  if (v.body === undefined) return undefined;
   return {
     zoneId: v.zoneId, host: v.host, path: v.path, query: v.query, objectKey: v.objectKey, keyNames: v.keyNames, selector: v.selector, status: v.status, headers: v.headers, body: v.body,
     freshness: v.freshness, tags: v.tags, storedAt: v.storedAt,

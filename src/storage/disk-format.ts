@@ -1,4 +1,4 @@
-// Disk store entry file format: encode and verify/decode (magic, version, lengths, SHA-256 checksum), and DiskStoreError.
+// Disk store entry file format (a variant's meta; its body in a body file, disk-body.ts): encode, verify/decode, DiskStoreError.
 import { createHash, webcrypto } from 'node:crypto';
 import type { Freshness } from '../cache/policy/types.js';
 
@@ -22,6 +22,8 @@ export interface EntryMeta {
   seq: number; zoneId: string; host: string; path: string; query: string; objectKey: string;
   keyNames: string[]; selector: string; status: number; headers: [string, string][]; freshness: Freshness;
   tags: string[]; forcedStale: boolean; storedAt: number; bodyLength: number;
+  /** The body file's id (disk-body.ts) when the body is in its own file; absent when it follows the meta (older files). */
+  file?: number;
 }
 
 /** An entry file's parts in write order: header | meta JSON | body | checksum. */
@@ -49,7 +51,8 @@ export async function decodeEntry(buf: Buffer): Promise<{ meta: EntryMeta; body:
   const bodyEnd = buf.length - DIGEST_BYTES;
   if (bodyStart > bodyEnd) bad('meta length beyond the end');
   const meta = parseMeta(buf.subarray(HEADER_BYTES, bodyStart)) ?? bad('unreadable meta');
-  if (meta.bodyLength !== bodyEnd - bodyStart) bad(`length ${bodyEnd - bodyStart} where ${meta.bodyLength} was written`);
+  const inline = meta.file === undefined ? meta.bodyLength : 0;
+  if (inline !== bodyEnd - bodyStart) bad(`length ${bodyEnd - bodyStart} where ${inline} was written`);
   const body = buf.subarray(bodyStart, bodyEnd);
   const digest = await entryDigest(buf.subarray(0, HEADER_BYTES), buf.subarray(HEADER_BYTES, bodyStart), body);
   if (!digest.equals(buf.subarray(bodyEnd))) bad('checksum mismatch');
@@ -64,6 +67,7 @@ function parseMeta(json: Buffer): EntryMeta | undefined {
     if (strings.some((s) => typeof s !== 'string') || numbers.some((n) => typeof n !== 'number')) return undefined;
     if (!Array.isArray(m.keyNames) || !Array.isArray(m.headers) || !Array.isArray(m.tags) || typeof m.forcedStale !== 'boolean') return undefined;
     if (typeof m.freshness !== 'object' || m.freshness === null || typeof m.freshness.lifetime !== 'number') return undefined;
+    if (m.file !== undefined && (!Number.isSafeInteger(m.file) || m.file <= 0)) return undefined;
     return m;
   } catch { return undefined; }
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { DiskStore, DiskStoreError, type DiskStoreLogger } from './disk.js';
 import { contractInput, CONTRACT_FRESHNESS, objectTarget, type ContractEntry } from './store.contract.js';
 import { normalizeVaryValue } from '../cache/policy/vary.js';
+import { bodyOf } from './store.js';
 
 const A = 'https://a.example';
 const B = 'https://b.example';
@@ -27,10 +28,10 @@ async function tempDir(t: TestContext): Promise<string> {
   return dir;
 }
 
-async function openStore(dir: string, maxBytes = 64 * 1024 * 1024): Promise<Opened> {
+async function openStore(dir: string, bounds: { maxBytes?: number; memoryMaxBytes?: number; diskMaxBytes?: number } = {}): Promise<Opened> {
   const warnings: string[] = [];
   const logger: DiskStoreLogger = { warn: (_o, msg) => warnings.push(msg), error: (_o, msg) => warnings.push(msg) };
-  const store = await DiskStore.open({ path: dir, maxBytes, normalize: normalizeVaryValue, logger });
+  const store = await DiskStore.open({ maxBytes: 64 * 1024 * 1024, ...bounds, path: dir, normalize: normalizeVaryValue, logger });
   opened.get(dir)?.push(store);
   return { store, warnings };
 }
@@ -70,12 +71,12 @@ test('a restart keeps entries, their variants, tags, freshness, soft state and 3
   assert.equal(second.store.diskStats().loaded, 5);
   for (const e of entries.slice(0, 2)) {
     const v = lookup(second.store, e);
-    assert.equal(v?.body.toString(), contractInput(e).body.toString());
+    assert.equal((await bodyOf(v!)).toString(), contractInput(e).body.toString());
     assert.deepEqual(v?.tags, ['app']);
     assert.deepEqual(v?.freshness, CONTRACT_FRESHNESS, 'freshness unchanged: a restart makes nothing fresher or staler');
     assert.equal(v?.forcedStale, false);
   }
-  assert.equal(lookup(second.store, entries[2]!)?.body.toString(), 'replaced');
+  assert.equal((await bodyOf(lookup(second.store, entries[2]!)!)).toString(), 'replaced');
   assert.equal(lookup(second.store, entries[3]!)?.forcedStale, true, 'soft-purged stays stale');
   const r = lookup(second.store, entries[4]!);
   assert.deepEqual(r?.headers, [['content-type', 'text/plain'], ['etag', '"v2"']]);
@@ -153,27 +154,29 @@ test('a targeted purge whose files were not deleted before a crash stays purged 
   assert.equal(lookup(second.store, entries[0]!), undefined);
   assert.equal(lookup(second.store, entries[1]!)?.forcedStale, true);
   assert.equal(lookup(second.store, entries[2]!)?.forcedStale, false);
-  assert.equal(lookup(second.store, later)?.body.toString(), 'stored after the purge');
+  assert.equal((await bodyOf(lookup(second.store, later)!)).toString(), 'stored after the purge');
   await second.store.flush();
   assert.equal((await entryFiles(dir)).length, 3);
   assert.equal((await readFile(join(dir, 'purges.journal'))).length, 0);
 });
 
-test('maxBytes is respected on load: the most recently written entries are kept, the files of the rest deleted', async (t) => {
+test('disk maxBytes is respected on load: the most recently written entries are kept, the files of the rest deleted', async (t) => {
   const dir = await tempDir(t);
   const entries: ContractEntry[] = Array.from({ length: 20 }, (_, i) => ({ path: `/e${i}`, body: Buffer.alloc(10_000, i) }));
   const first = await openStore(dir);
   for (const e of entries) first.store.insert(contractInput(e));
   await first.store.close();
 
-  const second = await openStore(dir, 55_000);
+  const second = await openStore(dir, { diskMaxBytes: 55_000 });
   const kept = entries.map((e) => lookup(second.store, e) !== undefined);
   const n = kept.filter(Boolean).length;
   assert.ok(n >= 3 && n <= 5, `${n} kept`);
   assert.deepEqual(kept, entries.map((_, i) => i >= 20 - n), 'the newest ones');
   assert.ok(second.store.stats().bodyBytes <= 55_000);
-  await second.store.flush();
+  assert.ok(second.store.diskStats().diskBytes <= 55_000);
+  await second.store.close();
   assert.equal((await entryFiles(dir)).length, n);
+  assert.equal((await readdir(join(dir, 'bodies'))).length, n, 'the evicted bodies\' files are gone too');
 });
 
 test('write errors never throw: the entry is served from memory, counted and logged', async (t) => {
@@ -192,7 +195,7 @@ test('write errors never throw: the entry is served from memory, counted and log
   store.clear();
   await store.flush();
   assert.ok(store.diskStats().writeErrors >= 3, `writeErrors ${store.diskStats().writeErrors}`);
-  assert.ok(warnings.some((w) => w.includes('cannot write an entry')));
+  assert.ok(warnings.some((w) => w.includes('cannot write a body file')));
   await store.close();
 });
 

@@ -1,4 +1,4 @@
-// Disk cache store (`cache.store: disk`): a MemoryStore index and bodies, every variant mirrored to its own checksummed file.
+// Disk cache store (`cache.store: disk`): a MemoryStore index, bodies in files (a bounded memory tier keeps hot ones), each variant's meta in its own checksummed file.
 import { randomBytes } from 'node:crypto';
 import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
@@ -9,6 +9,8 @@ import { decodeEntry, encodeEntry, type EntryMeta } from './disk-format.js';
 import { releaseLock, takeLock } from './disk-lock.js';
 import { MemoryStore, type MemoryStoreOptions } from './memory.js';
 import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput, ZoneStoreStats } from './store.js';
+import { BODIES_DIR, BODY_RE, DiskBody, HotList, writeBodyFile, type BodyHome } from './disk-body.js';
+import type { Body, MemoryVariant } from './variant.js';
 
 /*
  * Entry files (their layout: disk-format.ts) are named `<seq base36, 11 digits>-<random>.entry` and never reused; `seq`
@@ -17,8 +19,13 @@ import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput, 
 const ENTRY_RE = /^([0-9a-z]{11})-[0-9a-f]{8}\.entry$/;
 const MARKER_FILE = 'purged-everything.json';
 const JOURNAL_FILE = 'purges.journal';
-/** Files read ahead of the one being inserted while loading. */
-const READ_AHEAD = 8;
+/** Files read ahead of the one being inserted while loading (entry files hold meta only: small). */
+const READ_AHEAD = 64;
+/**
+ * How long a body file outlives its last variant: a hit that found the variant just before it went opens the file a
+ * moment later. A crash meanwhile leaves an orphan, deleted by the next open.
+ */
+const UNLINK_GRACE_MS = 2000;
 
 export { DiskStoreError, decodeEntry, type DiskStoreErrorCode } from './disk-format.js';
 
@@ -26,7 +33,12 @@ export interface DiskStoreLogger { warn(obj: object, msg: string): void; error(o
 
 export interface DiskStoreOptions {
   path: string;
+  /** Bounds the in-memory index (metadata: variants, objects, fields); bodies are bounded by the two below. */
   maxBytes: number;
+  /** The memory tier: bytes of bodies kept in memory as well as on disk (least recently used demoted first). Default 64 MiB. */
+  memoryMaxBytes?: number;
+  /** Bytes of body files on disk (least recently used variants evicted first). Default: unbounded. */
+  diskMaxBytes?: number;
   normalize: MemoryStoreOptions['normalize'];
   logger?: DiskStoreLogger;
 }
@@ -38,6 +50,9 @@ export interface DiskStats {
   writeErrors: number;   // entry, marker or journal writes that failed (the entry just is not persisted)
   unlinkErrors: number;
   pending: number;       // file operations in progress
+  memoryBytes: number;   // body bytes in the memory tier (bodies written to disk and still in memory)
+  diskBytes: number;     // body bytes in body files
+  promotions: number;    // bodies read from disk and kept in memory
 }
 
 interface FileRec { name: string; chain: Promise<void> }
@@ -46,12 +61,22 @@ interface ZoneMarker { hard: number; soft: number; hardAt?: number; softAt?: num
 interface Markers { cleared: number; zones: Record<string, ZoneMarker> }
 interface JournalRecord { seq: number; target: PurgeTarget; soft: boolean }
 
-export class DiskStore implements CacheStore {
+export class DiskStore implements CacheStore, BodyHome {
   readonly #opts: DiskStoreOptions;
   readonly #mem: MemoryStore;
   readonly #files = new Map<StoredVariant, FileRec>();
   readonly #pending = new Set<Promise<void>>();
-  readonly #stats: DiskStats = { loaded: 0, corrupt: 0, writes: 0, writeErrors: 0, unlinkErrors: 0, pending: 0 };
+  readonly #stats: DiskStats = { loaded: 0, corrupt: 0, writes: 0, writeErrors: 0, unlinkErrors: 0, pending: 0, memoryBytes: 0, diskBytes: 0, promotions: 0 };
+  readonly dir: string;
+  /** The memory tier: bodies in memory that have a file too (demotable), least recently used first. */
+  readonly #hot = new HotList();
+  readonly #memoryMax: number;
+  readonly #diskMax: number;
+  #diskBytes = 0;
+  /** Body files being written, by body record: variants sharing a body wait for one write. */
+  readonly #bodyWrites = new Map<Body, Promise<DiskBody | undefined>>();
+  /** Body files waiting out UNLINK_GRACE_MS. */
+  readonly #graves = new Map<NodeJS.Timeout, number>();
   #markers: Markers = { cleared: 0, zones: {} };
   #seq = 0;
   #closed = false;
@@ -66,8 +91,11 @@ export class DiskStore implements CacheStore {
 
   private constructor(opts: DiskStoreOptions) {
     this.#opts = opts;
+    this.dir = opts.path;
+    this.#memoryMax = opts.memoryMaxBytes ?? 64 * 1024 * 1024;
+    this.#diskMax = opts.diskMaxBytes ?? Number.MAX_SAFE_INTEGER;
     this.#mem = new MemoryStore({
-      maxBytes: opts.maxBytes, normalize: opts.normalize,
+      maxBytes: opts.maxBytes, normalize: opts.normalize, chargeBodies: false,
       onRemove: (v) => this.#onRemove(v),
       onMarkStale: (v) => { if (this.#files.has(v)) this.#persist(v); },
     });
@@ -75,7 +103,7 @@ export class DiskStore implements CacheStore {
 
   /** Opens (creating) the directory, takes its lock, loads every intact entry; a torn or corrupt file is deleted. */
   static async open(opts: DiskStoreOptions): Promise<DiskStore> {
-    await mkdir(opts.path, { recursive: true });
+    await mkdir(join(opts.path, BODIES_DIR), { recursive: true });
     takeLock(opts.path);
     const store = new DiskStore(opts);
     try { await store.#load(); } catch (err) { releaseLock(opts.path); throw err; }
@@ -85,13 +113,18 @@ export class DiskStore implements CacheStore {
   epoch(): number { return this.#mem.epoch(); }
   variantsOf(objectKey: string): readonly StoredVariant[] { return this.#mem.variantsOf(objectKey); }
   hasVariants(objectKey: string): boolean { return this.#mem.hasVariants(objectKey); }
-  lookup(objectKey: string, headers: HeaderValues): StoredVariant | undefined { return this.#mem.lookup(objectKey, headers); }
+  lookup(objectKey: string, headers: HeaderValues): StoredVariant | undefined {
+    const v = this.#mem.lookup(objectKey, headers) as MemoryVariant | undefined;
+    // A hit on a body in the memory tier makes it its most recently used.
+    if (v !== undefined && v.bodyRecord.hotNewer !== undefined) this.#hot.touch(v.bodyRecord);
+    return v;
+  }
   stats(): StoreStats { return this.#mem.stats(); }
   zoneStats(): Record<string, ZoneStoreStats> { return this.#mem.zoneStats(); }
-  diskStats(): DiskStats { return { ...this.#stats, pending: this.#pending.size }; }
+  diskStats(): DiskStats { return { ...this.#stats, pending: this.#pending.size, memoryBytes: this.#hot.bytes, diskBytes: this.#diskBytes }; }
 
   insert(input: VariantInput, sinceEpoch?: number): StoredVariant | undefined {
-    if (this.#closed) return undefined;
+    if (this.#closed || input.body.length > this.#diskMax) return undefined;
     const v = this.#mem.insert(input, sinceEpoch);
     if (v) this.#persist(v);
     return v;
@@ -149,6 +182,10 @@ export class DiskStore implements CacheStore {
     }
     this.#files.clear();
     this.#mem.clear();
+    // Body files waiting out their grace period go now (nothing serves them any more).
+    for (const [t, id] of this.#graves) { clearTimeout(t); void this.#track(this.#unlinkBody(id)); }
+    this.#graves.clear();
+    await this.flush();
     releaseLock(this.#opts.path);
   }
 
@@ -156,10 +193,18 @@ export class DiskStore implements CacheStore {
     const dir = this.#opts.path;
     const names = (await readdir(dir)).sort();
     for (const n of names) if (n.endsWith('.entry.tmp') || n === `${MARKER_FILE}.tmp`) await unlink(join(dir, n)).catch(() => {});
+    // Body files by id; a temp one is a write a crash cut short.
+    const bodyIds = new Set<number>();
+    for (const n of await readdir(join(dir, BODIES_DIR))) {
+      const m = BODY_RE.exec(n);
+      if (m) bodyIds.add(parseInt(m[1]!, 36));
+      else if (n.endsWith('.body.tmp')) await unlink(join(dir, BODIES_DIR, n)).catch(() => {});
+    }
     const journal = this.#readJournal();
     const entries = names.filter((n) => ENTRY_RE.test(n));
     const seqOf = (n: string): number => parseInt(n.slice(0, 11), 36);
     let max = entries.length > 0 ? seqOf(entries[entries.length - 1]!) : 0;
+    for (const id of bodyIds) max = Math.max(max, id);
     for (const r of journal) max = Math.max(max, r.seq);
     const markers = this.#readMarkers();
     if (markers === undefined) {
@@ -174,6 +219,9 @@ export class DiskStore implements CacheStore {
     }
     this.#seq = max;
 
+    // One record per body file, whichever variants name it (shared bodies stay shared).
+    const bodies = new Map<number, DiskBody>();
+    const migrate: StoredVariant[] = [];
     const reads: (Promise<Buffer | Error> | undefined)[] = [];
     let j = 0;
     for (let i = 0; i < entries.length; i++) {
@@ -187,27 +235,43 @@ export class DiskStore implements CacheStore {
       // Targeted purges replay in order with the files: one covers exactly the files written before it.
       while (j < journal.length && journal[j]!.seq < seq) { const r = journal[j++]!; this.#mem.purge(r.target, r.soft); }
       const decoded = buf instanceof Error ? buf : await decodeEntry(buf).catch((e: Error) => e);
-      if (decoded instanceof Error || decoded.meta.seq !== seq) {
+      const reason = decoded instanceof Error ? decoded.message
+        : decoded.meta.seq !== seq ? 'sequence number does not match the name'
+        : decoded.meta.file !== undefined && !bodyIds.has(decoded.meta.file) ? 'its body file is missing' : undefined;
+      if (reason !== undefined || decoded instanceof Error) {
         this.#stats.corrupt++;
-        this.#opts.logger?.warn({ file: join(dir, name), reason: decoded instanceof Error ? decoded.message : 'sequence number does not match the name' },
-          'disk cache: a torn or corrupt entry was skipped and deleted');
+        this.#opts.logger?.warn({ file: join(dir, name), reason }, 'disk cache: a torn or corrupt entry was skipped and deleted');
         void this.#track(this.#unlink(name));
         continue;
       }
       const { meta, body } = decoded;
       const zone = this.#markers.zones[meta.zoneId];
       if (seq <= this.#markers.cleared || (zone && seq <= zone.hard)) { void this.#track(this.#unlink(name)); continue; }
+      let file: DiskBody | undefined;
+      if (meta.file !== undefined) {
+        file = bodies.get(meta.file);
+        if (file === undefined) bodies.set(meta.file, (file = new DiskBody(this, meta.file, meta.bodyLength)));
+      }
       const v = this.#mem.insert({
         zoneId: meta.zoneId, host: meta.host, path: meta.path, query: meta.query, objectKey: meta.objectKey,
-        keyNames: meta.keyNames, selector: meta.selector, status: meta.status, headers: meta.headers, body,
+        keyNames: meta.keyNames, selector: meta.selector, status: meta.status, headers: meta.headers, body, bodyFile: file,
         freshness: meta.freshness, tags: meta.tags, soft: meta.forcedStale || (zone !== undefined && seq <= zone.soft),
         storedAt: meta.storedAt,
-      });
+      }) as MemoryVariant | undefined;
       if (!v) { void this.#track(this.#unlink(name)); continue; }
+      if (file !== undefined && file.record === undefined) { file.record = v.bodyRecord; this.#diskBytes += file.length; }
       this.#files.set(v, { name, chain: Promise.resolve() });
+      // An entry of the older format (body after its meta): rewritten as a body file and a meta file.
+      if (file === undefined) migrate.push(v);
       this.#stats.loaded++;
     }
     while (j < journal.length) { const r = journal[j++]!; this.#mem.purge(r.target, r.soft); }
+    // Body files no entry names (a crash between a body's write and its entry's, or during a purge) are deleted.
+    for (const id of bodyIds) {
+      const f = bodies.get(id);
+      if (f === undefined || f.record === undefined || f.record.refs === 0) void this.#track(this.#unlinkBody(id));
+    }
+    for (const v of migrate) if (this.#files.has(v)) this.#persist(v);
     // The journal's purges are now applied and their files gone: start it afresh.
     await this.flush();
     await fsyncDir(dir);
@@ -215,9 +279,13 @@ export class DiskStore implements CacheStore {
       this.#journalFd = openSync(join(dir, JOURNAL_FILE), 'a');
       if (!this.#journalKeep) ftruncateSync(this.#journalFd, 0);
     } catch (err) { this.#fail('journal', err); }
+    this.#boundDisk();
   }
 
-  /** Writes the variant's current state to a new file, then unlinks the file it replaces (if any). */
+  /**
+   * Writes the variant's current state to a new entry file (after its body's file, written once for every variant
+   * sharing it), then unlinks the entry file it replaces (if any).
+   */
   #persist(v: StoredVariant): void {
     if (this.#closed) return;
     try {
@@ -226,26 +294,82 @@ export class DiskStore implements CacheStore {
       const meta: EntryMeta = {
         seq, zoneId: v.zoneId, host: v.host, path: v.path, query: v.query, objectKey: v.objectKey, keyNames: [...v.keyNames],
         selector: v.selector, status: v.status, headers: v.headers, freshness: v.freshness, tags: [...v.tags],
-        forcedStale: v.forcedStale, storedAt: v.storedAt, bodyLength: v.body.length,
+        forcedStale: v.forcedStale, storedAt: v.storedAt, bodyLength: v.bodyLength,
       };
-      const json = Buffer.from(JSON.stringify(meta));
-      const body = v.body;
+      const record = (v as MemoryVariant).bodyRecord;
       const prev = this.#files.get(v);
       const old = prev?.name;
       const rec: FileRec = prev ?? { name, chain: Promise.resolve() };
       rec.name = name;
       this.#files.set(v, rec);
       rec.chain = this.#track(rec.chain.then(async () => {
-        await this.#write(name, json, body);
+        const file = await this.#bodyFile(record);
+        if (file !== undefined) {
+          meta.file = file.id;
+          await this.#write(name, Buffer.from(JSON.stringify(meta)));
+        }
         if (old !== undefined) await this.#unlink(old); // even when the write failed: an outdated file must not load
       }));
     } catch (err) { this.#fail('write', err); }
   }
 
-  async #write(name: string, json: Buffer, body: Buffer): Promise<void> {
+  /** The body's file: written now (once, whatever variants share it) unless it has one; undefined when the write failed. */
+  #bodyFile(b: Body): Promise<DiskBody | undefined> {
+    if (b.file !== undefined) return Promise.resolve(b.file as DiskBody);
+    const writing = this.#bodyWrites.get(b);
+    if (writing !== undefined) return writing;
+    const buf = b.buf!;
+    const id = ++this.#seq;
+    const p = writeBodyFile(this.dir, id, buf).then(() => {
+      this.#bodyWrites.delete(b);
+      const file = new DiskBody(this, id, buf.length);
+      file.record = b;
+      this.#stats.writes++;
+      if (b.refs === 0) { void this.#track(this.#unlinkBody(id)); return file; }
+      b.file = file;
+      this.#diskBytes += file.length;
+      this.#hot.push(b);
+      this.#boundMemory();
+      this.#boundDisk();
+      return file;
+    }, (err: unknown) => {
+      this.#bodyWrites.delete(b);
+      this.#stats.writeErrors++;
+      this.#opts.logger?.warn({ path: this.dir, err: String(err) }, 'disk cache: cannot write a body file (it is served from memory but not persisted)');
+      return undefined;
+    });
+    this.#bodyWrites.set(b, p);
+    return p;
+  }
+
+  /** The memory tier over its bound: the least recently used bodies leave memory (their files stay). */
+  #boundMemory(): void {
+    while (this.#hot.bytes > this.#memoryMax && this.#hot.oldest !== undefined) {
+      const b = this.#hot.oldest;
+      this.#hot.remove(b);
+      b.buf = undefined;
+    }
+  }
+
+  /** The disk over its bound: the least recently used variants are evicted until their files fit. */
+  #boundDisk(): void {
+    while (this.#diskBytes > this.#diskMax && this.#mem.evictOldest()) { /* onRemove frees the files */ }
+  }
+
+  /** A body read whole from disk stays in memory when it fits well within the memory tier (an eighth of it at most). */
+  promote(file: DiskBody, buf: Buffer): void {
+    const b = file.record;
+    if (b === undefined || b.refs === 0 || b.file !== file || b.buf !== undefined || buf.length > this.#memoryMax / 8) return;
+    b.buf = buf;
+    this.#hot.push(b);
+    this.#stats.promotions++;
+    this.#boundMemory();
+  }
+
+  async #write(name: string, json: Buffer): Promise<void> {
     const file = join(this.#opts.path, name);
     try {
-      const parts = await encodeEntry(json, body);
+      const parts = await encodeEntry(json, Buffer.alloc(0));
       const fh = await open(`${file}.tmp`, 'w');
       try {
         const { bytesWritten } = await fh.writev(parts);
@@ -271,10 +395,32 @@ export class DiskStore implements CacheStore {
   }
 
   #onRemove(v: StoredVariant): void {
+    if (this.#closed) return; // close() empties the index; the files stay for the next open
+    const b = (v as MemoryVariant).bodyRecord;
+    if (b.refs === 0) {
+      // The body's last variant: out of the memory tier, and its file goes after a grace period (a hit may be opening it).
+      this.#hot.remove(b);
+      const file = b.file as DiskBody | undefined;
+      if (file !== undefined) {
+        b.file = undefined;
+        this.#diskBytes -= file.length;
+        const t = setTimeout(() => { this.#graves.delete(t); void this.#track(this.#unlinkBody(file.id)); }, UNLINK_GRACE_MS);
+        t.unref();
+        this.#graves.set(t, file.id);
+      }
+    }
     const rec = this.#files.get(v);
-    if (!rec || this.#closed) return;
+    if (!rec) return;
     this.#files.delete(v);
     rec.chain = this.#track(rec.chain.then(() => this.#unlink(rec.name)));
+  }
+
+  async #unlinkBody(id: number): Promise<void> {
+    try { await unlink(join(this.dir, BODIES_DIR, `${id.toString(36)}.body`)); } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      this.#stats.unlinkErrors++;
+      this.#opts.logger?.warn({ id, err: String(err) }, 'disk cache: cannot delete a body file');
+    }
   }
 
   #track(p: Promise<void>): Promise<void> {

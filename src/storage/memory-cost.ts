@@ -48,6 +48,6 @@ export function objectCost(key: string, path: string, query: string): number {
 }
 
 /** A held body's charge: its bytes and what holding them costs (charged once, however many variants share it). */
-export function bodyCost(buf: Buffer): number {
-  return BODY_OVERHEAD + buf.length;
+export function bodyCost(length: number): number {
+  return BODY_OVERHEAD + length;
 }

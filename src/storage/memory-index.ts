@@ -1,7 +1,6 @@
-// MemoryStore's records (zones, objects, Vary groups), its LRU and zone lists, index keys, Host ports, body hashes.
-import { createHash } from 'node:crypto';
+// MemoryStore's records (zones, objects, Vary groups), its LRU and zone lists, index keys, Host ports, shared bodies.
 import { headersOfSelector as selectorHeaders, hostName, zoneScoped, type HeaderValues } from '../cache/key.js';
-import type { VariantInput } from './store.js';
+import type { BodyFile, VariantInput } from './store.js';
 import type { Body, MemoryVariant } from './variant.js';
 
 /** One zone: its variants as a list (what a purge-everything sweep walks) and its purge-everything generations. */
@@ -180,18 +179,12 @@ export function sameNames(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-/** A body's key in the BodyTable: the first 30 bits of its SHA-256, a small integer (no string held per body). */
-export function bodyKey(body: Buffer): number {
-  return createHash('sha256').update(body).digest().readUInt32BE(0) >>> 2;
-}
-
 /**
- * Bodies held once for every variant with the same bytes. Keyed by `bodyKey`; different bytes with the same key are
- * chained (30 bits: a million distinct bodies hold a few hundred such pairs, in chains of two), and a match is always
- * confirmed byte by byte, so two different bodies are never taken for one.
+ * Bodies held once for every variant of one object (URL) with the same bytes: a new body is compared with its
+ * siblings' (same length, then byte by byte), never hashed, so a miss costs no digest of its body. Byte-identical
+ * bodies of different URLs are held apart (rare, and finding them would cost a hash of every body).
  */
 export class BodyTable {
-  readonly #byKey = new Map<number, Body>();
   #count = 0;
   #bytes = 0;
 
@@ -200,35 +193,30 @@ export class BodyTable {
   /** Their bytes, each body once. */
   get bytes(): number { return this.#bytes; }
 
-  /** The held body with these bytes (held from now on when new), with one more reference. */
-  acquire(buf: Buffer): Body {
-    const key = bodyKey(buf);
-    const head = this.#byKey.get(key);
-    for (let b = head; b !== undefined; b = b.next) {
-      if (b.buf === buf || b.buf.equals(buf)) { b.refs++; return b; }
+  /**
+   * The sibling's body with these bytes (or this file), with one more reference, else a new one. A sibling whose body
+   * is only on disk is not compared (that would be a read on the insert path): the disk tier shares such bodies itself.
+   */
+  acquire(buf: Buffer, file: BodyFile | undefined, siblings: readonly Variant[]): Body {
+    for (const v of siblings) {
+      const b = v.bodyRecord;
+      const same = file !== undefined
+        ? b.file === file
+        : b.buf !== undefined && b.length === buf.length && (b.buf === buf || b.buf.equals(buf));
+      if (same) { b.refs++; return b; }
     }
-    const body: Body = { buf, key, refs: 1, next: head };
-    this.#byKey.set(key, body);
+    const length = file !== undefined ? file.length : buf.length;
+    const body: Body = { buf: file !== undefined ? undefined : buf, length, refs: 1, file, hotOlder: undefined, hotNewer: undefined };
     this.#count++;
-    this.#bytes += buf.length;
+    this.#bytes += length;
     return body;
   }
 
   /** Drops one reference; true when it was the last, and the body is no longer held. */
   release(body: Body): boolean {
     if (--body.refs > 0) return false;
-    const head = this.#byKey.get(body.key);
-    if (head === body) {
-      if (body.next === undefined) this.#byKey.delete(body.key); else this.#byKey.set(body.key, body.next);
-    } else {
-      let b = head;
-      while (b !== undefined && b.next !== body) b = b.next;
-      if (b === undefined) return false; // not held here
-      b.next = body.next;
-    }
-    body.next = undefined;
     this.#count--;
-    this.#bytes -= body.buf.length;
+    this.#bytes -= body.length;
     return true;
   }
 }

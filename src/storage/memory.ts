@@ -21,6 +21,11 @@ export interface MemoryStoreOptions {
   onRemove?: (v: StoredVariant, why: 'evicted' | 'purged' | 'replaced' | 'expired') => void;
   /** Called when a soft purge of a target (not purge everything) marks a variant stale. */
   onMarkStale?: (v: StoredVariant) => void;
+  /**
+   * Whether body bytes count against maxBytes (default true). A disk tier bounds its bodies itself (memory and disk),
+   * so maxBytes then bounds the index alone.
+   */
+  chargeBodies?: boolean;
 }
 
 const NO_TAGS: readonly string[] = Object.freeze([]);
@@ -58,7 +63,9 @@ export class MemoryStore implements CacheStore {
   /** Variants, objects and index nodes visited by purges: work counted, not timed (see workCount). */
   #visited = 0;
 
-  constructor(opts: MemoryStoreOptions) { this.#opts = opts; }
+  readonly #chargeBodies: boolean;
+
+  constructor(opts: MemoryStoreOptions) { this.#opts = opts; this.#chargeBodies = opts.chargeBodies ?? true; }
 
   epoch(): number { return this.#epoch; }
 
@@ -124,7 +131,8 @@ export class MemoryStore implements CacheStore {
     const selector = intern(input.selector);
     const tags = input.tags.length === 0 ? NO_TAGS : input.tags;
     const size = variantCost(flatHeaders, selector, tags);
-    if (size + objectCost(input.objectKey, input.path, input.query) + bodyCost(input.body) > this.#opts.maxBytes) return undefined;
+    const bodyCharge = this.#chargeBodies ? bodyCost(input.body.length) : 0;
+    if (size + objectCost(input.objectKey, input.path, input.query) + bodyCharge > this.#opts.maxBytes) return undefined;
 
     // First drop what this response supersedes (RFC 9111 §4.1, §3.2): the variant with its selector, and the same
     // request's variant in other Vary groups. Before anything is attached: dropping an object's last variant deletes
@@ -144,8 +152,9 @@ export class MemoryStore implements CacheStore {
     // Strings every variant of a kind repeats (key names, an Origin) are held once; see variant.ts.
     const keyNames = at === -1 ? internNames(input.keyNames) : groups[at]!.keyNames;
 
-    const body = this.#bodies.acquire(input.body);
-    if (body.refs === 1) this.#bytes += bodyCost(body.buf);
+    // Shared with a sibling variant whose bytes are the same (one URL's variants often are: Vary on Origin).
+    const body = this.#bodies.acquire(input.body, input.bodyFile, obj.count === 0 ? [] : variantsIn(obj));
+    if (body.refs === 1 && this.#chargeBodies) this.#bytes += bodyCost(body.length);
 
     const v: Variant = new MemoryVariant(
       this.#nextId++, ++this.#seq, keyNames, selector, input.status, flatHeaders, body, input.freshness,
@@ -160,7 +169,7 @@ export class MemoryStore implements CacheStore {
     this.#lru.push(v);
     zoneAdd(obj.zone, v);
     obj.zone.variants++;
-    obj.zone.bodyBytes += v.body.length;
+    obj.zone.bodyBytes += v.bodyLength;
     for (const tag of v.tags) {
       let set = this.#byTag.get(tagKey(v.zoneId, tag));
       if (!set) this.#byTag.set(tagKey(v.zoneId, tag), (set = new Set()));
@@ -351,7 +360,7 @@ export class MemoryStore implements CacheStore {
     for (const c of this.#sweeps) if (c.next === v) c.next = v.zoneNext;
     zoneRemove(zone, v);
     zone.variants--;
-    zone.bodyBytes -= v.body.length;
+    zone.bodyBytes -= v.bodyLength;
 
     const groups = groupsOf(obj);
     for (let i = 0; i < groups.length; i++) {
@@ -379,10 +388,20 @@ export class MemoryStore implements CacheStore {
       set?.delete(v);
       if (set?.size === 0) this.#byTag.delete(tagKey(zone.id, tag));
     }
-    if (this.#bodies.release(v.bodyRecord)) this.#bytes -= bodyCost(v.bodyRecord.buf);
+    if (this.#bodies.release(v.bodyRecord) && this.#chargeBodies) this.#bytes -= bodyCost(v.bodyRecord.length);
     this.#bytes -= v.size;
     this.#variants--;
     this.#opts.onRemove?.(v, why);
+  }
+
+  /** Evicts the least recently used variant (a disk tier's byte bound); false when the store is empty. */
+  evictOldest(): boolean {
+    const v = this.#lru.oldest;
+    if (v === undefined) return false;
+    v.object.zone.evictions++;
+    this.#drop(v, 'evicted');
+    this.#evictions++;
+    return true;
   }
 
   clear(): void {

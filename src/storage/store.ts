@@ -1,6 +1,19 @@
 // The cache store interface every store implements (memory, disk), and the records it holds.
+import type { Readable } from 'node:stream';
 import type { Freshness } from '../cache/policy/types.js';
 import type { HeaderValues, ObjectKey } from '../cache/key.js';
+
+/**
+ * A body kept on disk (the disk tier, disk.ts): read asynchronously, never on the event loop's own time. A variant whose
+ * body is not in memory (`body` undefined) is served from here.
+ */
+export interface BodyFile {
+  readonly length: number;
+  /** Bytes `start`..`end` (inclusive) of the body, read as the consumer takes them (fs read stream: bounded buffers). */
+  stream(start: number, end: number): Readable;
+  /** The whole body, read asynchronously; kept in the memory tier when it fits (a promotion). */
+  read(): Promise<Buffer>;
+}
 
 /**
  * Most variants one object (URL) keeps unless its zone says otherwise (`cacheKey.maxVariants`): past it, the object's
@@ -17,6 +30,8 @@ export interface VariantInput extends ObjectKey {
   status: number;
   headers: [string, string][];  // response fields to replay (lowercase names; hop-by-hop, Cache-Tag already removed)
   body: Buffer;
+  /** The body is already on disk (a disk store reloading its index): `body` is then empty and not read. */
+  bodyFile?: BodyFile;
   freshness: Freshness;
   tags: readonly string[];      // lowercased Cache-Tag values
   soft?: boolean;               // store as already stale (a soft purge arrived while it was fetched)
@@ -35,7 +50,11 @@ export interface StoredVariant extends ObjectKey {
   flatHeaders: string[];
   /** `headers` as a name → value(s) record, for the policy functions. */
   fieldMap: Record<string, string | string[]>;
-  readonly body: Buffer;
+  /** The body when it is in memory (always, without a disk tier); undefined when only `bodyFile` has it. */
+  readonly body: Buffer | undefined;
+  readonly bodyLength: number;
+  /** The body's copy on disk, once written (a disk tier only). */
+  readonly bodyFile: BodyFile | undefined;
   freshness: Freshness;
   readonly tags: readonly string[];
   forcedStale: boolean;          // soft-purged: the next use revalidates
@@ -125,10 +144,16 @@ export interface AsyncStore {
   close(): Promise<void>;
 }
 
+/** The body of a variant, from memory or read from its file. */
+export function bodyOf(v: StoredVariant): Promise<Buffer> {
+  if (v.body !== undefined) return Promise.resolve(v.body);
+  return v.bodyFile!.read();
+}
+
 /** Copies the stored fields of a variant, so callers of the async interface never hold the store's own record. */
-export function toStoredEntry(v: StoredVariant): StoredEntry {
+export function toStoredEntry(v: StoredVariant, body: Buffer): StoredEntry {
   return {
-    status: v.status, headers: v.headers.map(([k, val]) => [k, val] as [string, string]), body: v.body,
+    status: v.status, headers: v.headers.map(([k, val]) => [k, val] as [string, string]), body,
     freshness: { ...v.freshness }, tags: [...v.tags], selector: v.selector, keyNames: [...v.keyNames],
     forcedStale: v.forcedStale, storedAt: v.storedAt,
   };
@@ -137,7 +162,10 @@ export function toStoredEntry(v: StoredVariant): StoredEntry {
 /** The async interface over a synchronous store (memory, disk). */
 export function asAsyncStore(store: CacheStore): AsyncStore {
   return {
-    get: async (objectKey, headers) => { const v = store.lookup(objectKey, headers); return v && toStoredEntry(v); },
+    get: async (objectKey, headers) => {
+      const v = store.lookup(objectKey, headers);
+      return v && toStoredEntry(v, await bodyOf(v));
+    },
     put: async (input) => store.insert(input) !== undefined,
     purge: async (target, soft) => store.purge(target, soft),
     clear: async () => store.clear(),

@@ -1,5 +1,5 @@
 // The in-memory record of one stored variant (flat fields, list links, shared body), and the strings it shares.
-import type { StoredVariant } from './store.js';
+import type { BodyFile, StoredVariant } from './store.js';
 import type { Freshness } from '../cache/policy/types.js';
 
 /** What a variant's key fields are read through: its cache object (one per primary key). */
@@ -11,14 +11,20 @@ export interface VariantOwner {
   readonly query: string;
 }
 
-/** A body held once for every variant whose bytes are identical (see BodyTable in memory-index.ts). */
+/**
+ * A body held once for every variant of one object (URL) whose bytes are identical (see BodyTable in memory-index.ts):
+ * in memory (`buf`), on disk (`file`, a disk tier only), or both while it is hot.
+ */
 export interface Body {
-  readonly buf: Buffer;
-  /** The first 30 bits of its SHA-256: its key in the body table. */
-  readonly key: number;
+  /** The bytes, while in memory; a disk tier drops them (keeping `file`) when the memory tier is full. */
+  buf: Buffer | undefined;
+  readonly length: number;
   refs: number;
-  /** Another held body with the same key (different bytes): rare, so a chain. */
-  next: Body | undefined;
+  /** Its copy on disk once written (disk.ts); undefined without a disk tier. */
+  file: BodyFile | undefined;
+  /** The disk tier's list of bodies in memory, least recently used first (unused without a disk tier). */
+  hotOlder: Body | undefined;
+  hotNewer: Body | undefined;
 }
 
 /**
@@ -64,7 +70,9 @@ export class MemoryVariant<O extends VariantOwner = VariantOwner> implements Sto
   get path(): string { return this.object.path; }
   get query(): string { return this.object.query; }
   get objectKey(): string { return this.object.key; }
-  get body(): Buffer { return this.bodyRecord.buf; }
+  get body(): Buffer | undefined { return this.bodyRecord.buf; }
+  get bodyLength(): number { return this.bodyRecord.length; }
+  get bodyFile(): BodyFile | undefined { return this.bodyRecord.file; }
 
   get headers(): [string, string][] {
     const f = this.flatHeaders;

@@ -78,6 +78,6 @@ export function variantCors(zone: ZoneCorsView, v: StoredVariant, selector: Reco
 /** How many other variants of the same URL hold the very same body (the store keeps identical bodies once). */
 export function sharedBodyCount(v: StoredVariant, all: readonly StoredVariant[]): number {
   let n = 0;
-  for (const o of all) if (o !== v && o.body === v.body) n++;
+  for (const o of all) if (o !== v && (o.body ?? o.bodyFile) === (v.body ?? v.bodyFile)) n++;
   return n;
 }

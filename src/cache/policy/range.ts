@@ -13,9 +13,13 @@ import { isStrongMatch, parseEntityTag } from './entity-tag.js';
 import { parseExactHttpDate, parseHttpDate } from './http-date.js';
 import type { Headers } from './types.js';
 
+/** One piece of a 206 body: literal bytes (a multipart part's head) or an inclusive byte range of the stored body. */
+export type RangePiece = Buffer | { start: number; end: number };
+
 export type RangeAnswer =
   | { kind: 'full' }
-  | { kind: 'partial'; status: 206; headers: [string, string][]; body: Buffer }
+  /** `body` when the stored body is in memory; `pieces` always (what a body on disk is read by, never whole). */
+  | { kind: 'partial'; status: 206; headers: [string, string][]; body: Buffer | undefined; pieces: RangePiece[] }
   | { kind: 'unsatisfiable'; status: 416; headers: [string, string][] };
 
 export interface RangeOptions {
@@ -28,7 +32,10 @@ export interface RangeOptions {
 export interface StoredForRange {
   status: number;
   headers: Headers;
-  body: Buffer;
+  /** The body in memory, if it is. */
+  body?: Buffer | undefined;
+  /** The body's length when `body` is not given (a body on disk). */
+  length?: number;
 }
 
 /** A resolved byte range, inclusive, within the representation; `order` is its place in the request. */
@@ -90,7 +97,7 @@ export function answerRange(
   const specs = parseBytesRange(rangeValue, maxRanges);
   if (specs === undefined) return FULL;
 
-  const length = stored.body.length;
+  const length = storedLength(stored);
   if (length === 0) return FULL;
 
   const ranges = resolveRanges(specs, length);
@@ -116,7 +123,8 @@ export function answerRange(
         ['content-range', `bytes ${start}-${end}/${length}`],
         ['content-length', String(end - start + 1)],
       ],
-      body: stored.body.subarray(start, end + 1),
+      body: stored.body?.subarray(start, end + 1),
+      pieces: [{ start, end }],
     };
   }
   return multipart(parts, stored, length);
@@ -129,7 +137,11 @@ function isCompleteStored200(stored: StoredForRange): boolean {
   const cl = stored.headers['content-length'];
   if (cl === undefined) return true;
   const v = singleValue(stored.headers, 'content-length');
-  return v !== undefined && /^\d+$/.test(v) && Number(v) === stored.body.length;
+  return v !== undefined && /^\d+$/.test(v) && Number(v) === storedLength(stored);
+}
+
+function storedLength(stored: StoredForRange): number {
+  return stored.body?.length ?? stored.length ?? 0;
 }
 
 /**
@@ -236,23 +248,28 @@ function coalesce(ranges: ByteRange[]): ByteRange[] {
 function multipart(parts: ByteRange[], stored: StoredForRange, length: number): RangeAnswer {
   const boundary = randomBytes(16).toString('hex');
   const contentType = firstValue(stored.headers['content-type']);
-  const chunks: Buffer[] = [];
+  const pieces: RangePiece[] = [];
+  let total = 0;
+  const add = (p: RangePiece): void => { pieces.push(p); total += Buffer.isBuffer(p) ? p.length : p.end - p.start + 1; };
   parts.forEach(({ start, end }, i) => {
     let head = `${i === 0 ? '' : '\r\n'}--${boundary}\r\n`;
     if (contentType !== undefined) head += `content-type: ${contentType}\r\n`;
     head += `content-range: bytes ${start}-${end}/${length}\r\n\r\n`;
-    chunks.push(Buffer.from(head, 'latin1'), stored.body.subarray(start, end + 1));
+    add(Buffer.from(head, 'latin1'));
+    add({ start, end });
   });
-  chunks.push(Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1'));
-  const body = Buffer.concat(chunks);
+  add(Buffer.from(`\r\n--${boundary}--\r\n`, 'latin1'));
+  const whole = stored.body;
+  const body = whole === undefined ? undefined : Buffer.concat(pieces.map((p) => Buffer.isBuffer(p) ? p : whole.subarray(p.start, p.end + 1)));
   return {
     kind: 'partial',
     status: 206,
     headers: [
       ['content-type', `multipart/byteranges; boundary=${boundary}`],
-      ['content-length', String(body.length)],
+      ['content-length', String(total)],
     ],
     body,
+    pieces,
   };
 }
 

@@ -1,0 +1,97 @@
+// The disk tier's body files (written to a temp name, fsynced, renamed), reading them back, and the memory tier's LRU list of bodies.
+import { createReadStream } from 'node:fs';
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { BodyFile } from './store.js';
+import type { Body } from './variant.js';
+
+/** The directory under the cache path that holds body files, each named `<id base36>.body`. */
+export const BODIES_DIR = 'bodies';
+export const BODY_RE = /^([0-9a-z]{1,11})\.body$/;
+/** Read stream buffer per client: a slow reader of a large body holds this much, never the body. */
+const STREAM_CHUNK = 64 * 1024;
+
+/** What a body file asks of its store: where it lives and whether a body just read may stay in memory. */
+export interface BodyHome {
+  readonly dir: string;
+  /** A body was read whole from disk: keep it in the memory tier if it fits. */
+  promote(file: DiskBody, buf: Buffer): void;
+}
+
+/** One body file. Held by the body record (variant.ts Body.file); `record` points back once the index holds it. */
+export class DiskBody implements BodyFile {
+  record: Body | undefined = undefined;
+  constructor(readonly home: BodyHome, readonly id: number, readonly length: number) {}
+
+  get path(): string { return bodyPath(this.home.dir, this.id); }
+
+  stream(start: number, end: number): Readable {
+    return createReadStream(this.path, { start, end, highWaterMark: STREAM_CHUNK });
+  }
+
+  async read(): Promise<Buffer> {
+    const buf = await readFile(this.path);
+    if (buf.length !== this.length) throw new Error(`body file ${this.path} has ${buf.length} bytes where ${this.length} were written`);
+    this.home.promote(this, buf);
+    return buf;
+  }
+}
+
+export function bodyPath(dir: string, id: number): string {
+  return join(dir, BODIES_DIR, `${id.toString(36)}.body`);
+}
+
+/** Writes a body file durably: a temp name, fsync, then rename, so a crash never leaves a torn file under its name. */
+export async function writeBodyFile(dir: string, id: number, buf: Buffer): Promise<void> {
+  const file = bodyPath(dir, id);
+  const tmp = `${file}.tmp`;
+  try {
+    const fh = await open(tmp, 'w');
+    try {
+      let at = 0;
+      while (at < buf.length) {
+        const { bytesWritten } = await fh.write(buf, at, Math.min(buf.length - at, 8 * 1024 * 1024), at);
+        if (bytesWritten <= 0) throw new Error('short write');
+        at += bytesWritten;
+      }
+      await fh.datasync();
+    } finally { await fh.close(); }
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/** The memory tier: bodies in memory that also have a file, least recently used first, bounded by their bytes. */
+export class HotList {
+  oldest: Body | undefined = undefined;
+  newest: Body | undefined = undefined;
+  bytes = 0;
+
+  has(b: Body): boolean { return b.hotOlder !== undefined || this.oldest === b; }
+
+  push(b: Body): void {
+    b.hotOlder = this.newest;
+    b.hotNewer = undefined;
+    if (this.newest === undefined) this.oldest = b; else this.newest.hotNewer = b;
+    this.newest = b;
+    this.bytes += b.length;
+  }
+
+  remove(b: Body): void {
+    if (!this.has(b)) return;
+    if (b.hotOlder === undefined) this.oldest = b.hotNewer; else b.hotOlder.hotNewer = b.hotNewer;
+    if (b.hotNewer === undefined) this.newest = b.hotOlder; else b.hotNewer.hotOlder = b.hotOlder;
+    b.hotOlder = b.hotNewer = undefined;
+    this.bytes -= b.length;
+  }
+
+  /** A hit on `b` (in the list): now the most recently used. */
+  touch(b: Body): void {
+    if (b.hotNewer === undefined) return;
+    this.remove(b);
+    this.push(b);
+  }
+}
