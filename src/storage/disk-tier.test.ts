@@ -1,0 +1,116 @@
+// The disk tier's bodies: the memory tier's bound and promotions, body files shared by variants, crash images (torn
+// body files, a missing body, orphans), reads by range, and files freed with their last variant.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DiskStore } from './disk.js';
+import { contractInput, objectTarget, type ContractEntry } from './store.contract.js';
+import { normalizeVaryValue } from '../cache/policy/vary.js';
+import { bodyOf } from './store.js';
+
+const A = 'https://a.example';
+const B = 'https://b.example';
+
+async function tempDir(t: TestContext): Promise<{ dir: string; open(b?: { memoryMaxBytes?: number; diskMaxBytes?: number }): Promise<DiskStore> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'edgecache-tier-'));
+  const stores: DiskStore[] = [];
+  t.after(async () => { for (const s of stores) await s.close(); await rm(dir, { recursive: true, force: true }); });
+  return {
+    dir,
+    open: async (b = {}) => {
+      const s = await DiskStore.open({ path: dir, maxBytes: 64 * 1024 * 1024, normalize: normalizeVaryValue, ...b });
+      stores.push(s);
+      return s;
+    },
+  };
+}
+
+const lookup = (s: DiskStore, e: ContractEntry) => s.lookup(contractInput(e).objectKey, e.req ?? {});
+const bodyFiles = async (dir: string): Promise<string[]> => (await readdir(join(dir, 'bodies'))).sort();
+const readAll = async (s: NodeJS.ReadableStream): Promise<Buffer> => { const c: Buffer[] = []; for await (const x of s) c.push(x as Buffer); return Buffer.concat(c); };
+
+test('the memory tier keeps at most memoryMaxBytes of bodies; the rest are served from their files, read asynchronously', async (t) => {
+  const { open } = await tempDir(t);
+  const store = await open({ memoryMaxBytes: 160_000 });
+  const entries: ContractEntry[] = Array.from({ length: 10 }, (_, i) => ({ path: `/b${i}`, body: Buffer.alloc(20_000, i) }));
+  for (const e of entries) assert.ok(store.insert(contractInput(e)));
+  await store.flush();
+  const d = store.diskStats();
+  assert.ok(d.memoryBytes <= 160_000, `memory tier ${d.memoryBytes}`);
+  assert.equal(d.diskBytes, 200_000);
+  const vs = entries.map((e) => lookup(store, e)!);
+  assert.ok(vs[0]!.body === undefined && vs[0]!.bodyFile !== undefined, 'the oldest body is on disk only');
+  assert.ok(vs[9]!.body !== undefined, 'the newest is still in memory');
+  assert.ok((await bodyOf(vs[0]!)).equals(entries[0]!.body!));
+  assert.ok(lookup(store, entries[0]!)!.body !== undefined, 'a body read whole from disk that fits is promoted to the memory tier');
+  assert.equal(store.diskStats().promotions, 1);
+  for (const [i, v] of vs.entries()) assert.ok((await bodyOf(v)).equals(entries[i]!.body!), `body ${i}`);
+  assert.ok(store.diskStats().memoryBytes <= 160_000, 'promotions demote others');
+  // A range is read from the file alone.
+  const part = await readAll(vs[3]!.bodyFile!.stream(100, 199));
+  assert.ok(part.equals(Buffer.alloc(100, 3)));
+});
+
+test('variants of one URL with the same bytes share one body file, also after a restart; it goes with its last variant', async (t) => {
+  const { dir, open } = await tempDir(t);
+  const first = await open();
+  const same = Buffer.from('identical bytes for both origins');
+  const a: ContractEntry = { path: '/s', req: { origin: A }, body: same };
+  const b: ContractEntry = { path: '/s', req: { origin: B }, body: Buffer.from(same) };
+  first.insert(contractInput(a));
+  first.insert(contractInput(b));
+  await first.flush();
+  assert.equal((await bodyFiles(dir)).length, 1);
+  await first.close();
+  const second = await open({ memoryMaxBytes: 1 });
+  assert.equal(second.stats().bodies, 1, 'one body record for both');
+  assert.equal(lookup(second, a)!.bodyFile, lookup(second, b)!.bodyFile);
+  assert.ok((await bodyOf(lookup(second, b)!)).equals(same));
+  second.purge({ kind: 'variant', zoneId: 'z', host: 'cdn.example', path: '/s', query: '', headers: { origin: A } }, false);
+  assert.ok((await bodyOf(lookup(second, b)!)).equals(same), 'kept for the other variant');
+  second.purge(objectTarget(b), false);
+  await second.close();
+  assert.deepEqual(await bodyFiles(dir), [], 'the body file went with its last variant');
+});
+
+test('crash images: a torn body (temp file) and an orphan body are deleted; an entry whose body file is missing is never served', async (t) => {
+  const { dir, open } = await tempDir(t);
+  const first = await open();
+  const entries: ContractEntry[] = [{ path: '/x', body: Buffer.alloc(5000, 1) }, { path: '/y', body: Buffer.alloc(5000, 2) }];
+  for (const e of entries) first.insert(contractInput(e));
+  await first.flush();
+  await first.close();
+  const files = await bodyFiles(dir);
+  assert.equal(files.length, 2);
+  // kill -9 images: one body file lost (its entry was renamed first by a broken file system), a write cut short, an orphan.
+  await unlink(join(dir, 'bodies', files[0]!));
+  await writeFile(join(dir, 'bodies', 'zzzz.body.tmp'), Buffer.alloc(10, 9));
+  await writeFile(join(dir, 'bodies', 'zzzy.body'), Buffer.alloc(10, 9));
+  const second = await open();
+  const found = entries.map((e) => lookup(second, e));
+  assert.equal(found.filter(Boolean).length, 1, 'only the entry whose body is whole');
+  assert.equal(second.diskStats().corrupt, 1);
+  const kept = found.find(Boolean)!;
+  assert.ok((await bodyOf(kept)).equals(entries[found.indexOf(kept)]!.body!));
+  await second.flush();
+  assert.deepEqual(await bodyFiles(dir), [files[1]], 'the temp file and the orphan are gone');
+});
+
+test('a body whose write fails is served from memory; a purged body file is unlinked after a grace period, at once on close', async (t) => {
+  const { dir, open } = await tempDir(t);
+  const store = await open();
+  const e: ContractEntry = { path: '/g', body: Buffer.alloc(3000, 7) };
+  store.insert(contractInput(e));
+  await store.flush();
+  assert.equal((await bodyFiles(dir)).length, 1);
+  const v = lookup(store, e)!;
+  const stream = v.bodyFile!.stream(0, 2999);
+  store.purge(objectTarget(e), false);
+  assert.equal(lookup(store, e), undefined);
+  assert.ok((await readAll(stream)).equals(e.body!), 'a read begun before the purge completes');
+  assert.equal((await bodyFiles(dir)).length, 1, 'still there during the grace period');
+  await store.close();
+  assert.deepEqual(await bodyFiles(dir), []);
+});
