@@ -6,7 +6,9 @@
 // --body: body bytes (default 1024); --per-url K: K variants (Origins) per URL (default 1); --unique-origins: every
 // variant's Origin is new (a flood), else Origins repeat across URLs (app0..app{K-1}); --same-body: every body has the
 // same bytes (held once), as one representation served to many Origins; --few-fields: only Content-Type, Date and
-// Content-Length (the smallest responses an origin sends). --max-bytes B bounds the store (cache.maxBytes):
+// Content-Length (the smallest responses an origin sends). --disk-only: every body is a file of a disk tier (the
+// index of a DiskStore after open, nothing in the memory tier): what the index costs per object only on disk, the
+// figure nginx's keys_zone (about 128 B per key) is compared with. --max-bytes B bounds the store (cache.maxBytes):
 // insert more than fits and compare what the heap grew by with B (real memory within 1.5× maxBytes).
 //
 // Each insert is built the way src/edge/flight.ts builds a VariantInput for a 1 KiB `/unique/...` response carrying
@@ -21,6 +23,7 @@ import { primaryKey, selectorOf } from '../src/cache/key.js';
 import { normalizeVaryValue } from '../src/cache/policy/vary.js';
 import type { Freshness } from '../src/cache/policy/types.js';
 import { MemoryStore } from '../src/storage/memory.js';
+import { DiskBody, type BodyHome } from '../src/storage/disk-body.js';
 import type { VariantInput } from '../src/storage/store.js';
 
 const BODY_BYTES = Number(arg('body') ?? 1024);
@@ -28,6 +31,9 @@ const PER_URL = Number(arg('per-url') ?? 1);
 const UNIQUE_ORIGINS = process.argv.includes('--unique-origins');
 const SAME_BODY = process.argv.includes('--same-body');
 const FEW_FIELDS = process.argv.includes('--few-fields');
+const DISK_ONLY = process.argv.includes('--disk-only');
+const HOME: BodyHome = { dir: '/nonexistent', promote: () => {} };
+const NO_BODY = Buffer.alloc(0);
 const ORIGINS = Math.max(4, PER_URL);
 
 function arg(name: string): string | undefined {
@@ -61,8 +67,8 @@ function makeInput(i: number, now: number): { input: VariantInput; req: Record<s
   const origin = fresh(UNIQUE_ORIGINS ? `https://attacker-${i}.example` : `https://app${i % ORIGINS}.example`);
   const req = { host, origin, accept: fresh('*/*') };
   const keyNames = ['origin'].filter((n) => n !== 'x'); // a fresh array each time, as mergeNames builds it
-  const body = Buffer.allocUnsafeSlow(BODY_BYTES); // flight.ts ownedCopy: its own ArrayBuffer
-  if (SAME_BODY) body.fill(7); else randomFillSync(body);
+  const body = DISK_ONLY ? Buffer.alloc(4, i) : Buffer.allocUnsafeSlow(BODY_BYTES); // flight.ts ownedCopy: its own ArrayBuffer
+  if (DISK_ONLY) { /* the body is a file */ } else if (SAME_BODY) body.fill(7); else randomFillSync(body);
   const headers: [string, string][] = [
     [fresh('content-type'), fresh('application/javascript')],
     [fresh('cache-control'), fresh('public, max-age=3600')],
@@ -83,6 +89,7 @@ function makeInput(i: number, now: number): { input: VariantInput; req: Record<s
     zoneId, host, path, query, objectKey: primaryKey(zoneId, host, path, query), keyNames,
     selector: selectorOf(keyNames, req, normalizeVaryValue), status: 200, headers, body, freshness, tags: [],
   };
+  if (DISK_ONLY) { input.body = NO_BODY; input.bodyFile = new DiskBody(HOME, i + 1, BODY_BYTES); }
   return { input, req };
 }
 
@@ -94,7 +101,7 @@ function main(): void {
   if (!Number.isInteger(objects) || objects <= 0) throw new Error('--objects must be a positive integer');
 
   const maxBytes = arg('max-bytes') === undefined ? undefined : Number(arg('max-bytes'));
-  const store = new MemoryStore({ maxBytes: maxBytes ?? 1024 ** 4, normalize: normalizeVaryValue, maxVariants: Math.max(64, PER_URL) });
+  const store = new MemoryStore({ maxBytes: maxBytes ?? 1024 ** 4, normalize: normalizeVaryValue, maxVariants: Math.max(64, PER_URL), chargeBodies: !DISK_ONLY });
   collect();
   const before = heap();
 
@@ -126,7 +133,7 @@ function main(): void {
     return;
   }
   const usedPerObject = (after.used - before.used) / objects;
-  const externalPerObject = (after.external - before.external) / objects - (SAME_BODY ? 0 : BODY_BYTES);
+  const externalPerObject = (after.external - before.external) / objects - (SAME_BODY || DISK_ONLY ? 0 : BODY_BYTES);
   const realPerObject = (after.used - before.used + after.external - before.external) / objects;
   const chargedPerObject = store.chargedBytes() / objects;
 
@@ -151,7 +158,7 @@ function main(): void {
 
   if (snapshot) v8.writeHeapSnapshot(snapshot);
   const result = {
-    objects, bodyBytes: BODY_BYTES,
+    objects, bodyBytes: BODY_BYTES, diskOnly: DISK_ONLY,
     perUrl: PER_URL, uniqueOrigins: UNIQUE_ORIGINS,
     heapUsedPerObject: Math.round(usedPerObject), externalOverheadPerObject: Math.round(externalPerObject),
     realPerObject: Math.round(realPerObject), chargedPerObject: Math.round(chargedPerObject),

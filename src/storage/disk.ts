@@ -1,6 +1,5 @@
 // Disk cache store (`cache.store: disk`): a MemoryStore index, bodies in files (a bounded memory tier keeps hot ones), each variant's meta in its own checksummed file.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fdatasync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HeaderValues } from '../cache/key.js';
@@ -11,14 +10,13 @@ import { MemoryStore, type MemoryStoreOptions } from './memory.js';
 import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput, ZoneStoreStats } from './store.js';
 import { BODIES_DIR, BODY_RE, DiskBody, HotList, writeBodyFile, type BodyHome } from './disk-body.js';
 import type { Body, MemoryVariant } from './variant.js';
+import { fsyncDir, MARKER_FILE, PurgeLog } from './disk-purge-log.js';
 
 /*
  * Entry files (their layout: disk-format.ts) are named `<seq base36, 11 digits>-<random>.entry` and never reused; `seq`
  * orders writes across restarts (a purge marker or journal record covers exactly the files whose seq is not above its own).
  */
 const ENTRY_RE = /^([0-9a-z]{11})-[0-9a-f]{8}\.entry$/;
-const MARKER_FILE = 'purged-everything.json';
-const JOURNAL_FILE = 'purges.journal';
 /** Files read ahead of the one being inserted while loading (entry files hold meta only: small). */
 const READ_AHEAD = 64;
 /**
@@ -56,10 +54,6 @@ export interface DiskStats {
 }
 
 interface FileRec { name: string; chain: Promise<void> }
-interface ZoneMarker { hard: number; soft: number; hardAt?: number; softAt?: number }
-/** Purge-everything generations (per zone) and clear(): files with a seq at or below them are purged. */
-interface Markers { cleared: number; zones: Record<string, ZoneMarker> }
-interface JournalRecord { seq: number; target: PurgeTarget; soft: boolean }
 
 export class DiskStore implements CacheStore, BodyHome {
   readonly #opts: DiskStoreOptions;
@@ -77,21 +71,16 @@ export class DiskStore implements CacheStore, BodyHome {
   readonly #bodyWrites = new Map<Body, Promise<DiskBody | undefined>>();
   /** Body files waiting out UNLINK_GRACE_MS. */
   readonly #graves = new Map<NodeJS.Timeout, number>();
-  #markers: Markers = { cleared: 0, zones: {} };
+  readonly #log: PurgeLog;
   #seq = 0;
   #closed = false;
-  /** Purge journal: targeted purges are appended before they apply, replayed on open, emptied once their files are gone. */
-  #journalFd: number | undefined;
-  #journalRecords = 0;
-  #journalOpen = 0;
-  #journalKeep = false;
-  #syncQueued = false;
   /** Collects the file operations a purge starts, so its journal record is dropped only after they finish. */
   #collect: Promise<void>[] | undefined;
 
   private constructor(opts: DiskStoreOptions) {
     this.#opts = opts;
     this.dir = opts.path;
+    this.#log = new PurgeLog(opts.path, (what, err) => this.#fail(what, err));
     this.#memoryMax = opts.memoryMaxBytes ?? 64 * 1024 * 1024;
     this.#diskMax = opts.diskMaxBytes ?? Number.MAX_SAFE_INTEGER;
     this.#mem = new MemoryStore({
@@ -141,24 +130,24 @@ export class DiskStore implements CacheStore, BodyHome {
   purge(target: PurgeTarget, soft: boolean): number {
     if (target.kind === 'everything') {
       // Recorded before it applies: files written up to now are purged (or stale) on every later open.
-      const m = (this.#markers.zones[target.zoneId] ??= { hard: 0, soft: 0 });
+      const m = (this.#log.markers.zones[target.zoneId] ??= { hard: 0, soft: 0 });
       if (soft) { m.soft = this.#seq; m.softAt = Date.now(); } else { m.hard = this.#seq; m.hardAt = Date.now(); }
-      this.#saveMarkers();
+      this.#log.saveMarkers();
       return this.#mem.purge(target, soft);
     }
-    this.#appendJournal({ seq: this.#seq, target, soft });
+    this.#log.append({ seq: this.#seq, target, soft });
     const ops: Promise<void>[] = [];
     this.#collect = ops;
     let n: number;
     try { n = this.#mem.purge(target, soft); } finally { this.#collect = undefined; }
-    this.#journalOpen++;
-    void this.#track(Promise.all(ops).then(() => this.#recordDone()));
+    this.#log.begin();
+    void this.#track(Promise.all(ops).then(() => this.#log.done()));
     return n;
   }
 
   clear(): void {
-    this.#markers.cleared = this.#seq;
-    this.#saveMarkers();
+    this.#log.markers.cleared = this.#seq;
+    this.#log.saveMarkers();
     this.#mem.clear();
   }
 
@@ -172,14 +161,7 @@ export class DiskStore implements CacheStore, BodyHome {
     if (this.#closed) return;
     this.#closed = true;
     await this.flush();
-    if (this.#journalFd !== undefined) {
-      try {
-        if (this.#journalOpen === 0 && !this.#journalKeep) ftruncateSync(this.#journalFd, 0);
-        fsyncSync(this.#journalFd);
-        closeSync(this.#journalFd);
-      } catch (err) { this.#fail('journal', err); }
-      this.#journalFd = undefined;
-    }
+    this.#log.close();
     this.#files.clear();
     this.#mem.clear();
     // Body files waiting out their grace period go now (nothing serves them any more).
@@ -200,20 +182,20 @@ export class DiskStore implements CacheStore, BodyHome {
       if (m) bodyIds.add(parseInt(m[1]!, 36));
       else if (n.endsWith('.body.tmp')) await unlink(join(dir, BODIES_DIR, n)).catch(() => {});
     }
-    const journal = this.#readJournal();
+    const journal = this.#log.readJournal();
     const entries = names.filter((n) => ENTRY_RE.test(n));
     const seqOf = (n: string): number => parseInt(n.slice(0, 11), 36);
     let max = entries.length > 0 ? seqOf(entries[entries.length - 1]!) : 0;
     for (const id of bodyIds) max = Math.max(max, id);
     for (const r of journal) max = Math.max(max, r.seq);
-    const markers = this.#readMarkers();
+    const markers = this.#log.readMarkers();
     if (markers === undefined) {
       // Written atomically, so this is damage from outside: purges may be lost, so nothing on disk is trusted.
       this.#opts.logger?.error({ path: dir }, 'disk cache: purge markers unreadable; dropping the whole disk cache');
-      this.#markers = { cleared: max, zones: {} };
-      this.#saveMarkers();
+      this.#log.markers = { cleared: max, zones: {} };
+      this.#log.saveMarkers();
     } else {
-      this.#markers = markers;
+      this.#log.markers = markers;
       max = Math.max(max, markers.cleared);
       for (const m of Object.values(markers.zones)) max = Math.max(max, m.hard, m.soft);
     }
@@ -245,8 +227,8 @@ export class DiskStore implements CacheStore, BodyHome {
         continue;
       }
       const { meta, body } = decoded;
-      const zone = this.#markers.zones[meta.zoneId];
-      if (seq <= this.#markers.cleared || (zone && seq <= zone.hard)) { void this.#track(this.#unlink(name)); continue; }
+      const zone = this.#log.markers.zones[meta.zoneId];
+      if (seq <= this.#log.markers.cleared || (zone && seq <= zone.hard)) { void this.#track(this.#unlink(name)); continue; }
       let file: DiskBody | undefined;
       if (meta.file !== undefined) {
         file = bodies.get(meta.file);
@@ -275,10 +257,7 @@ export class DiskStore implements CacheStore, BodyHome {
     // The journal's purges are now applied and their files gone: start it afresh.
     await this.flush();
     await fsyncDir(dir);
-    try {
-      this.#journalFd = openSync(join(dir, JOURNAL_FILE), 'a');
-      if (!this.#journalKeep) ftruncateSync(this.#journalFd, 0);
-    } catch (err) { this.#fail('journal', err); }
+    this.#log.openJournal();
     this.#boundDisk();
   }
 
@@ -389,7 +368,7 @@ export class DiskStore implements CacheStore, BodyHome {
     try { await unlink(join(this.#opts.path, name)); } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       this.#stats.unlinkErrors++;
-      this.#journalKeep = true; // a purged file may still be there: replay the journal on the next open
+      this.#log.keep = true; // a purged file may still be there: replay the journal on the next open
       this.#opts.logger?.warn({ file: join(this.#opts.path, name), err: String(err) }, 'disk cache: cannot delete an entry file');
     }
   }
@@ -434,71 +413,4 @@ export class DiskStore implements CacheStore, BodyHome {
     this.#stats.writeErrors++;
     this.#opts.logger?.error({ path: this.#opts.path, what, err: String(err) }, 'disk cache: write failed');
   }
-
-  /** The purge markers; undefined when the file exists but cannot be read or parsed. */
-  #readMarkers(): Markers | undefined {
-    let text: string;
-    try { text = readFileSync(join(this.#opts.path, MARKER_FILE), 'utf8'); } catch (err) {
-      return (err as NodeJS.ErrnoException).code === 'ENOENT' ? { cleared: 0, zones: {} } : undefined;
-    }
-    try {
-      const m = JSON.parse(text) as Markers;
-      if (typeof m.cleared !== 'number' || typeof m.zones !== 'object' || m.zones === null) return undefined;
-      if (Object.values(m.zones).some((z) => typeof z?.hard !== 'number' || typeof z.soft !== 'number')) return undefined;
-      return { cleared: m.cleared, zones: m.zones };
-    } catch { return undefined; }
-  }
-
-  #saveMarkers(): void {
-    const file = join(this.#opts.path, MARKER_FILE);
-    try {
-      const fd = openSync(`${file}.tmp`, 'w');
-      try { writeSync(fd, JSON.stringify({ version: 1, ...this.#markers })); fsyncSync(fd); } finally { closeSync(fd); }
-      renameSync(`${file}.tmp`, file);
-    } catch (err) { this.#fail('write', err); }
-  }
-
-  #readJournal(): JournalRecord[] {
-    let text: string;
-    try { text = readFileSync(join(this.#opts.path, JOURNAL_FILE), 'utf8'); } catch { return []; }
-    const out: JournalRecord[] = [];
-    for (const line of text.split('\n')) {
-      if (line === '') continue;
-      try {
-        const r = JSON.parse(line) as JournalRecord;
-        if (typeof r.seq === 'number' && typeof r.target?.kind === 'string' && r.target.kind !== 'everything') out.push(r);
-      } catch { /* a torn last line: that purge never returned */ }
-    }
-    return out;
-  }
-
-  #appendJournal(r: JournalRecord): void {
-    const fd = this.#journalFd;
-    if (fd === undefined || this.#closed) return;
-    try {
-      writeSync(fd, `${JSON.stringify(r)}\n`);
-      this.#journalRecords++;
-    } catch (err) { this.#fail('journal', err); return; }
-    if (this.#syncQueued) return;
-    this.#syncQueued = true;
-    setImmediate(() => {
-      this.#syncQueued = false;
-      if (this.#journalFd === fd) fdatasync(fd, (err) => { if (err) this.#fail('journal', err); });
-    });
-  }
-
-  /** Every file operation of a journalled purge has finished: once none is open, the journal can be emptied. */
-  #recordDone(): void {
-    if (--this.#journalOpen > 0 || this.#journalKeep) return;
-    const records = this.#journalRecords;
-    void fsyncDir(this.#opts.path).then(() => {
-      const fd = this.#journalFd;
-      if (fd === undefined || this.#journalOpen > 0 || this.#journalKeep || this.#journalRecords !== records) return;
-      try { ftruncateSync(fd, 0); this.#journalRecords = 0; } catch (err) { this.#fail('journal', err); }
-    });
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  try { const fh = await open(dir, 'r'); try { await fh.sync(); } finally { await fh.close(); } } catch { /* not supported everywhere */ }
 }
