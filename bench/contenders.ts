@@ -59,6 +59,8 @@ export interface StartOptions {
   cluster?: string;
   /** edgecache only: false runs it with --no-fast-path (every request through node:http), for before/after figures. */
   fastPath?: boolean;
+  /** edgecache only: a config file (--config) for what flags don't set, e.g. a disk tier. */
+  config?: string;
 }
 
 export interface Tools {
@@ -330,6 +332,7 @@ export async function startEdgecache(o: StartOptions): Promise<Running> {
   if (o.workers !== 1) args.push('--workers', String(o.workers));
   if (o.cluster !== undefined) args.push('--cluster', o.cluster);
   if (o.fastPath === false) args.push('--no-fast-path');
+  if (o.config !== undefined) args.push('--config', o.config);
   const proc = spawnTracked(`edgecache ${o.workers}w${o.fastPath === false ? ' nofast' : ''}`, process.execPath, args, {
     cpus: o.cpus,
     cwd: o.repoRoot,

@@ -1,6 +1,6 @@
 // `npm run bench`: edgecache vs nginx proxy_cache vs Varnish vs a bare Node ceiling, interleaved, on loopback.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +27,7 @@ import { computeTargets, emptyRow, renderScenario, renderTargets, writeJson, typ
 import { runTlsScenarios } from './tls.js';
 import { ORIGINS, measureMemory, runColdScenario, runWrkScenario, type RunConfig, type WrkScenario } from './scenarios.js';
 
-const SCENARIOS = ['hit-1k', 'hit-100k', 'hit-4-origins', 'cold-50', 'miss-heavy', 'miss-latency', 'hit-1k-workers', 'tls-h2-1k', 'tls-h1-1k', 'tls-handshakes', 'memory', 'shared-bodies', 'purge-fanout'] as const;
+const SCENARIOS = ['hit-1k', 'hit-100k', 'hit-4-origins', 'cold-50', 'miss-heavy', 'miss-latency', 'hit-1k-workers', 'tls-h2-1k', 'tls-h1-1k', 'tls-handshakes', 'memory', 'shared-bodies', 'purge-fanout', 'hit-100k-disk'] as const;
 type ScenarioId = (typeof SCENARIOS)[number];
 
 interface Args {
@@ -279,6 +279,26 @@ async function main(): Promise<void> {
         const res = await runWrkScenario(sc, set, origin, cfg, new Set());
         res.notes.push(...skipped, pin ? 'multi-worker servers can\'t have a core of their own: pinned to cores 0,1, sharing core 0 with wrk' : 'not pinned');
         res.notes.push(`bare node ×${args.workers}w = node:cluster processes answering a preallocated buffer: the ceiling for Node here`);
+        results.push(res);
+        await Promise.all(set.map((c) => c.stop()));
+      }
+    }
+
+    // Hits from the disk tier: edgecache with a memory tier too small for any body (each hit reads its body file) beside
+    // nginx proxy_cache, whose cache is on disk; both directories on the same file system, the page cache warm.
+    if (wants('hit-100k-disk')) {
+      const id = 'hit-100k-disk';
+      const title = 'cache hits from the disk tier, GET /asset/100k (edgecache cache.disk with cache.memory.maxBytes 1; nginx proxy_cache)';
+      if (tools.wrk === null) results.push({ id, title, reference: null, rows: [], notes: ['SKIPPED: no wrk'] });
+      else {
+        const skipped: string[] = [];
+        const config = join(tmpDir, 'edgecache-disk.yaml');
+        writeFileSync(config, `cache:\n  disk:\n    path: ${mkdtempSync(join(memDir, 'edgecache-disk-'))}\n  memory:\n    maxBytes: 1\n`);
+        log(`${id}: starting edgecache (disk tier) and nginx`);
+        const set = await startSet({ ...base, config }, skipped, ['edgecache', 'nginx']);
+        const sc: WrkScenario = { id, title, path: '/asset/100k', origins: ORIGINS.slice(0, 1), unique: false };
+        const res = await runWrkScenario(sc, set, origin, cfg, new Set());
+        res.notes.push(...skipped, 'target: edgecache >= 0.8 x nginx; both caches in the same directory tree (tmpfs when /dev/shm exists)');
         results.push(res);
         await Promise.all(set.map((c) => c.stop()));
       }

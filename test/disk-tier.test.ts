@@ -26,7 +26,8 @@ test('disk tier: hits, HEAD, ranges and If-Range from body files that are not in
   const get = (path: string, headers: Record<string, string> = {}, method = 'GET') => send(`${edge.base}${path}`, { method, headers: { host: 'cdn.example.com', ...headers } });
 
   for (const [path, body] of [['/small.bin', SMALL], ['/large.bin', LARGE]] as const) {
-    assert.equal((await get(path)).headers['cf-cache-status'], 'MISS');
+    const miss = await get(path);
+    assert.equal(miss.headers['cf-cache-status'], 'MISS');
     await (edge.store as DiskStore).flush();
     const hit = await get(path);
     assert.equal(hit.headers['cf-cache-status'], 'HIT');

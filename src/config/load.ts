@@ -110,7 +110,9 @@ export function validateConfig(input: unknown, source: string): Config {
     const i = config.zones.findIndex((z) => z.redirectHttp);
     throw new ConfigError(`invalid config (${source}):\n  zones[${i}].redirectHttp: got true: no listener has tls, so there is no https to redirect to`);
   }
-  if (config.cache.maxObjectBytes > config.cache.maxBytes) config.cache.maxObjectBytes = config.cache.maxBytes;
+  // An object is bounded by where bodies live: memory (cache.maxBytes), or the disk tier's bytes.
+  const bodyBound = config.cache.store === 'disk' ? config.cache.disk?.maxBytes ?? Number.MAX_SAFE_INTEGER : config.cache.maxBytes;
+  if (config.cache.maxObjectBytes > bodyBound) config.cache.maxObjectBytes = bodyBound;
   return config;
 }
 

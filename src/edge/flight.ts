@@ -14,6 +14,7 @@ import type { Freshness } from '../cache/policy/types.js';
 import type { Clock } from './clock.js';
 import type { EdgeKey } from './context.js';
 import { SharedBody } from './shared-body.js';
+import { FileBody } from './file-body.js';
 
 export type FlightHead =
   /** A storable response: its body is buffered and shared with every subscriber. */
@@ -57,8 +58,11 @@ export class Flight {
   originMs: number | undefined;
   /** The store's purge epoch when the fetch started: a request after a later purge must not join it. */
   readonly startEpoch: number;
-  /** The response body, once the origin answered with a shareable one. */
-  readonly body: SharedBody;
+  /**
+   * The response body, once the origin answered with a shareable one: held in memory (SharedBody), or, with a disk
+   * tier and a declared length, streamed to its body file and read from there by every client (FileBody).
+   */
+  body: SharedBody | FileBody;
   readonly #env: FlightEnv;
   readonly #req: FlightRequest;
 
@@ -66,7 +70,10 @@ export class Flight {
     this.#env = env;
     this.#req = req;
     this.startEpoch = env.store.epoch();
-    this.body = new SharedBody(env.maxObjectBytes, req.key.zone.zone.timeouts.bodyMs);
+    // With a disk tier, fills of a declared length stream to disk (FileBody); one of unknown length is buffered in
+    // memory, so it is bounded by MEMORY_FILL_BYTES however large maxObjectBytes is.
+    const memoryFill = env.store.beginFill ? Math.min(env.maxObjectBytes, MEMORY_FILL_BYTES) : env.maxObjectBytes;
+    this.body = new SharedBody(memoryFill, req.key.zone.zone.timeouts.bodyMs);
     // A shared answer holds the cross-node lock until its body is stored (and written through), failed or abandoned.
     void this.body.settled.then(() => this.#releaseLock());
     this.head = this.#run();
@@ -167,7 +174,18 @@ export class Flight {
     const freshness = (decision as { freshness: Freshness }).freshness;
     const length = res.status === 204 ? 0 : res.headers['content-length'] !== undefined && Number.isSafeInteger(declared) ? declared : undefined;
     this.#pumping = true;
-    this.body.start(res.body, length, (body) => {
+    const writer = length !== undefined && length > 0 ? store.beginFill?.() : undefined;
+    if (writer !== undefined) {
+      const filled = new FileBody(writer, length!);
+      this.body = filled;
+      void filled.settled.then(() => this.#releaseLock());
+      filled.start(res.body, (file) => store.insert({
+        zoneId: key.zoneId, host: key.host, path: key.path, query: key.query, objectKey: key.objectKey, keyNames, selector, status: res.status,
+        headers: withLength(storedFields, file.length, res.status), body: NO_BODY, bodyFile: file, freshness, tags, maxVariants: zone.zone.cacheKey.maxVariants,
+      }, epoch));
+      return { kind: 'shared', status: res.status, fields, selector, keyNames };
+    }
+    (this.body as SharedBody).start(res.body, length, (body) => {
       const v = store.insert({
         zoneId: key.zoneId, host: key.host, path: key.path, query: key.query, objectKey: key.objectKey, keyNames, selector, status: res.status,
         headers: withLength(storedFields, body.length, res.status), body, freshness, tags, maxVariants: zone.zone.cacheKey.maxVariants,
@@ -180,6 +198,10 @@ export class Flight {
     return { kind: 'shared', status: res.status, fields, selector, keyNames };
   }
 }
+
+const NO_BODY = Buffer.alloc(0);
+/** Most bytes a fill of unknown length keeps in memory when a disk tier could take larger fills of a declared length. */
+const MEMORY_FILL_BYTES = 32 * 1024 * 1024;
 
 /** Response fields for a complete stored body: its own Content-Length (none on 1xx/204, RFC 9110 §8.6). */
 export function withLength(fields: [string, string][], length: number, status: number): [string, string][] {

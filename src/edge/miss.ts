@@ -158,9 +158,11 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
     const w: Waiter = {
       complete: (stored, body) => {
         if (res.destroyed) return;
+        // A fill streamed to disk that the store then refused: no body to answer from, so the origin answers it.
+        if (!stored && !body) return pass(req, res, key, 'dynamic', own.fwd ?? 'miss', 'not-stored');
         const status = answerStatus(kind, { ...own, stored: stored !== undefined });
         const s: Servable = stored ? answers.compression.represent(req, key.zone.zone, stored) : {
-          status: head.status, flatHeaders: flatFields(withLength(head.fields, body.length, head.status), []), fieldMap: fieldMapOf(head.fields), body, bodyLength: body.length,
+          status: head.status, flatHeaders: flatFields(withLength(head.fields, body!.length, head.status), []), fieldMap: fieldMapOf(head.fields), body, bodyLength: body!.length,
         };
         serveComplete(req, res, s, answers.edgeFields(req, key.zone, kind, status, stored ? String(currentAge(stored.freshness, env.clock.now())) : undefined));
         answers.done(res, kind, key.zone);

@@ -21,8 +21,8 @@ export interface Sink {
 
 /** A request answered from the whole body (HEAD, Range): it waits for the fill and reads nothing meanwhile. */
 export interface Waiter {
-  /** The fill completed: its stored variant (if the store took it) and its body. */
-  complete(stored: StoredVariant | undefined, body: Buffer): void;
+  /** The fill completed: its stored variant (if the store took it) and its body (undefined when it went to disk). */
+  complete(stored: StoredVariant | undefined, body: Buffer | undefined): void;
   /** The body outgrew maxObjectBytes: there will be no whole body to answer from. */
   tooLarge(): void;
   fail(err: Error): void;

@@ -15,7 +15,13 @@ const NONE: readonly StoredVariant[] = Object.freeze([]);
  * (undici's cache does the same: https://github.com/nodejs/undici/blob/main/lib/interceptor/cache.js)
  */
 export class GuardedStore implements CacheStore {
-  constructor(readonly inner: CacheStore, readonly onError: StoreErrorSink) {}
+  /** Present when the inner store has it (a disk tier): a fill that cannot get a file is buffered in memory instead. */
+  readonly beginFill: CacheStore['beginFill'];
+
+  constructor(readonly inner: CacheStore, readonly onError: StoreErrorSink) {
+    const begin = inner.beginFill?.bind(inner);
+    this.beginFill = begin && (() => { try { return begin(); } catch (err) { onError('beginFill', err); return undefined; } });
+  }
 
   lookup(objectKey: string, headers: HeaderValues): StoredVariant | undefined {
     try { return this.inner.lookup(objectKey, headers); } catch (err) { this.onError('lookup', err); return undefined; }

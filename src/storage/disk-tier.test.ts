@@ -41,10 +41,13 @@ test('the memory tier keeps at most memoryMaxBytes of bodies; the rest are serve
   assert.ok(d.memoryBytes <= 160_000, `memory tier ${d.memoryBytes}`);
   assert.equal(d.diskBytes, 200_000);
   const vs = entries.map((e) => lookup(store, e)!);
-  assert.ok(vs[0]!.body === undefined && vs[0]!.bodyFile !== undefined, 'the oldest body is on disk only');
-  assert.ok(vs[9]!.body !== undefined, 'the newest is still in memory');
-  assert.ok((await bodyOf(vs[0]!)).equals(entries[0]!.body!));
-  assert.ok(lookup(store, entries[0]!)!.body !== undefined, 'a body read whole from disk that fits is promoted to the memory tier');
+  // Bodies enter the memory tier as their files are written (in whatever order the writes finish).
+  const onDisk = vs.flatMap((v, i) => (v.body === undefined ? [i] : []));
+  assert.ok(onDisk.length >= 2, `${onDisk.length} bodies on disk only`);
+  for (const i of onDisk) assert.ok(vs[i]!.bodyFile !== undefined);
+  const i0 = onDisk[0]!;
+  assert.ok((await bodyOf(vs[i0]!)).equals(entries[i0]!.body!));
+  assert.ok(lookup(store, entries[i0]!)!.body !== undefined, 'a body read whole from disk that fits is promoted to the memory tier');
   assert.equal(store.diskStats().promotions, 1);
   for (const [i, v] of vs.entries()) assert.ok((await bodyOf(v)).equals(entries[i]!.body!), `body ${i}`);
   assert.ok(store.diskStats().memoryBytes <= 160_000, 'promotions demote others');

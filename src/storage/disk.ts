@@ -9,6 +9,7 @@ import { releaseLock, takeLock } from './disk-lock.js';
 import { MemoryStore, type MemoryStoreOptions } from './memory.js';
 import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput, ZoneStoreStats } from './store.js';
 import { BODIES_DIR, BODY_RE, DiskBody, HotList, writeBodyFile, type BodyHome } from './disk-body.js';
+import { BodyWriter } from './body-writer.js';
 import type { Body, MemoryVariant } from './variant.js';
 import { fsyncDir, MARKER_FILE, PurgeLog } from './disk-purge-log.js';
 
@@ -113,10 +114,23 @@ export class DiskStore implements CacheStore, BodyHome {
   diskStats(): DiskStats { return { ...this.#stats, pending: this.#pending.size, memoryBytes: this.#hot.bytes, diskBytes: this.#diskBytes }; }
 
   insert(input: VariantInput, sinceEpoch?: number): StoredVariant | undefined {
-    if (this.#closed || input.body.length > this.#diskMax) return undefined;
-    const v = this.#mem.insert(input, sinceEpoch);
+    const filled = input.bodyFile instanceof DiskBody && input.bodyFile.home === this && input.bodyFile.record === undefined ? input.bodyFile : undefined;
+    const length = input.bodyFile?.length ?? input.body.length;
+    const v = this.#closed || length > this.#diskMax ? undefined : this.#mem.insert(input, sinceEpoch) as MemoryVariant | undefined;
+    if (filled !== undefined) {
+      // A fill streamed to its own file (beginFill): the file is the body's now, or goes when it was not stored.
+      if (v === undefined || v.bodyRecord.file !== filled) { this.#bury(filled.id); return v; }
+      filled.record = v.bodyRecord;
+      this.#diskBytes += filled.length;
+    }
     if (v) this.#persist(v);
+    if (filled !== undefined) this.#boundDisk();
     return v;
+  }
+
+  /** A body file for a fill to stream into (file-body.ts); committed, it is stored with VariantInput.bodyFile. */
+  beginFill(): BodyWriter | undefined {
+    return this.#closed ? undefined : new BodyWriter(this, ++this.#seq);
   }
 
   /** RFC 9111 §4.3.4: the freshened headers and freshness are written too, so a restart keeps them. */
@@ -383,15 +397,20 @@ export class DiskStore implements CacheStore, BodyHome {
       if (file !== undefined) {
         b.file = undefined;
         this.#diskBytes -= file.length;
-        const t = setTimeout(() => { this.#graves.delete(t); void this.#track(this.#unlinkBody(file.id)); }, UNLINK_GRACE_MS);
-        t.unref();
-        this.#graves.set(t, file.id);
+        this.#bury(file.id);
       }
     }
     const rec = this.#files.get(v);
     if (!rec) return;
     this.#files.delete(v);
     rec.chain = this.#track(rec.chain.then(() => this.#unlink(rec.name)));
+  }
+
+  /** Unlinks a body file after UNLINK_GRACE_MS (at once on close). */
+  #bury(id: number): void {
+    const t = setTimeout(() => { this.#graves.delete(t); void this.#track(this.#unlinkBody(id)); }, UNLINK_GRACE_MS);
+    t.unref();
+    this.#graves.set(t, id);
   }
 
   async #unlinkBody(id: number): Promise<void> {

@@ -1,5 +1,6 @@
 // The cache store interface every store implements (memory, disk), and the records it holds.
 import type { Readable } from 'node:stream';
+import type { BodyWriter } from './body-writer.js';
 import type { Freshness } from '../cache/policy/types.js';
 import type { HeaderValues, ObjectKey } from '../cache/key.js';
 
@@ -111,6 +112,11 @@ export interface CacheStore {
   /** Drops everything (e.g. after missed cluster purges). */
   clear(): void;
   stats(): StoreStats;
+  /**
+   * A body file for a fill to stream into (a disk tier only): the fill's clients read it as it grows, and the committed
+   * file is stored with `VariantInput.bodyFile`. Undefined when the store keeps bodies in memory.
+   */
+  beginFill?(): BodyWriter | undefined;
   /** Per zone id, where the store keeps them (the memory store and the disk store over it): the dashboard's zone view. */
   zoneStats?(): Record<string, ZoneStoreStats>;
   close(): Promise<void>;
