@@ -6,13 +6,11 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { connect as h2Connect, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import { request as httpRequest } from 'node:http';
-import { pino } from 'pino';
 import { startOrigin, startTestEdge, send, sleep } from './helpers/http.js';
 import { exchange } from './helpers/raw-http.js';
-import type { Logger } from '../src/observability/logger.js';
+import { captureLogs } from './helpers/capture-logger.js';
 
 type Line = Record<string, unknown> & { msg?: string; level: number };
 
@@ -39,16 +37,7 @@ async function lineWhere(path: string, pred: (l: Line) => boolean, ms = 3000): P
 }
 
 /** An application logger whose parsed lines land in `lines`. */
-function captureLogger(): { logger: Logger; lines: Line[] } {
-  const lines: Line[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Line);
-      cb();
-    },
-  });
-  return { logger: pino<never>({ level: 'info' }, stream) as unknown as Logger, lines };
-}
+const captureLogger = () => captureLogs<Line>('info');
 
 async function setup(t: TestContext, extra: Record<string, unknown> = {}) {
   const origin = await startOrigin(t, async (req, res) => {

@@ -5,13 +5,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
-import { pino } from 'pino';
 import type { Logger } from '../src/observability/logger.js';
 import { startOrigin, startTestEdge, send, purge, metric, sleep, type TestOrigin } from './helpers/http.js';
 import { hasRedisServer, REDIS_HINT, startRedis, type RedisHandle } from './helpers/redis-server.js';
 import { requireService } from './helpers/service.js';
+import { captureLogs } from './helpers/capture-logger.js';
 
 const A = 'https://a.example';
 const HOST = 'cdn.example.com';
@@ -92,16 +91,7 @@ async function untilApplied(n: Node, count: number): Promise<void> {
 }
 
 /** A pino logger (warn and up) whose parsed JSON lines land in `lines`. */
-function captureLogger(): { logger: Logger; lines: { level: number; msg: string; reason?: string }[] } {
-  const lines: { level: number; msg: string; reason?: string }[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as { level: number; msg: string });
-      cb();
-    },
-  });
-  return { logger: pino<never>({ level: 'warn' }, stream) as unknown as Logger, lines };
-}
+const captureLogger = () => captureLogs<{ level: number; msg: string; reason?: string }>('warn');
 
 async function freePort(): Promise<number> {
   const server = createServer();

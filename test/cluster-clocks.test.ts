@@ -2,26 +2,15 @@
 // ages of shared-tier entries do not depend on the storing node's clock; a tier in an allkeys-* Redis is not used.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { startOrigin, startTestEdge, send, metric, sleep } from './helpers/http.js';
 import { hasRedisServer, REDIS_HINT, startRedis } from './helpers/redis-server.js';
 import { requireService } from './helpers/service.js';
-import type { Logger } from '../src/observability/logger.js';
+import { captureLogs } from './helpers/capture-logger.js';
 
 const H = { headers: { host: 'cdn.test' } };
 const SKEW_MS = 30_000;
 
-function captureLogger(): { logger: Logger; lines: { level: number; msg: string; offsetMs?: number; policy?: string }[] } {
-  const lines: { level: number; msg: string }[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as { level: number; msg: string });
-      cb();
-    },
-  });
-  return { logger: pino<never>({ level: 'warn' }, stream) as unknown as Logger, lines };
-}
+const captureLogger = () => captureLogs<{ level: number; msg: string; offsetMs?: number; policy?: string }>('warn');
 
 async function until(isDone: () => boolean | Promise<boolean>, what: string, ms = 8000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -4,19 +4,11 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import type { Logger } from '../src/observability/logger.js';
 import { metric, send, sleep, startTestEdge } from './helpers/http.js';
 import { ConfigError, validateConfig } from '../src/config/load.js';
+import { captureLogs } from './helpers/capture-logger.js';
 
-function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) { for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); cb(); },
-  });
-  return { logger: pino<never>({ level: 'info' }, stream), lines };
-}
+const captureLogger = () => captureLogs<Record<string, unknown>>('info');
 
 /** A real origin that can be killed (every connection cut) and started again on its port. Answers with its name. */
 async function killableOrigin(t: TestContext, name: string) {

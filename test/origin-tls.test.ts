@@ -4,23 +4,15 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { pino } from 'pino';
-import type { Logger } from '../src/observability/logger.js';
 import { send, startTestEdge } from './helpers/http.js';
 import { createTestPki } from './helpers/tls.js';
 import { ConfigError, validateConfig } from '../src/config/load.js';
 import { compileZones } from '../src/edge/zones.js';
+import { captureLogs } from './helpers/capture-logger.js';
 
-function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) { for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); cb(); },
-  });
-  return { logger: pino<never>({ level: 'warn' }, stream), lines };
-}
+const captureLogger = () => captureLogs<Record<string, unknown>>('warn');
 
 interface Seen { host?: string; sni: string | false | null; xfh?: string }
 

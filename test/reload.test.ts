@@ -3,40 +3,21 @@
 // changed loses its entries and only it, tokens change, and a config that does not validate is refused and logged.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { serveProcess, ROOT, MAIN } from './helpers/serve-process.js';
 import { startOrigin, send, sleep } from './helpers/http.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
 const TOKEN_1 = 'reload-test-token-one-0123456789';
 const TOKEN_2 = 'reload-test-token-two-0123456789';
 
 function serve(t: TestContext, args: string[]) {
   const env = { ...process.env };
   delete env.EDGECACHE_ADMIN_TOKEN;
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => { err += c; });
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-  const lines = (): Record<string, unknown>[] => out.split('\n').flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; } });
-  const logLine = async (msg: RegExp, after = 0, ms = 60_000): Promise<Record<string, unknown>> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const found = lines().slice(after).find((j) => typeof j.msg === 'string' && msg.test(j.msg));
-      if (found) return found;
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no log line ${msg}; stderr: ${err.slice(-800)}`);
-      await sleep(50);
-    }
-  };
-  return { child, exited, lines, logLine };
+  return serveProcess(t, args, env);
 }
 
 interface ZoneSpec { query?: string; connectMs?: number }

@@ -2,15 +2,13 @@
 // logged; never a 500, never silence. The faults are real stores whose methods throw (the fault itself, not a mock).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import type { Logger } from '../src/observability/logger.js';
 import { MemoryStore, type MemoryStoreOptions } from '../src/storage/memory.js';
 import type { HeaderValues } from '../src/cache/key.js';
 import type { PurgeTarget, StoredVariant, VariantInput } from '../src/storage/store.js';
 import type { Freshness } from '../src/cache/policy/types.js';
 import { normalizeVaryValue } from '../src/cache/policy/vary.js';
 import { metric, send, startOrigin, startTestEdge } from './helpers/http.js';
+import { captureLogs } from './helpers/capture-logger.js';
 
 /** A memory store whose named operations throw, as a broken disk or a bug in a store would. */
 class FailingStore extends MemoryStore {
@@ -35,13 +33,7 @@ class FailingStore extends MemoryStore {
   }
 }
 
-function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) { for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>); cb(); },
-  });
-  return { logger: pino<never>({ level: 'warn' }, stream), lines };
-}
+const captureLogger = () => captureLogs<Record<string, unknown>>('warn');
 
 async function setup(t: import('node:test').TestContext, store: FailingStore) {
   let n = 0;

@@ -3,39 +3,17 @@
 // the process stays up, new connections get the new certificate.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { request as httpsRequest } from 'node:https';
 import { connect as h2Connect } from 'node:http2';
 import { connect as tlsConnect } from 'node:tls';
+import { serveProcess } from './helpers/serve-process.js';
 import { startOrigin, sleep } from './helpers/http.js';
 import { createTestPki } from './helpers/tls.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
 
-function serve(t: TestContext, args: string[]) {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
-  child.stderr!.setEncoding('utf8').on('data', (c: string) => { err += c; });
-  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-  const lines = (): Record<string, unknown>[] => out.split('\n').flatMap((l) => { try { return [JSON.parse(l) as Record<string, unknown>]; } catch { return []; } });
-  const logLine = async (msg: RegExp, after = 0, ms = 60_000): Promise<Record<string, unknown>> => {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const found = lines().slice(after).find((j) => typeof j.msg === 'string' && msg.test(j.msg));
-      if (found) return found;
-      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no log line ${msg}; stderr: ${err.slice(-800)}`);
-      await sleep(50);
-    }
-  };
-  return { child, exited, lines, logLine };
-}
+const serve = (t: TestContext, args: string[]) => serveProcess(t, args);
 
 test('serve over TLS from flags; SIGHUP reloads certificates under load without a failed request', { timeout: 120_000 }, async (t) => {
   const pki = await createTestPki(t);

@@ -5,13 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { createServer } from 'node:net';
-import { Writable } from 'node:stream';
 import { copyFileSync } from 'node:fs';
-import { pino } from 'pino';
-import type { Logger } from '../src/observability/logger.js';
 import { startOrigin, startTestEdge } from './helpers/http.js';
 import { createTestPki, type TestPki } from './helpers/tls.js';
 import { describeResponse, startOcspResponder } from './helpers/ocsp-responder.js';
+import { captureLogs } from './helpers/capture-logger.js';
 
 /** node's client option for status_request (missing from @types/node 20's ConnectionOptions). */
 const statusRequest = (o: ConnectionOptions): ConnectionOptions => ({ ...o, requestOCSP: true } as ConnectionOptions);
@@ -34,16 +32,7 @@ function handshake(port: number, servername: string, pki: TestPki): Promise<Hand
 
 const serialHex = (n: bigint): string => { const h = n.toString(16).toUpperCase(); return h.length % 2 ? `0${h}` : h; };
 
-function captureLogger(): { logger: Logger; lines: { level: number; msg: string }[] } {
-  const lines: { level: number; msg: string }[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as { level: number; msg: string });
-      cb();
-    },
-  });
-  return { logger: pino<never>({ level: 'info' }, stream) as unknown as Logger, lines };
-}
+const captureLogger = () => captureLogs<{ level: number; msg: string }>('info');
 
 /** A loopback port nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {
