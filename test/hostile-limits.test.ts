@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startTestEdge } from './helpers/http.js';
+import { metric, startTestEdge } from './helpers/http.js';
 import { exchange, waitFor } from './helpers/raw-http.js';
 import { validateConfig } from '../src/config/load.js';
 import { createEdgeListener } from '../src/edge/listener.js';
@@ -100,11 +100,12 @@ test('size limits at configured values, with Expect: 100-continue refused before
 });
 
 test('a chunked body growing past maxBodyBytes: 413 while unanswered, the origin request aborted', async (t) => {
-  const { origin, port } = await setup(t, { maxBodyBytes: 1000 });
+  const { origin, edge, port } = await setup(t, { maxBodyBytes: 1000 });
   const chunk = `258\r\n${'c'.repeat(600)}\r\n`;
   const r = await exchange(port, [`POST /chunked HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n${chunk}`, chunk, chunk, '0\r\n\r\n'], { gapMs: 50 });
   assert.equal(r.responses[0]?.status, 413);
   assert.ok(r.closed);
+  assert.equal(await metric(edge, 'edgecache_requests_total', 'zone="(none)",cache_status="NONE",status_class="4xx"'), 1, 'the 413 is counted');
   await new Promise((res) => setTimeout(res, 100));
   assert.equal(origin.count('/chunked'), 0, 'the origin never got a complete request');
 

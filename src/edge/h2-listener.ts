@@ -310,6 +310,7 @@ export function createH2Server(handler: Handler, opts: H2Options): EdgeH2Server 
         const abort = (): void => { req.destroy(new BodyTooLargeError(limits.maxBodyBytes)); };
         if (res.headersSent || res.writableEnded) { abort(); return; }
         noteRefused(res as unknown as ServerResponse, 'BODY_TOO_LARGE');
+        server.emit(REFUSED_EVENT, 413, 'BODY_TOO_LARGE');
         answer(res, 413, `the request content is over ${limits.maxBodyBytes} bytes`);
         if (res.writableFinished) abort(); else res.once('finish', abort);
       });

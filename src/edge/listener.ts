@@ -170,6 +170,7 @@ export function createEdgeListener(handler: Handler, logger: Logger, limits: Lim
     if (res.headersSent || res.writableEnded) { abort(); return; }
     conn.answered = true;
     noteRefused(res, 'BODY_TOO_LARGE');
+    server.emit('edgecache:refused', 413, 'BODY_TOO_LARGE'); // an answer too: counted (the handler's path counts nothing once it is cut)
     answer(res, 413, `the request content is over ${limits.maxBodyBytes} bytes`);
     whenFinished(res, abort);
   }
