@@ -9,7 +9,7 @@ import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { connect as h2Connect } from 'node:http2';
 import { request as httpsRequest, Agent } from 'node:https';
 import { copyFileSync, writeFileSync } from 'node:fs';
-import { startOrigin, startTestEdge, send } from './helpers/http.js';
+import { metric, startOrigin, startTestEdge, send } from './helpers/http.js';
 import { createTestPki, type TestPki } from './helpers/tls.js';
 
 const run = promisify(execFile);
@@ -103,7 +103,7 @@ test('curl over HTTP/2 and HTTP/1.1 gets one cached answer; the origin learns ht
 });
 
 test('a request whose Host leads to another zone than the SNI name is 421, over HTTP/1.1 and HTTP/2; same zone is served', async (t) => {
-  const { pki, tlsPort } = await setup(t);
+  const { pki, tlsPort, edge } = await setup(t);
   const h1 = (servername: string, host: string) => new Promise<number>((resolve, reject) => {
     const req = httpsRequest({ host: '127.0.0.1', port: tlsPort, servername, ca: pki.ca, path: '/x', headers: { host }, agent: new Agent({ maxSockets: 1 }) }, (res) => { res.resume(); resolve(res.statusCode!); });
     req.on('error', reject);
@@ -111,6 +111,11 @@ test('a request whose Host leads to another zone than the SNI name is 421, over 
   });
   assert.equal(await h1('a.test', 'www.b.test'), 421);
   assert.equal(await h1('www.b.test', 'b.test'), 200, 'one zone: served');
+  // HTTP/1.1 over TLS starts on the fast path: a hit is answered there, but never across zones (SNI a, Host b → 421).
+  const fastBefore = await metric(edge, 'edgecache_fast_path_answers_total');
+  assert.equal(await h1('a.test', 'b.test'), 421, 'a stored answer of zone b is not served on a connection for a.test');
+  assert.equal(await h1('b.test', 'b.test'), 200);
+  assert.equal(await metric(edge, 'edgecache_fast_path_answers_total'), fastBefore + 1, 'the TLS hit was answered by the fast path');
   const session = h2Connect(`https://127.0.0.1:${tlsPort}`, { servername: 'a.test', ca: pki.ca });
   t.after(() => session.close());
   const h2 = (authority: string) => new Promise<number>((resolve, reject) => {

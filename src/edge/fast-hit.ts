@@ -24,8 +24,11 @@ import type { AccessRecord } from '../observability/access-log.js';
  */
 export interface FastAnswer { head: string; body: Buffer | undefined; written: ((complete: boolean) => void) | undefined }
 
-/** Answers a request from the cache, or returns undefined: node:http is to handle it. `peer`: the client's address. */
-export type FastHit = (req: FastRequest, peer: string | undefined) => FastAnswer | undefined;
+/**
+ * Answers a request from the cache, or returns undefined: node:http is to handle it. `peer`: the client's address;
+ * `servername`: the SNI name of a TLS connection.
+ */
+export type FastHit = (req: FastRequest, peer: string | undefined, servername?: string) => FastAnswer | undefined;
 
 /** The stored part of a variant's head, made once per variant (and again when its fields change on revalidation). */
 interface HeadPrefix {
@@ -101,13 +104,15 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
     return s + (req.keepAlive ? keepAliveLine : 'Connection: close\r\n\r\n');
   };
 
-  return (req, peer) => {
+  return (req, peer, servername) => {
     const started = performance.now();
     if (checkRequestHead(req, limits, GUARD_OPTIONS) !== undefined) return undefined;
     const h = req.headers;
     const target = resolveTarget(req.url, h.host, router);
     if (target instanceof TargetRefusal) return undefined;
     const zone = target.zone;
+    // RFC 9110 §15.5.20: SNI and Host leading to different zones is answered 421 by node:http's path (listener.ts).
+    if (servername && router.match(servername.toLowerCase()) !== zone) return undefined;
     // Zones that redirect plain HTTP, or make compressed copies (the node:http path picks the representation).
     if (zone.zone.redirectHttp || zone.zone.compress?.enabled === true) return undefined;
     const route = routeStep(req.method, h, target);

@@ -5,6 +5,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Limits } from '../http/limits.js';
 import { parseFastHead } from './fast-parse.js';
+import type { TLSSocket } from 'node:tls';
 import type { FastHit } from './fast-hit.js';
 import { markBytesLogged } from '../observability/access-log.js';
 
@@ -169,7 +170,7 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
           return;
         }
         if (r.kind === 'decline' || closing) { handOver(buf); return; }
-        const answer = fast(r.req, socket.remoteAddress);
+        const answer = fast(r.req, socket.remoteAddress, (socket as TLSSocket).servername || undefined);
         if (answer === undefined) { handOver(buf); return; }
         pending = r.end === buf.length ? undefined : buf.subarray(r.end);
         answered++;

@@ -123,8 +123,11 @@ export function createPublicListener(config: ListenerConfig, t: ListenerTargets)
     handshakeTimeout: t.limits.headersTimeoutMs,
     noDelay: true,
   });
+  // HTTP/1.1 over TLS starts on the fast path too (hits answered before node:http), HTTP/2 goes to the h2 server.
   server.on('secureConnection', (socket: TLSSocket) => {
-    (offerH2 && socket.alpnProtocol === 'h2' ? t.h2! : t.http).emit('connection', socket);
+    if (offerH2 && socket.alpnProtocol === 'h2') t.h2!.emit('connection', socket);
+    else if (t.fast) t.fast.accept(socket);
+    else t.http.emit('connection', socket);
   });
   // OCSP responses are fetched once the listener listens and answered from memory in handshakes (src/tls/ocsp-stapler.ts).
   const stapler: OcspStapler | undefined = config.tls.ocspStapling ? createOcspStapler({ logger: t.logger }) : undefined;
