@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { send, sleep, startOrigin, startTestEdge } from './helpers/http.js';
 import { hasRedisServer, REDIS_HINT, startRedis } from './helpers/redis-server.js';
 import { requireService } from './helpers/service.js';
+import { serveProcess } from './helpers/serve-process.js';
 
 interface Health { status: string; reasons?: string[] }
 const healthOf = async (adminBase: string): Promise<Health> => JSON.parse((await send(`${adminBase}/healthz`)).body) as Health;
@@ -52,6 +53,36 @@ test('healthz: degraded with the reason once every origin fails; one zone failin
   await start(port);
   assert.equal(await get('flaky.test'), 200);
   assert.equal((await healthOf(edge.adminBase)).status, 'ok');
+});
+
+test('healthz with --workers 2: degraded once every origin fails as the workers see it, ok again once it answers', { timeout: 120_000 }, async (t) => {
+  let server: Server | undefined;
+  const start = (port = 0): Promise<number> => new Promise((resolve) => {
+    server = createServer((_req, res) => { res.writeHead(200, { 'cache-control': 'no-store' }); res.end('ok'); });
+    server.listen(port, '127.0.0.1', () => resolve((server!.address() as AddressInfo).port));
+  });
+  const stop = (): Promise<void> => new Promise((r) => { server!.close(() => r()); server!.closeAllConnections(); });
+  const port = await start();
+  t.after(() => (server?.listening ? stop() : undefined));
+  const env = { ...process.env };
+  delete env.EDGECACHE_ADMIN_TOKEN;
+  const edge = serveProcess(t, ['--origin', `http://127.0.0.1:${port}`, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--workers', '2'], env);
+  const line = await edge.logLine(/edgecache serving with workers/) as { edge: string; admin: string };
+  const admin = `http://${line.admin}`;
+  assert.equal((await send(`http://${line.edge}/x`)).status, 200);
+  assert.equal((await healthOf(admin)).status, 'ok');
+
+  await stop();
+  // Each worker counts its own failures (3 in a row make a zone failing); new connections spread over both workers.
+  for (let i = 0; i < 12; i++) assert.equal((await send(`http://${line.edge}/x`)).status, 502);
+  await until(async () => (await healthOf(admin)).status === 'degraded', 'the primary to learn the workers\' failing origins', 10_000);
+  assert.deepEqual((await healthOf(admin)).reasons, ['origins: every origin is failing (zones default)']);
+
+  await start(port);
+  for (let i = 0; i < 6; i++) await send(`http://${line.edge}/x`);
+  await until(async () => (await healthOf(admin)).status === 'ok', 'ok once the origin answers', 10_000);
+  edge.child.kill('SIGTERM');
+  await edge.exited;
 });
 
 test('healthz: degraded while the cluster\'s Redis is unreachable, ok once it is back', { timeout: 90_000 }, async (t) => {

@@ -29,6 +29,8 @@ type ToWorker =
   | { type: 'clear'; id: number }
   | { type: 'inspect'; id: number; zoneId: string; url: string; headers: Record<string, string> }
   | { type: 'figures'; id: number }
+  /** The zones whose origins this worker sees failing (src/observability/origin-watch.ts). */
+  | { type: 'failing'; id: number }
   | { type: 'listen' }
   | { type: 'reload'; id: number; config: Config }
   | { type: 'shutdown'; graceMs: number }
@@ -57,6 +59,9 @@ export interface RunningPrimary {
 export function workerCount(config: Config, cores: number): number {
   return config.workers === 'auto' ? Math.max(1, cores) : config.workers;
 }
+
+/** How often the primary asks the workers which zones' origins are failing (/healthz). */
+const FAILING_POLL_MS = 2000;
 
 /** A worker's config: its own disk cache directory (and lock) per worker slot. */
 function workerConfig(config: Config, slot: string): Config {
@@ -172,6 +177,13 @@ export async function runPrimary(initial: Config, n: number, logger: Logger = cr
   const dashboard = workersDashboard(async () => (await broadcast({ type: 'figures' }, 3000)) as WorkerFigures[], {
     zones: config.zones, logger, intervalMs: opts.historyIntervalMs, state: () => ({ store: config.cache.store, ...control.health() }),
   });
+  // /healthz's "every origin is failing": each worker sees its own fetches, so the primary asks them every 2 s; a zone
+  // counts as failing when a worker sees it failing.
+  let failingZones = new Set<string>();
+  const pollFailing = setInterval(() => {
+    broadcast({ type: 'failing' }, 1500).then((replies) => { failingZones = new Set((replies as string[][]).flat()); }, () => { /* a worker gone: next time */ });
+  }, FAILING_POLL_MS);
+  pollFailing.unref();
   const adminServer = createAdminServer({
     tokens: config.admin.tokens, hosts: config.admin.hosts, zoneIds: config.zones.map((z) => z.id), logger, maxItems: config.purge.maxItems,
     applyPurge: (zoneId, req) => control.applyPurge(zoneId, req),
@@ -183,6 +195,9 @@ export async function runPrimary(initial: Config, n: number, logger: Logger = cr
       const reasons = typeof cluster === 'object' && cluster.connected === false ? ['cluster: Redis unreachable (purges are not received; see README, Cluster)'] : [];
       if (tier && !tier.state().connected) reasons.push('shared tier: Redis unreachable (served as misses from here)');
       if (live.size < n) reasons.push(`workers: ${live.size} of ${n} running`);
+      const zoneIds = config.zones.map((z) => z.id);
+      const failing = zoneIds.filter((id) => failingZones.has(id));
+      if (failing.length > 0 && failing.length === zoneIds.length) reasons.push(`origins: every origin is failing (zones ${failing.join(', ')})`);
       return reasons;
     },
     notReady: () => (stopping ? ['shutting down'] : listening ? [] : ['not listening yet']),
@@ -218,6 +233,7 @@ export async function runPrimary(initial: Config, n: number, logger: Logger = cr
     },
     async close(graceMs = 10_000) {
       stopping = true;
+      clearInterval(pollFailing);
       dashboard.close();
       const exited = [...live].map((w) => new Promise<void>((r) => { w.once('exit', () => r()); w.send({ type: 'shutdown', graceMs } satisfies ToWorker); }));
       // A worker's own shutdown is bounded by graceMs; one that still has not exited a second later is killed.
@@ -272,6 +288,7 @@ export async function runWorker(): Promise<void> {
         case 'purge': reply({ type: 'reply', id: m.id, result: edge.purger.apply(m.purge) }); break;
         case 'clear': edge.store.clear(); reply({ type: 'reply', id: m.id, result: true }); break;
         case 'inspect': reply({ type: 'reply', id: m.id, result: { ...inspectVariants(edge.store, edge.router, m.zoneId, m.url, m.headers), worker: Number(process.env[WORKER_INDEX_ENV] ?? 0) } }); break;
+        case 'failing': reply({ type: 'reply', id: m.id, result: edge.figures.failingZones() }); break;
         case 'figures':
           void edge.figures.read().then((figures) => reply({ type: 'reply', id: m.id, result: {
             worker: Number(process.env[WORKER_INDEX_ENV] ?? 0), pid: process.pid, figures, events: edge.figures.events(),
