@@ -9,16 +9,9 @@ import type { PurgeBus, PurgeMessage } from '../src/cluster/bus.js';
 import { createRedisTier, type RedisTier } from '../src/storage/redis-tier.js';
 import { normalizeVaryValue } from '../src/cache/policy/vary.js';
 import { contractInput, type ContractEntry } from '../src/storage/store.contract.js';
+import { until } from './helpers/until.js';
 
 const STREAM = 'edgecache:purges';
-
-async function until(what: string, ms: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function purgeOf(i: number): PurgeMessage {
   return { zoneId: 'default', request: { kind: 'tags', tags: [`t${i}`] } as never, origin: 'test' };

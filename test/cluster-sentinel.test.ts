@@ -6,16 +6,9 @@ import { REDIS_HINT } from './helpers/redis-server.js';
 import { requireService } from './helpers/service.js';
 import { createRedisBus } from '../src/cluster/redis-bus.js';
 import type { PurgeBus, PurgeMessage } from '../src/cluster/bus.js';
+import { until } from './helpers/until.js';
 
 const STREAM = 'edgecache:purges';
-
-async function until(what: string, ms: number, check: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 function purgeOf(tag: string): PurgeMessage {
   return { zoneId: 'default', request: { kind: 'tags', tags: [tag] } as never, origin: 'test' };

@@ -1,6 +1,6 @@
 // /healthz and /readyz on the admin listener: degraded (with the reason) when every origin fails or Redis is
 // unreachable, ok again when they are back; ready while serving, not ready while shutting down.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -20,8 +20,8 @@ async function until(check: () => Promise<boolean>, what: string, ms = 20_000): 
   }
 }
 
-test('healthz: degraded with the reason once every origin fails; one zone failing is not; ok again once it answers', async (t) => {
-  // An origin that can be stopped and started again on the same port.
+/** An origin that can be stopped and started again on the same port (stopped after the test). */
+async function stoppableOrigin(t: TestContext): Promise<{ port: number; start(port: number): Promise<number>; stop(): Promise<void> }> {
   let server: Server | undefined;
   const start = (port = 0): Promise<number> => new Promise((resolve) => {
     server = createServer((_req, res) => { res.writeHead(200, { 'cache-control': 'no-store' }); res.end('ok'); });
@@ -30,6 +30,11 @@ test('healthz: degraded with the reason once every origin fails; one zone failin
   const stop = (): Promise<void> => new Promise((r) => { server!.close(() => r()); server!.closeAllConnections(); });
   const port = await start();
   t.after(() => (server?.listening ? stop() : undefined));
+  return { port, start, stop };
+}
+
+test('healthz: degraded with the reason once every origin fails; one zone failing is not; ok again once it answers', async (t) => {
+  const { port, start, stop } = await stoppableOrigin(t);
   const up = await startOrigin(t, (_req, res) => { res.writeHead(200, { 'cache-control': 'no-store' }); res.end('up'); });
   const edge = await startTestEdge(t, { zones: [
     { id: 'flaky', hosts: ['flaky.test'], origin: `http://127.0.0.1:${port}` },
@@ -56,14 +61,7 @@ test('healthz: degraded with the reason once every origin fails; one zone failin
 });
 
 test('healthz with --workers 2: degraded once every origin fails as the workers see it, ok again once it answers', { timeout: 120_000 }, async (t) => {
-  let server: Server | undefined;
-  const start = (port = 0): Promise<number> => new Promise((resolve) => {
-    server = createServer((_req, res) => { res.writeHead(200, { 'cache-control': 'no-store' }); res.end('ok'); });
-    server.listen(port, '127.0.0.1', () => resolve((server!.address() as AddressInfo).port));
-  });
-  const stop = (): Promise<void> => new Promise((r) => { server!.close(() => r()); server!.closeAllConnections(); });
-  const port = await start();
-  t.after(() => (server?.listening ? stop() : undefined));
+  const { port, start, stop } = await stoppableOrigin(t);
   const env = { ...process.env };
   delete env.EDGECACHE_ADMIN_TOKEN;
   const edge = serveProcess(t, ['--origin', `http://127.0.0.1:${port}`, '--listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--workers', '2'], env);
