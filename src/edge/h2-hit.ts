@@ -1,20 +1,18 @@
 // The HTTP/2 hit path without node's compat request/response objects: the handler's own steps (target, route, lookup)
 // on the stream's fields; a hit (a 304/412 or a range of it too) is answered with stream.respond + stream.end through
 // the same answers (edge fields, CORS per Origin, counting, tallies); anything else is declined to the full handler.
-import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { resolveTarget, TargetRefusal } from './target.js';
 import { lookupStep, routeStep } from './handler.js';
 import { createAnswers } from './answers.js';
 import { systemClock } from './clock.js';
+import { addFlatFields } from './h2-listener.js';
 import type { EdgeContext } from './context.js';
 
 /** Answers the request if it is a cache hit (true); false: nothing was written, the full handler is to take it. */
 export type H2Hit = (stream: ServerHttp2Stream, method: string, url: string, headers: IncomingHttpHeaders) => boolean;
-
-/** RFC 9113 §8.2.2: fields an HTTP/2 message never carries. */
-const CONNECTION_SPECIFIC: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 /** What the answers write to: writeHead with a flat field list, then end (the only calls the hit path makes). */
 class H2HitResponse {
@@ -38,16 +36,7 @@ class H2HitResponse {
   }
 
   writeHead(status: number, flat: readonly string[]): this {
-    const headers: OutgoingHttpHeaders = { ':status': status };
-    for (let i = 0; i < flat.length; i += 2) {
-      const name = flat[i]!.toLowerCase();
-      if (CONNECTION_SPECIFIC.has(name)) continue;
-      const value = flat[i + 1]!;
-      const had = headers[name];
-      if (had === undefined) headers[name] = value;
-      else if (Array.isArray(had)) had.push(value);
-      else headers[name] = [String(had), value];
-    }
+    const headers = addFlatFields({ ':status': status }, flat);
     this.statusCode = status;
     // A stream the client reset meanwhile takes nothing (respond would throw).
     if (!this.stream.destroyed && !this.stream.closed) this.stream.respond(headers);

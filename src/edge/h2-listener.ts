@@ -152,6 +152,20 @@ function isConnectionSpecific(name: string): boolean {
   return CONNECTION_SPECIFIC.has(name) || CONNECTION_SPECIFIC.has(name.toLowerCase());
 }
 
+/** Adds flat [name, value, ...] fields to `out`, leaving out connection-specific ones (RFC 9113 §8.2.2); a repeated name becomes a list. */
+export function addFlatFields(out: OutgoingHttpHeaders, flat: readonly string[]): OutgoingHttpHeaders {
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!.toLowerCase();
+    if (CONNECTION_SPECIFIC.has(name)) continue;
+    const value = flat[i + 1]!;
+    const had = out[name];
+    if (had === undefined) out[name] = value;
+    else if (Array.isArray(had)) had.push(value);
+    else out[name] = [String(had), value];
+  }
+  return out;
+}
+
 /**
  * The fields as one object, without connection-specific ones, in a single pass. A flat list becomes an object here
  * (a repeated name becomes a list of values, as appending would make it) because node's compat writeHead validates
@@ -159,19 +173,8 @@ function isConnectionSpecific(name: string): boolean {
  */
 function toFieldObject(headers: OutgoingHttpHeaders | string[] | undefined): OutgoingHttpHeaders | undefined {
   if (headers === undefined) return undefined;
+  if (Array.isArray(headers)) return addFlatFields({}, headers);
   const out: OutgoingHttpHeaders = {};
-  if (Array.isArray(headers)) {
-    for (let i = 0; i < headers.length; i += 2) {
-      const name = headers[i]!.toLowerCase();
-      if (CONNECTION_SPECIFIC.has(name)) continue;
-      const value = headers[i + 1]!;
-      const had = out[name];
-      if (had === undefined) out[name] = value;
-      else if (Array.isArray(had)) had.push(value);
-      else out[name] = [String(had), value];
-    }
-    return out;
-  }
   for (const name in headers) if (!isConnectionSpecific(name)) out[name] = headers[name];
   return out;
 }
