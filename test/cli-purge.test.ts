@@ -1,27 +1,14 @@
 // End to end: `edgecache inspect` and `edgecache purge` as child processes against a running edge's admin API.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runCli } from './helpers/serve-process.js';
 import { startOrigin, startTestEdge, send, ADMIN_TOKEN } from './helpers/http.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
 
-/** Runs `edgecache <args>` (node --import tsx src/cli/main.ts) to completion. */
-function edgecache(t: TestContext, args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const env = { ...process.env };
-  delete env.EDGECACHE_ADMIN_TOKEN;
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, timeout: 60_000 }, (err, out, errText) => {
-      resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, out, err: errText });
-    });
-    t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-  });
-}
+const edgecache = runCli;
 
 test('edgecache inspect lists the variants of a URL; edgecache purge --url --header removes exactly one of them', async (t) => {
   const origin = await startOrigin(t, (req, res) => {

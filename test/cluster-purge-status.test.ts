@@ -1,30 +1,17 @@
 // End to end: fleet completion. Three nodes heartbeat their applied position; GET .../purge_cache/{id} counts them; `purge --wait` waits for all.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { runCli } from './helpers/serve-process.js';
 import { startOrigin, startTestEdge, send, purge, sleep, ADMIN_TOKEN } from './helpers/http.js';
 import { hasRedisServer, REDIS_HINT, startRedis } from './helpers/redis-server.js';
 import { requireService } from './helpers/service.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const MAIN = join(ROOT, 'src/cli/main.ts');
 const NODES = '{edgecache:purges}:nodes';
 
 interface Status { applied: number; live: number; nodes: { node: string; lastAppliedId: string; live: boolean; applied: boolean }[] }
 
-function edgecache(t: TestContext, args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const env = { ...process.env };
-  delete env.EDGECACHE_ADMIN_TOKEN;
-  return new Promise((resolve) => {
-    const child = execFile(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, timeout: 60_000 }, (err, out, errText) => {
-      resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, out, err: errText });
-    });
-    t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-  });
-}
+const edgecache = runCli;
 
 async function status(adminBase: string, id: string, token = ADMIN_TOKEN): Promise<{ status: number; result: Status }> {
   const r = await send(`${adminBase}/client/v4/zones/default/purge_cache/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${token}` } });

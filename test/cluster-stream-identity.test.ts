@@ -6,20 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { hasRedisServer, REDIS_HINT, startRedis, type RedisHandle, type StartRedisOptions } from './helpers/redis-server.js';
-import { requireService } from './helpers/service.js';
+import { redisFor, startRedis } from './helpers/redis-server.js';
 import { startTcpProxy, type TcpProxy } from './helpers/tcp-proxy.js';
 import { createRedisBus, type RedisBusOptions } from '../src/cluster/redis-bus.js';
 import { BusUnavailableError, type BusHandlers, type PurgeBus, type PurgeMessage, type StreamPosition } from '../src/cluster/bus.js';
 
 const STREAM = 'test:purges';
-
-async function redisFor(t: TestContext, opts?: StartRedisOptions): Promise<RedisHandle | null> {
-  if (!requireService(t, 'redis-server', hasRedisServer(), REDIS_HINT)) return null;
-  const r = await startRedis(opts);
-  t.after(() => r.stop());
-  return r;
-}
 
 async function proxyFor(t: TestContext, port: number): Promise<TcpProxy> {
   const p = await startTcpProxy(port);

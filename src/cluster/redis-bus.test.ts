@@ -7,21 +7,12 @@ import { join } from 'node:path';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
-import { hasRedisServer, REDIS_HINT, startRedis, type RedisHandle, type StartRedisOptions } from '../../test/helpers/redis-server.js';
-import { requireService } from '../../test/helpers/service.js';
+import { redisFor, startRedis } from '../../test/helpers/redis-server.js';
 import { BusUnavailableError, type BusHandlers, type PurgeBus, type PurgeMessage } from './bus.js';
 import { createRedisBus, type RedisBusOptions } from './redis-bus.js';
 import { compareStreamIds } from './stream-format.js';
 
 const STREAM = 'test:purges';
-
-/** Starts redis-server for this test (skips loudly, or fails in CI, without it); stopped even on failure. */
-async function redisFor(t: TestContext, opts?: StartRedisOptions): Promise<RedisHandle | null> {
-  if (!requireService(t, 'redis-server', hasRedisServer(), REDIS_HINT)) return null;
-  const r = await startRedis(opts);
-  t.after(() => r.stop());
-  return r;
-}
 
 function busFor(t: TestContext, url: string, nodeId: string, extra: Partial<RedisBusOptions> = {}): PurgeBus {
   const bus = createRedisBus({ url, nodeId, stream: STREAM, ...extra });

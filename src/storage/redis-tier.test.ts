@@ -3,7 +3,7 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import { hasRedisServer, REDIS_HINT, startRedis, type RedisHandle } from '../../test/helpers/redis-server.js';
+import { hasRedisServer, redisFor, REDIS_HINT, startRedis } from '../../test/helpers/redis-server.js';
 import { requireService } from '../../test/helpers/service.js';
 import { normalizeVaryValue } from '../cache/policy/vary.js';
 import type { Freshness } from '../cache/policy/types.js';
@@ -15,13 +15,6 @@ const OP_MS = 200;
 /** Slack for a loaded machine on top of an operation's bound: "quickly" means the bound, not a wait for TCP. */
 const MARGIN_MS = 1000;
 const A = 'https://a.example';
-
-async function redisFor(t: TestContext): Promise<RedisHandle | null> {
-  if (!requireService(t, 'redis-server', hasRedisServer(), REDIS_HINT)) return null;
-  const r = await startRedis();
-  t.after(() => r.stop());
-  return r;
-}
 
 /** A tier client ("node"), closed after the test; waits for its first connection so assertions do not race it. */
 async function nodeFor(t: TestContext, url: string, extra: Partial<RedisTierOptions> = {}, isConnectWaited = true): Promise<RedisTier> {

@@ -9,6 +9,8 @@
 // `startRedis({ port: r.port })` restarts Redis on the same port (after `r.stop()`); pass `dir` (and e.g.
 // `args: ['--appendonly', 'yes']`) to keep data across such a restart.
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { TestContext } from 'node:test';
+import { requireService } from './service.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -196,4 +198,12 @@ function isPonging(port: number): Promise<boolean> {
       if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
     });
   });
+}
+
+/** Starts redis-server for this test (skips loudly, or fails in CI, without it); stopped even on failure. */
+export async function redisFor(t: TestContext, opts?: StartRedisOptions): Promise<RedisHandle | null> {
+  if (!requireService(t, 'redis-server', hasRedisServer(), REDIS_HINT)) return null;
+  const r = await startRedis(opts);
+  t.after(() => r.stop());
+  return r;
 }

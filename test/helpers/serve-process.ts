@@ -1,6 +1,7 @@
-// `edgecache serve` as a child process for end-to-end tests: its JSON log lines, a wait for one, its exit; killed after the test.
+// The edgecache CLI as a child process for end-to-end tests: a command run to completion, or `edgecache serve` with its
+// JSON log lines, a wait for one and its exit; killed after the test.
 import type { TestContext } from 'node:test';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './http.js';
@@ -38,4 +39,16 @@ export function serveProcess(t: TestContext, args: string[], env: NodeJS.Process
     }
   };
   return { child, exited, lines, logLine };
+}
+
+/** Runs `edgecache <args>` (node --import tsx src/cli/main.ts) to completion, without EDGECACHE_ADMIN_TOKEN. */
+export function runCli(t: TestContext, args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const env = { ...process.env };
+  delete env.EDGECACHE_ADMIN_TOKEN;
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, ['--import', 'tsx', MAIN, ...args], { cwd: ROOT, env, timeout: 60_000 }, (err, out, errText) => {
+      resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, out, err: errText });
+    });
+    t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  });
 }
