@@ -95,6 +95,16 @@ export function createCompression(budgetBytes: number): EdgeCompression {
     return p;
   };
 
+  /** The zone's coding policy when an origin answer with this status and these fields may be compressed; else null. */
+  const policyFor = (zoneConfig: Zone, status: number, fields: readonly [string, string][]): CodingPolicy | null => {
+    if (zoneConfig.compress === undefined) return null;
+    const policy = policyOf(zoneConfig);
+    if (policy === null) return null;
+    const map = fieldMapOf(fields);
+    const length = map['content-length'] === undefined ? undefined : Number(map['content-length']);
+    return canCompress(policy, status, map, Number.isSafeInteger(length) ? length : undefined) ? policy : null;
+  };
+
   const entryOf = (v: StoredVariant, body: Buffer, policy: CodingPolicy): Entry => {
     const had = entries.get(v);
     if (had !== undefined && had.source === v.flatHeaders) return had;
@@ -145,21 +155,12 @@ export function createCompression(budgetBytes: number): EdgeCompression {
       return e.identity!;
     },
     missFields(zoneConfig, status, fields) {
-      if (zoneConfig.compress === undefined) return fields;
-      const policy = policyOf(zoneConfig);
-      if (policy === null) return fields;
-      const map = fieldMapOf(fields);
-      const length = map['content-length'] === undefined ? undefined : Number(map['content-length']);
-      if (!canCompress(policy, status, map, Number.isSafeInteger(length) ? length : undefined)) return fields;
+      if (policyFor(zoneConfig, status, fields) === null) return fields;
       return pairs(representationFields(fields, undefined, 0));
     },
     relayCoding(req, zoneConfig, status, fields) {
-      if (zoneConfig.compress === undefined) return undefined;
-      const policy = policyOf(zoneConfig);
+      const policy = policyFor(zoneConfig, status, fields);
       if (policy === null) return undefined;
-      const map = fieldMapOf(fields);
-      const declared = map['content-length'] === undefined ? undefined : Number(map['content-length']);
-      if (!canCompress(policy, status, map, Number.isSafeInteger(declared) ? declared : undefined)) return undefined;
       const coding = req.headers.range === undefined ? codingsOf(req.headers['accept-encoding'])[0] : undefined;
       const out = pairs(representationFields(fields, coding, 0)).filter(([n]) => coding === undefined || n !== 'content-length');
       if (coding === undefined) return { fields: out };
