@@ -17,7 +17,6 @@ import { DEFAULT_LIMITS } from '../http/limits.js';
 import { compileZones } from './zones.js';
 import { createHandler } from './handler.js';
 import { createH2Server } from './h2-listener.js';
-import { createH2Hit } from './h2-hit.js';
 
 interface H2Res { status: number; headers: IncomingHttpHeaders; body: Buffer }
 
@@ -59,7 +58,7 @@ async function setup(t: TestContext) {
   const handler = createHandler(ctx);
   const handled: string[] = [];
   const counting = (req: IncomingMessage, res: ServerResponse): void => { handled.push(`${req.method} ${req.url}`); handler(req, res); };
-  const h2 = createH2Server(counting, { logger, limits: DEFAULT_LIMITS, access, hit: createH2Hit(ctx) });
+  const h2 = createH2Server(counting, { logger, limits: DEFAULT_LIMITS, access, hit: handler.h2 });
   const net = createNetServer((socket) => h2.server.emit('connection', socket));
   await new Promise<void>((r) => net.listen(0, '127.0.0.1', () => r()));
   const session = connect(`http://127.0.0.1:${(net.address() as AddressInfo).port}`);

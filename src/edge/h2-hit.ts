@@ -6,7 +6,7 @@ import type { ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { resolveTarget, TargetRefusal } from './target.js';
 import { lookupStep, routeStep } from './handler.js';
-import { createAnswers } from './answers.js';
+import type { Answers } from './answers.js';
 import { systemClock } from './clock.js';
 import { addFlatFields } from './h2-listener.js';
 import type { EdgeContext } from './context.js';
@@ -53,10 +53,13 @@ class H2HitResponse {
   }
 }
 
-export function createH2Hit(context: EdgeContext): H2Hit {
+/**
+ * `answers`: the handler's own (one compression cache and budget for both paths); `context.store` the unguarded store,
+ * so a failing lookup is counted once, by the full handler the request then goes to.
+ */
+export function createH2Hit(context: EdgeContext, answers: Answers): H2Hit {
   const clock = context.clock ?? systemClock;
   const { router, store, gate, logger, access } = context;
-  const answers = createAnswers({ ...context, clock });
 
   return (stream, method, url, headers) => {
     if (method !== 'GET' && method !== 'HEAD') return false;

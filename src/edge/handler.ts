@@ -18,6 +18,7 @@ import type { EdgeContext, EdgeKey } from './context.js';
 import type { FreshnessGate } from '../control/pause-guard.js';
 import { noteRefused, requestIdOf } from '../observability/access-log.js';
 import { createFastHit, type FastHit } from './fast-hit.js';
+import { createH2Hit, type H2Hit } from './h2-hit.js';
 import { DEFAULT_LIMITS, type Limits } from '../http/limits.js';
 
 export type { EdgeContext } from './context.js';
@@ -50,7 +51,8 @@ function refuseTarget(req: IncomingMessage, res: ServerResponse, r: TargetRefusa
 }
 
 /** The request handler, and its fast-path twin for hits on plain HTTP/1.1 connections (src/edge/fast-hit.ts). */
-export type EdgeHandler = ((req: IncomingMessage, res: ServerResponse) => void) & { readonly fast: FastHit };
+/** The request handler, with its hit paths that skip node:http's objects: HTTP/1.1 (`fast`) and HTTP/2 (`h2`). */
+export type EdgeHandler = ((req: IncomingMessage, res: ServerResponse) => void) & { readonly fast: FastHit; readonly h2: H2Hit };
 
 export function createHandler(context: EdgeContext, limits: Limits = DEFAULT_LIMITS): EdgeHandler {
   const clock: Clock = context.clock ?? systemClock;
@@ -73,6 +75,7 @@ export function createHandler(context: EdgeContext, limits: Limits = DEFAULT_LIM
   const miss = createMissPath(ctx, { store, clock, maxObjectBytes: ctx.maxObjectBytes, tier: ctx.tier }, answers, pass, diagnose);
 
   const fast = createFastHit({ ctx, store, limits });
+  const h2 = createH2Hit({ ...context, clock }, answers);
 
   return Object.assign(function handle(req: IncomingMessage, res: ServerResponse): void {
     (res as TimedResponse).edgeStartedAt = performance.now();
@@ -102,5 +105,5 @@ export function createHandler(context: EdgeContext, limits: Limits = DEFAULT_LIM
         return;
       case 'only-if-cached': return answers.onlyIfCached(res, key.zone);
     }
-  }, { fast });
+  }, { fast, h2 });
 }

@@ -2,7 +2,6 @@
 import type { AddressInfo } from 'node:net';
 import { createEdgeListener } from './listener.js';
 import { createH2Server, type EdgeH2Server } from './h2-listener.js';
-import { createH2Hit } from './h2-hit.js';
 import { createPublicListener, directListener, listenOn, type PublicListener } from './listeners.js';
 import { createFastConnections } from './fast-listener.js';
 import { keyedHost } from '../cache/key.js';
@@ -148,7 +147,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   const edgeServer = createEdgeListener(handler, logger, config.limits, { misdirected, access });
   const rapidResets = new Counter({ name: 'edgecache_h2_rapid_reset_total', help: 'HTTP/2 sessions closed for resetting streams too fast (CVE-2023-44487)', registers: [metrics.registry] });
   const h2: EdgeH2Server | undefined = config.listen.some((l) => (l.tls && l.http2) || l.h2c)
-    ? createH2Server(handler, { logger, limits: config.limits, misdirected, access, onRapidReset: () => rapidResets.inc(), hit: createH2Hit(handlerContext) })
+    ? createH2Server(handler, { logger, limits: config.limits, misdirected, access, onRapidReset: () => rapidResets.inc(), hit: handler.h2 })
     : undefined;
   // With the fast path, plain listeners start every connection there (src/edge/fast-listener.ts). Without it, the first
   // plain listener without h2c is the HTTP/1.1 server itself; the others hand their connections to it.
