@@ -19,16 +19,31 @@ import type { ZoneRuntime } from './zones.js';
 import type { AccessRecord } from '../observability/access-log.js';
 
 /**
- * A fast answer: the head (latin1) and the body to write after it (none for HEAD and 304); `written` is called once it
- * is out (`complete` false: the connection failed first), for the access log.
+ * A fast answer: `data`, the head with the body behind it (a body over COPY_BODY_MAX bytes is `body`, to write after
+ * it); `written` is called once it is out (`complete` false: the connection failed first), for the access log.
  */
-export interface FastAnswer { head: string; body: Buffer | undefined; written: ((complete: boolean) => void) | undefined }
+export interface FastAnswer { data: Buffer; body: Buffer | undefined; written: ((complete: boolean) => void) | undefined }
 
-/**
- * Answers a request from the cache, or returns undefined: node:http is to handle it. `peer`: the client's address;
- * `servername`: the SNI name of a TLS connection.
- */
-export type FastHit = (req: FastRequest, peer: string | undefined, servername?: string) => FastAnswer | undefined;
+/** The connection a request came on: its peer's address (read only when needed) and a TLS connection's SNI name. */
+export interface FastPeer {
+  readonly remoteAddress?: string | undefined;
+  readonly servername?: string | false | null | undefined;
+}
+
+/** Answers a request from the cache, or returns undefined: node:http is to handle it. */
+export type FastHit = (req: FastRequest, peer: FastPeer) => FastAnswer | undefined;
+
+/** Bodies up to this size are copied behind the head into one buffer: one write(2) instead of a writev(2). */
+const COPY_BODY_MAX = 16 * 1024;
+
+/** One buffer of the head (latin1, as node:http writes heads) and the body (if any). */
+function withBody(head: string, body: Buffer | undefined): Buffer {
+  if (body === undefined || body.length === 0) return Buffer.from(head, 'latin1');
+  const out = Buffer.allocUnsafe(head.length + body.length);
+  out.write(head, 0, 'latin1');
+  body.copy(out, head.length);
+  return out;
+}
 
 /** The stored part of a variant's head, made once per variant (and again when its fields change on revalidation). */
 interface HeadPrefix {
@@ -104,7 +119,7 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
     return s + (req.keepAlive ? keepAliveLine : 'Connection: close\r\n\r\n');
   };
 
-  return (req, peer, servername) => {
+  return (req, peer) => {
     const started = performance.now();
     if (checkRequestHead(req, limits, GUARD_OPTIONS) !== undefined) return undefined;
     const h = req.headers;
@@ -112,6 +127,7 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
     if (target instanceof TargetRefusal) return undefined;
     const zone = target.zone;
     // RFC 9110 §15.5.20: SNI and Host leading to different zones is answered 421 by node:http's path (listener.ts).
+    const servername = peer.servername;
     if (servername && router.match(servername.toLowerCase()) !== zone) return undefined;
     // Zones that redirect plain HTTP, or make compressed copies (the node:http path picks the representation).
     if (zone.zone.redirectHttp || zone.zone.compress?.enabled === true) return undefined;
@@ -128,8 +144,11 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
     // A body only in the disk tier is read asynchronously: node:http's path serves it.
     if (v.body === undefined && req.method !== 'HEAD') return undefined;
     const deco = zone.decorate(h.origin);
-    const record = access?.fastRecord(req, peer, zone);
-    const id = record?.requestId;
+    // The access record, or only the request id when records are not written (no record made per hit then).
+    let record: AccessRecord | undefined;
+    let id: string | undefined;
+    if (access?.isWriting === true) { record = access.fastRecord(req, peer.remoteAddress, zone, started); id = record.requestId; }
+    else if (access !== undefined) id = access.fastId(req.headers, zone.trustedProxies.size > 0 ? peer.remoteAddress : undefined, zone);
     let head: string;
     let body: Buffer | undefined;
     if (hasConditionals(h)) {
@@ -148,14 +167,15 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
         }
         head += tail(req, hasDate, deco, outcome.age, outcome.ttl, id);
         count(zone, 304, 0, started);
-        return { head, body: undefined, written: record && logged(record, 304, head.length) };
+        return { data: Buffer.from(head, 'latin1'), body: undefined, written: record && logged(record, 304, head.length) };
       }
     }
     head = p.text + tail(req, p.hasDate, deco, outcome.age, outcome.ttl, id);
     body = req.method === 'HEAD' ? undefined : v.body;
     const bodyBytes = body === undefined ? 0 : body.length;
     count(zone, v.status, bodyBytes, started);
-    return { head, body, written: record && logged(record, v.status, head.length + bodyBytes) };
+    const inline = bodyBytes <= COPY_BODY_MAX;
+    return { data: inline ? withBody(head, body) : Buffer.from(head, 'latin1'), body: inline ? undefined : body, written: record && logged(record, v.status, head.length + bodyBytes) };
   };
 
   /** The access record's completion: the status and bytes (the head is latin1, a byte a character) once written. */

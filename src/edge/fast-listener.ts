@@ -3,9 +3,8 @@
 // connection is handed to node:http (the bytes read so far with it) and node:http owns it from then on.
 import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Limits } from '../http/limits.js';
+import { connectionsCheckingIntervalFor, type Limits } from '../http/limits.js';
 import { parseFastHead } from './fast-parse.js';
-import type { TLSSocket } from 'node:tls';
 import type { FastHit } from './fast-hit.js';
 import { markBytesLogged } from '../observability/access-log.js';
 
@@ -76,35 +75,49 @@ function feed(socket: Socket, rest: Buffer): void {
   next();
 }
 
-/** Bodies up to this size are copied behind the head into one buffer: one write(2) instead of a writev(2). */
-const COPY_BODY_MAX = 16 * 1024;
-
-/** One write of the head (latin1, as node:http writes heads) and the body. */
-/** `done`: called once the answer is handed to the kernel (with the error when the connection failed first). */
-function write(socket: Socket, head: string, body: Buffer | undefined, done: ((err?: Error | null) => void) | undefined): void {
-  if (body === undefined || body.length === 0) { socket.write(head, 'latin1', done); return; }
-  if (body.length <= COPY_BODY_MAX) {
-    const out = Buffer.allocUnsafe(head.length + body.length);
-    out.write(head, 0, 'latin1');
-    body.copy(out, head.length);
-    socket.write(out, done);
-    return;
-  }
+/**
+ * One answer's bytes on the socket: `data` (the head, with the body behind it when small) and a large body after it
+ * (corked: one writev(2)). `done`: called once the answer is handed to the kernel (with the error when the connection
+ * failed first).
+ */
+function write(socket: Socket, data: Buffer, body: Buffer | undefined, done: ((err?: Error | null) => void) | undefined): void {
+  if (body === undefined) { socket.write(data, done); return; }
   socket.cork();
-  socket.write(head, 'latin1');
+  socket.write(data);
   socket.write(body, done);
   socket.uncork();
 }
 
+/** A fast-path connection as the shared timeout sweep sees it (no timer per connection or per request). */
+interface Conn {
+  /** The sweep's count when the connection last read or wrote. */
+  active: number;
+  /** Sweeps without activity after which `expire` runs: the head timeout until the first answer, then the idle one. */
+  sweeps: number;
+  expire(): void;
+}
+
 export function createFastConnections(http: HttpServer, fast: FastHit, limits: Limits): FastConnections {
-  const open = new Set<Socket>();
+  const open = new Map<Socket, Conn>();
   let closing = false;
   let answeredTotal = 0;
   let handedOver = 0;
-  const idleMs = limits.keepAliveTimeoutMs + KEEP_ALIVE_SLACK_MS;
+  // Timeouts are enforced by one sweep over the open connections (as node:http checks its head and request timeouts):
+  // a connection expires `sweeps` whole sweep intervals after its last read or write, so never early and at most two
+  // intervals (of at most 500 ms) late. A socket timer would cost a Timeout per request and a timer-list move per read
+  // and per write.
+  const tick = connectionsCheckingIntervalFor(limits);
+  const headSweeps = Math.ceil(limits.headersTimeoutMs / tick) + 1;
+  const idleSweeps = Math.ceil((limits.keepAliveTimeoutMs + KEEP_ALIVE_SLACK_MS) / tick) + 1;
+  let epoch = 0;
+  let sweeper: NodeJS.Timeout | undefined;
+  const sweep = (): void => {
+    epoch++;
+    for (const c of open.values()) if (epoch - c.active >= c.sweeps) c.expire();
+    if (open.size === 0) { clearInterval(sweeper); sweeper = undefined; }
+  };
 
   function accept(socket: Socket): void {
-    open.add(socket);
     http.emit(FAST_CONNECTION_EVENT, socket);
     let pending: Buffer | undefined; // bytes read and not yet answered (a pipelined tail)
     let answered = 0;
@@ -115,11 +128,9 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
       done = true;
       open.delete(socket);
       socket.off('data', onData);
-      socket.off('timeout', onTimeout);
       socket.off('error', onError);
       socket.off('end', onEnd);
       socket.off('drain', onDrain);
-      socket.setTimeout(0);
     };
 
     /** node:http takes the connection over, with the bytes not answered yet (fed as src/edge/listeners.ts does for h2c). */
@@ -143,6 +154,7 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
         socket.destroy();
       }
     };
+    const conn: Conn = { active: epoch, sweeps: headSweeps, expire: onTimeout };
 
     const onError = (): void => { detach(); socket.destroy(); };
     // The client half-closed: nothing more can arrive, so the connection ends once the answers are written.
@@ -153,56 +165,61 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
     };
 
     const onDrain = (): void => {
+      conn.active = epoch;
       if (!waitingDrain) return;
       waitingDrain = false;
       socket.resume();
       run();
     };
 
-    /** Answers the complete heads in `pending`, in order, until one is declined, the close, or backpressure. */
+    /**
+     * Answers the complete heads in `pending`, in order, until one is declined, the close, or backpressure. Answers to
+     * pipelined requests read together are corked: they leave in one write.
+     */
     const run = (): void => {
+      let corked = false;
       while (pending !== undefined) {
         const buf = pending;
         const r = parseFastHead(buf, 0, buf.length, limits.maxHeaderBytes);
-        if (r.kind === 'partial') {
-          // A head split over reads: node:http's parser waits for the rest (and applies headersTimeoutMs).
-          handOver(buf);
-          return;
-        }
-        if (r.kind === 'decline' || closing) { handOver(buf); return; }
-        const answer = fast(r.req, socket.remoteAddress, (socket as TLSSocket).servername || undefined);
-        if (answer === undefined) { handOver(buf); return; }
+        // 'partial': a head split over reads; node:http's parser waits for the rest (and applies headersTimeoutMs).
+        if (r.kind !== 'request' || closing) { if (corked) socket.uncork(); handOver(buf); return; }
+        const answer = fast(r.req, socket);
+        if (answer === undefined) { if (corked) socket.uncork(); handOver(buf); return; }
         pending = r.end === buf.length ? undefined : buf.subarray(r.end);
         answered++;
         answeredTotal++;
+        if (pending !== undefined && !corked) { socket.cork(); corked = true; }
         const written = answer.written === undefined ? undefined : (err?: Error | null): void => answer.written!(!err);
-        write(socket, answer.head, answer.body, written);
+        write(socket, answer.data, answer.body, written);
         if (!r.req.keepAlive) {
           // RFC 9112 §9.6: nothing after a close is handled; node:http ends the connection once the answer is out.
           detach();
-          socket.end();
+          socket.end(); // flushes what is corked
           socket.once('finish', () => socket.destroy());
           return;
         }
         if (socket.writableNeedDrain && pending !== undefined) {
           // A client that does not read its answers: stop reading its requests until it does.
+          if (corked) socket.uncork();
           waitingDrain = true;
           socket.pause();
           return;
         }
       }
-      socket.setTimeout(idleMs);
+      if (corked) socket.uncork();
+      conn.sweeps = idleSweeps;
     };
 
     const onData = (chunk: Buffer): void => {
+      conn.active = epoch;
       pending = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
       if (waitingDrain) return;
       run();
     };
 
-    socket.setTimeout(limits.headersTimeoutMs);
+    open.set(socket, conn);
+    sweeper ??= setInterval(sweep, tick).unref();
     socket.on('data', onData);
-    socket.on('timeout', onTimeout);
     socket.on('error', onError);
     socket.on('end', onEnd);
     socket.on('drain', onDrain);
@@ -213,11 +230,13 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
     accept,
     close() {
       closing = true;
-      for (const s of open) {
+      for (const s of open.keys()) {
         if (s.writableLength === 0) s.destroy();
         else { s.end(); s.once('finish', () => s.destroy()); }
       }
       open.clear();
+      clearInterval(sweeper);
+      sweeper = undefined;
     },
     stats: () => ({ answered: answeredTotal, handedOver }),
   };

@@ -120,7 +120,14 @@ export interface AccessLog {
    * A request the fast path answers (src/edge/fast-hit.ts, no node:http objects): its record and id (a trusted proxy's
    * x-request-id when sane), as `routed` gives them; `fastLogged` writes it once the answer is out.
    */
-  fastRecord(req: FastAccessRequest, peer: string | undefined, zone: { readonly id: string; readonly trustedProxies: PeerMatcher }): AccessRecord;
+  fastRecord(req: FastAccessRequest, peer: string | undefined, zone: { readonly id: string; readonly trustedProxies: PeerMatcher }, startedAt?: number): AccessRecord;
+  /** Whether records are written (false: off, or the process log's level is above info). */
+  readonly isWriting: boolean;
+  /**
+   * A fast-path request's id when no record is written (isWriting false): a trusted proxy's sane x-request-id, else a new
+   * one; `peer` is only read when the zone has trusted proxies. No record is made.
+   */
+  fastId(headers: Record<string, string>, peer: string | undefined, zone: { readonly trustedProxies: PeerMatcher }): string;
   /** Logs a fast-path record: `complete` false when the connection failed before the answer was out (499). */
   fastLogged(r: AccessRecord, status: number, bytes: number, complete: boolean): void;
   /** Reopens the access log file (after logrotate moved it); nothing without a file of its own. */
@@ -200,8 +207,16 @@ export function createAccessLog(options: AccessLogOptions, appLogger: Logger, ne
       r.refused = code;
       write(r);
     },
-    fastRecord(req, peer, zone) {
-      const r = new AccessRecord(nextId(), performance.now());
+    isWriting: out !== undefined,
+    fastId(headers, peer, zone) {
+      if (zone.trustedProxies.size > 0 && peer !== undefined && zone.trustedProxies.has(peer)) {
+        const theirs = headers[REQUEST_ID_FIELD];
+        if (isSaneRequestId(theirs)) return theirs;
+      }
+      return nextId();
+    },
+    fastRecord(req, peer, zone, startedAt = performance.now()) {
+      const r = new AccessRecord(nextId(), startedAt);
       r.zone = zone.id;
       const h = req.headers;
       if (zone.trustedProxies.size > 0 && peer !== undefined && zone.trustedProxies.has(peer)) {
