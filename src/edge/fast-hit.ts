@@ -36,23 +36,28 @@ export type FastHit = (req: FastRequest, peer: FastPeer) => FastAnswer | undefin
 /** Bodies up to this size are copied behind the head into one buffer: one write(2) instead of a writev(2). */
 const COPY_BODY_MAX = 16 * 1024;
 
-/** One buffer of the head (latin1, as node:http writes heads) and the body (if any). */
-function withBody(head: string, body: Buffer | undefined): Buffer {
-  if (body === undefined || body.length === 0) return Buffer.from(head, 'latin1');
-  const out = Buffer.allocUnsafe(head.length + body.length);
-  out.write(head, 0, 'latin1');
-  body.copy(out, head.length);
-  return out;
-}
-
-/** The stored part of a variant's head, made once per variant (and again when its fields change on revalidation). */
+/**
+ * A variant's head in pieces, made once per variant (and again when its fields change on revalidation); a hit writes
+ * `front`, its request id and `back` (the pieces made again only when what they hold changes: about once a second).
+ */
 interface HeadPrefix {
   /** The flatHeaders array it was made from: a revalidation replaces it. */
   readonly flat: readonly string[];
   /** Status line and stored field lines; undefined when node:http must write this variant (fields it treats itself). */
   readonly text: string | undefined;
   readonly hasDate: boolean;
+  /** `text` and the Age, cf-cache-status and Cache-Status lines, for `frontAge` and `frontTtl`. */
+  front: string | undefined;
+  frontAge: number;
+  frontTtl: number;
+  /** The CORS lines (`backDeco`), the Date line (`backDate`, unless stored) and the connection lines (`backKeepAlive`). */
+  back: string | undefined;
+  backDeco: readonly string[] | undefined;
+  backDate: string;
+  backKeepAlive: boolean;
 }
+
+const ID_NAME = 'x-request-id: ';
 
 // node:http's checks on what writeHead is given (validateHeaderName / validateHeaderValue).
 const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
@@ -62,6 +67,7 @@ const WRITER_FIELDS: ReadonlySet<string> = new Set(['connection', 'transfer-enco
 /** Statuses node:http writes without a body whatever it is given. */
 const BODYLESS: ReadonlySet<number> = new Set([204, 205, 304]);
 const GUARD_OPTIONS = { fieldSyntaxChecked: true } as const;
+const CLOSE_LINE = 'Connection: close\r\n\r\n';
 
 function makePrefix(v: StoredVariant): HeadPrefix {
   const flat = v.flatHeaders;
@@ -79,7 +85,7 @@ function makePrefix(v: StoredVariant): HeadPrefix {
     else if (lower === 'content-length') { lengths++; if (val !== String(v.bodyLength)) ok = false; }
     text += `${n}: ${val}\r\n`;
   }
-  return { flat, text: ok && lengths === 1 ? text : undefined, hasDate };
+  return { flat, text: ok && lengths === 1 ? text : undefined, hasDate, front: undefined, frontAge: -1, frontTtl: -1, back: undefined, backDeco: undefined, backDate: '', backKeepAlive: false };
 }
 
 /** node:http's Date value, made at most once a second. */
@@ -116,7 +122,32 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
     if (id !== undefined) s += `x-request-id: ${id}\r\n`;
     for (let j = 0; j < deco.length; j += 2) s += `${deco[j]}: ${deco[j + 1]}\r\n`;
     if (!hasDate) s += `Date: ${utcDate()}\r\n`;
-    return s + (req.keepAlive ? keepAliveLine : 'Connection: close\r\n\r\n');
+    return s + (req.keepAlive ? keepAliveLine : CLOSE_LINE);
+  };
+
+  /** The head up to the request id: remade when Age or the ttl changes (at most once a second while the variant is hit). */
+  const frontOf = (p: HeadPrefix, age: number, ttl: number): string => {
+    if (p.front === undefined || p.frontAge !== age || p.frontTtl !== ttl) {
+      p.front = `${p.text!}age: ${age}\r\ncf-cache-status: ${HIT_CF}\r\ncache-status: ${hitStatus(ttl)}\r\n`;
+      p.frontAge = age;
+      p.frontTtl = ttl;
+    }
+    return p.front;
+  };
+
+  /** The head after the request id: remade when the CORS fields, the second (Date) or keep-alive change. */
+  const backOf = (p: HeadPrefix, deco: readonly string[], keepAlive: boolean): string => {
+    const date = p.hasDate ? '' : utcDate();
+    if (p.back === undefined || p.backDeco !== deco || p.backDate !== date || p.backKeepAlive !== keepAlive) {
+      let s = '';
+      for (let j = 0; j < deco.length; j += 2) s += `${deco[j]}: ${deco[j + 1]}\r\n`;
+      if (!p.hasDate) s += `Date: ${date}\r\n`;
+      p.back = s + (keepAlive ? keepAliveLine : CLOSE_LINE);
+      p.backDeco = deco;
+      p.backDate = date;
+      p.backKeepAlive = keepAlive;
+    }
+    return p.back;
   };
 
   return (req, peer) => {
@@ -149,14 +180,13 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
     let id: string | undefined;
     if (access?.isWriting === true) { record = access.fastRecord(req, peer.remoteAddress, zone, started); id = record.requestId; }
     else if (access !== undefined) id = access.fastId(req.headers, zone.trustedProxies.size > 0 ? peer.remoteAddress : undefined, zone);
-    let head: string;
     let body: Buffer | undefined;
     if (hasConditionals(h)) {
       const cond = evaluateConditionals(req.method, h, { status: v.status, headers: v.fieldMap });
       if (cond === 'precondition-failed') return undefined;
       if (cond === 'not-modified') {
         // As answerConditionals writes it: the 304's fields from the stored ones, then the edge fields.
-        head = 'HTTP/1.1 304 Not Modified\r\n';
+        let head = 'HTTP/1.1 304 Not Modified\r\n';
         let hasDate = false;
         const nm = notModifiedHeaders(v.fieldMap);
         for (const k in nm) {
@@ -170,12 +200,21 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
         return { data: Buffer.from(head, 'latin1'), body: undefined, written: record && logged(record, 304, head.length) };
       }
     }
-    head = p.text + tail(req, p.hasDate, deco, outcome.age, outcome.ttl, id);
     body = req.method === 'HEAD' ? undefined : v.body;
     const bodyBytes = body === undefined ? 0 : body.length;
     count(zone, v.status, bodyBytes, started);
+    // The same bytes as p.text + tail(...), written from the variant's cached pieces: nothing made per hit but the buffer.
+    const front = frontOf(p, outcome.age, outcome.ttl);
+    const back = backOf(p, deco, req.keepAlive);
+    const headBytes = front.length + (id === undefined ? 0 : ID_NAME.length + id.length + 2) + back.length;
     const inline = bodyBytes <= COPY_BODY_MAX;
-    return { data: inline ? withBody(head, body) : Buffer.from(head, 'latin1'), body: inline ? undefined : body, written: record && logged(record, v.status, head.length + bodyBytes) };
+    const data = Buffer.allocUnsafe(inline ? headBytes + bodyBytes : headBytes);
+    let at = data.write(front, 0, 'latin1');
+    // Request ids are visible ASCII (src/observability/request-id.ts): a byte a character.
+    if (id !== undefined) { at += data.write(ID_NAME, at, 'latin1'); at += data.write(id, at, 'latin1'); data[at++] = 13; data[at++] = 10; }
+    at += data.write(back, at, 'latin1');
+    if (inline && body !== undefined) body.copy(data, at);
+    return { data, body: inline ? undefined : body, written: record && logged(record, v.status, headBytes + bodyBytes) };
   };
 
   /** The access record's completion: the status and bytes (the head is latin1, a byte a character) once written. */
