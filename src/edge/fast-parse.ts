@@ -48,6 +48,43 @@ const DECLINED_FIELDS: ReadonlySet<string> = new Set(['content-length', 'transfe
   'set-cookie']);
 
 /**
+ * Strings made from bytes of heads, kept by a hash of those bytes: a target, name or value a head repeats (the same
+ * Host, Origin, URL, ...) is the same string each time, so parsing a head of repeated lines makes no string (and the
+ * string keeps its hash for the Map lookups after). Direct-mapped and bounded: a colliding string replaces the older.
+ */
+const INTERN_SLOTS = 1024;
+const INTERN_MAX = 128;
+const interned: (string | undefined)[] = new Array<string | undefined>(INTERN_SLOTS).fill(undefined);
+/** The lowercase form of interned[i], when asked for. */
+const lowered: (string | undefined)[] = new Array<string | undefined>(INTERN_SLOTS).fill(undefined);
+
+const slotOf = (hash: number, len: number): number => (hash ^ (hash >>> 13) ^ len) & (INTERN_SLOTS - 1);
+
+/** buf[from, to) as a latin1 string; `hash`: the bytes' hash (h = h * 31 + byte, from 0). */
+function textOf(buf: Buffer, from: number, to: number, hash: number): string {
+  const len = to - from;
+  if (len > INTERN_MAX) return buf.toString('latin1', from, to);
+  const slot = slotOf(hash, len);
+  const s = interned[slot];
+  if (s !== undefined && s.length === len) {
+    let i = 0;
+    while (i < len && s.charCodeAt(i) === buf[from + i]) i++;
+    if (i === len) return s;
+  }
+  const made = buf.toString('latin1', from, to);
+  interned[slot] = made;
+  lowered[slot] = undefined;
+  return made;
+}
+
+/** `name` (from textOf with `hash`) lowercased, made once while it stays interned. */
+function lowerOf(name: string, hash: number): string {
+  const slot = slotOf(hash, name.length);
+  if (interned[slot] !== name) return name.toLowerCase();
+  return (lowered[slot] ??= name.toLowerCase());
+}
+
+/**
  * Parses the request head at the start of `buf` (up to `len` bytes), accepting only: `GET` or `HEAD`, SP, an
  * origin-form target of plain characters, SP, `HTTP/1.1` or `HTTP/1.0`, CRLF; field lines `name:` token, at most one
  * SP, a value of visible ASCII with single inner spaces (no leading or trailing whitespace, no HTAB, no obs-text),
@@ -69,10 +106,11 @@ export function parseFastHead(buf: Buffer, start: number, len: number, maxHead: 
   const limit = Math.min(stop, start + maxHead);
   const targetStart = i;
   if (i < limit && buf[i] !== 47 /* / */) return DECLINE;
-  while (i < limit && TARGET[buf[i]!] === 1) i++;
+  let hash = 0;
+  while (i < limit && TARGET[buf[i]!] === 1) { hash = (Math.imul(hash, 31) + buf[i]!) | 0; i++; }
   if (i >= limit) return stop >= start + maxHead ? DECLINE : PARTIAL;
   if (buf[i] !== SP || i === targetStart) return DECLINE;
-  const url = buf.toString('latin1', targetStart, i);
+  const url = textOf(buf, targetStart, i, hash);
   i++;
   // "HTTP/1.x" CRLF
   if (i + 10 > limit) return stop >= start + maxHead ? DECLINE : PARTIAL;
@@ -93,25 +131,30 @@ export function parseFastHead(buf: Buffer, start: number, len: number, maxHead: 
       break;
     }
     const nameStart = i;
-    while (i < limit && TCHAR[buf[i]!] === 1) i++;
+    let nameHash = 0;
+    while (i < limit && TCHAR[buf[i]!] === 1) { nameHash = (Math.imul(nameHash, 31) + buf[i]!) | 0; i++; }
     if (i >= limit) return stop >= start + maxHead ? DECLINE : PARTIAL;
     if (buf[i] !== COLON || i === nameStart) return DECLINE;
-    const name = buf.toString('latin1', nameStart, i);
+    const name = textOf(buf, nameStart, i, nameHash);
     i++;
     if (i < limit && buf[i] === SP) i++;
     const valueStart = i;
+    let valueHash = 0;
     // Visible ASCII, single spaces between visible characters.
     while (i < limit) {
       const c = buf[i]!;
-      if (c > SP && c < 127) { i++; continue; }
-      if (c === SP && i > valueStart && i + 1 < limit && buf[i + 1]! > SP && buf[i + 1]! < 127) { i++; continue; }
+      if ((c > SP && c < 127) || (c === SP && i > valueStart && i + 1 < limit && buf[i + 1]! > SP && buf[i + 1]! < 127)) {
+        valueHash = (Math.imul(valueHash, 31) + c) | 0;
+        i++;
+        continue;
+      }
       break;
     }
     if (i + 2 > limit) return stop >= start + maxHead ? DECLINE : PARTIAL;
     if (buf[i] !== CR || buf[i + 1] !== LF) return DECLINE;
-    const value = buf.toString('latin1', valueStart, i);
+    const value = textOf(buf, valueStart, i, valueHash);
     i += 2;
-    const lower = name.toLowerCase();
+    const lower = lowerOf(name, nameHash);
     // A repeated name (node:http joins or drops repeats by its own rules) or one Object.prototype has: declined.
     if (DECLINED_FIELDS.has(lower) || lower in headers) return DECLINE;
     if (lower === 'connection') {
