@@ -25,14 +25,17 @@ export interface InspectedVariant {
  * What the store holds for a URL; `selected` marks the variant a request with `headers` would get. `rawUrl` is an
  * absolute http(s) URL that handleInspect has already checked; one that does not parse holds nothing.
  */
-export function inspectVariants(store: CacheStore, zones: ZoneLookup<ZoneKeys & ZoneCorsView>, zoneId: string, rawUrl: string, headers: Record<string, string>): InspectResult {
+export async function inspectVariants(store: CacheStore, zones: ZoneLookup<ZoneKeys & ZoneCorsView>, zoneId: string, rawUrl: string, headers: Record<string, string>): Promise<InspectResult> {
   const zone = zones.byId(zoneId);
   // The purge API's URL grammar: canonical host, raw path and query as written (no dot-segment or percent decoding).
   const target = parseFileUrl(rawUrl, 'url');
   if (!zone || target instanceof PurgeError) return { url: rawUrl, variants: [] };
   const key = primaryKey(zoneId, target.host, target.path, zone.normalizeQuery(target.query));
   const now = Date.now();
-  const stored = store.variantsOf(key);
+  // A disk tier's cold variants: their fields (CORS view) are read from their entry files first.
+  const listed = store.variantsOf(key);
+  const loaded = await Promise.all(listed.map((v) => store.loadFields?.(v) ?? true));
+  const stored = listed.filter((_, i) => loaded[i] && store.variantsOf(key).includes(listed[i]!));
   const variants = stored.map((v) => {
     const age = currentAge(v.freshness, now);
     const selector = describeSelector(v.keyNames, v.selector);

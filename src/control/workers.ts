@@ -287,7 +287,11 @@ export async function runWorker(): Promise<void> {
         case 'caught-up': asks.get(m.ask)?.(m.ok); asks.delete(m.ask); break;
         case 'purge': reply({ type: 'reply', id: m.id, result: edge.purger.apply(m.purge) }); break;
         case 'clear': edge.store.clear(); reply({ type: 'reply', id: m.id, result: true }); break;
-        case 'inspect': reply({ type: 'reply', id: m.id, result: { ...inspectVariants(edge.store, edge.router, m.zoneId, m.url, m.headers), worker: Number(process.env[WORKER_INDEX_ENV] ?? 0) } }); break;
+        case 'inspect':
+          void inspectVariants(edge.store, edge.router, m.zoneId, m.url, m.headers)
+            .then((r) => reply({ type: 'reply', id: m.id, result: { ...r, worker: Number(process.env[WORKER_INDEX_ENV] ?? 0) } }),
+              (err: unknown) => reply({ type: 'reply', id: m.id, error: String(err) }));
+          break;
         case 'failing': reply({ type: 'reply', id: m.id, result: edge.figures.failingZones() }); break;
         case 'figures':
           void edge.figures.read().then((figures) => reply({ type: 'reply', id: m.id, result: {

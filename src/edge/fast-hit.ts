@@ -169,7 +169,8 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
     if (outcome.kind !== 'hit') return undefined;
     const v = outcome.variant;
     // A body that is not one in-memory Buffer (a store that streams it) is node:http's to write.
-    if (!Buffer.isBuffer(v.body)) return undefined;
+    // So is one whose fields are only on disk (a disk tier loads them asynchronously).
+    if (!Buffer.isBuffer(v.body) || v.hasFields === false) return undefined;
     const p = prefixOf(v);
     if (p.text === undefined) return undefined;
     // A body only in the disk tier is read asynchronously: node:http's path serves it.

@@ -76,8 +76,8 @@ export function createH2Hit(context: EdgeContext, answers: Answers): H2Hit {
       return false; // the full handler's guarded store counts and logs the failure
     }
     if (outcome.kind !== 'hit') return false;
-    // A body only in the disk tier is read asynchronously and streamed: the compat path serves it.
-    if (outcome.variant.body === undefined && method !== 'HEAD') return false;
+    // A body only in the disk tier is read asynchronously (its fields may be too): the compat path serves it.
+    if (outcome.variant.body === undefined || outcome.variant.hasFields === false) return false;
     // What the answers and the access log read of a request: its line, fields and connection.
     const req = { method, url, headers, httpVersion: '2.0', socket: stream.session?.socket } as unknown as IncomingMessage;
     const res = new H2HitResponse(stream, req);

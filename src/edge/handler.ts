@@ -90,7 +90,19 @@ export function createHandler(context: EdgeContext, limits: Limits = DEFAULT_LIM
     if (route.kind === 'pass') return pass(req, res, target, 'dynamic', route.fwd, route.detail);
     if (route.kind === 'preflight') return answers.preflight(req, res, target.zone);
     const key = route.preflight ? target.preflight() : target;
+    serveLookup(req, res, key);
+  }, { fast, h2 });
+
+  /** Looks the request up and answers by outcome; a cold variant's fields (a disk tier) are loaded first, held until the answer is out. */
+  function serveLookup(req: IncomingMessage, res: ServerResponse, key: EdgeKey): void {
     const outcome = lookupStep(req.headers, key, store, clock.now(), context.gate);
+    const loading = 'variant' in outcome ? store.loadFields(outcome.variant, res) : undefined;
+    if (loading === undefined) return answerOutcome(req, res, key, outcome);
+    // A variant gone meanwhile (its entry file damaged, or purged) is looked up again: a miss, or another variant.
+    loading.then((ok) => ok ? answerOutcome(req, res, key, outcome) : serveLookup(req, res, key), (err) => answers.internalError(res, err));
+  }
+
+  function answerOutcome(req: IncomingMessage, res: ServerResponse, key: EdgeKey, outcome: LookupOutcome<StoredVariant>): void {
     switch (outcome.kind) {
       case 'hit': return answers.hit(req, res, key.zone, outcome.variant, outcome.age, outcome.ttl);
       case 'updating':
@@ -105,5 +117,5 @@ export function createHandler(context: EdgeContext, limits: Limits = DEFAULT_LIM
         return;
       case 'only-if-cached': return answers.onlyIfCached(res, key.zone);
     }
-  }, { fast, h2 });
+  }
 }

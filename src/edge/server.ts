@@ -227,7 +227,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
         degraded: () => degraded(),
         notReady: () => notReady(),
         reload: opts.reloadRequest,
-        inspect: async (zoneId, url, headers) => inspectVariants(store, router, zoneId, url, headers),
+        inspect: (zoneId, url, headers) => inspectVariants(store, router, zoneId, url, headers),
         dashboard,
       });
     } catch (err) {

@@ -1,5 +1,5 @@
 // A store that fails is a miss, counted and logged: the request path never answers 500 for it, and never hides it.
-import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput, ZoneStoreStats } from '../storage/store.js';
+import type { CacheStore, FieldsHold, PurgeTarget, StoreStats, StoredVariant, VariantInput, ZoneStoreStats } from '../storage/store.js';
 import type { Freshness } from '../cache/policy/types.js';
 import type { HeaderValues } from '../cache/key.js';
 
@@ -21,6 +21,14 @@ export class GuardedStore implements CacheStore {
   constructor(readonly inner: CacheStore, readonly onError: StoreErrorSink) {
     const begin = inner.beginFill?.bind(inner);
     this.beginFill = begin && (() => { try { return begin(); } catch (err) { onError('beginFill', err); return undefined; } });
+  }
+
+  /** The inner store's, when it has one (a disk tier): a failure to load is a miss (false). */
+  loadFields(v: StoredVariant, hold?: FieldsHold): Promise<boolean> | undefined {
+    if (this.inner.loadFields === undefined) return undefined;
+    try {
+      return this.inner.loadFields(v, hold)?.catch((err: unknown) => { this.onError('loadFields', err); return false; });
+    } catch (err) { this.onError('loadFields', err); return Promise.resolve(false); }
   }
 
   lookup(objectKey: string, headers: HeaderValues): StoredVariant | undefined {

@@ -79,32 +79,44 @@ test('a restart keeps entries, their variants, tags, freshness, soft state and 3
   assert.equal((await bodyOf(lookup(second.store, entries[2]!)!)).toString(), 'replaced');
   assert.equal(lookup(second.store, entries[3]!)?.forcedStale, true, 'soft-purged stays stale');
   const r = lookup(second.store, entries[4]!);
+  assert.equal(r?.hasFields, false, 'loaded from the index: the fields stay in the entry file until served');
+  assert.equal(await second.store.loadFields(r!), true);
   assert.deepEqual(r?.headers, [['content-type', 'text/plain'], ['etag', '"v2"']]);
   assert.deepEqual(r?.freshness, refreshed);
   assert.equal(second.store.purge({ kind: 'tag', zoneId: 'z', tag: 'app' }, false), 2, 'tag index rebuilt');
 });
 
-test('a torn (truncated) file and a file with one flipped byte are skipped, deleted and logged; the rest load', async (t) => {
-  const dir = await tempDir(t);
-  const entries: ContractEntry[] = [0, 1, 2, 3].map((i) => ({ path: `/f${i}`, body: Buffer.alloc(2000, i) }));
-  const first = await openStore(dir);
-  for (const e of entries) first.store.insert(contractInput(e));
-  await first.store.close();
-  const files = await entryFiles(dir);
-  assert.equal(files.length, 4);
-  await truncate(join(dir, files[1]!), 1500); // torn mid-body
-  const flipped = await readFile(join(dir, files[2]!));
-  flipped[flipped.length - 100]! ^= 0x01; // one bit in the body
-  await writeFile(join(dir, files[2]!), flipped);
-  await writeFile(join(dir, `${files[3]!}.tmp`), 'half a write'); // a crash before the rename
+for (const withIndex of [true, false]) {
+  test(`a torn (truncated) file and a file with one flipped byte are never served, deleted and logged; the rest load (${withIndex ? 'found when served' : 'no index file: found by open()'})`, async (t) => {
+    const dir = await tempDir(t);
+    const entries: ContractEntry[] = [0, 1, 2, 3].map((i) => ({ path: `/f${i}`, body: Buffer.alloc(2000, i), headers: [['x-i', String(i)]] }));
+    const first = await openStore(dir);
+    for (const e of entries) first.store.insert(contractInput(e));
+    await first.store.close();
+    const files = await entryFiles(dir);
+    assert.equal(files.length, 4);
+    if (!withIndex) for (const n of await readdir(dir)) if (n.startsWith('index-')) await rm(join(dir, n));
+    await truncate(join(dir, files[1]!), 150); // torn mid-write
+    const flipped = await readFile(join(dir, files[2]!));
+    flipped[flipped.length - 40]! ^= 0x01; // one bit
+    await writeFile(join(dir, files[2]!), flipped);
+    await writeFile(join(dir, `${files[3]!}.tmp`), 'half a write'); // a crash before the rename
 
-  const second = await openStore(dir);
-  assert.deepEqual(entries.map((e) => lookup(second.store, e) !== undefined), [true, false, false, true]);
-  assert.equal(second.store.diskStats().corrupt, 2);
-  assert.equal(second.warnings.filter((w) => w.includes('torn or corrupt')).length, 2);
-  const left = (await readdir(dir)).filter((n) => n.includes('.entry'));
-  assert.deepEqual(left.sort(), [files[0], files[3]], 'the damaged files and the stray .tmp are gone');
-});
+    const second = await openStore(dir);
+    assert.equal(second.store.diskStats().indexed, withIndex ? 4 : 0);
+    const served = await Promise.all(entries.map(async (e) => {
+      const v = lookup(second.store, e);
+      return v !== undefined && (await second.store.loadFields(v)) !== false && v.fieldMap['x-i'] === e.headers![0]![1];
+    }));
+    assert.deepEqual(served, [true, false, false, true]);
+    assert.equal(lookup(second.store, entries[1]!), undefined, 'the damaged entries are gone from the index');
+    assert.equal(second.store.diskStats().corrupt, 2);
+    assert.equal(second.warnings.filter((w) => w.includes('torn or corrupt')).length, 2);
+    await second.store.flush();
+    const left = (await readdir(dir)).filter((n) => n.includes('.entry'));
+    assert.deepEqual(left.sort(), [files[0], files[3]], 'the damaged files and the stray .tmp are gone');
+  });
+}
 
 test('purge everything (hard and soft) survives a restart, even one from a crash image where no file was deleted yet', async (t) => {
   const dir = await tempDir(t);

@@ -404,6 +404,20 @@ export class MemoryStore implements CacheStore {
     return true;
   }
 
+  /** Whether `v` is one of this store's live variants (not dropped). */
+  holds(v: StoredVariant): boolean {
+    return v instanceof MemoryVariant && this.#lru.has(v as Variant) && this.#isLive(v as Variant);
+  }
+
+  /** Every variant, least recently used first (a disk tier's index snapshot): a copy, so the store may change meanwhile. */
+  allVariants(): Variant[] {
+    const out: Variant[] = new Array(this.#variants);
+    let n = 0;
+    for (let v = this.#lru.oldest; v !== undefined; v = v.newer) out[n++] = v;
+    out.length = n;
+    return out;
+  }
+
   clear(): void {
     while (this.#lru.oldest !== undefined) this.#drop(this.#lru.oldest, 'purged');
     this.#epoch++;

@@ -320,6 +320,7 @@ export function runCacheStoreContract(name: string, open: () => Promise<OpenedCa
       await reopen();
       const again = find(current(), e);
       assert.ok(again, 'kept across a reopen');
+      assert.notEqual(await current().loadFields?.(again), false, 'its fields load (a disk tier keeps them in its entry file)');
       assert.deepEqual(again.headers, headers);
       assert.deepEqual(again.freshness, freshness);
     }

@@ -47,6 +47,8 @@ export interface StoredVariant extends ObjectKey {
   readonly selector: string;
   status: number;
   headers: [string, string][];
+  /** False while the response fields are only on disk (a disk tier's cold variant): CacheStore.loadFields first. */
+  readonly hasFields?: boolean;
   /** `headers` flattened [name, value, name, value...] for writeHead; rebuilt when headers change. */
   flatHeaders: string[];
   /** `headers` as a name → value(s) record, for the policy functions. */
@@ -117,10 +119,20 @@ export interface CacheStore {
    * file is stored with `VariantInput.bodyFile`. Undefined when the store keeps bodies in memory.
    */
   beginFill?(): BodyWriter | undefined;
+  /**
+   * Brings a variant's response fields (flatHeaders, fieldMap, headers) into memory: a disk tier keeps a cold variant's
+   * fields only in its entry file (everything a lookup judges freshness by stays in memory). Undefined when they are
+   * in memory already (always, in a memory store); else a promise of whether they are now (false: the variant is gone,
+   * its entry file being damaged or purged: answer as a miss). `hold` keeps them in memory until it emits 'close'.
+   */
+  loadFields?(v: StoredVariant, hold?: FieldsHold): Promise<boolean> | undefined;
   /** Per zone id, where the store keeps them (the memory store and the disk store over it): the dashboard's zone view. */
   zoneStats?(): Record<string, ZoneStoreStats>;
   close(): Promise<void>;
 }
+
+/** What keeps a variant's loaded fields in memory until it closes (a response being written). */
+export interface FieldsHold { once(event: 'close', listener: () => void): unknown }
 
 /** What a store holds for one variant, as the async interface returns it. */
 export interface StoredEntry {
@@ -150,6 +162,8 @@ export interface AsyncStore {
   close(): Promise<void>;
 }
 
+const NO_BODY = Buffer.alloc(0);
+
 /** The body of a variant, from memory or read from its file. */
 export function bodyOf(v: StoredVariant): Promise<Buffer> {
   if (v.body !== undefined) return Promise.resolve(v.body);
@@ -170,7 +184,12 @@ export function asAsyncStore(store: CacheStore): AsyncStore {
   return {
     get: async (objectKey, headers) => {
       const v = store.lookup(objectKey, headers);
-      return v && toStoredEntry(v, await bodyOf(v));
+      if (v === undefined) return undefined;
+      const loading = store.loadFields?.(v);
+      if (loading !== undefined && !(await loading)) return undefined;
+      const entry = toStoredEntry(v, NO_BODY); // the fields now, before another load could make them cold again
+      entry.body = await bodyOf(v);
+      return entry;
     },
     put: async (input) => store.insert(input) !== undefined,
     purge: async (target, soft) => store.purge(target, soft),

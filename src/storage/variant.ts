@@ -35,7 +35,8 @@ export interface Body {
  * `older`/`newer` link the store's LRU list and `zonePrev`/`zoneNext` its zone's list, so neither needs a hash entry.
  */
 export class MemoryVariant<O extends VariantOwner = VariantOwner> implements StoredVariant {
-  flatHeaders: string[];
+  /** The response fields, flattened; undefined while they are only on disk (a disk tier's cold variant: `hasFields`). */
+  #flat: string[] | undefined;
   #fieldMap: Record<string, string | string[]> | undefined = undefined;
   /** LRU neighbours: toward the least and the most recently used end; both undefined once the variant is dropped. */
   older: MemoryVariant<O> | undefined = undefined;
@@ -45,6 +46,8 @@ export class MemoryVariant<O extends VariantOwner = VariantOwner> implements Sto
   zoneNext: MemoryVariant<O> | undefined = undefined;
   /** The store's use counter when it was last stored or selected: the least recent of an object goes first at its variant bound. */
   usedAt = 0;
+  /** The disk tier's entry file of this variant (its sequence number; 0: none yet). Unused without a disk tier. */
+  entry = 0;
 
   constructor(
     readonly id: number,
@@ -62,7 +65,28 @@ export class MemoryVariant<O extends VariantOwner = VariantOwner> implements Sto
     readonly size: number,
     readonly object: O,
   ) {
-    this.flatHeaders = flatHeaders;
+    this.#flat = flatHeaders;
+  }
+
+  /** Whether the response fields are in memory; a disk tier's cold variant has them loaded (CacheStore.loadFields) before use. */
+  get hasFields(): boolean { return this.#flat !== undefined; }
+
+  /** The response fields, flattened for writeHead; throws FIELDS_NOT_LOADED while they are only on disk. */
+  get flatHeaders(): string[] {
+    const f = this.#flat;
+    if (f === undefined) throw new FieldsNotLoadedError();
+    return f;
+  }
+
+  set flatHeaders(flat: string[]) {
+    this.#flat = flat;
+    this.#fieldMap = undefined;
+  }
+
+  /** Forgets the fields (they are on disk: a disk tier's cold variant); `flatHeaders = ...` brings them back. */
+  dropFields(): void {
+    this.#flat = undefined;
+    this.#fieldMap = undefined;
   }
 
   get zoneId(): string { return this.object.zone.id; }
@@ -83,7 +107,6 @@ export class MemoryVariant<O extends VariantOwner = VariantOwner> implements Sto
 
   set headers(headers: [string, string][]) {
     this.flatHeaders = flatten(headers);
-    this.#fieldMap = undefined;
   }
 
   get fieldMap(): Record<string, string | string[]> {
@@ -93,6 +116,12 @@ export class MemoryVariant<O extends VariantOwner = VariantOwner> implements Sto
   set fieldMap(map: Record<string, string | string[]>) {
     this.#fieldMap = map;
   }
+}
+
+/** A cold variant's fields were read before they were loaded (CacheStore.loadFields): a bug of the caller, never data. */
+export class FieldsNotLoadedError extends Error {
+  readonly code = 'FIELDS_NOT_LOADED';
+  constructor() { super('the variant\'s response fields are on disk and were not loaded'); this.name = 'FieldsNotLoadedError'; }
 }
 
 /**

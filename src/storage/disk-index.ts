@@ -1,0 +1,226 @@
+// The disk store's index: what open() needs of each entry file but its fields, in a snapshot plus append-only journals of checksummed frames, compacted in the background.
+import { closeSync, fdatasync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { primaryKey } from '../cache/key.js';
+import type { DirectivesSource, Freshness, LifetimeSource } from '../cache/policy/types.js';
+
+/*
+ * Files: `index-<gen>.snapshot` (every live record when journal <gen> was started) and `index-<gen>.journal` (records
+ * appended since). A frame is u32 BE payload length | u32 BE CRC-32 of the payload | payload, the payload being records
+ * as JSON arrays, one a line. Records are keyed by their entry file's sequence number and never change once written
+ * (a variant rewritten gets a new entry file and a new record), so replaying puts and deletes in any overlap is
+ * idempotent: a compaction serialises the live variants while journal <gen+1> already takes new records.
+ *
+ * The entry files stay the truth: open() checks the index against the directory (a record without its file is dropped,
+ * a file without a record is read whole), and an entry's fields are checksummed when it is served.
+ */
+const FRAME_HEAD = 8;
+/** A snapshot's frames hold about this many payload bytes. */
+const FRAME_TARGET = 1 << 20;
+const FILE_RE = /^index-([0-9]{1,15})\.(snapshot|journal)$/;
+
+/** One entry file's index record: an EntryMeta without its fields (headers). */
+export interface IndexRecord {
+  seq: number; zoneId: string; host: string; path: string; query: string; objectKey: string;
+  keyNames: readonly string[]; selector: string; status: number; freshness: Freshness; tags: readonly string[];
+  forcedStale: boolean; storedAt: number; bodyLength: number; file: number;
+}
+
+type Wire = [number, string, string, string, string, string, readonly string[], string, number, number[], LifetimeSource, DirectivesSource,
+  readonly string[], number, number, number, number];
+
+function toWire(r: IndexRecord): Wire {
+  const f = r.freshness;
+  const flags = (f.noStaleServing ? 1 : 0) | (f.alwaysRevalidate ? 2 : 0) | (f.heuristic ? 4 : 0);
+  // The object key is the zone, host, path and query joined: kept whole only when it is not (a preflight's own key).
+  const key = r.objectKey === primaryKey(r.zoneId, r.host, r.path, r.query) ? '' : r.objectKey;
+  return [r.seq, r.zoneId, r.host, r.path, r.query, key, r.keyNames, r.selector, r.status,
+    [f.lifetime, f.correctedInitialAge, f.responseTime, f.staleWhileRevalidate, f.staleIfError, flags],
+    f.lifetimeSource, f.directivesSource, r.tags, r.forcedStale ? 1 : 0, r.storedAt, r.bodyLength, r.file];
+}
+
+function fromWire(w: Wire): IndexRecord | undefined {
+  if (!Array.isArray(w) || w.length !== 17 || !Array.isArray(w[9]) || w[9].length !== 6) return undefined;
+  const [seq, zoneId, host, path, query, key, keyNames, selector, status, fr, lifetimeSource, directivesSource, tags, soft, storedAt, bodyLength, file] = w;
+  const [lifetime, correctedInitialAge, responseTime, staleWhileRevalidate, staleIfError, flags] = fr;
+  if (![seq, status, storedAt, bodyLength, file, lifetime, correctedInitialAge, responseTime, staleWhileRevalidate, staleIfError, flags].every((n) => typeof n === 'number')) return undefined;
+  if (![zoneId, host, path, query, key, selector, lifetimeSource, directivesSource].every((s) => typeof s === 'string')) return undefined;
+  if (!Array.isArray(keyNames) || !Array.isArray(tags)) return undefined;
+  return {
+    seq, zoneId, host, path, query, objectKey: key === '' ? primaryKey(zoneId, host, path, query) : key, keyNames, selector, status,
+    freshness: {
+      lifetime: lifetime!, correctedInitialAge: correctedInitialAge!, responseTime: responseTime!, staleWhileRevalidate: staleWhileRevalidate!,
+      staleIfError: staleIfError!, noStaleServing: (flags! & 1) !== 0, alwaysRevalidate: (flags! & 2) !== 0, heuristic: (flags! & 4) !== 0,
+      lifetimeSource, directivesSource,
+    },
+    tags, forcedStale: soft === 1, storedAt, bodyLength, file,
+  };
+}
+
+const CRC_TABLE = ((): Int32Array => {
+  const t = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  return t;
+})();
+
+export function crc32(buf: Uint8Array): number {
+  let c = -1;
+  for (let i = 0; i < buf.length; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return (c ^ -1) >>> 0;
+}
+
+function frame(lines: string[]): Buffer {
+  const payload = Buffer.from(lines.join('\n'), 'utf8');
+  const head = Buffer.alloc(FRAME_HEAD);
+  head.writeUInt32BE(payload.length, 0);
+  head.writeUInt32BE(crc32(payload), 4);
+  return Buffer.concat([head, payload]);
+}
+
+/** The intact frames' lines of a file, and the byte where the intact part ends (a torn tail starts there). */
+function readFrames(buf: Buffer, onLine: (line: string) => void): number {
+  let at = 0;
+  while (at + FRAME_HEAD <= buf.length) {
+    const len = buf.readUInt32BE(at);
+    const end = at + FRAME_HEAD + len;
+    if (end > buf.length) break;
+    const payload = buf.subarray(at + FRAME_HEAD, end);
+    if (crc32(payload) !== buf.readUInt32BE(at + 4)) break;
+    for (const line of payload.toString('utf8').split('\n')) if (line !== '') onLine(line);
+    at = end;
+  }
+  return at;
+}
+
+/** What reading the index found. */
+export interface IndexImage { records: Map<number, IndexRecord>; torn: number; maxSeq: number; files: number }
+
+export class DiskIndex {
+  #gen = 0;
+  #fd: number | undefined;
+  #queue: string[] = [];
+  #flushQueued = false;
+  /** Records in the journal now (puts and deletes): a compaction is due when they far outnumber the live ones. */
+  journalRecords = 0;
+  #compacting = false;
+
+  constructor(readonly dir: string, readonly fail: (err: unknown) => void) {}
+
+  /** Reads the newest snapshot and the journals after it (sync: open() only). Frames past a torn or corrupt one are ignored. */
+  read(): IndexImage {
+    const names = readdirSync(this.dir);
+    for (const n of names) if (n.startsWith('index-') && n.endsWith('.snapshot.tmp')) { try { unlinkSync(join(this.dir, n)); } catch { /* gone */ } }
+    const files = names.map((n) => FILE_RE.exec(n)).filter((m): m is RegExpExecArray => m !== null);
+    const snaps = files.filter((m) => m[2] === 'snapshot').map((m) => Number(m[1])).sort((a, b) => a - b);
+    const journals = files.filter((m) => m[2] === 'journal').map((m) => Number(m[1])).sort((a, b) => a - b);
+    const from = snaps.length > 0 ? snaps[snaps.length - 1]! : journals[0] ?? 0;
+    const records = new Map<number, IndexRecord>();
+    let torn = 0;
+    let maxSeq = 0;
+    let read = 0;
+    const apply = (line: string): void => {
+      let w: unknown;
+      try { w = JSON.parse(line); } catch { torn++; return; }
+      if (typeof w === 'number') { records.delete(w); maxSeq = Math.max(maxSeq, w); return; }
+      const r = fromWire(w as Wire);
+      if (r === undefined) { torn++; return; }
+      records.set(r.seq, r);
+      maxSeq = Math.max(maxSeq, r.seq, r.file);
+    };
+    const readOne = (name: string): void => {
+      let buf: Buffer;
+      try { buf = readFileSync(join(this.dir, name)); } catch { return; }
+      read++;
+      if (readFrames(buf, apply) < buf.length) torn++;
+    };
+    if (snaps.length > 0) readOne(`index-${from}.snapshot`);
+    for (const g of journals) if (g >= from) readOne(`index-${g}.journal`);
+    this.#gen = Math.max(from, journals[journals.length - 1] ?? 0);
+    return { records, torn, maxSeq, files: read };
+  }
+
+  /** Starts a new journal (the next generation) for appends; what was read stays until a compaction replaces it. */
+  openJournal(): void {
+    try {
+      this.#gen++;
+      this.#fd = openSync(join(this.dir, `index-${this.#gen}.journal`), 'a');
+      this.journalRecords = 0;
+    } catch (err) { this.fail(err); }
+  }
+
+  put(r: IndexRecord): void { this.#append(JSON.stringify(toWire(r))); }
+
+  delete(seq: number): void { this.#append(String(seq)); }
+
+  #append(line: string): void {
+    if (this.#fd === undefined) return;
+    this.#queue.push(line);
+    this.journalRecords++;
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    setImmediate(() => this.#flush());
+  }
+
+  /** Writes the queued records as one frame, synced in the background (a lost tail costs a slower open, never a wrong one). */
+  #flush(): void {
+    this.#flushQueued = false;
+    const fd = this.#fd;
+    if (fd === undefined || this.#queue.length === 0) return;
+    const lines = this.#queue;
+    this.#queue = [];
+    try { writeSync(fd, frame(lines)); } catch (err) { this.fail(err); return; }
+    fdatasync(fd, (err) => { if (err) this.fail(err); });
+  }
+
+  /**
+   * Rewrites the index as one snapshot of `live()` (the store's records now): a new journal takes appends from here
+   * on, the snapshot is written in frames between other work, then the older files go. No-op while one runs.
+   */
+  async compact(live: () => Iterable<IndexRecord>): Promise<void> {
+    if (this.#compacting || this.#fd === undefined) return;
+    this.#compacting = true;
+    try {
+      this.#flush();
+      const old = this.#gen;
+      const oldFd = this.#fd;
+      this.openJournal();
+      try { closeSync(oldFd); } catch { /* closed */ }
+      const gen = this.#gen;
+      const tmp = join(this.dir, `index-${gen}.snapshot.tmp`);
+      const fd = openSync(tmp, 'w');
+      try {
+        let lines: string[] = [];
+        let bytes = 0;
+        for (const r of live()) {
+          const line = JSON.stringify(toWire(r));
+          lines.push(line);
+          bytes += line.length;
+          if (bytes >= FRAME_TARGET) {
+            writeSync(fd, frame(lines));
+            lines = [];
+            bytes = 0;
+            await new Promise<void>((resolve) => setImmediate(resolve));
+          }
+        }
+        if (lines.length > 0) writeSync(fd, frame(lines));
+        fsyncSync(fd);
+      } finally { closeSync(fd); }
+      renameSync(tmp, join(this.dir, `index-${gen}.snapshot`));
+      for (const n of readdirSync(this.dir)) {
+        const m = FILE_RE.exec(n);
+        if (m !== null && Number(m[1]) <= old) unlinkSync(join(this.dir, n));
+      }
+    } catch (err) { this.fail(err); } finally { this.#compacting = false; }
+  }
+
+  close(): void {
+    this.#flush();
+    if (this.#fd === undefined) return;
+    try { fsyncSync(this.#fd); closeSync(this.#fd); } catch (err) { this.fail(err); }
+    this.#fd = undefined;
+  }
+}
