@@ -6,8 +6,8 @@ import type { DirectivesSource, Freshness, LifetimeSource } from '../cache/polic
 
 /*
  * Files: `index-<gen>.snapshot` (every live record when journal <gen> was started) and `index-<gen>.journal` (records
- * appended since). A frame is u32 BE payload length | u32 BE CRC-32 of the payload | payload, the payload being records
- * as JSON arrays, one a line. Records are keyed by their entry file's sequence number and never change once written
+ * appended since). A frame is u32 BE payload length | u32 BE CRC-32 of the payload | payload, the payload being one
+ * JSON array of records (a record: an array; a deletion: the entry's seq), parsed in one call. Records are keyed by their entry file's sequence number and never change once written
  * (a variant rewritten gets a new entry file and a new record), so replaying puts and deletes in any overlap is
  * idempotent: a compaction serialises the live variants while journal <gen+1> already takes new records.
  *
@@ -39,21 +39,26 @@ function toWire(r: IndexRecord): Wire {
     f.lifetimeSource, f.directivesSource, r.tags, r.forcedStale ? 1 : 0, r.storedAt, r.bodyLength, r.file];
 }
 
+const isNum = (x: unknown): x is number => typeof x === 'number';
+const isStr = (x: unknown): x is string => typeof x === 'string';
+
 function fromWire(w: Wire): IndexRecord | undefined {
-  if (!Array.isArray(w) || w.length !== 17 || !Array.isArray(w[9]) || w[9].length !== 6) return undefined;
-  const [seq, zoneId, host, path, query, key, keyNames, selector, status, fr, lifetimeSource, directivesSource, tags, soft, storedAt, bodyLength, file] = w;
-  const [lifetime, correctedInitialAge, responseTime, staleWhileRevalidate, staleIfError, flags] = fr;
-  if (![seq, status, storedAt, bodyLength, file, lifetime, correctedInitialAge, responseTime, staleWhileRevalidate, staleIfError, flags].every((n) => typeof n === 'number')) return undefined;
-  if (![zoneId, host, path, query, key, selector, lifetimeSource, directivesSource].every((s) => typeof s === 'string')) return undefined;
-  if (!Array.isArray(keyNames) || !Array.isArray(tags)) return undefined;
+  if (!Array.isArray(w) || w.length !== 17) return undefined;
+  const fr = w[9];
+  if (!Array.isArray(fr) || fr.length !== 6 || !isNum(fr[0]) || !isNum(fr[1]) || !isNum(fr[2]) || !isNum(fr[3]) || !isNum(fr[4]) || !isNum(fr[5])) return undefined;
+  if (!isNum(w[0]) || !isNum(w[8]) || !isNum(w[14]) || !isNum(w[15]) || !isNum(w[16])) return undefined;
+  if (!isStr(w[1]) || !isStr(w[2]) || !isStr(w[3]) || !isStr(w[4]) || !isStr(w[5]) || !isStr(w[7]) || !isStr(w[10]) || !isStr(w[11])) return undefined;
+  if (!Array.isArray(w[6]) || !Array.isArray(w[12])) return undefined;
+  const flags = fr[5];
   return {
-    seq, zoneId, host, path, query, objectKey: key === '' ? primaryKey(zoneId, host, path, query) : key, keyNames, selector, status,
+    seq: w[0], zoneId: w[1], host: w[2], path: w[3], query: w[4], objectKey: w[5] === '' ? primaryKey(w[1], w[2], w[3], w[4]) : w[5],
+    keyNames: w[6], selector: w[7], status: w[8],
     freshness: {
-      lifetime: lifetime!, correctedInitialAge: correctedInitialAge!, responseTime: responseTime!, staleWhileRevalidate: staleWhileRevalidate!,
-      staleIfError: staleIfError!, noStaleServing: (flags! & 1) !== 0, alwaysRevalidate: (flags! & 2) !== 0, heuristic: (flags! & 4) !== 0,
-      lifetimeSource, directivesSource,
+      lifetime: fr[0], correctedInitialAge: fr[1], responseTime: fr[2], staleWhileRevalidate: fr[3], staleIfError: fr[4],
+      noStaleServing: (flags & 1) !== 0, alwaysRevalidate: (flags & 2) !== 0, heuristic: (flags & 4) !== 0,
+      lifetimeSource: w[10], directivesSource: w[11],
     },
-    tags, forcedStale: soft === 1, storedAt, bodyLength, file,
+    tags: w[12], forcedStale: w[13] === 1, storedAt: w[14], bodyLength: w[15], file: w[16],
   };
 }
 
@@ -74,15 +79,15 @@ export function crc32(buf: Uint8Array): number {
 }
 
 function frame(lines: string[]): Buffer {
-  const payload = Buffer.from(lines.join('\n'), 'utf8');
+  const payload = Buffer.from(`[${lines.join(',')}]`, 'utf8');
   const head = Buffer.alloc(FRAME_HEAD);
   head.writeUInt32BE(payload.length, 0);
   head.writeUInt32BE(crc32(payload), 4);
   return Buffer.concat([head, payload]);
 }
 
-/** The intact frames' lines of a file, and the byte where the intact part ends (a torn tail starts there). */
-function readFrames(buf: Buffer, onLine: (line: string) => void): number {
+/** Hands each intact frame's records to `onRecord`; returns the byte where the intact part ends (a torn tail starts there). */
+function readFrames(buf: Buffer, onRecord: (w: unknown) => void): number {
   let at = 0;
   while (at + FRAME_HEAD <= buf.length) {
     const len = buf.readUInt32BE(at);
@@ -90,14 +95,18 @@ function readFrames(buf: Buffer, onLine: (line: string) => void): number {
     if (end > buf.length) break;
     const payload = buf.subarray(at + FRAME_HEAD, end);
     if (crc32(payload) !== buf.readUInt32BE(at + 4)) break;
-    for (const line of payload.toString('utf8').split('\n')) if (line !== '') onLine(line);
+    let records: unknown;
+    try { records = JSON.parse(payload.toString('utf8')); } catch { break; }
+    if (!Array.isArray(records)) break;
+    for (const w of records) onRecord(w);
     at = end;
   }
   return at;
 }
 
 /** What reading the index found. */
-export interface IndexImage { records: Map<number, IndexRecord>; torn: number; maxSeq: number; files: number }
+/** `journalLines`: records read from journals (a compaction folds them into a snapshot). */
+export interface IndexImage { records: Map<number, IndexRecord>; torn: number; maxSeq: number; journalLines: number }
 
 export class DiskIndex {
   #gen = 0;
@@ -121,26 +130,24 @@ export class DiskIndex {
     const records = new Map<number, IndexRecord>();
     let torn = 0;
     let maxSeq = 0;
-    let read = 0;
-    const apply = (line: string): void => {
-      let w: unknown;
-      try { w = JSON.parse(line); } catch { torn++; return; }
-      if (typeof w === 'number') { records.delete(w); maxSeq = Math.max(maxSeq, w); return; }
+    let journalLines = 0;
+    const apply = (w: unknown): void => {
+      if (typeof w === 'number') { records.delete(w); if (w > maxSeq) maxSeq = w; return; }
       const r = fromWire(w as Wire);
       if (r === undefined) { torn++; return; }
       records.set(r.seq, r);
-      maxSeq = Math.max(maxSeq, r.seq, r.file);
+      if (r.seq > maxSeq) maxSeq = r.seq;
+      if (r.file > maxSeq) maxSeq = r.file;
     };
-    const readOne = (name: string): void => {
+    const readOne = (name: string, onRecord: (w: unknown) => void): void => {
       let buf: Buffer;
       try { buf = readFileSync(join(this.dir, name)); } catch { return; }
-      read++;
-      if (readFrames(buf, apply) < buf.length) torn++;
+      if (readFrames(buf, onRecord) < buf.length) torn++;
     };
-    if (snaps.length > 0) readOne(`index-${from}.snapshot`);
-    for (const g of journals) if (g >= from) readOne(`index-${g}.journal`);
+    if (snaps.length > 0) readOne(`index-${from}.snapshot`, apply);
+    for (const g of journals) if (g >= from) readOne(`index-${g}.journal`, (w) => { journalLines++; apply(w); });
     this.#gen = Math.max(from, journals[journals.length - 1] ?? 0);
-    return { records, torn, maxSeq, files: read };
+    return { records, torn, maxSeq, journalLines };
   }
 
   /** Starts a new journal (the next generation) for appends; what was read stays until a compaction replaces it. */

@@ -246,6 +246,7 @@ export class DiskStore implements CacheStore, BodyHome {
   }
 
   async #load(): Promise<void> {
+    const T0 = performance.now(); const lap = (w: string): void => { if (process.env.EC_LAP) process.stderr.write(`${w} ${Math.round(performance.now() - T0)}\n`); };
     const dir = this.#opts.path;
     const names = await readdir(dir);
     for (const n of names) if (n.endsWith('.entry.tmp') || n === `${MARKER_FILE}.tmp`) await unlink(join(dir, n)).catch(() => {});
@@ -266,6 +267,7 @@ export class DiskStore implements CacheStore, BodyHome {
       if (m[2] !== undefined) this.#legacy.set(seq, n);
     }
     files.sort((a, b) => a - b);
+    lap('readdirs');
     const image = this.#index.read();
     const journal = this.#log.readJournal();
     let max = Math.max(files.length > 0 ? files[files.length - 1]! : 0, image.maxSeq);
@@ -283,6 +285,7 @@ export class DiskStore implements CacheStore, BodyHome {
       for (const m of Object.values(markers.zones)) max = Math.max(max, m.hard, m.soft);
     }
     this.#seq = max;
+    lap('index read');
 
     // One record per body file, whichever variants name it (shared bodies stay shared).
     const bodies = new Map<number, DiskBody>();
@@ -346,6 +349,7 @@ export class DiskStore implements CacheStore, BodyHome {
       this.#stats.loaded++;
     }
     while (j < journal.length) { const r = journal[j++]!; this.#mem.purge(r.target, r.soft); }
+    lap('inserted');
     // Body files no entry names (a crash between a body's write and its entry's, or during a purge) are deleted.
     for (const id of bodyIds) {
       const f = bodies.get(id);
@@ -353,7 +357,9 @@ export class DiskStore implements CacheStore, BodyHome {
     }
     // The journal's purges are now applied and their files gone: start it afresh.
     await this.flush();
+    lap('flushed');
     await fsyncDir(dir);
+    lap('fsynced');
     this.#log.openJournal();
     this.#index.openJournal();
     // Records whose files are gone (left in the index by a crash) go; entries read from their files get records.
@@ -362,7 +368,7 @@ export class DiskStore implements CacheStore, BodyHome {
     for (const v of migrate) if (this.#mem.holds(v)) this.#persist(v);
     this.#boundDisk();
     // One snapshot of what was loaded replaces the files read, in the background.
-    if (image.files > 1 || image.torn > 0 || image.records.size > 0 || unindexed.length > 0) void this.#compact();
+    if (image.journalLines > 0 || image.torn > 0 || image.records.size > 0 || unindexed.length > 0) void this.#compact();
   }
 
   /** The index record of a variant's entry file `seq` as the variant is now; `file`: its body file's id (default: the one it has). */

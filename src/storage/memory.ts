@@ -7,7 +7,7 @@ import {
   sameNames, setGroup, tagKey, variantsIn, zoneAdd, zoneRemove, type CacheObject, type Group, type Variant, type Zone,
 } from './memory-index.js';
 import { PathIndex } from './path-index.js';
-import { flat, flatten, intern, internNames, MemoryVariant } from './variant.js';
+import { flatten, intern, internNames, MemoryVariant } from './variant.js';
 import { bodyCost, objectCost, variantCost } from './memory-cost.js';
 import { coversInput, preflightSelected } from './purge-match.js';
 
@@ -29,6 +29,9 @@ export interface MemoryStoreOptions {
 }
 
 const NO_TAGS: readonly string[] = Object.freeze([]);
+
+/** `s` as one sequential string (JSON's parser builds flat strings; lossless for any string). */
+function seqString(s: string): string { return JSON.parse(JSON.stringify(s)) as string; }
 interface PurgeRecord { epoch: number; target: PurgeTarget; soft: boolean }
 /** Where a purge-everything sweep goes on from in its zone's list (moved on when that variant leaves the list). */
 interface SweepCursor { next: Variant | undefined }
@@ -202,7 +205,8 @@ export class MemoryStore implements CacheStore {
    */
   #newObject(input: VariantInput): CacheObject {
     const host = intern(input.host);
-    const key = flat(input.objectKey);
+    // A sequential copy: a key built by concatenation keeps a cons-string shell (32 bytes) even once flattened.
+    const key = seqString(input.objectKey);
     const at = input.zoneId.length + host.length + 2; // primaryKey: zone \0 host \0 path ? query
     const path = key.startsWith(input.path, at) ? key.slice(at, at + input.path.length) : input.path;
     const obj: CacheObject = {

@@ -1,6 +1,7 @@
 // The in-memory record of one stored variant (flat fields, list links, shared body), and the strings it shares.
 import type { BodyFile, StoredVariant } from './store.js';
 import type { Freshness } from '../cache/policy/types.js';
+import { packFreshness, unpackFreshness } from './packed-freshness.js';
 
 /** What a variant's key fields are read through: its cache object (one per primary key). */
 export interface VariantOwner {
@@ -46,6 +47,8 @@ export class MemoryVariant<O extends VariantOwner = VariantOwner> implements Sto
   zoneNext: MemoryVariant<O> | undefined = undefined;
   /** The store's use counter when it was last stored or selected: the least recent of an object goes first at its variant bound. */
   usedAt = 0;
+  /** Its freshness; packed into a string while the variant is cold (packed-freshness.ts). */
+  #fresh: Freshness | string;
   /** The disk tier's entry file of this variant (its sequence number; 0: none yet). Unused without a disk tier. */
   entry = 0;
 
@@ -58,7 +61,7 @@ export class MemoryVariant<O extends VariantOwner = VariantOwner> implements Sto
     /** The response fields, flattened (see `flatten`). */
     flatHeaders: string[],
     readonly bodyRecord: Body,
-    public freshness: Freshness,
+    freshness: Freshness,
     readonly tags: readonly string[],
     public forcedStale: boolean,
     readonly storedAt: number,
@@ -66,7 +69,16 @@ export class MemoryVariant<O extends VariantOwner = VariantOwner> implements Sto
     readonly object: O,
   ) {
     this.#flat = flatHeaders;
+    this.#fresh = freshness;
   }
+
+  /** What a lookup judges it by (RFC 9111 §4.2); a cold variant's is unpacked on each read (its answer is async anyway). */
+  get freshness(): Freshness {
+    const f = this.#fresh;
+    return typeof f === 'string' ? unpackFreshness(f) : f;
+  }
+
+  set freshness(f: Freshness) { this.#fresh = f; }
 
   /** Whether the response fields are in memory; a disk tier's cold variant has them loaded (CacheStore.loadFields) before use. */
   get hasFields(): boolean { return this.#flat !== undefined; }
@@ -81,12 +93,14 @@ export class MemoryVariant<O extends VariantOwner = VariantOwner> implements Sto
   set flatHeaders(flat: string[]) {
     this.#flat = flat;
     this.#fieldMap = undefined;
+    if (typeof this.#fresh === 'string') this.#fresh = unpackFreshness(this.#fresh);
   }
 
-  /** Forgets the fields (they are on disk: a disk tier's cold variant); `flatHeaders = ...` brings them back. */
+  /** Forgets the fields (they are on disk: a disk tier's cold variant) and packs its freshness; `flatHeaders = ...` brings them back. */
   dropFields(): void {
     this.#flat = undefined;
     this.#fieldMap = undefined;
+    if (typeof this.#fresh !== 'string') this.#fresh = packFreshness(this.#fresh) ?? this.#fresh;
   }
 
   get zoneId(): string { return this.object.zone.id; }
@@ -188,19 +202,6 @@ function shareValue(name: string, value: string): string {
 /** Whether `s` is the cache-wide copy of its string (the intern table's): held once, whoever else refers to it. */
 export function isInterned(s: string): boolean {
   return INTERNED.get(s) === s;
-}
-
-/** Keeps the read in `flat` observable, so an optimising compiler cannot drop it. */
-let flatSink = 0;
-
-/**
- * `s`, flattened in place: a string built by concatenation (a template literal such as the primary key) is a tree of
- * pieces, each a heap object, until something reads it by index; then it holds one flat copy and the garbage
- * collector drops the pieces. Returns `s`.
- */
-export function flat(s: string): string {
-  flatSink ^= s.charCodeAt(0);
-  return s;
 }
 
 /** name → value (or values, for repeated fields) from a flat field list; prototype-free (an origin names its fields). */
