@@ -1,5 +1,6 @@
-// Disk store entry file format (a variant's meta; its body in a body file, disk-body.ts): encode, verify/decode, DiskStoreError.
+// Disk store entry file format (a variant's meta; its body in a body file, disk-body.ts): encode, write, verify/decode, DiskStoreError.
 import { createHash, webcrypto } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
 import type { Freshness } from '../cache/policy/types.js';
 
 /*
@@ -70,4 +71,21 @@ function parseMeta(json: Buffer): EntryMeta | undefined {
     if (m.file !== undefined && (!Number.isSafeInteger(m.file) || m.file <= 0)) return undefined;
     return m;
   } catch { return undefined; }
+}
+
+/** Writes an entry file (meta only) durably: a temp name, fsync, then rename; throws (the temp file removed) on failure. */
+export async function writeEntryFile(file: string, json: Buffer): Promise<void> {
+  try {
+    const parts = await encodeEntry(json, Buffer.alloc(0));
+    const fh = await open(`${file}.tmp`, 'w');
+    try {
+      const { bytesWritten } = await fh.writev(parts);
+      if (bytesWritten !== parts.reduce((n, b) => n + b.length, 0)) throw new Error(`short write (${bytesWritten} bytes)`);
+      await fh.datasync();
+    } finally { await fh.close(); }
+    await rename(`${file}.tmp`, file);
+  } catch (err) {
+    await unlink(`${file}.tmp`).catch(() => {});
+    throw err;
+  }
 }

@@ -3,6 +3,8 @@ import { closeSync, fdatasync, fsyncSync, openSync, readdirSync, readFileSync, r
 import { join } from 'node:path';
 import { primaryKey } from '../cache/key.js';
 import type { DirectivesSource, Freshness, LifetimeSource } from '../cache/policy/types.js';
+import type { MemoryVariant } from './variant.js';
+import type { DiskBody } from './disk-body.js';
 
 /*
  * Files: `index-<gen>.snapshot` (every live record when journal <gen> was started) and `index-<gen>.journal` (records
@@ -24,6 +26,15 @@ export interface IndexRecord {
   seq: number; zoneId: string; host: string; path: string; query: string; objectKey: string;
   keyNames: readonly string[]; selector: string; status: number; freshness: Freshness; tags: readonly string[];
   forcedStale: boolean; storedAt: number; bodyLength: number; file: number;
+}
+
+/** The index record of a variant's entry file `seq` as the variant is now; `file`: its body file's id (default: the one it has). */
+export function indexRecordOf(v: MemoryVariant, seq: number, file = (v.bodyRecord.file as DiskBody).id): IndexRecord {
+  return {
+    seq, zoneId: v.zoneId, host: v.host, path: v.path, query: v.query, objectKey: v.objectKey, keyNames: v.keyNames,
+    selector: v.selector, status: v.status, freshness: { ...v.freshness }, tags: v.tags, forcedStale: v.forcedStale,
+    storedAt: v.storedAt, bodyLength: v.bodyLength, file,
+  };
 }
 
 type Wire = [number, string, string, string, string, string, readonly string[], string, number, number[], LifetimeSource, DirectivesSource,

@@ -1,71 +1,30 @@
 // Disk cache store (`cache.store: disk`): a MemoryStore index, bodies in files (a bounded memory tier keeps hot ones), each variant's meta in its own checksummed file, an index file for open().
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HeaderValues } from '../cache/key.js';
 import type { Freshness } from '../cache/policy/types.js';
-import { decodeEntry, encodeEntry, type EntryMeta } from './disk-format.js';
+import { decodeEntry, writeEntryFile, type EntryMeta } from './disk-format.js';
 import { releaseLock, takeLock } from './disk-lock.js';
-import { MemoryStore, type MemoryStoreOptions } from './memory.js';
-import type { CacheStore, PurgeTarget, StoreStats, StoredVariant, VariantInput, ZoneStoreStats } from './store.js';
-import { BODIES_DIR, BODY_RE, DiskBody, HotList, writeBodyFile, type BodyHome } from './disk-body.js';
+import { MemoryStore } from './memory.js';
+import type { DiskStats, DiskStoreOptions } from './disk-options.js';
+import type { CacheStore, FieldsHold, PurgeTarget, StoreStats, StoredVariant, VariantInput, ZoneStoreStats } from './store.js';
+import { BODIES_DIR, DiskBody } from './disk-body.js';
+import { BodyFiles } from './disk-bodies.js';
 import { BodyWriter } from './body-writer.js';
-import { MemoryVariant, type Body } from './variant.js';
-import { fsyncDir, MARKER_FILE, PurgeLog } from './disk-purge-log.js';
-import { DiskIndex, type IndexRecord } from './disk-index.js';
+import type { MemoryVariant } from './variant.js';
+import { fsyncDir, PurgeLog } from './disk-purge-log.js';
+import { DiskIndex, indexRecordOf } from './disk-index.js';
+import { entryName, foundEntries, scanDirectory } from './disk-load.js';
 import { WarmFields } from './disk-fields.js';
-import type { FieldsHold } from './store.js';
 
-/*
- * Entry files (their layout: disk-format.ts) are named `<seq base36, 11 digits>.entry` (older ones `<seq>-<random>.entry`)
- * and never reused; `seq` orders writes across restarts (a purge marker or journal record covers exactly the files whose
- * seq is not above its own). A variant knows its entry file by that number (MemoryVariant.entry).
- */
-const ENTRY_RE = /^([0-9a-z]{11})(-[0-9a-f]{8})?\.entry$/;
 /** Fields kept in memory for this many variants at most (besides held ones), per 64 MiB of memory tier; at least 1024. */
 const WARM_PER_64_MIB = 32_768;
 const NO_FIELDS: [string, string][] = [];
-const EMPTY = Buffer.alloc(0);
-/** Files read ahead of the one being inserted while loading (entry files hold meta only: small). */
-const READ_AHEAD = 64;
-/**
- * How long a body file outlives its last variant: a hit that found the variant just before it went opens the file a
- * moment later. A crash meanwhile leaves an orphan, deleted by the next open.
- */
-const UNLINK_GRACE_MS = 2000;
-
 export { DiskStoreError, decodeEntry, type DiskStoreErrorCode } from './disk-format.js';
 
-export interface DiskStoreLogger { warn(obj: object, msg: string): void; error(obj: object, msg: string): void }
+export type { DiskStats, DiskStoreLogger, DiskStoreOptions } from './disk-options.js';
 
-export interface DiskStoreOptions {
-  path: string;
-  /** Bounds the in-memory index (metadata: variants, objects, fields); bodies are bounded by the two below. */
-  maxBytes: number;
-  /** The memory tier: bytes of bodies kept in memory as well as on disk (least recently used demoted first). Default 64 MiB. */
-  memoryMaxBytes?: number;
-  /** Bytes of body files on disk (least recently used variants evicted first). Default: unbounded. */
-  diskMaxBytes?: number;
-  normalize: MemoryStoreOptions['normalize'];
-  logger?: DiskStoreLogger;
-}
-
-export interface DiskStats {
-  loaded: number;        // entries loaded by open()
-  indexed: number;       // of those, loaded from the index file (their entry files not read)
-  corrupt: number;       // torn or corrupt entry files deleted (by open(), or found when their fields were loaded)
-  fieldLoads: number;    // cold variants' fields read from their entry files
-  warmFields: number;    // variants whose fields are in memory (recently stored or served)
-  writes: number;        // entry files written
-  writeErrors: number;   // entry, marker or journal writes that failed (the entry just is not persisted)
-  unlinkErrors: number;
-  pending: number;       // file operations in progress
-  memoryBytes: number;   // body bytes in the memory tier (bodies written to disk and still in memory)
-  diskBytes: number;     // body bytes in body files
-  promotions: number;    // bodies read from disk and kept in memory
-}
-
-export class DiskStore implements CacheStore, BodyHome {
+export class DiskStore implements CacheStore {
   readonly #opts: DiskStoreOptions;
   readonly #mem: MemoryStore;
   /** Each variant's file operations in flight, in order (an entry write, then the unlink of the file it replaces). */
@@ -79,15 +38,8 @@ export class DiskStore implements CacheStore, BodyHome {
   readonly #pending = new Set<Promise<void>>();
   readonly #stats: DiskStats = { loaded: 0, indexed: 0, corrupt: 0, fieldLoads: 0, warmFields: 0, writes: 0, writeErrors: 0, unlinkErrors: 0, pending: 0, memoryBytes: 0, diskBytes: 0, promotions: 0 };
   readonly dir: string;
-  /** The memory tier: bodies in memory that have a file too (demotable), least recently used first. */
-  readonly #hot = new HotList();
-  readonly #memoryMax: number;
-  readonly #diskMax: number;
-  #diskBytes = 0;
-  /** Body files being written, by body record: variants sharing a body wait for one write. */
-  readonly #bodyWrites = new Map<Body, Promise<DiskBody | undefined>>();
-  /** Body files waiting out UNLINK_GRACE_MS. */
-  readonly #graves = new Map<NodeJS.Timeout, number>();
+  /** Body files and the memory tier over them. */
+  readonly #bodies: BodyFiles;
   readonly #log: PurgeLog;
   #seq = 0;
   #closed = false;
@@ -98,15 +50,18 @@ export class DiskStore implements CacheStore, BodyHome {
     this.#opts = opts;
     this.dir = opts.path;
     this.#log = new PurgeLog(opts.path, (what, err) => this.#fail(what, err));
-    this.#memoryMax = opts.memoryMaxBytes ?? 64 * 1024 * 1024;
-    this.#diskMax = opts.diskMaxBytes ?? Number.MAX_SAFE_INTEGER;
+    const memoryMax = opts.memoryMaxBytes ?? 64 * 1024 * 1024;
+    this.#bodies = new BodyFiles({
+      dir: opts.path, memoryMaxBytes: memoryMax, diskMaxBytes: opts.diskMaxBytes ?? Number.MAX_SAFE_INTEGER, nextId: () => ++this.#seq,
+      stats: this.#stats, warn: (o, m) => this.#opts.logger?.warn(o, m), track: (p) => this.#track(p), evictOldest: () => this.#mem.evictOldest(),
+    });
     this.#mem = new MemoryStore({
       maxBytes: opts.maxBytes, normalize: opts.normalize, chargeBodies: false,
       onRemove: (v) => this.#onRemove(v),
       onMarkStale: (v) => { if ((v as MemoryVariant).entry !== 0) this.#persist(v as MemoryVariant); },
     });
     this.#index = new DiskIndex(opts.path, (err) => this.#fail('index', err));
-    const warmMax = Math.max(1024, Math.floor((this.#memoryMax / (64 * 1024 * 1024)) * WARM_PER_64_MIB));
+    const warmMax = Math.max(1024, Math.floor((memoryMax / (64 * 1024 * 1024)) * WARM_PER_64_MIB));
     this.#fields = new WarmFields(warmMax, (v) => v.entry !== 0 && !this.#chains.has(v), (v) => this.#mem.holds(v));
   }
 
@@ -125,13 +80,13 @@ export class DiskStore implements CacheStore, BodyHome {
   lookup(objectKey: string, headers: HeaderValues): StoredVariant | undefined {
     const v = this.#mem.lookup(objectKey, headers) as MemoryVariant | undefined;
     // A hit on a body in the memory tier makes it its most recently used.
-    if (v !== undefined && v.bodyRecord.hotNewer !== undefined) this.#hot.touch(v.bodyRecord);
+    if (v !== undefined && v.bodyRecord.hotNewer !== undefined) this.#bodies.hot.touch(v.bodyRecord);
     return v;
   }
   stats(): StoreStats { return this.#mem.stats(); }
   zoneStats(): Record<string, ZoneStoreStats> { return this.#mem.zoneStats(); }
   diskStats(): DiskStats {
-    return { ...this.#stats, pending: this.#pending.size, memoryBytes: this.#hot.bytes, diskBytes: this.#diskBytes, warmFields: this.#fields.size };
+    return { ...this.#stats, pending: this.#pending.size, memoryBytes: this.#bodies.hot.bytes, diskBytes: this.#bodies.diskBytes, warmFields: this.#fields.size };
   }
 
   /** A cold variant's fields, read from its entry file (checksummed); a damaged file removes the variant (false). */
@@ -173,23 +128,22 @@ export class DiskStore implements CacheStore, BodyHome {
   }
 
   insert(input: VariantInput, sinceEpoch?: number): StoredVariant | undefined {
-    const filled = input.bodyFile instanceof DiskBody && input.bodyFile.home === this && input.bodyFile.record === undefined ? input.bodyFile : undefined;
+    const filled = input.bodyFile instanceof DiskBody && input.bodyFile.home === this.#bodies && input.bodyFile.record === undefined ? input.bodyFile : undefined;
     const length = input.bodyFile?.length ?? input.body.length;
-    const v = this.#closed || length > this.#diskMax ? undefined : this.#mem.insert(input, sinceEpoch) as MemoryVariant | undefined;
+    const v = this.#closed || length > this.#bodies.deps.diskMaxBytes ? undefined : this.#mem.insert(input, sinceEpoch) as MemoryVariant | undefined;
     if (filled !== undefined) {
       // A fill streamed to its own file (beginFill): the file is the body's now, or goes when it was not stored.
-      if (v === undefined || v.bodyRecord.file !== filled) { this.#bury(filled.id); return v; }
-      filled.record = v.bodyRecord;
-      this.#diskBytes += filled.length;
+      if (v === undefined || v.bodyRecord.file !== filled) { this.#bodies.bury(filled.id); return v; }
+      this.#bodies.adopt(filled, v.bodyRecord);
     }
     if (v) this.#persist(v);
-    if (filled !== undefined) this.#boundDisk();
+    if (filled !== undefined) this.#bodies.boundDisk();
     return v;
   }
 
   /** A body file for a fill to stream into (file-body.ts); committed, it is stored with VariantInput.bodyFile. */
   beginFill(): BodyWriter | undefined {
-    return this.#closed ? undefined : new BodyWriter(this, ++this.#seq);
+    return this.#closed ? undefined : new BodyWriter(this.#bodies, ++this.#seq);
   }
 
   /** RFC 9111 §4.3.4: the freshened headers and freshness are written too, so a restart keeps them. */
@@ -238,36 +192,16 @@ export class DiskStore implements CacheStore, BodyHome {
     this.#index.close();
     this.#fields.clear();
     this.#mem.clear();
-    // Body files waiting out their grace period go now (nothing serves them any more).
-    for (const [t, id] of this.#graves) { clearTimeout(t); void this.#track(this.#unlinkBody(id)); }
-    this.#graves.clear();
+    this.#bodies.buryNow();
     await this.flush();
     releaseLock(this.#opts.path);
   }
 
   async #load(): Promise<void> {
-    const T0 = performance.now(); const lap = (w: string): void => { if (process.env.EC_LAP) process.stderr.write(`${w} ${Math.round(performance.now() - T0)}\n`); };
     const dir = this.#opts.path;
-    const names = await readdir(dir);
-    for (const n of names) if (n.endsWith('.entry.tmp') || n === `${MARKER_FILE}.tmp`) await unlink(join(dir, n)).catch(() => {});
-    // Body files by id; a temp one is a write a crash cut short.
-    const bodyIds = new Set<number>();
-    for (const n of await readdir(join(dir, BODIES_DIR))) {
-      const m = BODY_RE.exec(n);
-      if (m) bodyIds.add(parseInt(m[1]!, 36));
-      else if (n.endsWith('.body.tmp')) await unlink(join(dir, BODIES_DIR, n)).catch(() => {});
-    }
-    // Entry files by seq, in write order.
-    const files: number[] = [];
-    for (const n of names) {
-      const m = ENTRY_RE.exec(n);
-      if (m === null) continue;
-      const seq = parseInt(m[1]!, 36);
-      files.push(seq);
-      if (m[2] !== undefined) this.#legacy.set(seq, n);
-    }
-    files.sort((a, b) => a - b);
-    lap('readdirs');
+    const scan = await scanDirectory(dir);
+    for (const [seq, name] of scan.legacy) this.#legacy.set(seq, name);
+    const { files, bodyIds } = scan;
     const image = this.#index.read();
     const journal = this.#log.readJournal();
     let max = Math.max(files.length > 0 ? files[files.length - 1]! : 0, image.maxSeq);
@@ -285,53 +219,29 @@ export class DiskStore implements CacheStore, BodyHome {
       for (const m of Object.values(markers.zones)) max = Math.max(max, m.hard, m.soft);
     }
     this.#seq = max;
-    lap('index read');
 
     // One record per body file, whichever variants name it (shared bodies stay shared).
     const bodies = new Map<number, DiskBody>();
     const migrate: MemoryVariant[] = [];
     const unindexed: MemoryVariant[] = [];
-    // Only entry files the index has no record of are read (a crash between a file's write and its record's).
-    const reads = new Map<number, Promise<Buffer | Error>>();
-    const toRead = files.filter((seq) => !image.records.has(seq));
-    let ahead = 0;
-    let readAt = 0;
     let j = 0;
-    for (const seq of files) {
-      const rec = image.records.get(seq);
-      image.records.delete(seq);
+    for await (const found of foundEntries(dir, scan, image.records)) {
+      const seq = found.seq;
       // Targeted purges replay in order with the files: one covers exactly the files written before it.
       while (j < journal.length && journal[j]!.seq < seq) { const r = journal[j++]!; this.#mem.purge(r.target, r.soft); }
-      let meta: IndexRecord & { headers?: [string, string][]; file?: number };
-      let body: Buffer = EMPTY;
-      let reason: string | undefined;
-      if (rec !== undefined) {
-        meta = rec;
-      } else {
-        readAt++;
-        for (; ahead < toRead.length && ahead < readAt + READ_AHEAD; ahead++) {
-          const s = toRead[ahead]!;
-          reads.set(s, readFile(join(dir, this.#nameOf(s))).catch((e: Error) => e));
-        }
-        const buf = await reads.get(seq)!;
-        reads.delete(seq);
-        const decoded = buf instanceof Error ? buf : await decodeEntry(buf).catch((e: Error) => e);
-        if (decoded instanceof Error) { reason = decoded.message; meta = undefined!; }
-        else { meta = decoded.meta as IndexRecord & { headers: [string, string][] }; body = decoded.body; if (decoded.meta.seq !== seq) reason = 'sequence number does not match the name'; }
-      }
-      if (reason === undefined && meta.file !== undefined && !bodyIds.has(meta.file)) reason = 'its body file is missing';
-      if (reason !== undefined) {
+      if (found.reason !== undefined) {
         this.#stats.corrupt++;
-        this.#opts.logger?.warn({ file: join(dir, this.#nameOf(seq)), reason }, 'disk cache: a torn or corrupt entry was skipped and deleted');
+        this.#opts.logger?.warn({ file: join(dir, this.#nameOf(seq)), reason: found.reason }, 'disk cache: a torn or corrupt entry was skipped and deleted');
         void this.#track(this.#unlinkEntry(seq));
         continue;
       }
+      const { meta, body } = found;
       const zone = this.#log.markers.zones[meta.zoneId];
       if (seq <= this.#log.markers.cleared || (zone && seq <= zone.hard)) { void this.#track(this.#unlinkEntry(seq)); continue; }
       let file: DiskBody | undefined;
       if (meta.file !== undefined) {
         file = bodies.get(meta.file);
-        if (file === undefined) bodies.set(meta.file, (file = new DiskBody(this, meta.file, meta.bodyLength)));
+        if (file === undefined) bodies.set(meta.file, (file = new DiskBody(this.#bodies, meta.file, meta.bodyLength)));
       }
       const v = this.#mem.insert({
         zoneId: meta.zoneId, host: meta.host, path: meta.path, query: meta.query, objectKey: meta.objectKey,
@@ -341,55 +251,42 @@ export class DiskStore implements CacheStore, BodyHome {
       }) as MemoryVariant | undefined;
       if (!v) { void this.#track(this.#unlinkEntry(seq)); continue; }
       v.entry = seq;
-      if (file !== undefined && file.record === undefined) { file.record = v.bodyRecord; this.#diskBytes += file.length; }
+      if (file !== undefined && file.record === undefined) this.#bodies.adopt(file, v.bodyRecord);
       // An entry of the older format (body after its meta): rewritten as a body file and a meta file.
       if (file === undefined) migrate.push(v);
-      else if (rec === undefined) unindexed.push(v);
+      else if (!found.indexed) unindexed.push(v);
       else { v.dropFields(); this.#stats.indexed++; }
       this.#stats.loaded++;
     }
     while (j < journal.length) { const r = journal[j++]!; this.#mem.purge(r.target, r.soft); }
-    lap('inserted');
     // Body files no entry names (a crash between a body's write and its entry's, or during a purge) are deleted.
     for (const id of bodyIds) {
       const f = bodies.get(id);
-      if (f === undefined || f.record === undefined || f.record.refs === 0) void this.#track(this.#unlinkBody(id));
+      if (f === undefined || f.record === undefined || f.record.refs === 0) void this.#track(this.#bodies.unlink(id));
     }
     // The journal's purges are now applied and their files gone: start it afresh.
     await this.flush();
-    lap('flushed');
     await fsyncDir(dir);
-    lap('fsynced');
     this.#log.openJournal();
     this.#index.openJournal();
     // Records whose files are gone (left in the index by a crash) go; entries read from their files get records.
     for (const seq of image.records.keys()) this.#index.delete(seq);
-    for (const v of unindexed) if (this.#mem.holds(v)) { this.#index.put(this.#recordOf(v, v.entry)); v.dropFields(); }
+    for (const v of unindexed) if (this.#mem.holds(v)) { this.#index.put(indexRecordOf(v, v.entry)); v.dropFields(); }
     for (const v of migrate) if (this.#mem.holds(v)) this.#persist(v);
-    this.#boundDisk();
+    this.#bodies.boundDisk();
     // One snapshot of what was loaded replaces the files read, in the background.
     if (image.journalLines > 0 || image.torn > 0 || image.records.size > 0 || unindexed.length > 0) void this.#compact();
-  }
-
-  /** The index record of a variant's entry file `seq` as the variant is now; `file`: its body file's id (default: the one it has). */
-  #recordOf(v: MemoryVariant, seq: number, file = (v.bodyRecord.file as DiskBody).id): IndexRecord {
-    return {
-      seq, zoneId: v.zoneId, host: v.host, path: v.path, query: v.query, objectKey: v.objectKey, keyNames: v.keyNames,
-      selector: v.selector, status: v.status, freshness: { ...v.freshness }, tags: v.tags, forcedStale: v.forcedStale,
-      storedAt: v.storedAt, bodyLength: v.bodyLength, file,
-    };
   }
 
   /** Rewrites the index as one snapshot of the live variants whose entry files are written. */
   #compact(): Promise<void> {
     const mem = this.#mem;
     const chains = this.#chains;
-    const recordOf = (v: MemoryVariant, seq: number): IndexRecord => this.#recordOf(v, seq);
-    return this.#track(this.#index.compact(function* live() {
+        return this.#track(this.#index.compact(function* live() {
       for (const v of mem.allVariants()) {
         // A variant gone meanwhile, or whose file is being written (its record goes to the new journal when it is).
         if (v.entry === 0 || chains.has(v) || v.bodyRecord.file === undefined || !mem.holds(v)) continue;
-        yield recordOf(v, v.entry);
+        yield indexRecordOf(v, v.entry);
       }
     }));
   }
@@ -399,9 +296,7 @@ export class DiskStore implements CacheStore, BodyHome {
     if (this.#index.journalRecords > Math.max(100_000, 2 * this.#mem.stats().variants)) void this.#compact();
   }
 
-  #nameOf(seq: number): string {
-    return this.#legacy.get(seq) ?? `${seq.toString(36).padStart(11, '0')}.entry`;
-  }
+  #nameOf(seq: number): string { return entryName(seq, this.#legacy); }
 
   /**
    * Writes the variant's current state to a new entry file (after its body's file, written once for every variant
@@ -415,11 +310,11 @@ export class DiskStore implements CacheStore, BodyHome {
       const old = v.entry;
       v.entry = seq;
       const record = v.bodyRecord;
-      const index = this.#recordOf(v, seq, 0);
+      const index = indexRecordOf(v, seq, 0);
       const fields = v.hasFields ? v.headers : undefined;
       const prev = this.#chains.get(v);
       const p = this.#track((prev ?? Promise.resolve()).then(async () => {
-        const file = await this.#bodyFile(record);
+        const file = await this.#bodies.fileOf(record);
         let headers = fields;
         if (headers === undefined && old !== 0) {
           const decoded = await readFile(join(this.dir, this.#nameOf(old))).then(decodeEntry).catch(() => undefined);
@@ -449,79 +344,19 @@ export class DiskStore implements CacheStore, BodyHome {
     } catch (err) { this.#fail('write', err); }
   }
 
-  /** The body's file: written now (once, whatever variants share it) unless it has one; undefined when the write failed. */
-  #bodyFile(b: Body): Promise<DiskBody | undefined> {
-    if (b.file !== undefined) return Promise.resolve(b.file as DiskBody);
-    const writing = this.#bodyWrites.get(b);
-    if (writing !== undefined) return writing;
-    const buf = b.buf!;
-    const id = ++this.#seq;
-    const p = writeBodyFile(this.dir, id, buf).then(() => {
-      this.#bodyWrites.delete(b);
-      const file = new DiskBody(this, id, buf.length);
-      file.record = b;
-      this.#stats.writes++;
-      if (b.refs === 0) { void this.#track(this.#unlinkBody(id)); return file; }
-      b.file = file;
-      this.#diskBytes += file.length;
-      this.#hot.push(b);
-      this.#boundMemory();
-      this.#boundDisk();
-      return file;
-    }, (err: unknown) => {
-      this.#bodyWrites.delete(b);
-      this.#stats.writeErrors++;
-      this.#opts.logger?.warn({ path: this.dir, err: String(err) }, 'disk cache: cannot write a body file (it is served from memory but not persisted)');
-      return undefined;
-    });
-    this.#bodyWrites.set(b, p);
-    return p;
-  }
-
-  /** The memory tier over its bound: the least recently used bodies leave memory (their files stay). */
-  #boundMemory(): void {
-    while (this.#hot.bytes > this.#memoryMax && this.#hot.oldest !== undefined) {
-      const b = this.#hot.oldest;
-      this.#hot.remove(b);
-      b.buf = undefined;
-    }
-  }
-
-  /** The disk over its bound: the least recently used variants are evicted until their files fit. */
-  #boundDisk(): void {
-    while (this.#diskBytes > this.#diskMax && this.#mem.evictOldest()) { /* onRemove frees the files */ }
-  }
-
-  /** A body read whole from disk stays in memory when it fits well within the memory tier (an eighth of it at most). */
-  promote(file: DiskBody, buf: Buffer): void {
-    const b = file.record;
-    if (b === undefined || b.refs === 0 || b.file !== file || b.buf !== undefined || buf.length > this.#memoryMax / 8) return;
-    b.buf = buf;
-    this.#hot.push(b);
-    this.#stats.promotions++;
-    this.#boundMemory();
-  }
-
   async #write(name: string, json: Buffer): Promise<boolean> {
     const file = join(this.#opts.path, name);
     try {
-      const parts = await encodeEntry(json, Buffer.alloc(0));
-      const fh = await open(`${file}.tmp`, 'w');
-      try {
-        const { bytesWritten } = await fh.writev(parts);
-        if (bytesWritten !== parts.reduce((n, b) => n + b.length, 0)) throw new Error(`short write (${bytesWritten} bytes)`);
-        await fh.datasync();
-      } finally { await fh.close(); }
-      await rename(`${file}.tmp`, file);
+      await writeEntryFile(file, json);
       this.#stats.writes++;
       return true;
     } catch (err) {
       this.#stats.writeErrors++;
       this.#opts.logger?.warn({ file, err: String(err) }, 'disk cache: cannot write an entry (it is served from memory but not persisted)');
-      await unlink(`${file}.tmp`).catch(() => {});
       return false;
     }
   }
+
 
   /** Unlinks an entry file and drops its index record. */
   async #unlinkEntry(seq: number): Promise<void> {
@@ -539,37 +374,13 @@ export class DiskStore implements CacheStore, BodyHome {
     const v = sv as MemoryVariant;
     this.#fields.delete(v);
     const b = v.bodyRecord;
-    if (b.refs === 0) {
-      // The body's last variant: out of the memory tier, and its file goes after a grace period (a hit may be opening it).
-      this.#hot.remove(b);
-      const file = b.file as DiskBody | undefined;
-      if (file !== undefined) {
-        b.file = undefined;
-        this.#diskBytes -= file.length;
-        this.#bury(file.id);
-      }
-    }
+    if (b.refs === 0) this.#bodies.release(b);
     const seq = v.entry;
     if (seq === 0) return;
     const prev = this.#chains.get(v);
     const p = this.#track((prev ?? Promise.resolve()).then(() => this.#unlinkEntry(seq)));
     this.#chains.set(v, p);
     void p.finally(() => { if (this.#chains.get(v) === p) this.#chains.delete(v); });
-  }
-
-  /** Unlinks a body file after UNLINK_GRACE_MS (at once on close). */
-  #bury(id: number): void {
-    const t = setTimeout(() => { this.#graves.delete(t); void this.#track(this.#unlinkBody(id)); }, UNLINK_GRACE_MS);
-    t.unref();
-    this.#graves.set(t, id);
-  }
-
-  async #unlinkBody(id: number): Promise<void> {
-    try { await unlink(join(this.dir, BODIES_DIR, `${id.toString(36)}.body`)); } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      this.#stats.unlinkErrors++;
-      this.#opts.logger?.warn({ id, err: String(err) }, 'disk cache: cannot delete a body file');
-    }
   }
 
   #track(p: Promise<void>): Promise<void> {

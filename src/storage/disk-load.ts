@@ -1,0 +1,95 @@
+// What DiskStore.open() finds on disk: the directory scanned (entry and body files, leftovers of cut writes removed), and the entries in write order, from the index or read from their files.
+import { readdir, readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { decodeEntry } from './disk-format.js';
+import { BODIES_DIR, BODY_RE } from './disk-body.js';
+import { MARKER_FILE } from './disk-purge-log.js';
+import type { IndexRecord } from './disk-index.js';
+
+/*
+ * Entry files (their layout: disk-format.ts) are named `<seq base36, 11 digits>.entry` (older ones `<seq>-<random>.entry`)
+ * and never reused; `seq` orders writes across restarts (a purge marker or journal record covers exactly the files whose
+ * seq is not above its own). A variant knows its entry file by that number (MemoryVariant.entry).
+ */
+const ENTRY_RE = /^([0-9a-z]{11})(-[0-9a-f]{8})?\.entry$/;
+/** Files read ahead of the one being inserted while loading (entry files hold meta only: small). */
+const READ_AHEAD = 64;
+const EMPTY = Buffer.alloc(0);
+
+/** An entry file's name by its seq (`legacy`: names of the older form, by seq). */
+export function entryName(seq: number, legacy: ReadonlyMap<number, string>): string {
+  return legacy.get(seq) ?? `${seq.toString(36).padStart(11, '0')}.entry`;
+}
+
+export interface DirectoryScan {
+  /** Entry files' seqs, ascending (write order). */
+  files: number[];
+  bodyIds: Set<number>;
+  /** Entry files of the older naming, by seq. */
+  legacy: Map<number, string>;
+}
+
+/** Lists the entry and body files; temp files (writes a crash cut short) are deleted. */
+export async function scanDirectory(dir: string): Promise<DirectoryScan> {
+  const names = await readdir(dir);
+  for (const n of names) if (n.endsWith('.entry.tmp') || n === `${MARKER_FILE}.tmp`) await unlink(join(dir, n)).catch(() => {});
+  const bodyIds = new Set<number>();
+  for (const n of await readdir(join(dir, BODIES_DIR))) {
+    const m = BODY_RE.exec(n);
+    if (m) bodyIds.add(parseInt(m[1]!, 36));
+    else if (n.endsWith('.body.tmp')) await unlink(join(dir, BODIES_DIR, n)).catch(() => {});
+  }
+  const files: number[] = [];
+  const legacy = new Map<number, string>();
+  for (const n of names) {
+    const m = ENTRY_RE.exec(n);
+    if (m === null) continue;
+    const seq = parseInt(m[1]!, 36);
+    files.push(seq);
+    if (m[2] !== undefined) legacy.set(seq, n);
+  }
+  files.sort((a, b) => a - b);
+  return { files, bodyIds, legacy };
+}
+
+/** An entry's record; with its fields when read from its file; `file` absent in the older format (its body inline). */
+export type FoundMeta = Omit<IndexRecord, 'file'> & { headers?: [string, string][]; file?: number };
+
+/** One entry as found: its record (from the index, or its file's meta with its fields), or why it is unusable. */
+export type FoundEntry =
+  | { seq: number; meta: FoundMeta; body: Buffer; indexed: boolean; reason?: undefined }
+  | { seq: number; reason: string };
+
+/**
+ * The entries in write order: from the index's records where it has one (no read), else read and verified from their
+ * files (a crash between a file's write and its record's; an index lost or older than the files), a few ahead. The
+ * records used are taken out of `records`: what is left there names files that are gone.
+ */
+export async function* foundEntries(dir: string, scan: DirectoryScan, records: Map<number, IndexRecord>): AsyncGenerator<FoundEntry> {
+  const reads = new Map<number, Promise<Buffer | Error>>();
+  const toRead = scan.files.filter((seq) => !records.has(seq));
+  let ahead = 0;
+  let readAt = 0;
+  for (const seq of scan.files) {
+    const rec = records.get(seq);
+    let found: FoundEntry;
+    if (rec !== undefined) {
+      records.delete(seq);
+      found = { seq, meta: rec, body: EMPTY, indexed: true };
+    } else {
+      readAt++;
+      for (; ahead < toRead.length && ahead < readAt + READ_AHEAD; ahead++) {
+        const s = toRead[ahead]!;
+        reads.set(s, readFile(join(dir, entryName(s, scan.legacy))).catch((e: Error) => e));
+      }
+      const buf = await reads.get(seq)!;
+      reads.delete(seq);
+      const decoded = buf instanceof Error ? buf : await decodeEntry(buf).catch((e: Error) => e);
+      if (decoded instanceof Error) found = { seq, reason: decoded.message };
+      else if (decoded.meta.seq !== seq) found = { seq, reason: 'sequence number does not match the name' };
+      else found = { seq, meta: decoded.meta, body: decoded.body, indexed: false };
+    }
+    if (found.reason === undefined && found.meta.file !== undefined && !scan.bodyIds.has(found.meta.file)) found = { seq, reason: 'its body file is missing' };
+    yield found;
+  }
+}
