@@ -1,15 +1,15 @@
 // In-memory cache store: objects → variants, LRU bounded by bytes (and variants per object), shared bodies, tag/path indexes, purges.
-import { preflightObjectKey, primaryKey, selectorOf, type HeaderValues } from '../cache/key.js';
+import { selectorOf, type HeaderValues } from '../cache/key.js';
 import { DEFAULT_MAX_VARIANTS, type CacheStore, type PurgeTarget, type StoreStats, type StoredVariant, type VariantInput, type ZoneStoreStats } from './store.js';
 import type { Freshness } from '../cache/policy/types.js';
 import {
-  addGroup, BodyTable, groupAdd, groupGet, groupRemove, groupsOf, hasPort, headersOfSelector, hostKey, hostName, LruList,
+  addGroup, BodyTable, groupAdd, groupGet, groupRemove, groupsOf, headersOfSelector, hostKey, hostName, LruList,
   sameNames, setGroup, tagKey, variantsIn, zoneAdd, zoneRemove, type CacheObject, type Group, type Variant, type Zone,
 } from './memory-index.js';
 import { PathIndex } from './path-index.js';
 import { flatten, intern, internNames, MemoryVariant } from './variant.js';
 import { bodyCost, objectCost, variantCost } from './memory-cost.js';
-import { coversInput, preflightSelected } from './purge-match.js';
+import { coversInput, matchingVariants } from './purge-match.js';
 
 export interface MemoryStoreOptions {
   maxBytes: number;
@@ -270,57 +270,12 @@ export class MemoryStore implements CacheStore {
   }
 
   #matching(target: Exclude<PurgeTarget, { kind: 'everything' }>): Variant[] {
-    const out: Variant[] = [];
-    const addObject = (obj: CacheObject | undefined): void => {
-      if (!obj) return;
-      const all = variantsIn(obj);
-      this.#visited += 1 + all.length;
-      for (const v of all) out.push(v);
-    };
-    const addIndexed = (idx: PathIndex<CacheObject> | undefined, prefix: string): void => {
-      if (!idx) return;
-      const before = idx.visited;
-      for (const obj of idx.withPrefix(prefix)) addObject(obj);
-      this.#visited += idx.visited - before;
-    };
-    switch (target.kind) {
-      case 'object':
-      case 'variant': {
-        const key = primaryKey(target.zoneId, target.host, target.path, target.query);
-        // The URL's object and its cached preflight answers (stored under key + "\0OPTIONS").
-        const main = this.#objects.get(key);
-        const preflights = this.#objects.get(preflightObjectKey(key));
-        if (target.kind === 'object') { addObject(main); addObject(preflights); return out; }
-        if (main) {
-          // At most one variant per Vary group: the one the lookup's own selector function picks for these headers.
-          this.#visited++;
-          for (const g of groupsOf(main)) {
-            this.#visited++;
-            const v = this.#select(g, target.headers);
-            if (v) out.push(v);
-          }
-        }
-        if (preflights) {
-          const all = variantsIn(preflights);
-          this.#visited += 1 + all.length;
-          for (const v of all) if (preflightSelected(v.keyNames, v.selector, target.headers, this.#opts.normalize)) out.push(v);
-        }
-        return out;
-      }
-      case 'tag':
-        for (const v of this.#byTag.get(tagKey(target.zoneId, target.tag)) ?? []) { this.#visited++; out.push(v); }
-        return out;
-      case 'host':
-        // A host with a port names that port only; a host without one names the host on every port. A host's objects
-        // are all in its path index: the whole index (every path has the prefix '') is the host.
-        for (const host of hasPort(target.host) ? [target.host] : this.#hostsByName.get(hostKey(target.zoneId, target.host)) ?? []) {
-          addIndexed(this.#paths.get(hostKey(target.zoneId, host)), '');
-        }
-        return out;
-      case 'prefix':
-        addIndexed(this.#paths.get(hostKey(target.zoneId, target.host)), target.pathPrefix);
-        return out;
-    }
+    const found = matchingVariants(target, {
+      objects: this.#objects, byTag: this.#byTag, hostsByName: this.#hostsByName, paths: this.#paths,
+      select: (g, h) => this.#select(g, h), normalize: this.#opts.normalize,
+    });
+    this.#visited += found.visited;
+    return found.variants;
   }
 
   /**

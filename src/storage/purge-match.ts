@@ -1,7 +1,8 @@
-// Which stored entries a purge names beyond its index walk: a cached preflight by headers, an input fetched during it.
-import { PREFLIGHT_KEY_SUFFIX, selectorOf, type HeaderValues, type NormalizeValue } from '../cache/key.js';
+// Which stored entries a purge names: its walk of the store's indexes, a cached preflight by headers, an input fetched during it.
+import { PREFLIGHT_KEY_SUFFIX, preflightObjectKey, primaryKey, selectorOf, type HeaderValues, type NormalizeValue } from '../cache/key.js';
 import { fieldOf } from '../http/headers.js';
-import { hasPort, hostName } from './memory-index.js';
+import { groupsOf, hasPort, hostKey, hostName, tagKey, variantsIn, type CacheObject, type Group, type Variant } from './memory-index.js';
+import type { PathIndex } from './path-index.js';
 import type { PurgeTarget, VariantInput } from './store.js';
 
 /**
@@ -33,5 +34,71 @@ export function coversInput(target: PurgeTarget, input: VariantInput, normalize:
     case 'tag': return input.tags.includes(target.tag);
     case 'host': return hasPort(target.host) ? target.host === input.host : hostName(input.host) === target.host;
     case 'prefix': return target.host === input.host && input.path.startsWith(target.pathPrefix);
+  }
+}
+
+/** The store's indexes a purge walks, and the lookup's own selection (MemoryStore's). */
+export interface PurgeIndexes {
+  objects: ReadonlyMap<string, CacheObject>;
+  byTag: ReadonlyMap<string, ReadonlySet<Variant>>;
+  hostsByName: ReadonlyMap<string, ReadonlySet<string>>;
+  paths: ReadonlyMap<string, PathIndex<CacheObject>>;
+  select(g: Group, headers: HeaderValues): Variant | undefined;
+  normalize: NormalizeValue;
+}
+
+/** The variants a targeted purge names, found through the indexes (never a walk of the cache), and the nodes it visited. */
+export function matchingVariants(target: Exclude<PurgeTarget, { kind: 'everything' }>, ix: PurgeIndexes): { variants: Variant[]; visited: number } {
+  const out: Variant[] = [];
+  let visited = 0;
+  const addObject = (obj: CacheObject | undefined): void => {
+    if (!obj) return;
+    const all = variantsIn(obj);
+    visited += 1 + all.length;
+    for (const v of all) out.push(v);
+  };
+  const addIndexed = (idx: PathIndex<CacheObject> | undefined, prefix: string): void => {
+    if (!idx) return;
+    const before = idx.visited;
+    for (const obj of idx.withPrefix(prefix)) addObject(obj);
+    visited += idx.visited - before;
+  };
+  switch (target.kind) {
+    case 'object':
+    case 'variant': {
+      const key = primaryKey(target.zoneId, target.host, target.path, target.query);
+      // The URL's object and its cached preflight answers (stored under key + "\0OPTIONS").
+      const main = ix.objects.get(key);
+      const preflights = ix.objects.get(preflightObjectKey(key));
+      if (target.kind === 'object') { addObject(main); addObject(preflights); return { variants: out, visited }; }
+      if (main) {
+        // At most one variant per Vary group: the one the lookup's own selector function picks for these headers.
+        visited++;
+        for (const g of groupsOf(main)) {
+          visited++;
+          const v = ix.select(g, target.headers);
+          if (v) out.push(v);
+        }
+      }
+      if (preflights) {
+        const all = variantsIn(preflights);
+        visited += 1 + all.length;
+        for (const v of all) if (preflightSelected(v.keyNames, v.selector, target.headers, ix.normalize)) out.push(v);
+      }
+      return { variants: out, visited };
+    }
+    case 'tag':
+      for (const v of ix.byTag.get(tagKey(target.zoneId, target.tag)) ?? []) { visited++; out.push(v); }
+      return { variants: out, visited };
+    case 'host':
+      // A host with a port names that port only; a host without one names the host on every port. A host's objects
+      // are all in its path index: the whole index (every path has the prefix '') is the host.
+      for (const host of hasPort(target.host) ? [target.host] : ix.hostsByName.get(hostKey(target.zoneId, target.host)) ?? []) {
+        addIndexed(ix.paths.get(hostKey(target.zoneId, host)), '');
+      }
+      return { variants: out, visited };
+    case 'prefix':
+      addIndexed(ix.paths.get(hostKey(target.zoneId, target.host)), target.pathPrefix);
+      return { variants: out, visited };
   }
 }
