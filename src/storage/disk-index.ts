@@ -153,6 +153,8 @@ export class DiskIndex {
     const readOne = (name: string, onRecord: (w: unknown) => void): void => {
       let buf: Buffer;
       try { buf = readFileSync(join(this.dir, name)); } catch { return; }
+      // An empty journal (a run that recorded nothing) goes: each open starts one, they must not pile up.
+      if (buf.length === 0 && name.endsWith('.journal')) { try { unlinkSync(join(this.dir, name)); } catch { /* kept */ } return; }
       if (readFrames(buf, onRecord) < buf.length) torn++;
     };
     if (snaps.length > 0) readOne(`index-${from}.snapshot`, apply);

@@ -42,6 +42,11 @@ export async function scanDirectory(dir: string): Promise<DirectoryScan> {
   const files: number[] = [];
   const legacy = new Map<number, string>();
   for (const n of names) {
+    // A million names: the common form is told by its length before a pattern is tried.
+    if (n.length === 17 && n.endsWith('.entry')) {
+      const seq = parseInt(n.slice(0, 11), 36);
+      if (Number.isSafeInteger(seq) && seq.toString(36).padStart(11, '0') === n.slice(0, 11)) { files.push(seq); continue; }
+    }
     const m = ENTRY_RE.exec(n);
     if (m === null) continue;
     const seq = parseInt(m[1]!, 36);
