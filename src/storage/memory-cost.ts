@@ -41,10 +41,10 @@ export function variantCost(flatHeaders: readonly string[], selector: string, ta
   return n;
 }
 
-/** An object's charge: its record and index entries, its key (zone, host, path, query), a path slice and its query. */
-export function objectCost(key: string, path: string, query: string): number {
-  // A path of 13 characters or more is a slice of the key (a 32-byte sliced string); a shorter one is a copy.
-  return OBJECT_BASE + stringBytes(key.length) + (path.length >= 13 ? 32 : stringBytes(path.length)) + (query === '' ? 0 : stringBytes(query.length));
+/** An object's charge: its record and index entries, its key (zone, host, path, query), a path held apart and its query. */
+export function objectCost(key: string, ownPath: string, query: string): number {
+  // The path is read from the key when needed; `ownPath` is one held apart (a key that does not contain it).
+  return OBJECT_BASE + stringBytes(key.length) + (ownPath === '' ? 0 : stringBytes(ownPath.length)) + (query === '' ? 0 : stringBytes(query.length));
 }
 
 /** A held body's charge: its bytes and what holding them costs (charged once, however many variants share it). */

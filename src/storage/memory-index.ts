@@ -2,6 +2,7 @@
 import { headersOfSelector as selectorHeaders, hostName, zoneScoped, type HeaderValues } from '../cache/key.js';
 import type { BodyFile, VariantInput } from './store.js';
 import type { Body, MemoryVariant } from './variant.js';
+import { objectCost } from './memory-cost.js';
 
 /** One zone: its variants as a list (what a purge-everything sweep walks) and its purge-everything generations. */
 export interface Zone {
@@ -22,20 +23,29 @@ export interface Zone {
  * One primary key (Host, path, query; a preflight's own key): its variants in Vary groups, oldest group first. A group
  * is the variants that share key names; most objects have one group of one variant, held in `first` with no array.
  */
-export interface CacheObject {
-  readonly key: string;
-  readonly zone: Zone;
-  readonly host: string;
-  readonly path: string;
-  readonly query: string;
-  first: Group | undefined;
+export class CacheObject {
+  first: Group | undefined = undefined;
   /** Groups added after `first` (a response's Vary changed), oldest first; undefined while there are none. */
-  more: Group[] | undefined;
-  count: number;
+  more: Group[] | undefined = undefined;
+  count = 0;
   /** The highest store seq any of its variants had (insert, refresh): it has live variants only if above its zone's `hard`. */
-  lastSeq: number;
+  lastSeq = 0;
+  /** Its path: where it ends in the key (it starts after zone and host), so no string of its own is held; else its own. */
+  readonly #path: number | string;
+
+  constructor(readonly key: string, readonly zone: Zone, readonly host: string, path: string, readonly query: string) {
+    const at = zone.id.length + host.length + 2; // primaryKey: zone \0 host \0 path ? query
+    this.#path = key.startsWith(path, at) ? at + path.length : path;
+  }
+
+  /** A slice of the key (made when asked: purges and removals, never lookups). */
+  get path(): string {
+    const p = this.#path;
+    return typeof p === 'string' ? p : this.key.slice(this.zone.id.length + this.host.length + 2, p);
+  }
+
   /** Bytes charged for the object itself (memory-cost.ts objectCost), while it has variants. */
-  readonly size: number;
+  get size(): number { return objectCost(this.key, typeof this.#path === 'string' ? this.#path : '', this.query); }
 }
 
 export type Variant = MemoryVariant<CacheObject>;

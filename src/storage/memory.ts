@@ -4,7 +4,7 @@ import { DEFAULT_MAX_VARIANTS, type CacheStore, type PurgeTarget, type StoreStat
 import type { Freshness } from '../cache/policy/types.js';
 import {
   addGroup, BodyTable, groupAdd, groupGet, groupRemove, groupsOf, headersOfSelector, hostKey, hostName, LruList,
-  sameNames, setGroup, tagKey, variantsIn, zoneAdd, zoneRemove, type CacheObject, type Group, type Variant, type Zone,
+  sameNames, setGroup, tagKey, variantsIn, zoneAdd, zoneRemove, CacheObject, type Group, type Variant, type Zone,
 } from './memory-index.js';
 import { PathIndex } from './path-index.js';
 import { flatten, intern, internNames, MemoryVariant } from './variant.js';
@@ -135,7 +135,7 @@ export class MemoryStore implements CacheStore {
     const tags = input.tags.length === 0 ? NO_TAGS : input.tags;
     const size = variantCost(flatHeaders, selector, tags);
     const bodyCharge = this.#chargeBodies ? bodyCost(input.body.length) : 0;
-    if (size + objectCost(input.objectKey, input.path, input.query) + bodyCharge > this.#opts.maxBytes) return undefined;
+    if (size + objectCost(input.objectKey, '', input.query) + bodyCharge > this.#opts.maxBytes) return undefined;
 
     // First drop what this response supersedes (RFC 9111 §4.1, §3.2): the variant with its selector, and the same
     // request's variant in other Vary groups. Before anything is attached: dropping an object's last variant deletes
@@ -200,19 +200,14 @@ export class MemoryStore implements CacheStore {
   }
 
   /**
-   * A new object for the input's key, in its host's path index. Its strings are held once: the key flattened (a
-   * template literal's pieces go), the host interned, and the path a slice of the key (not the request's URL).
+   * A new object for the input's key, in its host's path index. Its strings are held once: the key flat (a template
+   * literal's pieces go), the host interned, and the path read from the key when needed (not the request's URL).
    */
   #newObject(input: VariantInput): CacheObject {
     const host = intern(input.host);
     // A sequential copy: a key built by concatenation keeps a cons-string shell (32 bytes) even once flattened.
     const key = seqString(input.objectKey);
-    const at = input.zoneId.length + host.length + 2; // primaryKey: zone \0 host \0 path ? query
-    const path = key.startsWith(input.path, at) ? key.slice(at, at + input.path.length) : input.path;
-    const obj: CacheObject = {
-      key, zone: this.#zone(input.zoneId), host, path, query: input.query, first: undefined, more: undefined, count: 0, lastSeq: 0,
-      size: objectCost(key, path, input.query),
-    };
+    const obj = new CacheObject(key, this.#zone(input.zoneId), host, input.path, input.query);
     this.#bytes += obj.size;
     this.#objects.set(obj.key, obj);
     obj.zone.objects++;
@@ -225,7 +220,7 @@ export class MemoryStore implements CacheStore {
       if (!names) this.#hostsByName.set(nk, (names = new Set()));
       names.add(host);
     }
-    idx.add(obj.path, obj);
+    idx.add(input.path, obj);
     return obj;
   }
 
