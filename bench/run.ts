@@ -25,9 +25,10 @@ import {
 import { beginShutdown, canPin, cpuCores, killAllSync, pinSelf, stopAll } from './proc.js';
 import { computeTargets, emptyRow, renderScenario, renderTargets, writeJson, type Row, type ScenarioResult } from './report.js';
 import { runTlsScenarios } from './tls.js';
+import { runIndexScenario } from './index-scenario.js';
 import { ORIGINS, measureMemory, runColdScenario, runWrkScenario, type RunConfig, type WrkScenario } from './scenarios.js';
 
-const SCENARIOS = ['hit-1k', 'hit-100k', 'hit-4-origins', 'cold-50', 'miss-heavy', 'miss-latency', 'hit-1k-workers', 'tls-h2-1k', 'tls-h1-1k', 'tls-handshakes', 'memory', 'shared-bodies', 'purge-fanout', 'hit-100k-disk'] as const;
+const SCENARIOS = ['hit-1k', 'hit-100k', 'hit-4-origins', 'cold-50', 'miss-heavy', 'miss-latency', 'hit-1k-workers', 'tls-h2-1k', 'tls-h1-1k', 'tls-handshakes', 'memory', 'shared-bodies', 'purge-fanout', 'hit-100k-disk', 'index-1m'] as const;
 type ScenarioId = (typeof SCENARIOS)[number];
 
 interface Args {
@@ -348,6 +349,12 @@ async function main(): Promise<void> {
           notes: [...notes, 'origin req = origin fetches for the asset (1 is ideal when bodies are shared); mem MB and store = growth during this scenario'],
         });
       }
+    }
+
+    if (wants('index-1m')) {
+      const objects = args.quick ? 20_000 : 1_000_000;
+      log(`index-1m: ${objects} objects on disk, then DiskStore.open() (a million takes minutes to write on a slow disk)`);
+      results.push(await runIndexScenario(repoRoot, objects));
     }
 
     if (wants('purge-fanout')) {
