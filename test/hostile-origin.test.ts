@@ -78,7 +78,8 @@ test('dropped mid-body with collapsed waiters: none sees a complete-looking resp
   await new Promise((r) => setTimeout(r, 50));
   const waiters = [
     ...Array.from({ length: 5 }, () => s.get('/drop')),
-    s.get('/drop', 'Range: bytes=0-9\r\n'),
+    // A range past the bytes that arrived streams from the fill and is cut with it (one within them is genuine).
+    s.get('/drop', 'Range: bytes=0-499\r\n'),
     s.get('/drop', 'If-None-Match: "x"\r\n'),
   ];
   const all = await Promise.all([first, ...waiters]);
@@ -141,10 +142,19 @@ test('a client that has no head yet when the origin body fails gets 502, not a b
   assert.equal(r.responses[0]?.status, 502, JSON.stringify(r.text));
 });
 
-test('a waiter answered from the whole body (Range) gets 504 when the origin stalls mid-body', async (t) => {
+test('a waiter answered from the whole body (Range on a fill of unknown length) gets 504 when the origin stalls mid-body', async (t) => {
   const held: Socket[] = [];
   t.after(() => { for (const h of held) h.destroy(); });
-  const s = await setup(t, { '/stall-range': (sock) => { held.push(sock); sock.write('HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\nContent-Length: 1000\r\n\r\nstarted'); } });
+  const s = await setup(t, {
+    '/stall-range': (sock) => { held.push(sock); sock.write('HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nstarted\r\n'); },
+    '/stall-streamed': (sock) => { held.push(sock); sock.write('HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\nContent-Length: 1000\r\n\r\nstarted'); },
+  });
   const r = await s.get('/stall-range', 'Range: bytes=0-3\r\n');
   assert.equal(r.responses[0]?.status, 504, JSON.stringify(r.text.slice(0, 200)));
+  // With a declared length the range streams from the fill: one within the bytes that arrived is answered whole and
+  // true; one reaching past them is cut when the origin stalls, never passed off as complete.
+  const within = await s.get('/stall-streamed', 'Range: bytes=0-3\r\n');
+  assert.equal(within.responses[0]?.status, 206);
+  assert.equal(within.responses[0]?.body.toString(), 'star');
+  assertBroken(await s.get('/stall-streamed', 'Range: bytes=0-99\r\n'), 'a range past the stall');
 });

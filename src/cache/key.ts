@@ -75,6 +75,13 @@ export function preflightObjectKey(objectKey: string): string {
   return `${objectKey}${PREFLIGHT_KEY_SUFFIX}`;
 }
 
+/** Stored pieces of a URL's variants (partial content, src/edge/partial-entry.ts) live under its key plus this. */
+export const PARTIAL_KEY_SUFFIX = '\u0000PARTIAL';
+
+export function partialObjectKey(objectKey: string): string {
+  return `${objectKey}${PARTIAL_KEY_SUFFIX}`;
+}
+
 /**
  * The selection rule of cached preflight answers: they depend on the Origin, the method and the headers asked for
  * (Fetch standard, CORS-preflight cache: https://fetch.spec.whatwg.org/#cors-preflight-cache).

@@ -15,6 +15,8 @@ import type { Pass } from './pass.js';
 import type { ZoneRuntime } from './zones.js';
 import type { EdgeContext, EdgeKey } from './context.js';
 import { noteOrigin } from '../observability/access-log.js';
+import { rangeFromFill } from './range-fill.js';
+import { createRangeMiss } from './range-miss.js';
 
 /** A fetch for the cache: `stale` is the stored variant being revalidated (absent on a miss). */
 export interface FetchPlan {
@@ -38,6 +40,10 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
   const { metrics, logger } = ctx;
   const store: CacheStore = env.store;
   const countOriginError = (err: unknown): void => metrics.originErrors.inc({ code: classifyOriginError(err).code });
+  const ranges = createRangeMiss({ ...ctx, clock: env.clock, maxObjectBytes: env.maxObjectBytes }, store, answers, {
+    whole: (req, res, key, fwd) => { fetchAndServe(req, res, key, { staleIfError: false, fwd }, true).catch((err) => answers.internalError(res, err)); },
+    filling: (req, key) => flights.get(key.collapseKey(req.headers, normalizeVaryValue))?.startEpoch === store.epoch(),
+  });
 
   function startFlight(req: IncomingMessage, key: EdgeKey, revalidating: StoredVariant | undefined, collapseKey: string | undefined, res?: ServerResponse): Flight {
     const headers = forwardFields(req, key, true);
@@ -67,6 +73,8 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
 
   async function fetchAndServe(req: IncomingMessage, res: ServerResponse, key: EdgeKey, plan: FetchPlan, retried = false): Promise<void> {
     const { stale, staleIfError, fwd } = plan;
+    // Ranges outside the whole-object rule, and requests stored pieces answer (src/edge/range-miss.ts).
+    if (stale === undefined && !retried && ranges.take(req, res, key, fwd)) return;
     const collapseKey = key.collapseKey(req.headers, normalizeVaryValue, stale?.id);
     let flight = flights.get(collapseKey);
     // A fetch that began before a purge answered may carry purged content: later requests start their own.
@@ -140,7 +148,8 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
   /**
    * Answers a request from a shared fetch without holding more than the fill does. Conditionals are judged on the
    * origin's head (RFC 9110 §13.2.2 needs only its validators); a plain GET, or one whose conditions did not hold,
-   * streams along at its own pace; HEAD and Range wait for the fill and are answered from its body (RFC 9110 §14).
+   * streams along at its own pace; a Range streams its bytes from the fill when the length is declared (range-fill.ts);
+   * HEAD, and a Range of unknown length, wait for the fill and are answered from its body (RFC 9110 §14).
    * A body that outgrows maxObjectBytes is never held whole: HEAD then gets the origin's head without a body, and
    * Range is forwarded to the origin as a pass (its own fetch, so the origin answers the range itself; §14.2 lets a
    * cache ignore Range, but a 200 of an unbounded body would be worse for the client).
@@ -154,7 +163,14 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
       answers.done(res, kind, key.zone);
       return;
     }
-    if (req.method === 'GET' && h.range === undefined) return stream(res, key.zone, flight, head, kind, edgeNow);
+    if (req.method === 'GET') {
+      if (h.range === undefined) return stream(res, key.zone, flight, head, kind, edgeNow);
+      // A range is answered from the fill as its bytes arrive (src/edge/range-fill.ts).
+      const fields = answers.compression.missFields(key.zone.zone, head.status, head.fields);
+      const r = rangeFromFill(req, res, flight.body, head.status, fields, edgeNow, (err) => answers.originFailed(res, err, key.zone), env.clock.now());
+      if (r === 'full') return stream(res, key.zone, flight, head, kind, edgeNow);
+      if (r === 'answered') return answers.done(res, kind, key.zone);
+    }
     const w: Waiter = {
       complete: (stored, body) => {
         if (res.destroyed) return;

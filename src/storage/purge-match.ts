@@ -1,5 +1,5 @@
 // Which stored entries a purge names: its walk of the store's indexes, a cached preflight by headers, an input fetched during it.
-import { PREFLIGHT_KEY_SUFFIX, preflightObjectKey, primaryKey, selectorOf, type HeaderValues, type NormalizeValue } from '../cache/key.js';
+import { PREFLIGHT_KEY_SUFFIX, partialObjectKey, preflightObjectKey, primaryKey, selectorOf, type HeaderValues, type NormalizeValue } from '../cache/key.js';
 import { fieldOf } from '../http/headers.js';
 import { groupsOf, hasPort, hostKey, hostName, tagKey, variantsIn, type CacheObject, type Group, type Variant } from './memory-index.js';
 import type { PathIndex } from './path-index.js';
@@ -67,14 +67,16 @@ export function matchingVariants(target: Exclude<PurgeTarget, { kind: 'everythin
     case 'object':
     case 'variant': {
       const key = primaryKey(target.zoneId, target.host, target.path, target.query);
-      // The URL's object and its cached preflight answers (stored under key + "\0OPTIONS").
+      // The URL's object, its stored pieces (key + "\0PARTIAL") and its cached preflight answers (key + "\0OPTIONS").
       const main = ix.objects.get(key);
+      const pieces = ix.objects.get(partialObjectKey(key));
       const preflights = ix.objects.get(preflightObjectKey(key));
-      if (target.kind === 'object') { addObject(main); addObject(preflights); return { variants: out, visited }; }
-      if (main) {
+      if (target.kind === 'object') { addObject(main); addObject(pieces); addObject(preflights); return { variants: out, visited }; }
+      for (const obj of [main, pieces]) {
+        if (!obj) continue;
         // At most one variant per Vary group: the one the lookup's own selector function picks for these headers.
         visited++;
-        for (const g of groupsOf(main)) {
+        for (const g of groupsOf(obj)) {
           visited++;
           const v = ix.select(g, target.headers);
           if (v) out.push(v);

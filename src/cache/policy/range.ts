@@ -39,15 +39,15 @@ export interface StoredForRange {
 }
 
 /** A resolved byte range, inclusive, within the representation; `order` is its place in the request. */
-interface ByteRange {
+export interface ByteRange {
   start: number;
   end: number;
   order: number;
 }
 
-type ParsedRangeSpec = { kind: 'int'; first: string; last: string | undefined } | { kind: 'suffix'; length: string };
+export type ParsedRangeSpec = { kind: 'int'; first: string; last: string | undefined } | { kind: 'suffix'; length: string };
 
-const DEFAULT_MAX_RANGES = 100;
+export const DEFAULT_MAX_RANGES = 100;
 /**
  * Ranges closer than this are sent as one part: "a server MAY coalesce any of the ranges that overlap, or that are
  * separated by a gap that is smaller than the overhead of sending multiple parts ... around 80 bytes"
@@ -150,7 +150,7 @@ function storedLength(stored: StoredForRange): number {
  * a cache means the stored Date is at least one second after Last-Modified
  * (https://www.rfc-editor.org/rfc/rfc9110#section-8.8.2.2). Anything else is false.
  */
-function isIfRangeTrue(value: string | undefined, stored: Headers, now: number): boolean {
+export function isIfRangeTrue(value: string | undefined, stored: Headers, now: number): boolean {
   if (value === undefined) return false;
   // "A valid entity-tag can be distinguished from a valid HTTP-date by examining the first three characters for a DQUOTE."
   if (value.slice(0, 3).includes('"')) {
@@ -170,7 +170,7 @@ function isIfRangeTrue(value: string | undefined, stored: Headers, now: number):
  * the unit is not bytes, any range-spec is invalid (other-range is undefined for bytes; last-pos < first-pos), the set
  * is empty, or it has more than `maxRanges` range-specs. Range units are case-insensitive.
  */
-function parseBytesRange(value: string, maxRanges: number): ParsedRangeSpec[] | undefined {
+export function parseBytesRange(value: string, maxRanges: number): ParsedRangeSpec[] | undefined {
   const eq = value.indexOf('=');
   if (eq <= 0) return undefined;
   const unit = value.slice(0, eq);
@@ -204,7 +204,7 @@ function parseBytesRange(value: string, maxRanges: number): ParsedRangeSpec[] | 
  * first-pos is not below the length, a suffix-range of length 0. last-pos beyond the end is clamped to the last byte;
  * a suffix longer than the representation means all of it (https://www.rfc-editor.org/rfc/rfc9110#section-14.1.2).
  */
-function resolveRanges(specs: ParsedRangeSpec[], length: number): ByteRange[] {
+export function resolveRanges(specs: ParsedRangeSpec[], length: number): ByteRange[] {
   const out: ByteRange[] = [];
   specs.forEach((spec, order) => {
     if (spec.kind === 'int') {
