@@ -82,6 +82,16 @@ export function partialObjectKey(objectKey: string): string {
   return `${objectKey}${PARTIAL_KEY_SUFFIX}`;
 }
 
+/** Slices of a URL's variants (`cache.slice`, src/edge/slice-miss.ts) live under its key plus this. */
+export const SLICES_KEY_SUFFIX = '\u0000SLICES';
+
+export function slicesObjectKey(objectKey: string): string {
+  return `${objectKey}${SLICES_KEY_SUFFIX}`;
+}
+
+/** The selector name a slice's number is keyed under: not a field name (`:` is no token character), so no request sets it. */
+export const SLICE_FIELD_NAME = ':edgecache-slice';
+
 /**
  * The selection rule of cached preflight answers: they depend on the Origin, the method and the headers asked for
  * (Fetch standard, CORS-preflight cache: https://fetch.spec.whatwg.org/#cors-preflight-cache).

@@ -282,6 +282,11 @@ export const configSchema = z.object({
      * own heuristic, which lets a busy heap grow to several times its live size). See src/edge/heap-growth.ts.
      */
     heapGrowthPercent: z.number().int().min(0).max(400).default(25),
+    /**
+     * Fetch and store objects in slices of this many bytes (nginx's slice module): every GET and HEAD miss asks the
+     * origin for aligned ranges and is answered by stitching them (src/edge/slice-miss.ts). Unset: off.
+     */
+    slice: z.number().int().min(1024).max(1024 * 1024 * 1024).optional(),
   }).strict()
     // `disk: {path}` is `store: disk` with that path: the rest of the edge (workers, control plane) reads store and path.
     .transform((c) => (c.disk ? { ...c, store: 'disk' as const, path: c.path ?? c.disk.path } : c))

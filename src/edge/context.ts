@@ -27,6 +27,8 @@ export interface EdgeContext {
   access?: AccessLog;
   /** Most bytes of compressed copies held beside stored variants (src/edge/compress.ts); default 64 MiB. */
   compressBytes?: number;
+  /** `cache.slice`: objects are fetched and stored in slices of this many bytes (src/edge/slice-miss.ts); unset: off. */
+  sliceBytes?: number;
 }
 
 /** The key of a request routed to one of this edge's zones. */

@@ -16,6 +16,7 @@ import { discard, type Answers } from './answers.js';
 import { forwardFields } from './origin-fields.js';
 import { answerConditionals, hasConditionals } from './respond.js';
 import { withLength } from './flight.js';
+import { createSliceMiss } from './slice-miss.js';
 import {
   bodyOffset, fieldRecord, keepable, partialBody, partialKey, readPartial, savePiece, type Keepable, type PartialEntry,
 } from './partial-entry.js';
@@ -45,10 +46,16 @@ interface Held { entry: PartialEntry; body: Buffer }
 export function createRangeMiss(ctx: EdgeContext & { clock: Clock }, store: CacheStore, answers: Answers, hooks: MissHooks): RangeMiss {
   const { clock, metrics } = ctx;
   const whole = hooks.whole;
+  const slices = ctx.sliceBytes ? createSliceMiss(ctx, store, answers, ctx.sliceBytes, {
+    relayWhole: (req, res, key, o, times, fwd) => answerWhole(req, res, key, o, times, fwd, undefined),
+  }) : undefined;
   const pieceMax = Math.min(PIECE_MAX_BYTES, ctx.maxObjectBytes);
 
   function take(req: IncomingMessage, res: ServerResponse, key: EdgeKey, fwd: FwdReason): boolean {
-    if (req.method !== 'GET' || key.isPreflight) return false;
+    if (key.isPreflight) return false;
+    // cache.slice: every GET and HEAD is answered from slices (src/edge/slice-miss.ts).
+    if (slices !== undefined && (req.method === 'GET' || req.method === 'HEAD')) { slices.serve(req, res, key, fwd); return true; }
+    if (req.method !== 'GET') return false;
     const ask = rangeAsk('GET', req.headers);
     if (ask.kind === 'ignored') return false;
     // One O(1) check on an ordinary miss: pieces are rare.

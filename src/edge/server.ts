@@ -138,7 +138,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   const gate = createFreshnessGate();
   const access = createAccessLog(config.accessLog, logger);
   const handlerContext = { router, store, metrics, logger, maxObjectBytes: config.cache.maxObjectBytes, tier, clock: opts.clock, httpsPort, gate, access,
-    compressBytes: Math.floor(config.cache.maxBytes / 4) };
+    compressBytes: Math.floor(config.cache.maxBytes / 4), sliceBytes: config.cache.slice };
   const handler = createHandler(handlerContext, config.limits);
 
   // SNI and Host must lead to one zone (RFC 9110 §15.5.20: 421 otherwise), so a certificate name cannot be used to

@@ -1,5 +1,5 @@
 // Which stored entries a purge names: its walk of the store's indexes, a cached preflight by headers, an input fetched during it.
-import { PREFLIGHT_KEY_SUFFIX, partialObjectKey, preflightObjectKey, primaryKey, selectorOf, type HeaderValues, type NormalizeValue } from '../cache/key.js';
+import { PREFLIGHT_KEY_SUFFIX, SLICES_KEY_SUFFIX, partialObjectKey, preflightObjectKey, primaryKey, slicesObjectKey, selectorOf, type HeaderValues, type NormalizeValue } from '../cache/key.js';
 import { fieldOf } from '../http/headers.js';
 import { groupsOf, hasPort, hostKey, hostName, tagKey, variantsIn, type CacheObject, type Group, type Variant } from './memory-index.js';
 import type { PathIndex } from './path-index.js';
@@ -27,10 +27,11 @@ export function coversInput(target: PurgeTarget, input: VariantInput, normalize:
     case 'everything': return true;
     case 'object': return target.host === input.host && target.path === input.path && target.query === input.query;
     case 'variant':
+      // A variant purge removes every slice of the URL (memory.ts): one fetched meanwhile is covered the same way.
       return target.host === input.host && target.path === input.path && target.query === input.query &&
-        (input.objectKey.endsWith(PREFLIGHT_KEY_SUFFIX)
+        (input.objectKey.endsWith(SLICES_KEY_SUFFIX) || (input.objectKey.endsWith(PREFLIGHT_KEY_SUFFIX)
           ? preflightSelected(input.keyNames, input.selector, target.headers, normalize)
-          : selectorOf(input.keyNames, target.headers, normalize) === input.selector);
+          : selectorOf(input.keyNames, target.headers, normalize) === input.selector));
     case 'tag': return input.tags.includes(target.tag);
     case 'host': return hasPort(target.host) ? target.host === input.host : hostName(input.host) === target.host;
     case 'prefix': return target.host === input.host && input.path.startsWith(target.pathPrefix);
@@ -67,10 +68,12 @@ export function matchingVariants(target: Exclude<PurgeTarget, { kind: 'everythin
     case 'object':
     case 'variant': {
       const key = primaryKey(target.zoneId, target.host, target.path, target.query);
-      // The URL's object, its stored pieces (key + "\0PARTIAL") and its cached preflight answers (key + "\0OPTIONS").
+      // The URL's object, its stored pieces (key + "\0PARTIAL"), its slices (key + "\0SLICES": all of them, for a
+      // variant purge too) and its cached preflight answers (key + "\0OPTIONS").
       const main = ix.objects.get(key);
       const pieces = ix.objects.get(partialObjectKey(key));
       const preflights = ix.objects.get(preflightObjectKey(key));
+      addObject(ix.objects.get(slicesObjectKey(key)));
       if (target.kind === 'object') { addObject(main); addObject(pieces); addObject(preflights); return { variants: out, visited }; }
       for (const obj of [main, pieces]) {
         if (!obj) continue;
