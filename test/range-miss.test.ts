@@ -4,7 +4,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { startOrigin, startTestEdge, send, purge } from './helpers/http.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startOrigin, startTestEdge, send, purge, metric } from './helpers/http.js';
 
 const BODY = Buffer.from(Array.from({ length: 200 }, (_, i) => String.fromCharCode(48 + (i % 43))).join(''));
 
@@ -31,13 +34,13 @@ function answerRanged(req: IncomingMessage, res: ServerResponse, doc: Doc): void
   res.end(doc.body.subarray(start, end + 1));
 }
 
-async function setup(t: TestContext, docs: Record<string, Doc>) {
+async function setup(t: TestContext, docs: Record<string, Doc>, disk?: string) {
   const origin = await startOrigin(t, (req, res) => {
     const doc = docs[req.url!];
     if (!doc) { res.writeHead(404, { 'content-length': '0' }); res.end(); return; }
     answerRanged(req, res, doc);
   });
-  const edge = await startTestEdge(t, { origin: origin.url });
+  const edge = await startTestEdge(t, disk ? { origin: origin.url, cache: { disk: { path: disk }, memory: { maxBytes: 1 } } } : { origin: origin.url });
   const get = (path: string, headers: Record<string, string> = {}) => send(`${edge.base}${path}`, { headers });
   return { origin, edge, get };
 }
@@ -280,4 +283,20 @@ test('a client that leaves during a range answered from the fill does not stop t
   assert.equal(hit!.headers['cf-cache-status'], 'HIT');
   assert.equal(hit!.body, BODY.toString());
   assert.equal(origin.count('/leave'), 1);
+});
+
+test('pieces on a disk tier: stored, combined and served from their files; counted by the store', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'edgecache-pieces-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const { origin, edge, get } = await setup(t, { '/d': { body: BODY, etag: '"d1"' } }, dir);
+  await get('/d', { range: 'bytes=50-99' });
+  assert.equal(await metric(edge, 'edgecache_variants'), 1);
+  assert.equal(await metric(edge, 'edgecache_store_bytes'), 50);
+  const more = await get('/d', { range: 'bytes=80-119' });
+  assert.equal(more.body, slice(80, 119));
+  const hit = await get('/d', { range: 'bytes=50-119' });
+  assert.equal(hit.headers['cf-cache-status'], 'HIT');
+  assert.equal(hit.body, slice(50, 119));
+  assert.equal(await metric(edge, 'edgecache_store_bytes'), 70, 'the combined piece replaced the first');
+  assert.equal(origin.count('/d'), 2);
 });

@@ -4,7 +4,10 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { startOrigin, startTestEdge, send, purge } from './helpers/http.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startOrigin, startTestEdge, send, purge, metric } from './helpers/http.js';
 
 const SLICE = 1024;
 const LENGTH = 5000;
@@ -12,7 +15,7 @@ const make = (seed: number): Buffer => Buffer.from(Array.from({ length: LENGTH }
 
 interface Doc { body: Buffer; etag: string; ignoreRange?: boolean }
 
-async function setup(t: TestContext, docs: Record<string, Doc>) {
+async function setup(t: TestContext, docs: Record<string, Doc>, disk?: string) {
   const origin = await startOrigin(t, (req, res) => {
     const doc = docs[req.url!];
     if (!doc) { res.writeHead(404, { 'content-length': '0', 'cache-control': 'max-age=60' }); res.end(); return; }
@@ -29,7 +32,7 @@ async function setup(t: TestContext, docs: Record<string, Doc>) {
     res.writeHead(206, { ...base, 'content-range': `bytes ${start}-${end}/${doc.body.length}`, 'content-length': String(end - start + 1) });
     res.end(doc.body.subarray(start, end + 1));
   });
-  const edge = await startTestEdge(t, { origin: origin.url, cache: { slice: SLICE } });
+  const edge = await startTestEdge(t, { origin: origin.url, cache: disk ? { slice: SLICE, disk: { path: disk }, memory: { maxBytes: 1 } } : { slice: SLICE } });
   const ranges = (path: string) => origin.requests.filter((r) => r.url === path).map((r) => r.headers.range);
   return { origin, edge, ranges };
 }
@@ -107,14 +110,34 @@ test('concurrent clients: one origin request per slice', async (t) => {
   assert.equal(new Set(ranges('/c')).size, 5);
 });
 
-test('a purge of the URL removes every slice', async (t) => {
+test('slices are counted by the store, and a purge of the URL removes every one', async (t) => {
   const docs = { '/p': { body: make(4), etag: '"p1"' } };
   const { edge, ranges } = await setup(t, docs);
   await fetchRaw(`${edge.base}/p`);
+  assert.equal(await metric(edge, 'edgecache_variants'), 5);
+  assert.equal(await metric(edge, 'edgecache_store_bytes'), LENGTH);
   assert.equal((await purge(edge, 'default', { files: [`${edge.base}/p`] })).status, 200);
   const after = await fetchRaw(`${edge.base}/p`, { range: 'bytes=4500-4501' });
   assert.notEqual(after.headers['cf-cache-status'], 'HIT');
   assert.deepEqual(ranges('/p').slice(5), ['bytes=0-1023', 'bytes=4096-5119']);
+  assert.equal(await metric(edge, 'edgecache_variants'), 2);
+  await purge(edge, 'default', { hosts: ['127.0.0.1'] });
+  assert.equal(await metric(edge, 'edgecache_variants'), 0);
+});
+
+test('with a disk tier, slices live on disk and are read back from it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'edgecache-slices-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const docs = { '/d': { body: make(8), etag: '"d1"' } };
+  const { edge, ranges } = await setup(t, docs, dir);
+  const first = await fetchRaw(`${edge.base}/d`);
+  assert.ok(first.body.equals(docs['/d'].body));
+  const hit = await fetchRaw(`${edge.base}/d`, { range: 'bytes=1000-4999' });
+  assert.equal(hit.headers['cf-cache-status'], 'HIT');
+  assert.ok(hit.body.equals(docs['/d'].body.subarray(1000)));
+  const whole = await fetchRaw(`${edge.base}/d`);
+  assert.ok(whole.body.equals(docs['/d'].body));
+  assert.equal(ranges('/d').length, 5);
 });
 
 test('an origin that ignores Range: its 200 is relayed and stored whole', async (t) => {
