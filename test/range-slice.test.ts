@@ -127,9 +127,10 @@ test('slices are counted by the store, and a purge of the URL removes every one'
 
 test('with a disk tier, slices live on disk and are read back from it', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'edgecache-slices-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   const docs = { '/d': { body: make(8), etag: '"d1"' } };
   const { edge, ranges } = await setup(t, docs, dir);
+  // Registered after the edge's own close (hooks run in order): the directory goes once the edge is stopped.
+  t.after(() => rm(dir, { recursive: true, force: true }));
   const first = await fetchRaw(`${edge.base}/d`);
   assert.ok(first.body.equals(docs['/d'].body));
   const hit = await fetchRaw(`${edge.base}/d`, { range: 'bytes=1000-4999' });

@@ -125,15 +125,17 @@ export function createRangeMiss(ctx: EdgeContext & { clock: Clock }, store: Cach
     const validator = ifRangeFor(fieldRecord(entry.fields), clock.now());
     if (validator !== undefined) headers['if-range'] = validator;
     ask(req, res, key, headers, (o, times) => {
+      // A 200: the whole representation (the origin ignored Range, or If-Range named an older one): relayed, stored.
+      if (o.status === 200) return answerWhole(req, res, key, o, times, fwd, entry);
       const piece = o.status === 206 ? pieceOf(key, req, o, times) : undefined;
-      if (piece === undefined) return answerWhole(req, res, key, o, times, fwd, entry);
-      const { k, length } = piece;
-      // Not the span asked for, or another representation: the pieces cannot be combined (RFC 9111 §3.4); the
-      // ordinary path fetches what the client asked for.
-      if (piece.span.start !== span.start || piece.span.end !== span.end || length !== entry.length) {
+      // Not a storable piece, not the span asked for, or another representation (another length: a 416 says so too):
+      // the pieces cannot be combined (RFC 9111 §3.4); the ordinary path fetches what the client asked for.
+      if (piece === undefined || piece.span.start !== span.start || piece.span.end !== span.end || piece.length !== entry.length) {
         discard(o.body);
         return whole(req, res, key, fwd);
       }
+      const { k, length } = piece;
+      // Nobody reads this copy on: resume() lets it flow to its end.
       collect(o.body, span.end - span.start + 1, (body) => {
         if (body === undefined) { if (!res.headersSent) answers.originFailed(res, new Error('origin body ended early'), key.zone); return; }
         if (res.destroyed) return;
@@ -150,7 +152,7 @@ export function createRangeMiss(ctx: EdgeContext & { clock: Clock }, store: Cach
         const v = storeWhole(key, k, saved.body, times.epoch);
         if (v !== undefined) return answers.stored(req, res, key.zone, v, 'miss', { fwd: 'partial', fwdStatus: 206 });
         serveHeld(req, res, key, saved, answerRange('GET', req.headers, { status: 200, headers: fieldRecord(k.fields), length }, { now: clock.now() }), { fwd: 'partial', fwdStatus: 206 });
-      });
+      }).resume();
     });
   }
 
