@@ -174,3 +174,19 @@ test('an unknown URL: the origin\'s 404 is relayed', async (t) => {
   const r = await fetchRaw(`${edge.base}/none`);
   assert.equal(r.status, 404);
 });
+
+test('a request that asks for validation (no-cache) is not answered from stored slices (RFC 9111 §5.2.1.4)', async (t) => {
+  const docs: Record<string, Doc> = { '/n': { body: make(9), etag: '"n1"' }, '/empty': { body: Buffer.alloc(0), etag: '"z"' } };
+  const { origin, ranges } = await setup(t, docs);
+  // A zone that honours request directives (the default ignores them for anonymous requests, as Cloudflare does).
+  const edge = await startTestEdge(t, { cache: { slice: SLICE }, zones: [{ id: 'default', hosts: ['*'], origin: origin.url, ignoreRequestCacheControl: false }] });
+  await fetchRaw(`${edge.base}/n`, { range: 'bytes=0-9' });
+  const r = await fetchRaw(`${edge.base}/n`, { range: 'bytes=0-9', 'cache-control': 'no-cache' });
+  assert.notEqual(r.headers['cf-cache-status'], 'HIT');
+  assert.equal(ranges('/n').length, 2);
+  assert.equal((await fetchRaw(`${edge.base}/n`, { range: 'bytes=0-9' })).headers['cf-cache-status'], 'HIT');
+  // An empty object has no slice 0 (the origin answers 416): it is fetched whole.
+  const empty = await fetchRaw(`${edge.base}/empty`);
+  assert.equal(empty.status, 200);
+  assert.equal(empty.body.length, 0);
+});

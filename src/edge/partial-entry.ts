@@ -6,7 +6,7 @@
 import type { CacheStore, StoredVariant } from '../storage/store.js';
 import { bodyOf } from '../storage/store.js';
 import { partialObjectKey, selectorOf, type HeaderValues } from '../cache/key.js';
-import { decideStore, fieldsToStrip, isFresh, normalizeVaryValue, parseVary } from '../cache/policy/index.js';
+import { decideStore, evaluateReuse, fieldsToStrip, normalizeVaryValue, parseVary } from '../cache/policy/index.js';
 import type { Freshness } from '../cache/policy/types.js';
 import { addSpan, canCombine, type Span } from '../cache/policy/partial.js';
 import { parseTags } from './flight.js';
@@ -30,10 +30,18 @@ export interface PartialEntry {
   fields: [string, string][];
 }
 
-/** The fresh partial entry this request selects, if any (a stale or soft-purged one is not used: RFC 9111 §4.2). */
+/**
+ * Whether a stored piece or slice may answer this request as it is (RFC 9111 §4, §5.2.1): fresh, not soft-purged, and
+ * no request directive (no-cache, max-age=0, min-fresh...) asks for validation. Otherwise it is fetched anew.
+ */
+export function isUsable(v: StoredVariant, headers: HeaderValues, now: number, key: EdgeKey): boolean {
+  return !v.forcedStale && evaluateReuse(v.freshness, headers, now, key.zone.policy).action === 'serve';
+}
+
+/** The usable partial entry this request selects, if any (a stale or soft-purged one is not used: RFC 9111 §4.2). */
 export function readPartial(store: CacheStore, key: EdgeKey, headers: HeaderValues, now: number): PartialEntry | undefined {
   const v = store.lookup(partialKey(key.objectKey), headers);
-  if (v === undefined || v.forcedStale || !isFresh(v.freshness, now)) return undefined;
+  if (v === undefined || !isUsable(v, headers, now, key)) return undefined;
   const raw = v.fieldMap[PIECES_FIELD];
   const parsed = typeof raw === 'string' ? parsePieces(raw) : undefined;
   if (parsed === undefined) return undefined;

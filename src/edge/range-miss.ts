@@ -47,6 +47,7 @@ export function createRangeMiss(ctx: EdgeContext & { clock: Clock }, store: Cach
   const { clock, metrics } = ctx;
   const whole = hooks.whole;
   const slices = ctx.sliceBytes ? createSliceMiss(ctx, store, answers, ctx.sliceBytes, {
+    whole,
     relayWhole: (req, res, key, o, times, fwd) => answerWhole(req, res, key, o, times, fwd, undefined),
   }) : undefined;
   const pieceMax = Math.min(PIECE_MAX_BYTES, ctx.maxObjectBytes);

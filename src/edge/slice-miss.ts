@@ -11,7 +11,7 @@ import { bodyOf } from '../storage/store.js';
 import { selectorOf, slicesObjectKey, SLICE_FIELD_NAME } from '../cache/key.js';
 import { answerRange, type RangePiece } from '../cache/policy/range.js';
 import { canCombine, ifRangeFor, parseContentRange } from '../cache/policy/partial.js';
-import { currentAge, isFresh, normalizeVaryValue } from '../cache/policy/index.js';
+import { currentAge, normalizeVaryValue } from '../cache/policy/index.js';
 import { answerStatus, hitStatus, type FwdReason } from '../observability/cache-status.js';
 import { classifyOriginError, type OriginResponse } from '../origin/client.js';
 import { noteOrigin } from '../observability/access-log.js';
@@ -20,7 +20,7 @@ import type { EdgeContext, EdgeKey } from './context.js';
 import { discard, type Answers } from './answers.js';
 import { forwardFields } from './origin-fields.js';
 import { answerConditionals, hasConditionals } from './respond.js';
-import { fieldRecord, keepable, PIECES_FIELD } from './partial-entry.js';
+import { fieldRecord, isUsable, keepable, PIECES_FIELD } from './partial-entry.js';
 
 /** One slice as stored (or just fetched): its representation's length and fields, its bytes. */
 interface Slice { length: number; fields: [string, string][]; body: Buffer; fromCache: boolean; variant?: StoredVariant }
@@ -30,6 +30,8 @@ type Got = { slice: Slice } | { other: OriginResponse; times: Times };
 interface Times { epoch: number; requestTime: number; responseTime: number }
 
 export interface SliceHooks {
+  /** The ordinary whole-object miss path (an empty object: its slice 0 is a 416). */
+  whole(req: IncomingMessage, res: ServerResponse, key: EdgeKey, fwd: FwdReason): void;
   /** An origin answer to a slice request that is not a slice (a 200, an error status): relayed, a storable 200 stored whole. */
   relayWhole(req: IncomingMessage, res: ServerResponse, key: EdgeKey, o: OriginResponse, times: Times, fwd: FwdReason): void;
 }
@@ -46,7 +48,7 @@ export function createSliceMiss(ctx: EdgeContext & { clock: Clock }, store: Cach
 
   function stored(req: IncomingMessage, key: EdgeKey, k: number): Slice | undefined {
     const v = store.lookup(slicesObjectKey(key.objectKey), sliceHeaders(req, k));
-    if (v === undefined || v.forcedStale || !isFresh(v.freshness, clock.now())) return undefined;
+    if (v === undefined || !isUsable(v, req.headers, clock.now(), key)) return undefined;
     const raw = v.fieldMap[PIECES_FIELD];
     const m = typeof raw === 'string' ? /^(\d+):/.exec(raw) : null;
     if (!m) return undefined;
@@ -122,6 +124,8 @@ export function createSliceMiss(ctx: EdgeContext & { clock: Clock }, store: Cach
     if ('other' in got0) {
       noteOrigin(req, got0.other.status, performance.now() - asked);
       if (res.destroyed) { discard(got0.other.body); return; }
+      // A 416 to bytes=0-…: an empty representation (RFC 9110 §14.1.1 has no byte to range over): fetched whole.
+      if (got0.other.status === 416) { discard(got0.other.body); return hooks.whole(req, res, key, fwd); }
       return hooks.relayWhole(req, res, key, got0.other, got0.times, fwd);
     }
     if (res.destroyed) return;
