@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { constants as bufferConstants } from 'node:buffer';
 import { configSchema, type Config, type ConfigInput } from './schema.js';
 import { allowedKeysAt } from './json-schema.js';
 
@@ -110,10 +111,27 @@ export function validateConfig(input: unknown, source: string): Config {
     const i = config.zones.findIndex((z) => z.redirectHttp);
     throw new ConfigError(`invalid config (${source}):\n  zones[${i}].redirectHttp: got true: no listener has tls, so there is no https to redirect to`);
   }
-  // An object is bounded by where bodies live: memory (cache.maxBytes), or the disk tier's bytes.
-  const bodyBound = config.cache.store === 'disk' ? config.cache.disk?.maxBytes ?? Number.MAX_SAFE_INTEGER : config.cache.maxBytes;
-  if (config.cache.maxObjectBytes > bodyBound) config.cache.maxObjectBytes = bodyBound;
+  config.cache.maxObjectBytes = objectBound(config.cache, hasOwnMaxObjectBytes(input));
   return config;
+}
+
+/**
+ * The largest object stored, by where bodies live. With a disk tier: `maxObjectBytes` (default 1 GiB), up to the tier's
+ * bytes; bodies stream to disk, so its size costs no memory. Without one every stored body is in memory, buffered whole
+ * while it is fetched: the default is an eighth of `cache.maxBytes` (32 MiB of the default 256 MiB) and a value set
+ * explicitly at most half of it (and never past Node's largest Buffer), so one object never evicts the whole store. Larger objects stream through uncached.
+ */
+export function objectBound(cache: Pick<Config['cache'], 'store' | 'disk' | 'maxBytes' | 'maxObjectBytes'>, explicit: boolean): number {
+  if (cache.store === 'disk') return Math.min(cache.maxObjectBytes, cache.disk?.maxBytes ?? Number.MAX_SAFE_INTEGER);
+  // A fill is buffered whole in one Buffer: never past the largest one Node makes (4 GiB on Node 20).
+  return Math.min(cache.maxObjectBytes, Math.floor(cache.maxBytes / (explicit ? 2 : 8)), BUFFER_MAX_LENGTH);
+}
+
+const BUFFER_MAX_LENGTH = bufferConstants.MAX_LENGTH;
+
+function hasOwnMaxObjectBytes(input: unknown): boolean {
+  const cache = typeof input === 'object' && input !== null ? (input as { cache?: unknown }).cache : undefined;
+  return typeof cache === 'object' && cache !== null && (cache as { maxObjectBytes?: unknown }).maxObjectBytes !== undefined;
 }
 
 export function loadConfigFile(path: string): Config {

@@ -269,7 +269,11 @@ export const configSchema = z.object({
   cache: z.object({
     /** Memory for the cache: index and bodies; with a disk tier, the index (metadata) alone. */
     maxBytes: z.number().int().positive().default(256 * 1024 * 1024),
-    maxObjectBytes: z.number().int().positive().default(32 * 1024 * 1024),
+    /**
+     * The largest object stored (larger ones stream through uncached): 1 GiB by default, any size up to the disk tier's
+     * bytes with a disk tier; without one it is bounded by cache.maxBytes (config/load.ts objectBound).
+     */
+    maxObjectBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).default(1024 * 1024 * 1024),
     store: z.enum(['memory', 'disk']).default('memory'),
     /** The disk tier's directory (`store: disk`); `disk.path` says the same. */
     path: z.string().optional(),
@@ -290,7 +294,7 @@ export const configSchema = z.object({
   }).strict()
     // `disk: {path}` is `store: disk` with that path: the rest of the edge (workers, control plane) reads store and path.
     .transform((c) => (c.disk ? { ...c, store: 'disk' as const, path: c.path ?? c.disk.path } : c))
-    .default({ maxBytes: 256 * 1024 * 1024, maxObjectBytes: 32 * 1024 * 1024, store: 'memory', heapGrowthPercent: 25 }),
+    .default({ maxBytes: 256 * 1024 * 1024, maxObjectBytes: 1024 * 1024 * 1024, store: 'memory', heapGrowthPercent: 25 }),
   purge: z.object({ maxItems: z.number().int().positive().max(100_000).default(500) }).strict().default({ maxItems: 500 }),
   limits: limitsSchema.default({ ...DEFAULT_LIMITS }),
   /**
