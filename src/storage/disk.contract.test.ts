@@ -1,5 +1,5 @@
 // The store contract suites on DiskStore (the async interface through asAsyncStore, and the synchronous CacheStore), each test in its own temporary directory.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCacheStoreContract, runStoreContract } from './store.contract.js';
@@ -26,5 +26,13 @@ runCacheStoreContract('disk', async () => {
     store: current,
     reopen: async () => { await current.close(); current = await open(); return current; },
     cleanup: async () => { await current.close(); await rm(dir, { recursive: true, force: true }); },
+    settle: () => current.flush(),
+    // A file where the bodies directory was: every body file open fails (ENOTDIR), whoever runs the test (root too).
+    breakWrites: async () => {
+      const bodies = join(dir, 'bodies');
+      await rename(bodies, `${bodies}.away`);
+      await writeFile(bodies, 'not a directory');
+      return async () => { await rm(bodies, { force: true }); await rename(`${bodies}.away`, bodies); };
+    },
   };
-});
+}, { fills: true });
