@@ -1,7 +1,6 @@
 // A fill streamed to a disk tier's body file as it arrives: every client (those who join midway too) reads the growing
 // file at its own pace, so a fill of any size holds a bounded buffer; a fill cut midway is never stored or served whole.
 import type { Readable } from 'node:stream';
-import { open } from 'node:fs/promises';
 import type { BodyWriter } from '../storage/body-writer.js';
 import type { BodyFile, StoredVariant } from '../storage/store.js';
 import { classifyOriginError } from '../origin/client.js';
@@ -61,7 +60,7 @@ export class FileBody {
   /** One client: reads what the file has, at the client's pace; waits for more; ends or fails with the fill. */
   async #read(sink: Sink): Promise<void> {
     let fh;
-    try { fh = await open(this.writer.path, 'r'); } catch (err) {
+    try { fh = await this.writer.openForRead(); } catch (err) {
       if (this.#readers.delete(sink)) sink.fail(this.#error ?? (err as Error));
       return;
     }

@@ -15,6 +15,8 @@ export class BodyWriter {
   #queue: Promise<void> = Promise.resolve();
   #failed: Error | undefined;
   #done = false;
+  /** The commit's rename, once started: a reader that found no file at the temp name looks again after it. */
+  #renamed: Promise<void> | undefined;
 
   constructor(readonly home: BodyHome, readonly id: number) {
     this.path = `${bodyPath(home.dir, id)}.tmp`;
@@ -40,6 +42,22 @@ export class BodyWriter {
     });
   }
 
+  /**
+   * Opens the file for reading: once it exists (the writer's own open may still be under way), and at its final name
+   * when commit renamed it meanwhile. Rejects when the fill failed (the file is gone).
+   */
+  async openForRead(): Promise<FileHandle> {
+    await this.#fh;
+    for (;;) {
+      const at = this.path;
+      try { return await open(at, 'r'); } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || this.#renamed === undefined) throw err;
+        await this.#renamed.catch(() => {});
+        if (this.path === at) throw err;
+      }
+    }
+  }
+
   /** Bytes appended but not yet in the file. */
   get queued(): Promise<void> { return this.#queue; }
 
@@ -54,8 +72,8 @@ export class BodyWriter {
       await fh.datasync();
       await fh.close();
       const final = bodyPath(this.home.dir, this.id);
-      await rename(this.path, final);
-      this.path = final;
+      this.#renamed = rename(this.path, final).then(() => { this.path = final; });
+      await this.#renamed;
       return new DiskBody(this.home, this.id, length);
     } catch (err) {
       await this.abort();

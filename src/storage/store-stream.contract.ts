@@ -94,6 +94,28 @@ export function runStreamContract(name: string, open: () => Promise<OpenedCacheS
     }
   });
 
+  withStore('readers open a fill at any moment: at once (before its file exists) and while it commits (across the rename)', async ({ store }) => {
+    // Each race is narrow (two thread-pool operations): repeated, a reader that opened the path itself failed here.
+    const body = randomBytes(4096);
+    const readBack = async (opening: Promise<import('node:fs/promises').FileHandle>, what: string): Promise<void> => {
+      const fh = await opening;
+      try {
+        const buf = Buffer.alloc(body.length);
+        const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+        assert.ok(bytesRead === 0 || buf.subarray(0, bytesRead).equals(body.subarray(0, bytesRead)), `${what}: the fill's bytes`);
+      } finally { await fh.close(); }
+    };
+    for (let i = 0; i < 300; i++) {
+      const w = store.beginFill!()!;
+      const early = readBack(w.openForRead(), 'opened at once');
+      w.append(body, () => {});
+      const committed = w.commit(body.length);
+      const during = (async () => { await new Promise((r) => setImmediate(r)); await readBack(w.openForRead(), 'opened during the commit'); })();
+      await Promise.all([early, committed, during]);
+      await readBack(w.openForRead(), 'opened after the commit');
+    }
+  });
+
   withStore('a fill cut midway is never visible as complete: aborted, or committed short, its file goes and the older variant stays', async ({ store, reopen, current, settle }) => {
     const e: ContractEntry = { path: '/cut.bin', body: Buffer.from('complete older body') };
     assert.ok(store.insert(contractInput(e)));
