@@ -19,9 +19,16 @@ export interface ServeProcess {
   logLine(msg: RegExp, after?: number, ms?: number): Promise<Record<string, unknown>>;
 }
 
-/** Starts `edgecache serve ARGS` through tsx (env: the child's environment, default this process's). */
-export function serveProcess(t: TestContext, args: string[], env: NodeJS.ProcessEnv = process.env): ServeProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** The compiled CLI (dist/, built by `npx tsc -p tsconfig.build.json`). */
+export const BIN = join(ROOT, 'bin/edgecache.js');
+
+/**
+ * Starts `edgecache serve ARGS` through tsx, or the compiled CLI with `compiled` (env: the child's environment, default
+ * this process's).
+ */
+export function serveProcess(t: TestContext, args: string[], env: NodeJS.ProcessEnv = process.env, opts: { compiled?: boolean } = {}): ServeProcess {
+  const argv = opts.compiled ? [BIN, 'serve', ...args] : ['--import', 'tsx', MAIN, 'serve', ...args];
+  const child = spawn(process.execPath, argv, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => { out += c; });
