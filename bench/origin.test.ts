@@ -50,3 +50,16 @@ test('/slow answers after the delay it is given', async (t) => {
   assert.equal(r.status, 200);
   assert.ok(Date.now() - t0 >= 110, 'waited for the delay');
 });
+
+test('/large/<bytes> generates a body of exactly that size (not one repeated byte), counted per URL; a bad size is 404', async (t) => {
+  const { url, counters } = await withOrigin(t);
+  const size = 3 * 1024 * 1024 + 17;
+  const r = await httpRequest(`${url}/large/${size}?n=1`);
+  assert.equal(r.status, 200);
+  assert.equal(r.headers['content-length'], String(size));
+  assert.equal(r.body.length, size);
+  assert.notEqual(r.body[1], r.body[0]);
+  assert.ok(r.body.subarray(1024 * 1024, 1024 * 1024 + 4096).equals(r.body.subarray(0, 4096)), 'the 1 MiB pattern repeats');
+  assert.equal(counters.byPath.get(`/large/${size}?n=1`), 1);
+  for (const bad of ['x', '-1', '1.5', String(2 ** 60)]) assert.equal((await httpRequest(`${url}/large/${bad}`)).status, 404, bad);
+});

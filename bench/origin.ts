@@ -1,4 +1,4 @@
-// Bench origin: a small node:http server with cacheable assets, unique miss URLs, slow URLs, and request counters.
+// Bench origin: a small node:http server with cacheable assets, unique miss URLs, slow URLs, generated large bodies, and request counters.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +75,15 @@ export function makeOriginHandler(counters: OriginCounters): (req: IncomingMessa
       res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
+    if (prefix === '/large') {
+      // /large/<bytes>: a generated body of any size (up to 64 GiB), written as fast as the client takes it.
+      const size = Number(path.slice('/large/'.length));
+      if (!Number.isSafeInteger(size) || size < 0 || size > LARGE_MAX) return notFound(res);
+      res.writeHead(200, cacheableHeaders(req, size, `"large-${size}"`));
+      if (req.method === 'HEAD') { res.end(); return; }
+      pumpLarge(res, size);
+      return;
+    }
     if (prefix === '/slow') {
       const delay = Number(new URLSearchParams(q === -1 ? '' : url.slice(q + 1)).get('delay') ?? '200');
       const body = makeBody(SMALL_BODY, url);
@@ -86,6 +95,26 @@ export function makeOriginHandler(counters: OriginCounters): (req: IncomingMessa
     }
     notFound(res);
   };
+}
+
+const LARGE_MAX = 64 * 1024 * 1024 * 1024;
+/** The repeating 1 MiB of every /large/ body (bytes from a simple sequence, not all one value). */
+const LARGE_CHUNK = Buffer.from(Array.from({ length: 1024 * 1024 }, (_, i) => (i * 131 + (i >> 10)) & 0xff));
+
+/** Writes `size` bytes of LARGE_CHUNK with backpressure; stops when the client leaves. */
+function pumpLarge(res: ServerResponse, size: number): void {
+  let sent = 0;
+  let gone = false;
+  res.on('close', () => { gone = true; });
+  const pump = (): void => {
+    while (!gone && sent < size) {
+      const n = Math.min(LARGE_CHUNK.length, size - sent);
+      sent += n;
+      if (!res.write(n === LARGE_CHUNK.length ? LARGE_CHUNK : LARGE_CHUNK.subarray(0, n))) { res.once('drain', pump); return; }
+    }
+    if (!gone) res.end();
+  };
+  pump();
 }
 
 function notFound(res: ServerResponse): void {

@@ -26,9 +26,10 @@ import { beginShutdown, canPin, cpuCores, killAllSync, pinSelf, stopAll } from '
 import { computeTargets, emptyRow, renderScenario, renderTargets, writeJson, type Row, type ScenarioResult } from './report.js';
 import { runTlsScenarios } from './tls.js';
 import { runIndexScenario } from './index-scenario.js';
+import { runLargeScenario } from './large.js';
 import { ORIGINS, measureMemory, runColdScenario, runWrkScenario, type RunConfig, type WrkScenario } from './scenarios.js';
 
-const SCENARIOS = ['hit-1k', 'hit-100k', 'hit-4-origins', 'cold-50', 'miss-heavy', 'miss-latency', 'hit-1k-workers', 'tls-h2-1k', 'tls-h1-1k', 'tls-handshakes', 'memory', 'shared-bodies', 'purge-fanout', 'hit-100k-disk', 'index-1m'] as const;
+const SCENARIOS = ['hit-1k', 'hit-100k', 'hit-4-origins', 'cold-50', 'miss-heavy', 'miss-latency', 'hit-1k-workers', 'tls-h2-1k', 'tls-h1-1k', 'tls-handshakes', 'memory', 'shared-bodies', 'purge-fanout', 'hit-100k-disk', 'index-1m', 'large-1g'] as const;
 type ScenarioId = (typeof SCENARIOS)[number];
 
 interface Args {
@@ -51,7 +52,7 @@ const WITHOUT = ['edgecache', 'nginx', 'varnish', 'bare', 'wrk', 'redis'];
 
 const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.join(',')}] [--rounds N] [--duration S]
        [--connections N] [--workers N] [--memory-objects N] [--without LIST] [--json FILE] [--cluster] [--no-build] [--keep]
-  --quick       smoke run (~1 min): 1 round of 1 s, 3,000 objects for memory, 5 purges
+  --quick       smoke run (~1 min): 1 round of 1 s, 3,000 objects for memory, 5 purges, a 256 MiB large object
   --only        comma-separated scenarios (default: all; purge-fanout when redis-server exists or --cluster)
   --rounds N    interleaved rounds per scenario (default 3); --duration S seconds per wrk run (default 2)
   --cluster     run purge-fanout (needs redis-server)
@@ -303,6 +304,29 @@ async function main(): Promise<void> {
         results.push(res);
         await Promise.all(set.map((c) => c.stop()));
       }
+    }
+
+    // A 1 GiB object through a disk cache (edgecache's disk tier, nginx proxy_cache), one contender at a time, each
+    // cache in its own directory on disk (not tmpfs: 1 GiB each), removed as soon as its contender stops.
+    if (wants('large-1g')) {
+      const dirs: string[] = [];
+      const fresh = (name: string): string => { const d = mkdtempSync(join(tmpDir, name)); dirs.push(d); return d; };
+      const skipped: string[] = [];
+      const starters = [
+        async () => {
+          if (edgecacheReason !== null) return null;
+          const config = join(tmpDir, 'edgecache-large.yaml');
+          writeFileSync(config, `cache:\n  disk:\n    path: ${fresh('edgecache-large-')}\n`);
+          return tryStart('edgecache', skipped, () => startEdgecache({ ...base, config }));
+        },
+        async () => (tools.nginx === null ? null : tryStart('nginx', skipped, () => startNginx(tools.nginx as string, { ...base, memDir: fresh('nginx-large-') }))),
+      ];
+      const res = await runLargeScenario(starters, origin, {
+        size: args.quick ? 256 * 1024 * 1024 : 1024 * 1024 * 1024, fillClients: 20, joinerBytes: (args.quick ? 32 : 128) * 1024 * 1024, slowReaders: 100, slowRate: 1024 * 1024, slowSeconds: args.quick ? 10 : 20, nonce,
+      }, () => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); }, log);
+      res.notes.push(...skipped);
+      if (tools.nginx === null) res.notes.push('nginx: NOT INSTALLED, skipped');
+      results.push(res);
     }
 
     // Over TLS: HTTP/2 (h2load) and HTTP/1.1 (wrk) hits, handshakes; edgecache beside nginx and bare Node https/http2.
