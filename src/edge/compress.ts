@@ -29,7 +29,7 @@ interface Entry {
   source: string[];
   /** The variant may be compressed (type, status, size, no-transform). */
   eligible: boolean;
-  /** The identity representation with Vary: Accept-Encoding. */
+  /** The identity representation with Vary: Accept-Encoding (with the body in memory now; dropped when it leaves). */
   identity: Servable | undefined;
   /** Compressed bodies by coding: a Buffer, or null while it is made or when it did not pay (or failed). */
   bodies: Partial<Record<EdgeCoding, Buffer | null>>;
@@ -107,7 +107,11 @@ export function createCompression(budgetBytes: number): EdgeCompression {
 
   const entryOf = (v: StoredVariant, body: Buffer, policy: CodingPolicy): Entry => {
     const had = entries.get(v);
-    if (had !== undefined && had.source === v.flatHeaders) return had;
+    if (had !== undefined && had.source === v.flatHeaders) {
+      // The body came back into memory (a disk tier read it again: a new Buffer): the identity serves that one.
+      if (had.eligible && had.identity?.body !== body) had.identity = servable(v, undefined, body);
+      return had;
+    }
     const eligible = canCompress(policy, v.status, v.fieldMap, body.length);
     // Bodies made for the old fields stay (the body itself never changes; a job still running fills this same object).
     const e: Entry = { source: v.flatHeaders, eligible, identity: eligible ? servable(v, undefined, body) : undefined, bodies: had?.bodies ?? {}, reps: {} };
@@ -138,7 +142,13 @@ export function createCompression(budgetBytes: number): EdgeCompression {
       if (policy === null) return v;
       // A body only in the disk tier is served as stored: compressing it would read it whole into memory.
       const stored = v.body;
-      if (stored === undefined) return v;
+      if (stored === undefined) {
+        // Its body left the memory tier: the identity representation must not keep it in memory, unaccounted, for as
+        // long as the variant is indexed (its compressed copies stay: they are within the budget).
+        const e = entries.get(v);
+        if (e !== undefined) e.identity = undefined;
+        return v;
+      }
       const e = entryOf(v, stored, policy);
       if (!e.eligible) return v;
       // Ranges are answered from the identity representation (RFC 9110 §14: a range of the coded bytes would be another
