@@ -118,7 +118,19 @@ async function originFirstByte(origin: OriginHandle, size: number, tag: string):
   return r.firstByteMs;
 }
 
-const drift = (xs: number[]): number => (xs.length === 0 ? 0 : Math.max(...xs) - Math.min(...xs));
+const swing = (xs: number[]): number => (xs.length === 0 ? 0 : Math.max(...xs) - Math.min(...xs));
+
+/** The least-squares slope of samples taken every `everyS` seconds, per 10 s. */
+function trendPer10s(ys: number[], everyS: number): number {
+  const n = ys.length;
+  if (n < 2) return 0;
+  const mx = ((n - 1) * everyS) / 2;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  ys.forEach((y, i) => { const dx = i * everyS - mx; num += dx * (y - my); den += dx * dx; });
+  return (num / den) * 10;
+}
 const mb = (b: number): string => (b / MiB).toFixed(1);
 const msf = (n: number): string => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n.toFixed(1)) : '–');
 
@@ -185,8 +197,10 @@ async function measure(c: Running, origin: OriginHandle, o: LargeOptions): Promi
     rssSlowStartBytes: slowStart,
     rssSlowMaxBytes: Math.max(slowStart, ...slowSamples),
     rssSlowEndBytes: slowSamples[slowSamples.length - 1] ?? slowStart,
-    // Flatness: how far RSS moved over the second half of the readers' run (after their buffers filled up).
-    rssSlowDriftBytes: drift(slowSamples.slice(Math.floor(slowSamples.length / 2))),
+    // Flatness over the second half of the readers' run (their buffers filled by then): the swing (max - min, garbage
+    // collection's sawtooth included) and the trend (least-squares slope, bytes per 10 s: what a leak would show).
+    rssSlowSwingBytes: swing(slowSamples.slice(Math.floor(slowSamples.length / 2))),
+    rssSlowTrendBytesPer10s: trendPer10s(slowSamples.slice(Math.floor(slowSamples.length / 2)), 0.5),
     fillCpuSeconds: fillCpu,
     slowReaderMiBps: slowBytes / MiB / o.slowSeconds / o.slowReaders,
     incompleteFills: bad,
@@ -217,14 +231,14 @@ export async function runLargeScenario(
     }
   }
   const table = {
-    header: ['contender', 'first byte ms', 'origin\'s ms', `${o.fillClients - 1} joiners' first byte ms (median/max)`, '1st client MiB/s', 'CPU s (fill)', 'origin req', 'RSS MB before→peak (fill)', `RSS MB ${o.slowReaders} slow readers start→max→end`, 'drift MB (2nd half)', 'reader MiB/s', 'errors', 'note'],
+    header: ['contender', 'first byte ms', 'origin\'s ms', `${o.fillClients - 1} joiners' first byte ms (median/max)`, '1st client MiB/s', 'CPU s (fill)', 'origin req', 'RSS MB before→peak (fill)', `RSS MB ${o.slowReaders} slow readers start→max→end`, '2nd half: swing MB, trend MB/10 s', 'reader MiB/s', 'errors', 'note'],
     rows: rows.map((r) => {
       const x = r.extra;
       if (x.firstByteMs === undefined) return [r.contender, '–', '–', '–', '–', '–', '–', '–', '–', '–', '–', String(r.errors), r.note];
       return [
         r.contender, msf(x.firstByteMs), msf(x.originFirstByteMs!), `${msf(x.joinerFirstByteMedianMs!)} / ${msf(x.joinerFirstByteMaxMs!)}`,
         x.fillMiBps!.toFixed(0), x.fillCpuSeconds!.toFixed(1), String(x.originRequests), `${mb(x.rssBeforeBytes!)}→${mb(x.rssPeakFillBytes!)}`,
-        `${mb(x.rssSlowStartBytes!)}→${mb(x.rssSlowMaxBytes!)}→${mb(x.rssSlowEndBytes!)}`, mb(x.rssSlowDriftBytes!), x.slowReaderMiBps!.toFixed(2), String(r.errors), r.note,
+        `${mb(x.rssSlowStartBytes!)}→${mb(x.rssSlowMaxBytes!)}→${mb(x.rssSlowEndBytes!)}`, `${mb(x.rssSlowSwingBytes!)}, ${(x.rssSlowTrendBytesPer10s! / MiB).toFixed(1)}`, x.slowReaderMiBps!.toFixed(2), String(r.errors), r.note,
       ];
     }),
   };

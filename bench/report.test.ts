@@ -59,3 +59,22 @@ test('computeTargets judges each target and says N/A when a figure is missing', 
   assert.equal(byId['shared-bodies']?.status, 'N/A');
   assert.match(renderTargets(Object.values(byId)), /\[MISS\]\s+#7\s+edgecache --workers 2/);
 });
+
+test('large-1g targets: one origin request and whole bodies pass; RSS growth during the fill and the slow readers\' trend are judged', () => {
+  const MiB = 1048576;
+  const large = (extra: Record<string, number>): ScenarioResult => ({ id: 'large-1g', title: 't', reference: null, notes: [], rows: [{ ...emptyRow('edgecache'), extra }] });
+  const ok = { originRequests: 1, incompleteFills: 0, firstByteMs: 5, originFirstByteMs: 4, rssBeforeBytes: 80 * MiB, rssPeakFillBytes: 100 * MiB, rssSlowStartBytes: 100 * MiB, rssSlowMaxBytes: 120 * MiB, rssSlowSwingBytes: 15 * MiB, rssSlowTrendBytesPer10s: 1 * MiB };
+  const status = (extra: Record<string, number>): Record<string, string> => Object.fromEntries(computeTargets([large(extra)], 2).filter((t) => t.issue === 15).map((t) => [t.id, t.status]));
+  assert.deepEqual(status(ok), { 'large-1g-origin': 'PASS', 'large-1g-first-byte': 'INFO', 'large-1g-fill-rss': 'PASS', 'large-1g-slow-readers': 'PASS' });
+  assert.equal(status({ ...ok, originRequests: 2 })['large-1g-origin'], 'MISS');
+  assert.equal(status({ ...ok, incompleteFills: 1 })['large-1g-origin'], 'MISS');
+  assert.equal(status({ ...ok, rssPeakFillBytes: 200 * MiB })['large-1g-fill-rss'], 'MISS');
+  assert.equal(status({ ...ok, rssSlowTrendBytesPer10s: 8 * MiB })['large-1g-slow-readers'], 'MISS', 'a steady climb is a leak');
+  assert.equal(computeTargets([], 2).find((t) => t.id === 'large-1g-origin')?.status, 'N/A');
+});
+
+test('renderScenario prints a scenario\'s own table in place of the usual columns', () => {
+  const text = renderScenario({ id: 'large-1g', title: 't', reference: null, notes: ['n'], rows: [emptyRow('edgecache')], table: { header: ['contender', 'first byte ms'], rows: [['edgecache', '4.20']] } });
+  assert.match(text, /contender\s+first byte ms\nedgecache\s+4\.20\n   · n/);
+  assert.doesNotMatch(text, /req\/s/);
+});
