@@ -118,13 +118,14 @@ export function validateConfig(input: unknown, source: string): Config {
 /**
  * The largest object stored, by where bodies live. With a disk tier: `maxObjectBytes` (default 1 GiB), up to the tier's
  * bytes; bodies stream to disk, so its size costs no memory. Without one every stored body is in memory, buffered whole
- * while it is fetched: the default is an eighth of `cache.maxBytes` (32 MiB of the default 256 MiB) and a value set
- * explicitly at most half of it (and never past Node's largest Buffer), so one object never evicts the whole store. Larger objects stream through uncached.
+ * while it is fetched: by default the bound is an eighth of `cache.maxBytes` (32 MiB of the default 256 MiB), so one
+ * object never evicts the whole store; a value set explicitly is the operator's choice, kept up to `cache.maxBytes` (and
+ * Node's largest Buffer). Larger objects stream through uncached.
  */
 export function objectBound(cache: Pick<Config['cache'], 'store' | 'disk' | 'maxBytes' | 'maxObjectBytes'>, explicit: boolean): number {
   if (cache.store === 'disk') return Math.min(cache.maxObjectBytes, cache.disk?.maxBytes ?? Number.MAX_SAFE_INTEGER);
   // A fill is buffered whole in one Buffer: never past the largest one Node makes (4 GiB on Node 20).
-  return Math.min(cache.maxObjectBytes, Math.floor(cache.maxBytes / (explicit ? 2 : 8)), BUFFER_MAX_LENGTH);
+  return Math.min(cache.maxObjectBytes, explicit ? cache.maxBytes : Math.floor(cache.maxBytes / 8), BUFFER_MAX_LENGTH);
 }
 
 const BUFFER_MAX_LENGTH = bufferConstants.MAX_LENGTH;

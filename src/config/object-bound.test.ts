@@ -14,12 +14,13 @@ test('with a disk tier: maxObjectBytes defaults to 1 GiB; 16 GiB and 40 GiB are 
   assert.equal(validateConfig({ cache: { disk: { path: '/d', maxBytes: 2 * GiB }, maxObjectBytes: 16 * GiB }, zones: [ZONE] }, 't').cache.maxObjectBytes, 2 * GiB, 'not above the disk tier');
 });
 
-test('without a disk tier: the default is an eighth of cache.maxBytes (one object never evicts the store), an explicit value at most half', () => {
+test('without a disk tier: the default is an eighth of cache.maxBytes (one object never evicts the store), an explicit value at most maxBytes', () => {
   assert.equal(validateConfig({ zones: [ZONE] }, 't').cache.maxObjectBytes, 32 * MiB, 'an eighth of the default 256 MiB: as before');
   assert.equal(validateConfig({ cache: { maxBytes: 4 * GiB }, zones: [ZONE] }, 't').cache.maxObjectBytes, 512 * MiB);
   assert.equal(validateConfig({ cache: { maxBytes: 64 * GiB }, zones: [ZONE] }, 't').cache.maxObjectBytes, GiB, 'the 1 GiB default still applies');
-  assert.equal(validateConfig({ cache: { maxObjectBytes: 100 * MiB }, zones: [ZONE] }, 't').cache.maxObjectBytes, 100 * MiB, 'explicit: kept within half');
-  assert.equal(validateConfig({ cache: { maxObjectBytes: 16 * GiB }, zones: [ZONE] }, 't').cache.maxObjectBytes, 128 * MiB, 'explicit: at most half of maxBytes');
+  assert.equal(validateConfig({ cache: { maxObjectBytes: 100 * MiB }, zones: [ZONE] }, 't').cache.maxObjectBytes, 100 * MiB, 'explicit: the operator\'s choice');
+  assert.equal(validateConfig({ cache: { maxObjectBytes: 16 * GiB }, zones: [ZONE] }, 't').cache.maxObjectBytes, 256 * MiB, 'explicit: at most maxBytes');
+  assert.equal(validateConfig({ cache: { maxBytes: 64 * GiB, maxObjectBytes: 16 * GiB }, zones: [ZONE] }, 't').cache.maxObjectBytes, 4 * GiB, 'never past Node\'s largest Buffer (a fill is buffered whole)');
   assert.equal(validateConfig({ cache: { maxBytes: 1000, maxObjectBytes: 10 }, zones: [ZONE] }, 't').cache.maxObjectBytes, 10);
 });
 
