@@ -312,7 +312,7 @@ export function computeTargets(results: ScenarioResult[], workers: number): Targ
     id: 'large-1g-slow-readers',
     text: 'large object: 100 slow readers keep RSS flat (< 50 MiB growth, trend < 5 MiB per 10 s once started)',
     measured: slow === undefined ? noLarge : `+${(slow / 1048576).toFixed(1)} MiB over the readers' run; second half: swing ${((lg!.rssSlowSwingBytes ?? 0) / 1048576).toFixed(1)} MiB, trend ${((trend ?? 0) / 1048576).toFixed(1)} MiB per 10 s`,
-    status: judge(slow === undefined ? null : slow < 50 * 1048576 && Math.abs(trend ?? 0) < 5 * 1048576),
+    status: judge(slow === undefined ? null : slow < 50 * 1048576 && (trend ?? 0) < 5 * 1048576),
   });
   return out;
 }
