@@ -80,7 +80,7 @@ test('a 5 GiB body on disk (a sparse file): HEAD, ranges past 4 GiB, a multipart
   const v = store.insert({
     zoneId: small.zoneId, host: small.host, path: small.path, query: small.query, objectKey: small.objectKey, keyNames: small.keyNames,
     selector: small.selector, status: 200, headers: [['content-type', 'application/octet-stream'], ['content-length', String(LEN)]],
-    body: Buffer.alloc(0), bodyFile: new DiskBody(store, writer.id, LEN), freshness: small.freshness, tags: [],
+    body: Buffer.alloc(0), bodyFile: new DiskBody(writer.home, writer.id, LEN), freshness: small.freshness, tags: [],
   });
   assert.ok(v && v.bodyLength === LEN);
 
