@@ -168,8 +168,9 @@ export class Flight {
     // The request's selector is the key's own (made once per request) unless the response's Vary adds names.
     const selector = keyNames === key.keyNames ? key.selector(clientHeaders, normalizeVaryValue) : selectorOf(keyNames, clientHeaders, normalizeVaryValue);
     const strip = fieldsToStrip({ status: res.status, headers: res.headers });
-    // Age is not stored: it is computed on every use (RFC 9111 §4.2.3, §5.1).
-    const storedFields = fields.filter(([n]) => n !== 'age' && !strip.includes(n));
+    // Age is not stored: it is computed on every use (RFC 9111 §4.2.3, §5.1). Nor is Content-Length: the stored body's
+    // own is added when it is complete (withLength).
+    const storedFields = fields.filter(([n]) => n !== 'age' && n !== 'content-length' && !strip.includes(n));
     const tags = parseTags(res.headers['cache-tag']);
     const freshness = (decision as { freshness: Freshness }).freshness;
     const length = res.status === 204 ? 0 : res.headers['content-length'] !== undefined && Number.isSafeInteger(declared) ? declared : undefined;
@@ -181,14 +182,14 @@ export class Flight {
       void filled.settled.then(() => this.#releaseLock());
       filled.start(res.body, (file) => store.insert({
         zoneId: key.zoneId, host: key.host, path: key.path, query: key.query, objectKey: key.objectKey, keyNames, selector, status: res.status,
-        headers: withLength(storedFields, file.length, res.status), body: NO_BODY, bodyFile: file, freshness, tags, maxVariants: zone.zone.cacheKey.maxVariants,
+        headers: appendLength(storedFields, file.length, res.status), body: NO_BODY, bodyFile: file, freshness, tags, maxVariants: zone.zone.cacheKey.maxVariants,
       }, epoch));
       return { kind: 'shared', status: res.status, fields, selector, keyNames };
     }
     (this.body as SharedBody).start(res.body, length, (body) => {
       const v = store.insert({
         zoneId: key.zoneId, host: key.host, path: key.path, query: key.query, objectKey: key.objectKey, keyNames, selector, status: res.status,
-        headers: withLength(storedFields, body.length, res.status), body, freshness, tags, maxVariants: zone.zone.cacheKey.maxVariants,
+        headers: appendLength(storedFields, body.length, res.status), body, freshness, tags, maxVariants: zone.zone.cacheKey.maxVariants,
       }, epoch);
       // Written through only when stored here: the local purge-epoch check keeps purged content out of the tier.
       const through = v && tier && this.#fence !== undefined ? tierInput(v) : undefined;
@@ -208,6 +209,12 @@ export function withLength(fields: [string, string][], length: number, status: n
   const out = fields.filter(([n]) => n !== 'content-length');
   if (status !== 204 && status >= 200) out.push(['content-length', String(length)]);
   return out;
+}
+
+/** `fields` (already without Content-Length, and no one else's) with the stored body's own Content-Length appended. */
+function appendLength(fields: [string, string][], length: number, status: number): [string, string][] {
+  if (status !== 204 && status >= 200) fields.push(['content-length', String(length)]);
+  return fields;
 }
 
 /** Merged key-name lists, made once per (key names, Vary names) pair: no new array per response. */

@@ -42,6 +42,27 @@ function pathOnly(path: string | undefined): string {
   return q === -1 ? p : p.slice(0, q);
 }
 
+/** The raw-field names CORS diagnostics read (detectCorsProblems), by length: only those names are decoded. */
+const CORS_FIELD_NAMES: ReadonlyMap<number, string> = new Map(
+  ['access-control-allow-origin', 'access-control-allow-credentials', 'vary'].map((n) => [n.length, n]),
+);
+
+/**
+ * ACAO, ACAC and Vary from undici's raw response fields (repeated lines joined), or undefined without an ACAO: runs
+ * on every origin answer, so other names are only compared by length, never decoded.
+ */
+function corsFieldsOf(raw: readonly Buffer[]): Record<string, string> | undefined {
+  let fields: Record<string, string> | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const want = CORS_FIELD_NAMES.get(raw[i]!.length);
+    if (want === undefined || raw[i]!.toString('latin1').toLowerCase() !== want) continue;
+    const value = raw[i + 1]!.toString('latin1');
+    fields ??= Object.create(null) as Record<string, string>;
+    fields[want] = fields[want] === undefined ? value : `${fields[want]}, ${value}`;
+  }
+  return fields?.['access-control-allow-origin'] === undefined ? undefined : fields;
+}
+
 export function watchOrigins(router: ZoneRouter, events: RecentEvents): OriginWatch {
   // origin (scheme://host:port) → the zones in front of it; several zones may share one origin. Rebuilt when a config
   // reload gives the router new zones (a zone's figures carry on under its id).
@@ -104,16 +125,8 @@ export function watchOrigins(router: ZoneRouter, events: RecentEvents): OriginWa
       events.record('origin-status', z.id, `HTTP ${response.statusCode}`, `${request.method ?? 'GET'} ${urlPattern(pathOnly(request.path))}`);
     }
     if (z.cors) return; // edge-owned CORS replaces the origin's fields: nothing of the origin's reaches a client
-    const raw = response.headers;
-    let hasAcao = false;
-    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 27 && raw[i]!.toString('latin1').toLowerCase() === 'access-control-allow-origin') { hasAcao = true; break; }
-    if (!hasAcao) return;
-    const fields: Record<string, string> = {};
-    for (let i = 0; i + 1 < raw.length; i += 2) {
-      const name = raw[i]!.toString('latin1').toLowerCase();
-      const value = raw[i + 1]!.toString('latin1');
-      fields[name] = fields[name] === undefined ? value : `${fields[name]}, ${value}`;
-    }
+    const fields = corsFieldsOf(response.headers);
+    if (fields === undefined) return;
     const origin = headerOf(request.headers, 'origin');
     const host = headerOf(request.headers, 'host') ?? '';
     for (const kind of detectCorsProblems(origin, fields)) {

@@ -130,7 +130,8 @@ export function invalidResponse(status: number, headers: Record<string, string |
     if (!isToken(name)) return 'field name';
     const v = headers[name];
     if (v === undefined) continue;
-    for (const x of Array.isArray(v) ? v : [v]) if (BAD_VALUE.test(x)) return `${name} value`;
+    if (typeof v === 'string') { if (BAD_VALUE.test(v)) return `${name} value`; continue; }
+    for (const x of v) if (BAD_VALUE.test(x)) return `${name} value`;
   }
   const te = headers['transfer-encoding'];
   if (te !== undefined) {
@@ -181,6 +182,7 @@ export class OriginClient {
       else relay?.(info);
     };
     try {
+      // One object of one shape per request (no spread): undici reads `servername` only when set.
       const res: Dispatcher.ResponseData = await this.#pool.request({
         method: req.method as Dispatcher.HttpMethod,
         path: req.path,
@@ -189,7 +191,7 @@ export class OriginClient {
         signal: req.signal,
         onInfo,
         bodyTimeout: this.#bodyMs,
-        ...(this.#servername !== undefined ? { servername: this.#servername } : {}),
+        servername: this.#servername,
       } as Dispatcher.RequestOptions);
       const invalid = invalidResponse(res.statusCode, res.headers);
       if (invalid) {

@@ -73,7 +73,7 @@ function skipToComma(input: string, from: number): number {
 /** Directives whose qualified forms list field names; an unqualified occurrence is the most restrictive. */
 const FIELD_LIST_DIRECTIVES = new Set(['no-cache', 'private']);
 
-function record(out: Directives, name: string, value: string | true): void {
+function record(out: Map<string, string | true>, name: string, value: string | true): void {
   const previous = out.get(name);
   if (previous === undefined) {
     out.set(name, value);
@@ -103,9 +103,29 @@ function record(out: Directives, name: string, value: string | true): void {
  * - repeated directives: first occurrence wins, except no-cache / private (see `record`).
  */
 export function parseCacheControl(value: string | string[] | undefined): Directives {
-  const out: Directives = new Map();
   const input = combineFieldLines(value);
-  if (input === undefined) return out;
+  if (input === undefined) return NO_DIRECTIVES;
+  // Origins repeat a few values (`public, max-age=3600`) on every response, and one response is read three times
+  // (storable, freshness, fields to strip): each distinct short value is parsed once.
+  if (input.length > PARSED_VALUE_MAX) return parseDirectives(input);
+  let known = PARSED.get(input);
+  if (known === undefined) {
+    known = parseDirectives(input);
+    if (PARSED.size >= PARSED_MAX) PARSED.clear();
+    PARSED.set(input, known);
+  }
+  return known;
+}
+
+/** No directives (an absent field): one shared, read-only map. */
+const NO_DIRECTIVES: Directives = new Map();
+/** Parsed values remembered (origins choose them: bounded, started over when full), and the longest one remembered. */
+const PARSED = new Map<string, Directives>();
+const PARSED_MAX = 512;
+const PARSED_VALUE_MAX = 256;
+
+function parseDirectives(input: string): Directives {
+  const out = new Map<string, string | true>();
   let i = 0;
   while (i < input.length) {
     while (i < input.length && (isOws(input[i]) || input[i] === ',')) i++; // empty list elements are allowed

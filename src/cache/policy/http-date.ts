@@ -76,11 +76,26 @@ export function isHttpDate(value: string | undefined, now: number): boolean {
   return parse(value, now, ANY_CASE) !== undefined;
 }
 
+/**
+ * IMF-fixdates parsed lately (response fields, any case): a second's Date and an origin's Last-Modified repeat on
+ * response after response, and each is read more than once per response. Their value does not depend on `now`.
+ */
+const RECENT_IMF = new Map<string, number | undefined>();
+const RECENT_IMF_MAX = 16;
+
 function parse(value: string | undefined, now: number, f: Formats): number | undefined {
   if (value === undefined) return undefined;
+  if (f === ANY_CASE && RECENT_IMF.has(value)) return RECENT_IMF.get(value);
   const text = value.trim();
   let m = f.imf.exec(text);
-  if (m !== null) return toEpoch(Number(m[3]), monthIndex(m[2]!), Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
+  if (m !== null) {
+    const at = toEpoch(Number(m[3]), monthIndex(m[2]!), Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]));
+    if (f === ANY_CASE) {
+      if (RECENT_IMF.size >= RECENT_IMF_MAX) RECENT_IMF.clear();
+      RECENT_IMF.set(value, at);
+    }
+    return at;
+  }
   m = f.rfc850.exec(text);
   if (m !== null) {
     const month = monthIndex(m[2]!);

@@ -156,13 +156,24 @@ export function decideStore(
  *   Proxy-Authentication-Info, Proxy-Authorization: HOP_BY_HOP_FIELDS (RFC 9111 §3.1, RFC 9110 §7.6.1).
  * https://www.rfc-editor.org/rfc/rfc9111#section-3.1
  */
-export function fieldsToStrip(res: { status?: number; headers: Headers }): string[] {
-  const names = new Set<string>(HOP_BY_HOP_FIELDS);
+export function fieldsToStrip(res: { status?: number; headers: Headers }): readonly string[] {
   const { directives } = selectResponseCacheControl(res.headers);
+  const qualified = typeof directives.get('private') === 'string' || typeof directives.get('no-cache') === 'string';
+  const listed = connectionTokens(res.headers['connection']);
+  // Most responses name no field of their own (at most `Connection: keep-alive`): the hop-by-hop list, made once.
+  if (!qualified && (listed === undefined || isSubsetOfHopByHop(listed))) return HOP_BY_HOP_LIST;
+  const names = new Set<string>(HOP_BY_HOP_FIELDS);
   for (const name of fieldNameList(directives.get('private'))) names.add(name);
   for (const name of fieldNameList(directives.get('no-cache'))) names.add(name);
-  for (const name of connectionTokens(res.headers['connection']) ?? []) names.add(name);
+  for (const name of listed ?? []) names.add(name);
   return [...names];
+}
+
+const HOP_BY_HOP_LIST: readonly string[] = Object.freeze([...HOP_BY_HOP_FIELDS]);
+
+function isSubsetOfHopByHop(names: ReadonlySet<string>): boolean {
+  for (const n of names) if (!HOP_BY_HOP_FIELDS.has(n)) return false;
+  return true;
 }
 
 /** Reasons not to store that come from the request that fetched a response, not from the resource. */

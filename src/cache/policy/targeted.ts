@@ -63,7 +63,7 @@ export function parseTargetedField(value: string | string[] | undefined): Direct
   if (raw === undefined) return undefined;
   const dict = parseSfDictionary(raw);
   if (dict === undefined || dict.size === 0) return undefined;
-  const directives: Directives = new Map();
+  const directives = new Map<string, string | true>();
   for (const [key, item] of dict) {
     if (item.type === 'boolean') {
       if (item.value) directives.set(key, true); // `?0` violates "always has a boolean true value": not consumed

@@ -3,8 +3,11 @@
 /** Header fields with lowercase names (node IncomingHttpHeaders / undici response headers style). */
 export type Headers = Record<string, string | string[] | undefined>;
 
-/** Parsed cache directives: lowercase name → unquoted argument, or `true` when there is no (usable) argument. */
-export type Directives = Map<string, string | true>;
+/**
+ * Parsed cache directives: lowercase name → unquoted argument, or `true` when there is no (usable) argument. Read-only:
+ * parseCacheControl hands the same parse to every response with the same field value.
+ */
+export type Directives = ReadonlyMap<string, string | true>;
 
 export interface PolicyOptions {
   /**
