@@ -44,11 +44,13 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
     whole: (req, res, key, fwd) => { fetchAndServe(req, res, key, { staleIfError: false, fwd }, true).catch((err) => answers.internalError(res, err)); },
     filling: (req, key) => flights.get(key.collapseKey(req.headers, normalizeVaryValue))?.startEpoch === store.epoch(),
   });
+  // Bound once: every fetch counts one (prom-client would hash the label object on each inc).
+  const fetched = { miss: metrics.originFetches.labels('miss'), revalidate: metrics.originFetches.labels('revalidate') };
 
   function startFlight(req: IncomingMessage, key: EdgeKey, revalidating: StoredVariant | undefined, collapseKey: string | undefined, res?: ServerResponse): Flight {
     const headers = forwardFields(req, key, true);
     if (revalidating) Object.assign(headers, validatorsFor(revalidating.fieldMap, env.clock.now()));
-    metrics.originFetches.inc({ kind: revalidating ? 'revalidate' : 'miss' });
+    (revalidating ? fetched.revalidate : fetched.miss).inc();
     const flight = new Flight(env, { key, headers, clientHeaders: req.headers, revalidating, interim: res ? relayInterim(res) : undefined });
     const release = (): void => { if (collapseKey !== undefined && flights.get(collapseKey) === flight) flights.delete(collapseKey); };
     if (collapseKey !== undefined) flights.set(collapseKey, flight);
@@ -227,6 +229,7 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
       },
       onDrain: (fn) => { if (held) drained = fn; else res.once('drain', fn); },
       end: () => { start(); res.end(); },
+      finish: (b) => { start(); res.end(b); },
       fail: (err) => { if (started) res.destroy(); else answers.originFailed(res, err, zone); },
     };
     res.on('close', () => flight.body.unsubscribe(sink));

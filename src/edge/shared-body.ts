@@ -16,6 +16,8 @@ export interface Sink {
   onDrain(fn: () => void): void;
   /** The whole body was written; `stored` is the variant the fill became (undefined when it was not stored). */
   end(stored: StoredVariant | undefined): void;
+  /** The last piece and the end at once (optional: one write of the head, body and end for a body that came whole). */
+  finish?(b: Buffer, stored: StoredVariant | undefined): void;
   fail(err: Error): void;
 }
 
@@ -140,6 +142,11 @@ export class SharedBody {
       const piece = this.#next(r);
       if (piece === undefined) break;
       r.offset += piece.length;
+      if (this.#ended && r.offset === this.#total && r.sink.finish !== undefined && this.#readers.get(r.sink) === r) {
+        this.#readers.delete(r.sink);
+        r.sink.finish(piece, this.stored);
+        return;
+      }
       if (!r.sink.write(piece)) {
         r.blocked = true;
         r.sink.onDrain(() => {
@@ -241,6 +248,9 @@ export class SharedBody {
       this.#total += chunk.length;
       this.#chunks.push(chunk);
       if (this.joinable && this.#total > max) this.#overflow();
+      // The last bytes of a body of declared length: undici ends the body in this same turn, so clients get them (with
+      // the end, and once stored) from the end handler, in one write each.
+      if (this.joinable && this.#total === declared) return;
       for (const r of this.#readers.values()) if (!r.blocked) this.#feed(r);
       this.#balance();
     });

@@ -47,6 +47,15 @@ const CORS_FIELD_NAMES: ReadonlyMap<number, string> = new Map(
   ['access-control-allow-origin', 'access-control-allow-credentials', 'vary'].map((n) => [n.length, n]),
 );
 
+/** Whether the raw field name `b` is `name` (lowercase, same length) in any case, compared without decoding it. */
+function isNamed(b: Buffer, name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = b[i]!;
+    if ((c >= 65 && c <= 90 ? c + 32 : c) !== name.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
 /**
  * ACAO, ACAC and Vary from undici's raw response fields (repeated lines joined), or undefined without an ACAO: runs
  * on every origin answer, so other names are only compared by length, never decoded.
@@ -55,7 +64,7 @@ function corsFieldsOf(raw: readonly Buffer[]): Record<string, string> | undefine
   let fields: Record<string, string> | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const want = CORS_FIELD_NAMES.get(raw[i]!.length);
-    if (want === undefined || raw[i]!.toString('latin1').toLowerCase() !== want) continue;
+    if (want === undefined || !isNamed(raw[i]!, want)) continue;
     const value = raw[i + 1]!.toString('latin1');
     fields ??= Object.create(null) as Record<string, string>;
     fields[want] = fields[want] === undefined ? value : `${fields[want]}, ${value}`;
