@@ -44,13 +44,11 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
     whole: (req, res, key, fwd) => { fetchAndServe(req, res, key, { staleIfError: false, fwd }, true).catch((err) => answers.internalError(res, err)); },
     filling: (req, key) => flights.get(key.collapseKey(req.headers, normalizeVaryValue))?.startEpoch === store.epoch(),
   });
-  // Bound once: every fetch counts one (prom-client would hash the label object on each inc).
-  const fetched = { miss: metrics.originFetches.labels('miss'), revalidate: metrics.originFetches.labels('revalidate') };
 
   function startFlight(req: IncomingMessage, key: EdgeKey, revalidating: StoredVariant | undefined, collapseKey: string | undefined, res?: ServerResponse): Flight {
     const headers = forwardFields(req, key, true);
     if (revalidating) Object.assign(headers, validatorsFor(revalidating.fieldMap, env.clock.now()));
-    (revalidating ? fetched.revalidate : fetched.miss).inc();
+    metrics.countOriginFetch(revalidating ? 'revalidate' : 'miss');
     const flight = new Flight(env, { key, headers, clientHeaders: req.headers, revalidating, interim: res ? relayInterim(res) : undefined });
     const release = (): void => { if (collapseKey !== undefined && flights.get(collapseKey) === flight) flights.delete(collapseKey); };
     if (collapseKey !== undefined) flights.set(collapseKey, flight);
@@ -159,7 +157,7 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
   function streamOrWait(req: IncomingMessage, res: ServerResponse, key: EdgeKey, flight: Flight, head: SharedHead, kind: AnswerKind, own: CacheStatusParts): void {
     if (flight.body.failed) return answers.originFailed(res, flight.body.failed, key.zone);
     // Cache-Status says `stored` only when the head going out now can know it (RFC 9211 §2.5): see Flight.mayStore.
-    const edgeNow = (): string[] => answers.edgeFields(req, key.zone, kind, answerStatus(kind, { ...own, stored: flight.body.mayStore }));
+    const edgeNow = (): string[] => answers.edgeFields(req, key.zone, kind, fetchedStatus(kind, own, flight.body.mayStore));
     const h = req.headers;
     if (hasConditionals(h) && answerConditionals(req, res, head.status, fieldMapOf(head.fields), edgeNow())) {
       answers.done(res, kind, key.zone);
@@ -238,6 +236,28 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
   }
 
   return { fetchAndServe: (req, res, key, plan) => fetchAndServe(req, res, key, plan), revalidateInBackground };
+}
+
+/**
+ * Cache-Status members of answers fetched for the cache, made once per (kind, fwd, fwd-status, stored, collapsed): every
+ * miss writes one, and they repeat. Others (a detail or ttl of their own) are made each time.
+ */
+const FETCHED_STATUS = new Map<number, string>();
+const FWD_INDEX: Readonly<Record<FwdReason, number>> = { bypass: 1, method: 2, 'uri-miss': 3, 'vary-miss': 4, miss: 5, request: 6, stale: 7, partial: 8 };
+
+function fetchedStatus(kind: AnswerKind, own: CacheStatusParts, stored: boolean): string {
+  const status = own.fwdStatus;
+  if ((kind !== 'miss' && kind !== 'expired') || own.detail !== undefined || own.ttl !== undefined || own.hit !== undefined ||
+      status === undefined || !Number.isInteger(status) || status < 100 || status > 999) {
+    return answerStatus(kind, { ...own, stored });
+  }
+  const id = ((((status * 2 + (kind === 'miss' ? 1 : 0)) * 16 + (own.fwd === undefined ? 0 : FWD_INDEX[own.fwd])) * 2 + (stored ? 1 : 0)) * 2) + (own.collapsed ? 1 : 0);
+  let s = FETCHED_STATUS.get(id);
+  if (s === undefined) {
+    s = answerStatus(kind, { ...own, stored });
+    FETCHED_STATUS.set(id, s);
+  }
+  return s;
 }
 
 /** Response fields by name, as conditionals and ranges read them (prototype-free: a field may be named `__proto__`). */

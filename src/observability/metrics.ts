@@ -42,6 +42,8 @@ export interface EdgeMetrics {
   /** Answers by cf-cache-status over every zone, refusals before any zone left out (the dashboard's history reads it). */
   requestCounts(): ReadonlyMap<string, number>;
   readonly originFetches: Counter<'kind'>;
+  /** Counts one origin fetch for the cache (a plain increment; added to originFetches when it is read). */
+  countOriginFetch(kind: 'miss' | 'revalidate'): void;
   readonly originErrors: Counter<'code'>;
   readonly purges: Counter<'kind'>;
   readonly purgedVariants: Counter;
@@ -101,6 +103,8 @@ export function createMetrics(stats: () => StoreStats): EdgeMetrics {
       }
     },
   });
+  // Cache fetches since originFetches was last read: every miss counts one, without prom-client's label hashing.
+  const fetches = { miss: 0, revalidate: 0 };
   const m: EdgeMetrics = {
     registry,
     zoneMeter,
@@ -123,7 +127,16 @@ export function createMetrics(stats: () => StoreStats): EdgeMetrics {
       }
       return out;
     },
-    originFetches: new Counter({ name: 'edgecache_origin_fetches_total', help: 'Requests sent to origins, by kind (miss, revalidate, pass)', labelNames: ['kind'], registers: [registry] }),
+    originFetches: new Counter({
+      name: 'edgecache_origin_fetches_total', help: 'Requests sent to origins, by kind (miss, revalidate, pass)', labelNames: ['kind'], registers: [registry],
+      collect() {
+        if (fetches.miss > 0) this.inc({ kind: 'miss' }, fetches.miss);
+        if (fetches.revalidate > 0) this.inc({ kind: 'revalidate' }, fetches.revalidate);
+        fetches.miss = 0;
+        fetches.revalidate = 0;
+      },
+    }),
+    countOriginFetch(kind) { fetches[kind]++; },
     originErrors: new Counter({ name: 'edgecache_origin_errors_total', help: 'Origin failures, by code', labelNames: ['code'], registers: [registry] }),
     purges: new Counter({ name: 'edgecache_purges_total', help: 'Purges applied, by kind', labelNames: ['kind'], registers: [registry] }),
     purgedVariants: new Counter({ name: 'edgecache_purged_variants_total', help: 'Variants removed or marked stale by purges', registers: [registry] }),
