@@ -75,7 +75,7 @@ export class Flight {
     const memoryFill = env.store.beginFill ? Math.min(env.maxObjectBytes, MEMORY_FILL_BYTES) : env.maxObjectBytes;
     this.body = new SharedBody(memoryFill, req.key.zone.zone.timeouts.bodyMs);
     // A shared answer holds the cross-node lock until its body is stored (and written through), failed or abandoned.
-    void this.body.settled.then(() => this.#releaseLock());
+    if (env.tier) void this.body.settled.then(() => this.#releaseLock());
     this.head = this.#run();
     this.head.catch(() => {});
   }
@@ -179,7 +179,7 @@ export class Flight {
     if (writer !== undefined) {
       const filled = new FileBody(writer, length!);
       this.body = filled;
-      void filled.settled.then(() => this.#releaseLock());
+      if (tier) void filled.settled.then(() => this.#releaseLock());
       filled.start(res.body, (file) => store.insert({
         zoneId: key.zoneId, host: key.host, path: key.path, query: key.query, objectKey: key.objectKey, keyNames, selector, status: res.status,
         headers: appendLength(storedFields, file.length, res.status), body: NO_BODY, bodyFile: file, freshness, tags, maxVariants: zone.zone.cacheKey.maxVariants,

@@ -135,8 +135,9 @@ function joinFields(a: readonly string[], b: readonly string[]): string[] {
 
 /** Flattens [name, value] pairs and appends edge fields. */
 export function flatFields(fields: [string, string][], extra: string[]): string[] {
-  const out: string[] = [];
-  for (const [n, v] of fields) out.push(n, v);
-  for (const x of extra) out.push(x);
+  const out = new Array<string>(fields.length * 2 + extra.length);
+  let i = 0;
+  for (let j = 0; j < fields.length; j++) { const f = fields[j]!; out[i++] = f[0]; out[i++] = f[1]; }
+  for (let j = 0; j < extra.length; j++) out[i++] = extra[j]!;
   return out;
 }
