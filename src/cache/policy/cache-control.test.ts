@@ -113,3 +113,15 @@ test('property: a directive value survives quoting with escapes', () => {
     assert.equal(parseCacheControl(`x-ext=${quoted}, max-age=7`).get('max-age'), '7');
   }));
 });
+
+test('RFC 9111 §5.2: a value parsed again gives the same directives (parses are shared, never changed by a reader)', () => {
+  const a = parseCacheControl('public, max-age=60, private="x-a"');
+  const b = parseCacheControl('public, max-age=60, private="x-a"');
+  assert.deepEqual([...b], [['public', true], ['max-age', '60'], ['private', 'x-a']]);
+  assert.deepEqual([...a], [...b]);
+  assert.equal(parseCacheControl(undefined).size, 0);
+  assert.equal(parseCacheControl(['max-age=5', 'no-store']).get('max-age'), '5');
+  // Longer values than are remembered parse alike.
+  const long = `max-age=7, ${'x'.repeat(300)}`;
+  assert.equal(parseCacheControl(long).get('max-age'), '7');
+});

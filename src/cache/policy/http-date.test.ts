@@ -124,3 +124,16 @@ test('property: an rfc850 date always lands within (now - 50 years, now + 50 yea
     },
   ));
 });
+
+test('RFC 9110 §5.6.7: a date read again gives the same time, in any case, and an invalid one stays invalid', () => {
+  const now = Date.UTC(2026, 0, 1);
+  for (let round = 0; round < 3; round++) {
+    assert.equal(parseHttpDate('Sun, 06 Nov 1994 08:49:37 GMT', now), Date.UTC(1994, 10, 6, 8, 49, 37));
+    assert.equal(parseHttpDate('sun, 06 nov 1994 08:49:37 gmt', now), Date.UTC(1994, 10, 6, 8, 49, 37));
+    assert.equal(parseHttpDate('Sun, 31 Feb 1994 08:49:37 GMT', now), undefined);
+    // The exact-case grammar of preconditions is not answered from what the any-case parse saw.
+    assert.equal(parseExactHttpDate('sun, 06 nov 1994 08:49:37 gmt', now), undefined);
+  }
+  // Many distinct dates (more than are remembered) parse as the first time.
+  for (let s = 0; s < 100; s++) assert.equal(parseHttpDate(new Date(now + s * 1000).toUTCString(), now), now + s * 1000);
+});

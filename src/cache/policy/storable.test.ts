@@ -170,6 +170,17 @@ test('RFC 9111 §3.1: fields named by private= / no-cache=, Connection and hop-b
     .includes('x-cdn'));
 });
 
+test('RFC 9111 §3.1: a response naming no field of its own strips the hop-by-hop fields, and one naming some strips those too', () => {
+  const plain = fieldsToStrip({ headers: { 'cache-control': 'public, max-age=60', connection: 'keep-alive' } });
+  assert.ok(plain.includes('connection') && plain.includes('keep-alive') && plain.includes('transfer-encoding'));
+  // The same value again (parsed once) and a Connection listing a field of its own: that field is stripped, only here.
+  const listed = fieldsToStrip({ headers: { 'cache-control': 'public, max-age=60', connection: 'keep-alive, x-hop' } });
+  assert.ok(listed.includes('x-hop'));
+  assert.equal(plain.includes('x-hop'), false);
+  assert.equal(fieldsToStrip({ headers: { 'cache-control': 'public, max-age=60' } }).includes('x-hop'), false);
+  assert.ok(fieldsToStrip({ headers: { 'cache-control': 'public, max-age=60, no-cache="x-n"' } }).includes('x-n'));
+});
+
 test('a refusal caused by the request (its no-store, its credentials, a request error) never concerns the shared copy', () => {
   const anon = { method: 'GET', headers: {} };
   assert.equal(refusalConcernsResource('no-store', 200, anon), true, 'the resource itself became unstorable');
