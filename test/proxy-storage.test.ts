@@ -76,16 +76,21 @@ test('20 concurrent misses for one variant make exactly one origin request; all 
   });
   const edge = await startTestEdge(t, { origin: origin.url });
   const N = 20;
-  let flushed = 0;
+  // The origin holds the rest of the body until every client has its answer's head: all of them joined the one fill
+  // (a fixed wait let a slow machine finish the fill first, and late clients got a HIT). A fill that never answers heads
+  // is released after 10 s so the counts below fail instead of the test hanging.
+  let started = 0;
+  const backstop = setTimeout(release, 10_000);
+  t.after(() => clearTimeout(backstop));
   const results = Promise.all(Array.from({ length: N }, () => new Promise<{ status: number; raw: Buffer; headers: import('node:http').IncomingHttpHeaders }>((resolve, reject) => {
     const req = httpRequest(`${edge.base}/big.bin`, { agent: false }, (res) => {
+      if (++started === N) release();
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode!, raw: Buffer.concat(chunks), headers: res.headers }));
       res.on('error', reject);
     });
     req.on('error', reject);
-    req.on('finish', () => { if (++flushed === N) setTimeout(release, 500); });
     req.end();
   })));
   const all = await results;
