@@ -116,7 +116,7 @@ test('If-Range: the range when the validator matches, else the full response (RF
   assert.equal(changed.body, BODY);
 });
 
-test('a 206 from the origin is passed through and not stored (RFC 9111 §3.3)', async (t) => {
+test('a 206 the client did not ask for (no Range) is passed through and not stored (RFC 9111 §3.3); asked-for pieces: range-miss.test.ts', async (t) => {
   // https://www.rfc-editor.org/rfc/rfc9111#section-3.3 (a cache MAY store incomplete responses only if it can combine them)
   const { origin, edge } = await setup(t);
   const r = await send(`${edge.base}/partial`);
