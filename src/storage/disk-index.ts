@@ -37,7 +37,7 @@ export function indexRecordOf(v: MemoryVariant, seq: number, file = (v.bodyRecor
   };
 }
 
-type Wire = [number, string, string, string, string, string, readonly string[], string, number, number[], LifetimeSource, DirectivesSource,
+export type Wire = [number, string, string, string, string, string, readonly string[], string, number, number[], LifetimeSource, DirectivesSource,
   readonly string[], number, number, number, number];
 
 function toWire(r: IndexRecord): Wire {
@@ -53,19 +53,25 @@ function toWire(r: IndexRecord): Wire {
 const isNum = (x: unknown): x is number => typeof x === 'number';
 const isStr = (x: unknown): x is string => typeof x === 'string';
 
-function fromWire(w: Wire): IndexRecord | undefined {
-  if (!Array.isArray(w) || w.length !== 17) return undefined;
+/** Whether `w` is a well-formed record on the wire (checked once when read; `fromWire` then converts it when used). */
+function isWire(w: unknown): w is Wire {
+  if (!Array.isArray(w) || w.length !== 17) return false;
+  const fr: unknown = w[9];
+  if (!Array.isArray(fr) || fr.length !== 6 || !isNum(fr[0]) || !isNum(fr[1]) || !isNum(fr[2]) || !isNum(fr[3]) || !isNum(fr[4]) || !isNum(fr[5])) return false;
+  if (!isNum(w[0]) || !isNum(w[8]) || !isNum(w[14]) || !isNum(w[15]) || !isNum(w[16])) return false;
+  if (!isStr(w[1]) || !isStr(w[2]) || !isStr(w[3]) || !isStr(w[4]) || !isStr(w[5]) || !isStr(w[7]) || !isStr(w[10]) || !isStr(w[11])) return false;
+  return Array.isArray(w[6]) && Array.isArray(w[12]);
+}
+
+/** The record a checked wire array (`isWire`) stands for. */
+export function fromWire(w: Wire): IndexRecord {
   const fr = w[9];
-  if (!Array.isArray(fr) || fr.length !== 6 || !isNum(fr[0]) || !isNum(fr[1]) || !isNum(fr[2]) || !isNum(fr[3]) || !isNum(fr[4]) || !isNum(fr[5])) return undefined;
-  if (!isNum(w[0]) || !isNum(w[8]) || !isNum(w[14]) || !isNum(w[15]) || !isNum(w[16])) return undefined;
-  if (!isStr(w[1]) || !isStr(w[2]) || !isStr(w[3]) || !isStr(w[4]) || !isStr(w[5]) || !isStr(w[7]) || !isStr(w[10]) || !isStr(w[11])) return undefined;
-  if (!Array.isArray(w[6]) || !Array.isArray(w[12])) return undefined;
-  const flags = fr[5];
+  const flags = fr[5]!;
   return {
     seq: w[0], zoneId: w[1], host: w[2], path: w[3], query: w[4], objectKey: w[5] === '' ? primaryKey(w[1], w[2], w[3], w[4]) : w[5],
     keyNames: w[6], selector: w[7], status: w[8],
     freshness: {
-      lifetime: fr[0], correctedInitialAge: fr[1], responseTime: fr[2], staleWhileRevalidate: fr[3], staleIfError: fr[4],
+      lifetime: fr[0]!, correctedInitialAge: fr[1]!, responseTime: fr[2]!, staleWhileRevalidate: fr[3]!, staleIfError: fr[4]!,
       noStaleServing: (flags & 1) !== 0, alwaysRevalidate: (flags & 2) !== 0, heuristic: (flags & 4) !== 0,
       lifetimeSource: w[10], directivesSource: w[11],
     },
@@ -115,9 +121,12 @@ function readFrames(buf: Buffer, onRecord: (w: unknown) => void): number {
   return at;
 }
 
-/** What reading the index found. */
-/** `journalLines`: records read from journals (a compaction folds them into a snapshot). */
-export interface IndexImage { records: Map<number, IndexRecord>; torn: number; maxSeq: number; journalLines: number }
+/**
+ * What reading the index found. `records`: each live entry's record as read (a checked wire array, converted by
+ * `fromWire` when it is loaded: a million records held as objects until then cost the load most of its time in GC).
+ * `journalLines`: records read from journals (a compaction folds them into a snapshot).
+ */
+export interface IndexImage { records: Map<number, Wire>; torn: number; maxSeq: number; journalLines: number }
 
 export class DiskIndex {
   #gen = 0;
@@ -138,17 +147,16 @@ export class DiskIndex {
     const snaps = files.filter((m) => m[2] === 'snapshot').map((m) => Number(m[1])).sort((a, b) => a - b);
     const journals = files.filter((m) => m[2] === 'journal').map((m) => Number(m[1])).sort((a, b) => a - b);
     const from = snaps.length > 0 ? snaps[snaps.length - 1]! : journals[0] ?? 0;
-    const records = new Map<number, IndexRecord>();
+    const records = new Map<number, Wire>();
     let torn = 0;
     let maxSeq = 0;
     let journalLines = 0;
     const apply = (w: unknown): void => {
       if (typeof w === 'number') { records.delete(w); if (w > maxSeq) maxSeq = w; return; }
-      const r = fromWire(w as Wire);
-      if (r === undefined) { torn++; return; }
-      records.set(r.seq, r);
-      if (r.seq > maxSeq) maxSeq = r.seq;
-      if (r.file > maxSeq) maxSeq = r.file;
+      if (!isWire(w)) { torn++; return; }
+      records.set(w[0], w);
+      if (w[0] > maxSeq) maxSeq = w[0];
+      if (w[16] > maxSeq) maxSeq = w[16];
     };
     const readOne = (name: string, onRecord: (w: unknown) => void): void => {
       let buf: Buffer;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { decodeEntry } from './disk-format.js';
 import { BODIES_DIR, BODY_RE } from './disk-body.js';
 import { MARKER_FILE } from './disk-purge-log.js';
-import type { IndexRecord } from './disk-index.js';
+import { fromWire, type IndexRecord, type Wire } from './disk-index.js';
 
 /*
  * Entry files (their layout: disk-format.ts) are named `<seq base36, 11 digits>.entry` (older ones `<seq>-<random>.entry`)
@@ -14,6 +14,8 @@ import type { IndexRecord } from './disk-index.js';
 const ENTRY_RE = /^([0-9a-z]{11})(-[0-9a-f]{8})?\.entry$/;
 /** Files read ahead of the one being inserted while loading (entry files hold meta only: small). */
 const READ_AHEAD = 64;
+/** Entries handed over at once: a million awaits of an async generator, one per entry, cost seconds of a start. */
+const BATCH = 1024;
 const EMPTY = Buffer.alloc(0);
 
 /** An entry file's name by its seq (`legacy`: names of the older form, by seq). */
@@ -66,21 +68,22 @@ export type FoundEntry =
   | { seq: number; reason: string };
 
 /**
- * The entries in write order: from the index's records where it has one (no read), else read and verified from their
- * files (a crash between a file's write and its record's; an index lost or older than the files), a few ahead. The
- * records used are taken out of `records`: what is left there names files that are gone.
+ * The entries in write order, in batches: from the index's records where it has one (no read), else read and verified
+ * from their files (a crash between a file's write and its record's; an index lost or older than the files), a few
+ * ahead. The records used are taken out of `records`: what is left there names files that are gone.
  */
-export async function* foundEntries(dir: string, scan: DirectoryScan, records: Map<number, IndexRecord>): AsyncGenerator<FoundEntry> {
+export async function* foundEntries(dir: string, scan: DirectoryScan, records: Map<number, Wire>): AsyncGenerator<FoundEntry[]> {
   const reads = new Map<number, Promise<Buffer | Error>>();
   const toRead = scan.files.filter((seq) => !records.has(seq));
   let ahead = 0;
   let readAt = 0;
+  let batch: FoundEntry[] = [];
   for (const seq of scan.files) {
-    const rec = records.get(seq);
+    const wire = records.get(seq);
     let found: FoundEntry;
-    if (rec !== undefined) {
+    if (wire !== undefined) {
       records.delete(seq);
-      found = { seq, meta: rec, body: EMPTY, indexed: true };
+      found = { seq, meta: fromWire(wire), body: EMPTY, indexed: true };
     } else {
       readAt++;
       for (; ahead < toRead.length && ahead < readAt + READ_AHEAD; ahead++) {
@@ -95,6 +98,8 @@ export async function* foundEntries(dir: string, scan: DirectoryScan, records: M
       else found = { seq, meta: decoded.meta, body: decoded.body, indexed: false };
     }
     if (found.reason === undefined && found.meta.file !== undefined && !scan.bodyIds.has(found.meta.file)) found = { seq, reason: 'its body file is missing' };
-    yield found;
+    batch.push(found);
+    if (batch.length >= BATCH) { yield batch; batch = []; }
   }
+  if (batch.length > 0) yield batch;
 }

@@ -225,7 +225,7 @@ export class DiskStore implements CacheStore {
     const migrate: MemoryVariant[] = [];
     const unindexed: MemoryVariant[] = [];
     let j = 0;
-    for await (const found of foundEntries(dir, scan, image.records)) {
+    for await (const batch of foundEntries(dir, scan, image.records)) for (const found of batch) {
       const seq = found.seq;
       // Targeted purges replay in order with the files: one covers exactly the files written before it.
       while (j < journal.length && journal[j]!.seq < seq) { const r = journal[j++]!; this.#mem.purge(r.target, r.soft); }
