@@ -31,6 +31,22 @@ export interface DirectoryScan {
   legacy: Map<number, string>;
 }
 
+/**
+ * The seq of a `<11 base36 digits>.entry` name, read in place (no slices: a million names are listed at each start);
+ * undefined when a character is not a lowercase base36 digit or the number is past the safe integers. Eleven such
+ * digits are exactly the padded form of their value, so the name is the one `entryName` gives.
+ */
+function base36Name(n: string): number | undefined {
+  let seq = 0;
+  for (let i = 0; i < 11; i++) {
+    const c = n.charCodeAt(i);
+    const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 122 ? c - 87 : -1;
+    if (d === -1) return undefined;
+    seq = seq * 36 + d;
+  }
+  return Number.isSafeInteger(seq) ? seq : undefined;
+}
+
 /** Lists the entry and body files; temp files (writes a crash cut short) are deleted. */
 export async function scanDirectory(dir: string): Promise<DirectoryScan> {
   const names = await readdir(dir);
@@ -46,8 +62,8 @@ export async function scanDirectory(dir: string): Promise<DirectoryScan> {
   for (const n of names) {
     // A million names: the common form is told by its length before a pattern is tried.
     if (n.length === 17 && n.endsWith('.entry')) {
-      const seq = parseInt(n.slice(0, 11), 36);
-      if (Number.isSafeInteger(seq) && seq.toString(36).padStart(11, '0') === n.slice(0, 11)) { files.push(seq); continue; }
+      const seq = base36Name(n);
+      if (seq !== undefined) { files.push(seq); continue; }
     }
     const m = ENTRY_RE.exec(n);
     if (m === null) continue;
