@@ -19,10 +19,25 @@ export interface BodyHome {
   promote(file: DiskBody, buf: Buffer): void;
 }
 
-/** One body file. Held by the body record (variant.ts Body.file); `record` points back once the index holds it. */
-export class DiskBody implements BodyFile {
+/**
+ * One body file. Held by the body record (variant.ts Body.file); `record` points back once the index holds it. A file
+ * loaded or filled is its own record (`claim`: the Body fields below), so a body only on disk costs one object.
+ */
+export class DiskBody implements BodyFile, Body {
   record: Body | undefined = undefined;
+  /** Body fields, used while the file is its own record (else idle). */
+  buf: Buffer | undefined = undefined;
+  refs = 0;
+  file: BodyFile | undefined = undefined;
+  hotOlder: Body | undefined = undefined;
+  hotNewer: Body | undefined = undefined;
   constructor(readonly home: BodyHome, readonly id: number, readonly length: number) {}
+
+  claim(): Body | undefined {
+    if (this.record !== undefined || this.refs !== 0 || this.file !== undefined) return undefined;
+    this.file = this;
+    return this;
+  }
 
   get path(): string { return bodyPath(this.home.dir, this.id); }
 

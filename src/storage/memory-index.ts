@@ -216,7 +216,9 @@ export class BodyTable {
       if (same) { b.refs++; return b; }
     }
     const length = file !== undefined ? file.length : buf.length;
-    const body: Body = { buf: file !== undefined ? undefined : buf, length, refs: 1, file, hotOlder: undefined, hotNewer: undefined };
+    const claimed = file?.claim?.();
+    const body: Body = claimed ?? { buf: file !== undefined ? undefined : buf, length, refs: 0, file, hotOlder: undefined, hotNewer: undefined };
+    body.refs = 1;
     this.#count++;
     this.#bytes += length;
     return body;

@@ -1,6 +1,7 @@
 // The cache store interface every store implements (memory, disk), and the records it holds.
 import type { Readable } from 'node:stream';
 import type { BodyWriter } from './body-writer.js';
+import type { Body } from './variant.js';
 import type { Freshness } from '../cache/policy/types.js';
 import type { HeaderValues, ObjectKey } from '../cache/key.js';
 
@@ -14,6 +15,11 @@ export interface BodyFile {
   stream(start: number, end: number): Readable;
   /** The whole body, read asynchronously; kept in the memory tier when it fits (a promotion). */
   read(): Promise<Buffer>;
+  /**
+   * This file as its own body record (variant.ts Body), when no record holds it yet: a disk tier's file loaded or
+   * filled then costs one object, not a record and a file. Undefined when it cannot be (a plain record is made).
+   */
+  claim?(): Body | undefined;
 }
 
 /**
