@@ -158,3 +158,57 @@ test('a 304 with a different strong ETag does not update the stored response (RF
   const hit = await send(`${edge.base}/mismatch`);
   assert.notEqual(hit.headers['x-version'], '2', `the 304 for another representation must not freshen ours (got ${r.status})`);
 });
+
+/** An origin whose 304s wait for `release()`: what happens at the edge while a revalidation is in flight. */
+async function heldRevalidation(t: TestContext) {
+  let release!: () => void;
+  const released = new Promise<void>((r) => { release = r; });
+  let asked!: () => void;
+  const conditionalArrived = new Promise<void>((r) => { asked = r; });
+  const origin = await startOrigin(t, async (req, res) => {
+    if (req.method !== 'GET') { res.writeHead(204); res.end(); return; }
+    if (req.headers['if-none-match'] === '"v1"') {
+      asked();
+      await released;
+      res.writeHead(304, { etag: '"v1"', 'cache-control': 'max-age=600' });
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=0', etag: '"v1"' });
+    res.end('version one');
+  });
+  const edge = await startTestEdge(t, { origin: origin.url });
+  return { origin, edge, release, conditionalArrived };
+}
+
+const gets = (origin: { requests: { method: string; url: string; headers: Record<string, unknown> }[] }, path: string) =>
+  origin.requests.filter((r) => r.method === 'GET' && r.url === path);
+
+test('a purge of another URL during a revalidation leaves it alone: the 304 freshens the stored response (RFC 9111 §4.3.4)', async (t) => {
+  // An unsafe method invalidates its own target (RFC 9111 §4.4), here /other: the revalidation of /r is not concerned.
+  const { origin, edge, release, conditionalArrived } = await heldRevalidation(t);
+  await send(`${edge.base}/r`);
+  const revalidated = send(`${edge.base}/r`);
+  await conditionalArrived;
+  assert.equal((await send(`${edge.base}/other`, { method: 'PUT', body: 'x' })).status, 204);
+  release();
+  const r = await revalidated;
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'version one');
+  assert.equal(r.headers['cf-cache-status'], 'REVALIDATED');
+  assert.deepEqual(gets(origin, '/r').map((q) => q.headers['if-none-match']), [undefined, '"v1"'], 'no unconditional refetch after the 304');
+  assert.equal((await send(`${edge.base}/r`)).headers['cf-cache-status'], 'HIT', 'the 304 freshened it (max-age=600)');
+});
+
+test('a purge of the same URL during a revalidation: its 304 does not freshen what was purged; it is fetched in full', async (t) => {
+  const { origin, edge, release, conditionalArrived } = await heldRevalidation(t);
+  await send(`${edge.base}/r`);
+  const revalidated = send(`${edge.base}/r`);
+  await conditionalArrived;
+  assert.equal((await send(`${edge.base}/r`, { method: 'PUT', body: 'x' })).status, 204);
+  release();
+  const r = await revalidated;
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'version one');
+  assert.deepEqual(gets(origin, '/r').map((q) => q.headers['if-none-match']), [undefined, '"v1"', undefined], 'refetched without validators');
+});

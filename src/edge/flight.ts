@@ -129,8 +129,9 @@ export class Flight {
     // RFC 9111 §4.3.3/§4.3.4: a 304 to our validators freshens the stored response.
     if (revalidating && res.status === 304) {
       res.body.resume();
-      // Purged (or any purge ran) while we asked: the 304 may vouch for what the purge removed; refetch in full.
-      if (store.epoch() !== epoch || !store.variantsOf(revalidating.objectKey).includes(revalidating)) return { kind: 'gone' };
+      // Purged while we asked (removed, or a purge that names it, soft ones too): the 304 may vouch for what the purge
+      // removed; refetch in full. Purges of other URLs (an unsafe method's invalidation, RFC 9111 §4.4) leave it be.
+      if (store.purgedSince(revalidating, epoch) || !store.variantsOf(revalidating.objectKey).includes(revalidating)) return { kind: 'gone' };
       // §4.3.4: a 304 whose validators name another response does not freshen this one.
       if (!selectedByValidators(revalidating.fieldMap, res.headers, responseTime)) return { kind: 'gone' };
       const merged = updateStoredHeaders(revalidating.fieldMap, res.headers);

@@ -47,6 +47,10 @@ export class GuardedStore implements CacheStore {
     try { return this.inner.epoch(); } catch (err) { this.onError('epoch', err); return -1; }
   }
 
+  purgedSince(v: StoredVariant, sinceEpoch: number): boolean {
+    try { return this.inner.purgedSince(v, sinceEpoch); } catch (err) { this.onError('purgedSince', err); return true; }
+  }
+
   insert(input: VariantInput, sinceEpoch?: number): StoredVariant | undefined {
     if (sinceEpoch === -1) return undefined;
     try { return this.inner.insert(input, sinceEpoch); } catch (err) { this.onError('insert', err); return undefined; }

@@ -75,6 +75,7 @@ export class DiskStore implements CacheStore {
   }
 
   epoch(): number { return this.#mem.epoch(); }
+  purgedSince(v: StoredVariant, sinceEpoch: number): boolean { return this.#mem.purgedSince(v, sinceEpoch); }
   variantsOf(objectKey: string): readonly StoredVariant[] { return this.#mem.variantsOf(objectKey); }
   hasVariants(objectKey: string): boolean { return this.#mem.hasVariants(objectKey); }
   lookup(objectKey: string, headers: HeaderValues): StoredVariant | undefined {

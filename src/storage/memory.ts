@@ -72,6 +72,14 @@ export class MemoryStore implements CacheStore {
 
   epoch(): number { return this.#epoch; }
 
+  purgedSince(v: StoredVariant, sinceEpoch: number): boolean {
+    if (sinceEpoch >= this.#epoch) return false;
+    const oldest = this.#purgeLog[0];
+    if (!oldest || oldest.epoch > sinceEpoch + 1) return true; // the log no longer covers it: be safe
+    for (const rec of this.#purgeLog) if (rec.epoch > sinceEpoch && coversInput(rec.target, v, this.#opts.normalize)) return true;
+    return false;
+  }
+
   variantsOf(objectKey: string): readonly StoredVariant[] {
     const obj = this.#objects.get(objectKey);
     return obj ? variantsIn(obj).filter((v) => this.#isLive(v)) : [];

@@ -20,8 +20,11 @@ export function preflightSelected(keyNames: readonly string[], selector: string,
   return true;
 }
 
+/** What a purge is matched against: a fetch's input, or a stored variant (StoredVariant has these too). */
+export type PurgeSubject = Pick<VariantInput, 'zoneId' | 'host' | 'path' | 'query' | 'objectKey' | 'keyNames' | 'selector' | 'tags'>;
+
 /** Would this purge have matched an entry with these properties (for fetches in flight during it)? */
-export function coversInput(target: PurgeTarget, input: VariantInput, normalize: NormalizeValue): boolean {
+export function coversInput(target: PurgeTarget, input: PurgeSubject, normalize: NormalizeValue): boolean {
   if (target.zoneId !== input.zoneId) return false;
   switch (target.kind) {
     case 'everything': return true;

@@ -317,6 +317,26 @@ export function runCacheStoreContract(name: string, open: () => Promise<OpenedCa
     assert.ok(store.insert(contractInput({ ...e, zoneId: 'y' }), mark), 'but not another zone\'s');
   });
 
+  withStore('purgedSince: only purges since the epoch that name the variant count (soft ones too, other URLs do not)', ({ store }) => {
+    const e: ContractEntry = { path: '/since', req: { origin: A } };
+    const v = store.insert(contractInput(e))!;
+    const started = store.epoch();
+    assert.equal(store.purgedSince(v, started), false, 'nothing since');
+    store.purge(objectTarget({ path: '/elsewhere' }), false);
+    store.purge({ kind: 'tag', zoneId: 'z', tag: 'not-its-tag' }, false);
+    assert.equal(store.purgedSince(v, started), false, 'purges of other URLs and tags do not name it');
+    const mark = store.epoch();
+    store.purge(objectTarget(e), true);
+    assert.equal(store.purgedSince(v, started), true, 'a soft purge of its URL names it');
+    assert.equal(store.purgedSince(v, mark - 1), true);
+    assert.equal(store.purgedSince(v, store.epoch()), false, 'but not once the epoch is past it');
+    const after = store.epoch();
+    store.purge({ kind: 'everything', zoneId: 'y' }, false);
+    assert.equal(store.purgedSince(v, after), false, 'purge everything of another zone');
+    store.purge({ kind: 'everything', zoneId: 'z' }, true);
+    assert.equal(store.purgedSince(v, after), true, 'purge everything of its zone');
+  });
+
   withStore('refresh replaces headers and freshness in place (RFC 9111 §4.3.4) and ends a soft purge', async ({ store, reopen, current }) => {
     const e: ContractEntry = { path: '/r', req: { origin: A } };
     const v = store.insert(contractInput(e))!;

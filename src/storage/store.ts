@@ -107,6 +107,11 @@ export interface CacheStore {
   /** A counter that moves on with every purge: a fetch notes it when it starts. */
   epoch(): number;
   /**
+   * Whether a purge since `sinceEpoch` named `v` (true when the store no longer remembers that far back): a 304 asked
+   * for before it must not freshen what it purged, while purges of other URLs leave the revalidation alone.
+   */
+  purgedSince(v: StoredVariant, sinceEpoch: number): boolean;
+  /**
    * Stores a variant, replacing one with the same selector. `sinceEpoch` is the epoch its fetch started at: a purge
    * since then that covers it means it is not stored (or stored stale for a soft purge), so a slow fetch never
    * resurrects purged content. Returns undefined when it is not stored.
