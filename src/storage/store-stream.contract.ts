@@ -1,13 +1,12 @@
 // The contract cases on what a store streams (part of the one suite, run by runCacheStoreContract): fills written as
 // they arrive (in progress, completed, cut midway, overtaken by a purge), a body write that fails, and byte ranges read
 // from a stored body. A store that does not stream says so, and the suite checks that it indeed offers no fill.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { bodyOf, type CacheStore, type StoredVariant } from './store.js';
-import { contractInput, objectTarget, type ContractEntry, type OpenedCacheStore } from './store.contract.js';
+import { bodyOf, type StoredVariant } from './store.js';
+import { cacheStoreCases, contractInput, objectTarget, type ContractEntry, type OpenedCacheStore } from './store.contract.js';
 
 /** What a store declares about streaming: fills into body files (its OpenedCacheStore then has breakWrites), or none and why. */
 export type StreamCapability = { fills: true } | { fills: false; why: string };
@@ -23,19 +22,7 @@ export async function rangeOf(v: StoredVariant, start: number, end: number): Pro
 const NO_BODY = Buffer.alloc(0);
 
 export function runStreamContract(name: string, open: () => Promise<OpenedCacheStore>, cap: StreamCapability): void {
-  const withStore = (title: string, body: (s: OpenedCacheStore & { current(): CacheStore }) => Promise<void>): void => {
-    test(`${name} (CacheStore): ${title}`, async () => {
-      const opened = await open();
-      let current = opened.store;
-      const reopen = opened.reopen && (async () => (current = await opened.reopen!()));
-      try {
-        await body({ ...opened, reopen, current: () => current });
-      } finally {
-        await opened.cleanup();
-      }
-    });
-  };
-  const find = (s: CacheStore, e: ContractEntry) => s.lookup(contractInput(e).objectKey, e.req ?? {});
+  const { withStore, find } = cacheStoreCases(name, open);
 
   withStore('ranges: any byte range of a stored body reads back exactly (first byte, last byte, across read buffers, whole)', async ({ store, settle }) => {
     const body = randomBytes(300_000);

@@ -253,12 +253,8 @@ export interface OpenedCacheStore {
   breakWrites?(): Promise<() => Promise<void>>;
 }
 
-/**
- * The synchronous interface the edge calls on every request (lookups never wait on I/O): every local store passes it,
- * with the cases on streaming fills, failing body writes and ranges (store-stream.contract.ts) for what it declares.
- */
-export function runCacheStoreContract(name: string, open: () => Promise<OpenedCacheStore>, stream: StreamCapability): void {
-  runStreamContract(name, open, stream);
+/** How a CacheStore case runs: a fresh store per test (reopenable when it persists), cleaned up also on failure. */
+export function cacheStoreCases(name: string, open: () => Promise<OpenedCacheStore>) {
   const withStore = (title: string, body: (s: OpenedCacheStore & { current(): CacheStore }) => Promise<void> | void): void => {
     test(`${name} (CacheStore): ${title}`, async () => {
       const opened = await open();
@@ -272,6 +268,16 @@ export function runCacheStoreContract(name: string, open: () => Promise<OpenedCa
     });
   };
   const find = (s: CacheStore, e: ContractEntry) => s.lookup(contractInput(e).objectKey, e.req ?? {});
+  return { withStore, find };
+}
+
+/**
+ * The synchronous interface the edge calls on every request (lookups never wait on I/O): every local store passes it,
+ * with the cases on streaming fills, failing body writes and ranges (store-stream.contract.ts) for what it declares.
+ */
+export function runCacheStoreContract(name: string, open: () => Promise<OpenedCacheStore>, stream: StreamCapability): void {
+  runStreamContract(name, open, stream);
+  const { withStore, find } = cacheStoreCases(name, open);
 
   withStore('lookup finds the variant insert returned, by the request\'s selector; variantsOf lists every variant, hasVariants says so', async ({ store }) => {
     const a: ContractEntry = { path: '/l', req: { origin: A } };
