@@ -9,7 +9,7 @@ import {
 import { PathIndex } from './path-index.js';
 import { flatten, intern, internNames, MemoryVariant } from './variant.js';
 import { bodyCost, objectCost, variantCost } from './memory-cost.js';
-import { coversInput, matchingVariants } from './purge-match.js';
+import { matchingVariants, PurgeHistory } from './purge-match.js';
 
 export interface MemoryStoreOptions {
   maxBytes: number;
@@ -32,11 +32,8 @@ const NO_TAGS: readonly string[] = Object.freeze([]);
 
 /** `s` as one sequential string (JSON's parser builds flat strings; lossless for any string). */
 function seqString(s: string): string { return JSON.parse(JSON.stringify(s)) as string; }
-interface PurgeRecord { epoch: number; target: PurgeTarget; soft: boolean }
 /** Where a purge-everything sweep goes on from in its zone's list (moved on when that variant leaves the list). */
 interface SweepCursor { next: Variant | undefined }
-
-const PURGE_LOG_SIZE = 4096;
 
 export class MemoryStore implements CacheStore {
   readonly #opts: MemoryStoreOptions;
@@ -53,8 +50,7 @@ export class MemoryStore implements CacheStore {
   /** Each zone's variant list and purge-everything generations. Kept once made: generations outlive the variants. */
   readonly #zones = new Map<string, Zone>();
   readonly #sweeps = new Set<SweepCursor>();
-  readonly #purgeLog: PurgeRecord[] = [];
-  #epoch = 0;
+  readonly #purges: PurgeHistory;
   #seq = 0;
   #nextId = 1;
   #bytes = 0;        // charged bytes (memory-cost.ts): every variant and object, each unique body once
@@ -68,17 +64,14 @@ export class MemoryStore implements CacheStore {
 
   readonly #chargeBodies: boolean;
 
-  constructor(opts: MemoryStoreOptions) { this.#opts = opts; this.#chargeBodies = opts.chargeBodies ?? true; }
-
-  epoch(): number { return this.#epoch; }
-
-  purgedSince(v: StoredVariant, sinceEpoch: number): boolean {
-    if (sinceEpoch >= this.#epoch) return false;
-    const oldest = this.#purgeLog[0];
-    if (!oldest || oldest.epoch > sinceEpoch + 1) return true; // the log no longer covers it: be safe
-    for (const rec of this.#purgeLog) if (rec.epoch > sinceEpoch && coversInput(rec.target, v, this.#opts.normalize)) return true;
-    return false;
+  constructor(opts: MemoryStoreOptions) {
+    this.#opts = opts;
+    this.#chargeBodies = opts.chargeBodies ?? true;
+    this.#purges = new PurgeHistory(opts.normalize);
   }
+
+  epoch(): number { return this.#purges.epoch; }
+  purgedSince(v: StoredVariant, sinceEpoch: number): boolean { return this.#purges.since(v, sinceEpoch) !== 'none'; }
 
   variantsOf(objectKey: string): readonly StoredVariant[] {
     const obj = this.#objects.get(objectKey);
@@ -127,16 +120,9 @@ export class MemoryStore implements CacheStore {
   }
 
   insert(input: VariantInput, sinceEpoch?: number): StoredVariant | undefined {
-    let soft = input.soft ?? false;
-    if (sinceEpoch !== undefined && sinceEpoch < this.#epoch) {
-      const oldest = this.#purgeLog[0];
-      if (!oldest || oldest.epoch > sinceEpoch + 1) return undefined; // the log no longer covers the fetch: be safe
-      for (const rec of this.#purgeLog) {
-        if (rec.epoch <= sinceEpoch || !coversInput(rec.target, input, this.#opts.normalize)) continue;
-        if (!rec.soft) return undefined;
-        soft = true;
-      }
-    }
+    const purged = sinceEpoch === undefined ? 'none' : this.#purges.since(input, sinceEpoch);
+    if (purged === 'hard') return undefined;
+    const soft = purged === 'soft' || (input.soft ?? false);
     // Charged what it really costs (memory-cost.ts): strings shared through the intern table are not its own.
     const flatHeaders = flatten(input.headers);
     const selector = intern(input.selector);
@@ -255,9 +241,7 @@ export class MemoryStore implements CacheStore {
   }
 
   purge(target: PurgeTarget, soft: boolean): number {
-    this.#epoch++;
-    this.#purgeLog.push({ epoch: this.#epoch, target, soft });
-    if (this.#purgeLog.length > PURGE_LOG_SIZE) this.#purgeLog.shift();
+    this.#purges.record(target, soft);
     if (target.kind === 'everything') {
       const zone = this.#zone(target.zoneId);
       if (soft) zone.soft = this.#seq; else zone.hard = this.#seq;
@@ -382,8 +366,7 @@ export class MemoryStore implements CacheStore {
 
   clear(): void {
     while (this.#lru.oldest !== undefined) this.#drop(this.#lru.oldest, 'purged');
-    this.#epoch++;
-    this.#purgeLog.length = 0; // fetches in flight from before the clear are not stored
+    this.#purges.forget(); // fetches in flight from before the clear are not stored
   }
 
   stats(): StoreStats {

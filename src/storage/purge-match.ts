@@ -1,4 +1,4 @@
-// Which stored entries a purge names: its walk of the store's indexes, a cached preflight by headers, an input fetched during it.
+// Which stored entries a purge names: its walk of the store's indexes, a cached preflight by headers, and the recent purges a fetch in flight is checked against.
 import { PREFLIGHT_KEY_SUFFIX, SLICES_KEY_SUFFIX, partialObjectKey, preflightObjectKey, primaryKey, slicesObjectKey, selectorOf, type HeaderValues, type NormalizeValue } from '../cache/key.js';
 import { fieldOf } from '../http/headers.js';
 import { groupsOf, hasPort, hostKey, hostName, tagKey, variantsIn, type CacheObject, type Group, type Variant } from './memory-index.js';
@@ -108,5 +108,46 @@ export function matchingVariants(target: Exclude<PurgeTarget, { kind: 'everythin
     case 'prefix':
       addIndexed(ix.paths.get(hostKey(target.zoneId, target.host)), target.pathPrefix);
       return { variants: out, visited };
+  }
+}
+
+/** How many purges are remembered for fetches in flight: one that started before the oldest counts as purged (safe). */
+const PURGE_HISTORY_SIZE = 4096;
+
+/**
+ * The store's purge epoch and the recent purges behind it: whether a purge since a fetch or revalidation started names
+ * what it brings back (a slow fetch never resurrects purged content).
+ */
+export class PurgeHistory {
+  #epoch = 0;
+  readonly #log: { epoch: number; target: PurgeTarget; soft: boolean }[] = [];
+  constructor(private readonly normalize: NormalizeValue) {}
+
+  get epoch(): number { return this.#epoch; }
+
+  record(target: PurgeTarget, soft: boolean): void {
+    this.#epoch++;
+    this.#log.push({ epoch: this.#epoch, target, soft });
+    if (this.#log.length > PURGE_HISTORY_SIZE) this.#log.shift();
+  }
+
+  /** After a clear: the epoch moves on and nothing before it is remembered (fetches in flight then are not stored). */
+  forget(): void {
+    this.#epoch++;
+    this.#log.length = 0;
+  }
+
+  /** The strongest purge since `sinceEpoch` that names `subject`: 'hard' also when the log no longer reaches back. */
+  since(subject: PurgeSubject, sinceEpoch: number): 'none' | 'soft' | 'hard' {
+    if (sinceEpoch >= this.#epoch) return 'none';
+    const oldest = this.#log[0];
+    if (!oldest || oldest.epoch > sinceEpoch + 1) return 'hard';
+    let found: 'none' | 'soft' = 'none';
+    for (const rec of this.#log) {
+      if (rec.epoch <= sinceEpoch || !coversInput(rec.target, subject, this.normalize)) continue;
+      if (!rec.soft) return 'hard';
+      found = 'soft';
+    }
+    return found;
   }
 }
