@@ -3,8 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOrigin, startTestEdge, send, metric, sleep } from './helpers/http.js';
-import { hasRedisServer, REDIS_HINT, startRedis } from './helpers/redis-server.js';
-import { requireService } from './helpers/service.js';
+import { redisFor } from './helpers/redis-server.js';
 import { captureLogs } from './helpers/capture-logger.js';
 
 const H = { headers: { host: 'cdn.test' } };
@@ -21,9 +20,8 @@ async function until(isDone: () => boolean | Promise<boolean>, what: string, ms 
 }
 
 test('a node whose clock is 30 s behind: offset measured, logged, exposed; ages of what it stores in the tier are right elsewhere', { timeout: 30_000 }, async (t) => {
-  if (!requireService(t, 'redis-server', hasRedisServer(), REDIS_HINT)) return;
-  const redis = await startRedis();
-  t.after(() => redis.stop());
+  const redis = await redisFor(t);
+  if (!redis) return;
   const origin = await startOrigin(t, (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'public, max-age=300' });
     res.end('body');
@@ -51,9 +49,8 @@ test('a node whose clock is 30 s behind: offset measured, logged, exposed; ages 
 });
 
 test('a shared tier in a Redis that evicts any key (allkeys-lru) is not used, and says why', { timeout: 30_000 }, async (t) => {
-  if (!requireService(t, 'redis-server', hasRedisServer(), REDIS_HINT)) return;
-  const redis = await startRedis({ args: ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'] });
-  t.after(() => redis.stop());
+  const redis = await redisFor(t, { args: ['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru'] });
+  if (!redis) return;
   const origin = await startOrigin(t, (_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'public, max-age=300' });
     res.end('body');

@@ -3,17 +3,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOrigin, startTestEdge, send, sleep } from './helpers/http.js';
-import { hasRedisServer, REDIS_HINT, startRedis } from './helpers/redis-server.js';
-import { requireService } from './helpers/service.js';
+import { redisFor } from './helpers/redis-server.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
 
 const URLS = 20;
 const LINK_DELAY_MS = 10;
 
 test('20 URLs requested at once on each of 3 nodes: exactly 20 origin fetches, every answer right', { timeout: 60_000 }, async (t) => {
-  if (!requireService(t, 'redis-server', hasRedisServer(), REDIS_HINT)) return;
-  const redis = await startRedis();
-  t.after(() => redis.stop());
+  const redis = await redisFor(t);
+  if (!redis) return;
   const origin = await startOrigin(t, async (req, res) => {
     await sleep(30 + Math.floor(Math.random() * 40)); // fills overlap and end at different times
     res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'public, max-age=300' });

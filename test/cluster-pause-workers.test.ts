@@ -6,8 +6,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ADMIN_TOKEN, send, sleep, startOrigin } from './helpers/http.js';
-import { hasRedisServer, REDIS_HINT, startRedis } from './helpers/redis-server.js';
-import { requireService } from './helpers/service.js';
+import { redisFor } from './helpers/redis-server.js';
 import { encodeMessage } from '../src/cluster/stream-format.js';
 import { parsePurgeBody, PurgeError } from '../src/purge/request.js';
 
@@ -27,9 +26,8 @@ const one = () => new Promise((resolve, reject) => require('node:http').get(url,
 Promise.all(Array.from({ length: Number(n) }, one)).then((b) => process.stdout.write(JSON.stringify(b)), (e) => { console.error(e); process.exit(2); });`;
 
 test('--workers 2: a node paused while a purge is published serves nothing purged from any worker once it runs again', { timeout: 90_000 }, async (t) => {
-  if (!requireService(t, 'redis-server', hasRedisServer(), REDIS_HINT)) return;
-  const redis = await startRedis();
-  t.after(() => redis.stop());
+  const redis = await redisFor(t);
+  if (!redis) return;
   const origin = await startOrigin(t, (req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'public, max-age=300' });
     res.end(`body of ${req.url} #${origin.count(req.url)}`);

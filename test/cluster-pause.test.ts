@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { startOrigin, startTestEdge, send, sleep } from './helpers/http.js';
-import { hasRedisServer, REDIS_HINT, startRedis } from './helpers/redis-server.js';
-import { requireService } from './helpers/service.js';
+import { redisFor } from './helpers/redis-server.js';
 import { encodeMessage } from '../src/cluster/stream-format.js';
 import { parsePurgeBody, PurgeError } from '../src/purge/request.js';
 
@@ -29,9 +28,8 @@ function blockEventLoop(ms: number): void {
 }
 
 test('a node blocked longer than the read-stall timer while a purge is published serves nothing purged once it runs again', async (t) => {
-  if (!requireService(t, 'redis-server', hasRedisServer(), REDIS_HINT)) return;
-  const redis = await startRedis();
-  t.after(() => redis.stop());
+  const redis = await redisFor(t);
+  if (!redis) return;
   const origin = await startOrigin(t, (req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'public, max-age=300' });
     res.end(`body of ${req.url} #${origin.count(req.url)}`);

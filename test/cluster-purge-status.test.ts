@@ -4,8 +4,7 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { runCli } from './helpers/serve-process.js';
 import { startOrigin, startTestEdge, send, purge, sleep, ADMIN_TOKEN } from './helpers/http.js';
-import { hasRedisServer, REDIS_HINT, startRedis } from './helpers/redis-server.js';
-import { requireService } from './helpers/service.js';
+import { redisFor } from './helpers/redis-server.js';
 
 const NODES = '{edgecache:purges}:nodes';
 
@@ -28,9 +27,8 @@ async function until(what: string, check: () => Promise<boolean>): Promise<void>
 }
 
 test('the purge id is its stream id; the status API counts the live nodes that applied it; purge --wait waits for them, or times out', async (t) => {
-  if (!requireService(t, 'redis-server', hasRedisServer(), REDIS_HINT)) return;
-  const redis = await startRedis();
-  t.after(() => redis.stop());
+  const redis = await redisFor(t);
+  if (!redis) return;
   const origin = await startOrigin(t, (req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'public, max-age=300' });
     res.end(`body of ${req.url}`);

@@ -3,9 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOrigin, startTestEdge, send, purge, sleep } from './helpers/http.js';
-import { hasRedisServer, REDIS_HINT, startRedis } from './helpers/redis-server.js';
+import { redisFor } from './helpers/redis-server.js';
 import { startTcpProxy } from './helpers/tcp-proxy.js';
-import { requireService } from './helpers/service.js';
 
 const H = { headers: { host: 'cdn.test' } };
 /** One-way latency on node B's link to Redis: each tier operation (two round trips at most) stays within its 200 ms bound. */
@@ -16,9 +15,8 @@ async function tierState(n: { adminBase: string }): Promise<{ fenced: number; er
 }
 
 test('a write-through that lands after a purge is refused by the tier: the purged answer is served nowhere', { timeout: 30_000 }, async (t) => {
-  if (!requireService(t, 'redis-server', hasRedisServer(), REDIS_HINT)) return;
-  const redis = await startRedis();
-  t.after(() => redis.stop());
+  const redis = await redisFor(t);
+  if (!redis) return;
   const proxy = await startTcpProxy(redis.port);
   t.after(() => proxy.close());
 

@@ -3,8 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { configSchema } from '../config/schema.js';
 import { createLogger } from '../observability/logger.js';
-import { hasRedisServer, REDIS_HINT, startRedis } from '../../test/helpers/redis-server.js';
-import { requireService } from '../../test/helpers/service.js';
+import { redisFor } from '../../test/helpers/redis-server.js';
 import type { Purge } from '../purge/purger.js';
 import type { PurgeRequest } from '../purge/request.js';
 import { startControlPlane, type ControlPlaneOptions } from './control-plane.js';
@@ -42,9 +41,8 @@ test('without a cluster a purge is prepared once and applied here', async () => 
 });
 
 test('in a cluster the publishing node prepares once: the tier step and its own apply from the stream share it; another node prepares its own', async (t) => {
-  if (!requireService(t, 'redis-server', hasRedisServer(), REDIS_HINT)) return;
-  const redis = await startRedis();
-  t.after(() => redis.stop());
+  const redis = await redisFor(t);
+  if (!redis) return;
   const config = configSchema.parse({ cluster: { redis: redis.url, stream: `cp-test:${process.pid}` } });
   const a = recorder(config);
   const b = recorder(config);

@@ -11,8 +11,7 @@ import type { Freshness } from '../cache/policy/types.js';
 import { compileZoneKeyRules } from '../cache/zone-keys.js';
 import { configSchema } from '../config/schema.js';
 import { createRedisTier } from '../storage/redis-tier.js';
-import { hasRedisServer, REDIS_HINT, startRedis } from '../../test/helpers/redis-server.js';
-import { requireService } from '../../test/helpers/service.js';
+import { redisFor } from '../../test/helpers/redis-server.js';
 import { createPurger, preparePurge, purgeSharedTier, type Purge } from './purger.js';
 import { parsePurgeBody, PurgeError, type PurgeRequest } from './request.js';
 
@@ -85,9 +84,8 @@ test('the strict tier purge rejects with a coded error when Redis is unreachable
 });
 
 test('beforePublish removes the tier copy and fences out late writes; apply purges only this node', async (t) => {
-  if (!requireService(t, 'redis-server', hasRedisServer(), REDIS_HINT)) return;
-  const redis = await startRedis();
-  t.after(() => redis.stop());
+  const redis = await redisFor(t);
+  if (!redis) return;
   const tier = createRedisTier({ url: redis.url, prefix: `purger:${process.pid}:`, normalize: normalizeVaryValue, opTimeoutMs: 5000 });
   t.after(() => tier.close());
   const store = new MemoryStore({ maxBytes: 1 << 20, normalize: normalizeVaryValue });
