@@ -8,6 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOrigin, startTestEdge, send, purge, metric } from './helpers/http.js';
+import { until } from './helpers/until.js';
 
 const BODY = Buffer.from(Array.from({ length: 200 }, (_, i) => String.fromCharCode(48 + (i % 43))).join(''));
 
@@ -66,14 +67,12 @@ test('bytes=0-N on a miss: one whole fetch without Range, answered from the fill
   release();
   assert.equal(origin.requests[0]!.headers.range, undefined, 'the whole object is fetched');
   // The fill went on after the client's range ended: the next request (any range) is a hit.
-  let hit;
-  for (let i = 0; i < 50; i++) {
+  let hit!: Awaited<ReturnType<typeof send>>;
+  await until('the fill is stored: a range is a HIT', 1000, async () => {
     hit = await send(`${edge.base}/v`, { headers: { range: 'bytes=150-' } });
-    if (hit.headers['cf-cache-status'] === 'HIT') break;
-    await new Promise((res) => setTimeout(res, 20));
-  }
-  assert.equal(hit!.headers['cf-cache-status'], 'HIT');
-  assert.equal(hit!.body, slice(150, BODY.length - 1));
+    return hit.headers['cf-cache-status'] === 'HIT';
+  });
+  assert.equal(hit.body, slice(150, BODY.length - 1));
   assert.equal(origin.count('/v'), 1);
 });
 
@@ -274,14 +273,12 @@ test('a client that leaves during a range answered from the fill does not stop t
     req.on('error', reject);
     req.end();
   });
-  let hit;
-  for (let i = 0; i < 100; i++) {
+  let hit!: Awaited<ReturnType<typeof send>>;
+  await until('the fill went on after the client left: a range is a HIT', 2000, async () => {
     hit = await send(`${edge.base}/leave`, { headers: { range: 'bytes=-200' } });
-    if (hit.headers['cf-cache-status'] === 'HIT') break;
-    await new Promise((res) => setTimeout(res, 20));
-  }
-  assert.equal(hit!.headers['cf-cache-status'], 'HIT');
-  assert.equal(hit!.body, BODY.toString());
+    return hit.headers['cf-cache-status'] === 'HIT';
+  });
+  assert.equal(hit.body, BODY.toString());
   assert.equal(origin.count('/leave'), 1);
 });
 
