@@ -159,8 +159,11 @@ test('a 304 with a different strong ETag does not update the stored response (RF
   assert.notEqual(hit.headers['x-version'], '2', `the 304 for another representation must not freshen ours (got ${r.status})`);
 });
 
-/** An origin whose 304s wait for `release()`: what happens at the edge while a revalidation is in flight. */
-async function heldRevalidation(t: TestContext) {
+/**
+ * /r stored, then revalidated while a PUT to `putPath` (an unsafe method: it invalidates its target, RFC 9111 §4.4)
+ * runs before the origin lets its 304 go: what happens at the edge when a purge lands during a revalidation.
+ */
+async function revalidateAcrossPut(t: TestContext, putPath: string) {
   let release!: () => void;
   const released = new Promise<void>((r) => { release = r; });
   let asked!: () => void;
@@ -178,7 +181,12 @@ async function heldRevalidation(t: TestContext) {
     res.end('version one');
   });
   const edge = await startTestEdge(t, { origin: origin.url });
-  return { origin, edge, release, conditionalArrived };
+  await send(`${edge.base}/r`);
+  const revalidated = send(`${edge.base}/r`);
+  await conditionalArrived;
+  assert.equal((await send(`${edge.base}${putPath}`, { method: 'PUT', body: 'x' })).status, 204);
+  release();
+  return { origin, edge, r: await revalidated };
 }
 
 const gets = (origin: { requests: { method: string; url: string; headers: Record<string, unknown> }[] }, path: string) =>
@@ -186,13 +194,7 @@ const gets = (origin: { requests: { method: string; url: string; headers: Record
 
 test('a purge of another URL during a revalidation leaves it alone: the 304 freshens the stored response (RFC 9111 §4.3.4)', async (t) => {
   // An unsafe method invalidates its own target (RFC 9111 §4.4), here /other: the revalidation of /r is not concerned.
-  const { origin, edge, release, conditionalArrived } = await heldRevalidation(t);
-  await send(`${edge.base}/r`);
-  const revalidated = send(`${edge.base}/r`);
-  await conditionalArrived;
-  assert.equal((await send(`${edge.base}/other`, { method: 'PUT', body: 'x' })).status, 204);
-  release();
-  const r = await revalidated;
+  const { origin, edge, r } = await revalidateAcrossPut(t, '/other');
   assert.equal(r.status, 200);
   assert.equal(r.body, 'version one');
   assert.equal(r.headers['cf-cache-status'], 'REVALIDATED');
@@ -201,13 +203,7 @@ test('a purge of another URL during a revalidation leaves it alone: the 304 fres
 });
 
 test('a purge of the same URL during a revalidation: its 304 does not freshen what was purged; it is fetched in full', async (t) => {
-  const { origin, edge, release, conditionalArrived } = await heldRevalidation(t);
-  await send(`${edge.base}/r`);
-  const revalidated = send(`${edge.base}/r`);
-  await conditionalArrived;
-  assert.equal((await send(`${edge.base}/r`, { method: 'PUT', body: 'x' })).status, 204);
-  release();
-  const r = await revalidated;
+  const { origin, r } = await revalidateAcrossPut(t, '/r');
   assert.equal(r.status, 200);
   assert.equal(r.body, 'version one');
   assert.deepEqual(gets(origin, '/r').map((q) => q.headers['if-none-match']), [undefined, '"v1"', undefined], 'refetched without validators');
