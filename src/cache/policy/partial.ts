@@ -4,7 +4,7 @@
 import { singleValue } from './conditional.js';
 import { parseEntityTag } from './entity-tag.js';
 import { parseHttpDate } from './http-date.js';
-import { DEFAULT_MAX_RANGES, parseBytesRange, type ParsedRangeSpec } from './range.js';
+import { DEFAULT_MAX_RANGES, parseBytesRange, resolveRanges, type ParsedRangeSpec } from './range.js';
 import type { Headers } from './types.js';
 
 /** An inclusive byte span of a representation. */
@@ -40,14 +40,9 @@ export function rangeAsk(method: string, h: Headers): RangeAsk {
 
 /** A spec resolved against a representation of `length` bytes; undefined when unsatisfiable (RFC 9110 §14.1.2). */
 export function resolveSpec(spec: ParsedRangeSpec, length: number): Span | undefined {
-  if (spec.kind === 'suffix') {
-    const n = Math.min(Number(spec.length), Number.MAX_SAFE_INTEGER);
-    return n === 0 || length === 0 ? undefined : { start: Math.max(0, length - n), end: length - 1 };
-  }
-  const first = Math.min(Number(spec.first), Number.MAX_SAFE_INTEGER);
-  if (first >= length) return undefined;
-  const last = spec.last === undefined ? length - 1 : Math.min(Number(spec.last), length - 1);
-  return { start: first, end: last };
+  // An empty representation has no satisfiable range (resolveRanges leaves that case to answerRange).
+  const [r] = length === 0 ? [] : resolveRanges([spec], length);
+  return r === undefined ? undefined : { start: r.start, end: r.end };
 }
 
 /**
