@@ -82,7 +82,8 @@ test('Redis restored from an older snapshot: a node behind the restored head res
   await waitUntil(() => rb.resets.length === 1, 'B (at the restored head, so continuous by position) resets too', 15_000);
   assert.match(rb.resets[0]!, /identity/);
   assert.equal(rb.applied.filter((id) => later.includes(id)).length, 0, 'B never saw purges 2 and 3: only the reset covers them');
-  // Both go on from the new head.
+  // Both go on from the new head (A's writer may reconnect after its reader saw the reset: publish once both are up).
+  await waitUntil(() => a.state().connected, 'A is connected again (writer and reader)');
   const after = await a.publish(purge(4));
   await waitUntil(() => ra.applied.includes(after) && rb.applied.includes(after), 'both apply the next purge');
   assert.equal(ra.position()?.streamId, rb.position()?.streamId, 'both adopted the renewed identity');
