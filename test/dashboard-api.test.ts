@@ -105,6 +105,31 @@ test('API: 401 without a valid bearer token (a token in the query string does no
   assert.equal((await send(`${api}/session`, { method: 'POST', headers: auth(ADMIN_TOKEN) })).status, 405);
 });
 
+test('a reload shows in the session: added and removed zones, a zone\'s new CORS owner, the new purge.maxItems; scoped tokens follow', async (t) => {
+  const origin = await startOrigin(t, (_req, res) => { res.end('x'); });
+  const before: ConfigInput['zones'] = [{ id: 'shop', hosts: ['shop.example'], origin: origin.url }, { id: 'blog', hosts: ['*'], origin: origin.url }];
+  const edge = await edgeWith(t, before);
+  const api = `${edge.adminBase}/edgecache/v1/dashboard`;
+  const session = async (token: string): Promise<Record<string, unknown>> => json(await send(`${api}/session`, { headers: auth(token) })).result;
+  assert.deepEqual(((await session(ADMIN_TOKEN))['zones'] as { id: string }[]).map((z) => z.id), ['shop', 'blog']);
+  const next = validateConfig({
+    listen: '127.0.0.1:0', logLevel: 'silent', purge: { maxItems: 7 },
+    admin: { listen: '127.0.0.1:0', tokens: [{ token: ADMIN_TOKEN, zones: ['*'] }, { token: SHOP_TOKEN, zones: ['shop', 'docs'] }] },
+    zones: [
+      { id: 'shop', hosts: ['shop.example'], origin: origin.url, cors: { allowOrigins: ['https://a.example'] } },
+      { id: 'docs', hosts: ['*'], origin: origin.url },
+    ],
+  }, 'test');
+  await edge.reload(next);
+  const all = await session(ADMIN_TOKEN);
+  assert.deepEqual(all['zones'], [
+    { id: 'shop', hosts: ['shop.example'], cors: 'edge', keyHeaders: [] },
+    { id: 'docs', hosts: ['*'], cors: 'origin', keyHeaders: ['origin'] },
+  ]);
+  assert.equal(all['purgeMaxItems'], 7);
+  assert.deepEqual(((await session(SHOP_TOKEN))['zones'] as { id: string }[]).map((z) => z.id), ['shop', 'docs'], 'the reloaded token reaches the new zone');
+});
+
 test('history counts every request once, bytes both ways, refusals; a zone-scoped token sees only its zones\' counters', async (t) => {
   const origin = await startOrigin(t, (req, res) => {
     if (req.url === '/fail') { res.destroy(); return; }

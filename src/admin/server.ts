@@ -80,7 +80,7 @@ export function createAdminServer(options: AdminOptions): AdminServer {
   let isAllowedHost = createHostCheck(opts.hosts);
   const checkToken: ReturnType<typeof createTokenChecker> = (header, zoneId) => tokenChecker(header, zoneId);
   const started = Date.now();
-  const dashboard = opts.dashboard && createDashboardRoute({ checkToken, source: opts.dashboard, maxItems: opts.maxItems });
+  const dashboard = opts.dashboard && createDashboardRoute({ checkToken, source: opts.dashboard, maxItems: () => opts.maxItems });
   /** The answer under way on a socket: a parse error there is not answered (it would land inside that answer). */
   const answering = new WeakMap<Socket, ServerResponse>();
   const server = Object.assign(createServer((req, res) => {

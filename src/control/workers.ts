@@ -217,6 +217,7 @@ export async function runPrimary(initial: Config, n: number, logger: Logger = cr
       const reports = (await broadcast({ type: 'reload', config: next }, 30_000)) as ReloadReport[];
       zones.replace(next.zones.map(compileZoneKeys));
       adminServer.configure({ tokens: next.admin.tokens, hosts: next.admin.hosts, zoneIds: next.zones.map((z) => z.id), maxItems: next.purge.maxItems });
+      dashboard.setZones(next.zones);
       logger.level = next.logLevel;
       config = runningConfig(config, next, plan);
       const first = reports[0];

@@ -312,6 +312,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
       edgeServer.keepAliveTimeout = liveLimits.keepAliveTimeoutMs;
       logger.level = next.logLevel;
       adminServer?.configure({ tokens: next.admin.tokens, hosts: next.admin.hosts, zoneIds: next.zones.map((z) => z.id), maxItems: next.purge.maxItems });
+      dashboard?.setZones(next.zones);
       const isSameListeners = !plan.restartRequired.includes('listen');
       const problems: ReloadReport['problems'] = [];
       let certificates = 0;

@@ -11,6 +11,7 @@ export interface DashboardZone { id: string; hosts: readonly string[]; cors: 'ed
 
 /** What the edge (one process, or a primary over its workers) gives the dashboard. */
 export interface DashboardSource {
+  /** The running zones (a reload replaces them: see setZones in source.ts). */
   readonly zones: readonly DashboardZone[];
   readonly history: History;
   events(): Promise<EventGroup[]>;
@@ -21,7 +22,8 @@ export interface DashboardSource {
 export interface DashboardRouteOptions {
   checkToken: TokenChecker;
   source: DashboardSource;
-  maxItems: number;
+  /** The running purge.maxItems (a reload may change it). */
+  maxItems(): number;
   /** The asset map (tests pass their own); default: the package's dashboard/ directory. */
   assets?: Map<string, Asset>;
 }
@@ -72,7 +74,6 @@ function sendAsset(req: IncomingMessage, res: ServerResponse, a: Asset): void {
 /** Handles `path` when it belongs to the dashboard; returns false otherwise. */
 export function createDashboardRoute(opts: DashboardRouteOptions): (req: IncomingMessage, res: ServerResponse, path: string) => boolean {
   const assets = opts.assets ?? loadAssets();
-  const zoneIds = opts.source.zones.map((z) => z.id);
   return (req, res, path) => {
     if (path === '/dashboard') {
       res.writeHead(308, { ...SECURITY_HEADERS, location: '/dashboard/', 'content-length': '0' });
@@ -91,7 +92,7 @@ export function createDashboardRoute(opts: DashboardRouteOptions): (req: Incomin
     if (!path.startsWith(DASHBOARD_API)) return false;
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     if (req.method !== 'GET') { sendApiError(res, 'methodNotAllowed', `Method ${req.method ?? '?'} not available for the dashboard API; use GET`, { allow: 'GET' }); return true; }
-    const scope = scopeOf(opts.checkToken, req.headers.authorization, zoneIds);
+    const scope = scopeOf(opts.checkToken, req.headers.authorization, opts.source.zones.map((z) => z.id));
     if (!scope) {
       sendApiError(res, 'unauthenticated', 'Unable to authenticate request: send "Authorization: Bearer <admin token>"', { 'www-authenticate': 'Bearer realm="edgecache-admin"' });
       return true;
@@ -104,7 +105,7 @@ export function createDashboardRoute(opts: DashboardRouteOptions): (req: Incomin
         node: scope.all ? opts.source.node() : {},
         intervalMs: opts.source.history.intervalMs,
         keepSamples: opts.source.history.capacity,
-        purgeMaxItems: opts.maxItems,
+        purgeMaxItems: opts.maxItems(),
       });
       return true;
     }

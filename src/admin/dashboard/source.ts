@@ -14,6 +14,9 @@ export function dashboardZones(zones: readonly Zone[]): DashboardZone[] {
   }));
 }
 
+/** A source whose zones follow reloads. */
+export type RunningDashboard = DashboardSource & { setZones(zones: readonly Zone[]): void; close(): void };
+
 export interface DashboardSourceOptions {
   zones: readonly Zone[];
   logger: Logger;
@@ -33,15 +36,17 @@ function intervalOf(opts: DashboardSourceOptions): number | undefined {
 export const LOCAL_SOURCE = 'local';
 
 /** A single process: its own figures under one source id. */
-export function localDashboard(figures: FigureSource, opts: DashboardSourceOptions): DashboardSource & { close(): void } {
+export function localDashboard(figures: FigureSource, opts: DashboardSourceOptions): RunningDashboard {
   const history = createHistory({
     intervalMs: intervalOf(opts),
     read: async () => ({ [LOCAL_SOURCE]: await figures.read() }),
     onError: (err) => opts.logger.warn({ err: String(err) }, 'dashboard: cannot read figures'),
   });
   history.start();
+  let zones = dashboardZones(opts.zones);
   return {
-    zones: dashboardZones(opts.zones),
+    get zones() { return zones; },
+    setZones(next) { zones = dashboardZones(next); },
     history,
     events: async () => figures.events(),
     node: () => ({ host: hostname(), pid: process.pid, mode: 'single', sources: [LOCAL_SOURCE], ...opts.state() }),
@@ -53,7 +58,7 @@ export function localDashboard(figures: FigureSource, opts: DashboardSourceOptio
 export interface WorkerFigures { worker: number; pid: number; figures: Figures; events: EventGroup[] }
 
 /** A primary with workers: each sample asks every worker for its figures; each worker is its own source. */
-export function workersDashboard(collect: () => Promise<WorkerFigures[]>, opts: DashboardSourceOptions): DashboardSource & { close(): void } {
+export function workersDashboard(collect: () => Promise<WorkerFigures[]>, opts: DashboardSourceOptions): RunningDashboard {
   let workers: { source: string; pid: number }[] = [];
   const history = createHistory({
     intervalMs: intervalOf(opts),
@@ -65,8 +70,10 @@ export function workersDashboard(collect: () => Promise<WorkerFigures[]>, opts: 
     onError: (err) => opts.logger.warn({ err: String(err) }, 'dashboard: cannot read worker figures'),
   });
   history.start();
+  let zones = dashboardZones(opts.zones);
   return {
-    zones: dashboardZones(opts.zones),
+    get zones() { return zones; },
+    setZones(next) { zones = dashboardZones(next); },
     history,
     events: async () => mergeEventGroups((await collect()).map((r) => r.events)),
     node: () => ({ host: hostname(), pid: process.pid, mode: 'workers', workers, sources: workers.map((w) => w.source), ...opts.state() }),
