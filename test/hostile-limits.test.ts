@@ -57,6 +57,23 @@ test('defaults: the config and the listener carry the documented limits', (t) =>
   assert.throws(() => validateConfig({ limits: { headersTimeoutMs: 20_000, requestTimeoutMs: 10_000 } }, 'test'), /headersTimeoutMs/);
 });
 
+test('a handler that throws: 500 "internal error", the connection closed, counted through onInternalError, the listener goes on', async (t) => {
+  let errors = 0;
+  let calls = 0;
+  const server = createEdgeListener((_req, res) => { if (++calls === 1) throw new Error('bug'); res.end('fine'); }, createLogger('silent'), DEFAULT_LIMITS, { onInternalError: () => { errors++; } });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => server.close());
+  const { port } = server.address() as { port: number };
+  const first = await exchange(port, get('/a'));
+  assert.equal(first.responses[0]?.status, 500);
+  assert.match(String(first.responses[0]?.body), /internal error/);
+  assert.deepEqual(first.responses[0]?.headers['connection'], ['close']);
+  assert.equal(errors, 1);
+  const second = await exchange(port, get('/b'));
+  assert.equal(second.responses[0]?.status, 200);
+  assert.equal(errors, 1, 'answers the handler makes are not counted here');
+});
+
 test('size limits at their defaults: head 16 KiB → 431, target 8 KiB → 414, Content-Length over 100 MiB → 413 with nothing forwarded', async (t) => {
   const { origin, port } = await setup(t);
   const atHead = await exchange(port, headOf(16 * 1024));

@@ -129,10 +129,12 @@ export interface EdgeListenerOptions {
   misdirected?: (servername: string, authority: string) => boolean;
   /** Request records and ids: every request handed on or refused here is logged (refusals included). */
   access?: AccessLog;
+  /** A request the handler threw on, answered 500 here (the handler counted nothing): for the request metrics. */
+  onInternalError?: () => void;
 }
 
 export function createEdgeListener(handler: Handler, logger: Logger, limits: Limits = DEFAULT_LIMITS, opts: EdgeListenerOptions = {}): Server {
-  const { misdirected, access } = opts;
+  const { misdirected, access, onInternalError } = opts;
   const conns = new WeakMap<Socket, Conn>();
   const connOf = (socket: Socket): Conn => {
     let c = conns.get(socket);
@@ -200,7 +202,8 @@ export function createEdgeListener(handler: Handler, logger: Logger, limits: Lim
     if (req.headers['transfer-encoding'] !== undefined && req instanceof LimitedRequest) req.limitContent(limits.maxBodyBytes, () => contentTooLarge(req, res, conn));
     if (expectsContinue) res.writeContinue();
     try { handler(req, res); } catch (err) {
-      logger.error({ err: String(err), method: req.method }, 'request handler failed');
+      logger.error({ err: String(err), stack: (err as Error)?.stack, method: req.method }, 'request handler failed');
+      onInternalError?.();
       if (!res.headersSent) { res.writeHead(500, { 'content-type': 'text/plain', connection: 'close' }); res.end('edgecache: internal error\n'); } else res.destroy();
     }
   }

@@ -144,7 +144,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   // SNI and Host must lead to one zone (RFC 9110 §15.5.20: 421 otherwise), so a certificate name cannot be used to
   // reach another zone's cache or origin over a shared connection.
   const misdirected = (servername: string, authority: string): boolean => router.match(servername.toLowerCase()) !== router.match(keyedHost(authority));
-  const edgeServer = createEdgeListener(handler, logger, config.limits, { misdirected, access });
+  const edgeServer = createEdgeListener(handler, logger, config.limits, { misdirected, access, onInternalError: () => metrics.countRequest('NONE', 500) });
   const rapidResets = new Counter({ name: 'edgecache_h2_rapid_reset_total', help: 'HTTP/2 sessions closed for resetting streams too fast (CVE-2023-44487)', registers: [metrics.registry] });
   const h2: EdgeH2Server | undefined = config.listen.some((l) => (l.tls && l.http2) || l.h2c)
     ? createH2Server(handler, { logger, limits: config.limits, misdirected, access, onRapidReset: () => rapidResets.inc(), hit: handler.h2 })
