@@ -41,10 +41,10 @@ export function variantCost(flatHeaders: readonly string[], selector: string, ta
   return n;
 }
 
-/** An object's charge: its record and index entries, its key (zone, host, path, query), a path held apart and its query. */
-export function objectCost(key: string, ownPath: string, query: string): number {
-  // The path is read from the key when needed; `ownPath` is one held apart (a key that does not contain it).
-  return OBJECT_BASE + stringBytes(key.length) + (ownPath === '' ? 0 : stringBytes(ownPath.length)) + (query === '' ? 0 : stringBytes(query.length));
+/** An object's charge: its index entries and its key (zone, host, path, query), with a path and query held apart. */
+export function objectCost(key: string, ownPath: string, ownQuery: string): number {
+  // The path and query are read from the key when needed; `ownPath` and `ownQuery` are held apart (a key that does not spell them out).
+  return OBJECT_BASE + stringBytes(key.length) + (ownPath === '' ? 0 : stringBytes(ownPath.length)) + (ownQuery === '' ? 0 : stringBytes(ownQuery.length));
 }
 
 /** A held body's charge: its bytes and what holding them costs (charged once, however many variants share it). */

@@ -1,8 +1,8 @@
-// MemoryStore's records (zones, objects, Vary groups), its LRU and zone lists, index keys, Host ports, shared bodies.
+// MemoryStore's records (zones, Vary groups), its LRU and zone lists, index keys, Host ports, shared bodies.
 import { headersOfSelector as selectorHeaders, hostName, zoneScoped, type HeaderValues } from '../cache/key.js';
 import type { BodyFile, VariantInput } from './store.js';
 import type { Body, MemoryVariant } from './variant.js';
-import { objectCost } from './memory-cost.js';
+import type { CacheObject } from './object-index.js';
 
 /** One zone: its variants as a list (what a purge-everything sweep walks) and its purge-everything generations. */
 export interface Zone {
@@ -19,36 +19,7 @@ export interface Zone {
   evictions: number;
 }
 
-/**
- * One primary key (Host, path, query; a preflight's own key): its variants in Vary groups, oldest group first. A group
- * is the variants that share key names; most objects have one group of one variant, held in `first` with no array.
- */
-export class CacheObject {
-  first: Group | undefined = undefined;
-  /** Groups added after `first` (a response's Vary changed), oldest first; undefined while there are none. */
-  more: Group[] | undefined = undefined;
-  count = 0;
-  /** The highest store seq any of its variants had (insert, refresh): it has live variants only if above its zone's `hard`. */
-  lastSeq = 0;
-  /** Its path: where it ends in the key (it starts after zone and host), so no string of its own is held; else its own. */
-  readonly #path: number | string;
-
-  constructor(readonly key: string, readonly zone: Zone, readonly host: string, path: string, readonly query: string) {
-    const at = zone.id.length + host.length + 2; // primaryKey: zone \0 host \0 path ? query
-    this.#path = key.startsWith(path, at) ? at + path.length : path;
-  }
-
-  /** A slice of the key (made when asked: purges and removals, never lookups). */
-  get path(): string {
-    const p = this.#path;
-    return typeof p === 'string' ? p : this.key.slice(this.zone.id.length + this.host.length + 2, p);
-  }
-
-  /** Bytes charged for the object itself (memory-cost.ts objectCost), while it has variants. */
-  get size(): number { return objectCost(this.key, typeof this.#path === 'string' ? this.#path : '', this.query); }
-}
-
-export type Variant = MemoryVariant<CacheObject>;
+export type Variant = MemoryVariant;
 
 /**
  * A Vary group of two or more variants, by selector. A group of one is that variant itself (it carries the group's
@@ -89,19 +60,6 @@ export function groupRemove(g: Group, v: Variant): Group | undefined | null {
 export function pushGroup(g: Group, out: Variant[]): void {
   if (g instanceof SelectorMap) for (const v of g.values()) out.push(v);
   else out.push(g);
-}
-
-/** Every variant of the object, oldest group first. */
-export function variantsIn(obj: CacheObject): Variant[] {
-  const out: Variant[] = [];
-  for (const g of groupsOf(obj)) pushGroup(g, out);
-  return out;
-}
-
-/** The object's groups, oldest first. */
-export function groupsOf(obj: CacheObject): Group[] {
-  if (obj.first === undefined) return [];
-  return obj.more === undefined ? [obj.first] : [obj.first, ...obj.more];
 }
 
 /** Replaces the object's group at `index` (in `groupsOf` order) with `g`, or removes it when `g` is undefined. */

@@ -2,12 +2,10 @@
 import { selectorOf, type HeaderValues } from '../cache/key.js';
 import { DEFAULT_MAX_VARIANTS, type CacheStore, type PurgeTarget, type StoreStats, type StoredVariant, type VariantInput, type ZoneStoreStats } from './store.js';
 import type { Freshness } from '../cache/policy/types.js';
-import {
-  addGroup, BodyTable, groupAdd, groupGet, groupRemove, groupsOf, headersOfSelector, hostKey, hostName, LruList,
-  sameNames, setGroup, tagKey, variantsIn, zoneAdd, zoneRemove, CacheObject, type Group, type Variant, type Zone,
-} from './memory-index.js';
+import { BodyTable, groupGet, headersOfSelector, hostKey, hostName, LruList, sameNames, tagKey, zoneAdd, zoneRemove, type Group, type Variant, type Zone } from './memory-index.js';
+import { groupsOf, isSingle, ObjectIndex, variantsIn } from './object-index.js';
 import { PathIndex } from './path-index.js';
-import { flatten, intern, internNames, MemoryVariant } from './variant.js';
+import { flatten, intern, internNames, MemoryVariant, regularKey } from './variant.js';
 import { bodyCost, objectCost, variantCost } from './memory-cost.js';
 import { matchingVariants, PurgeHistory } from './purge-match.js';
 
@@ -37,7 +35,8 @@ interface SweepCursor { next: Variant | undefined }
 
 export class MemoryStore implements CacheStore {
   readonly #opts: MemoryStoreOptions;
-  readonly #objects = new Map<string, CacheObject>();
+  /** Objects by primary key: an object's only variant, or its CacheObject (object-index.ts). */
+  readonly #objects = new ObjectIndex();
   /** Every variant, least recently used first (linked through the variants themselves). */
   readonly #lru = new LruList();
   /** Each distinct body once, for every variant with those bytes. */
@@ -45,8 +44,8 @@ export class MemoryStore implements CacheStore {
   readonly #byTag = new Map<string, Set<Variant>>();
   /** zone + host name without port → the hosts (with and without ports) indexed under it: a portless host purge. */
   readonly #hostsByName = new Map<string, Set<string>>();
-  /** zone + host → its objects by path: prefix purges, and host purges (the whole index). */
-  readonly #paths = new Map<string, PathIndex<CacheObject>>();
+  /** zone + host → its objects' keys by path: prefix purges, and host purges (the whole index). */
+  readonly #paths = new Map<string, PathIndex<string>>();
   /** Each zone's variant list and purge-everything generations. Kept once made: generations outlive the variants. */
   readonly #zones = new Map<string, Zone>();
   readonly #sweeps = new Set<SweepCursor>();
@@ -74,19 +73,20 @@ export class MemoryStore implements CacheStore {
   purgedSince(v: StoredVariant, sinceEpoch: number): boolean { return this.#purges.since(v, sinceEpoch) !== 'none'; }
 
   variantsOf(objectKey: string): readonly StoredVariant[] {
-    const obj = this.#objects.get(objectKey);
-    return obj ? variantsIn(obj).filter((v) => this.#isLive(v)) : [];
+    const e = this.#objects.get(objectKey);
+    return e ? variantsIn(e).filter((v) => this.#isLive(v)) : [];
   }
 
   hasVariants(objectKey: string): boolean {
     // O(1): an object whose newest variant predates its zone's purge-everything has none left (the sweep is on its way).
-    const obj = this.#objects.get(objectKey);
-    return obj !== undefined && obj.lastSeq > obj.zone.hard;
+    return this.#objects.hasVariants(objectKey);
   }
 
   lookup(objectKey: string, headers: HeaderValues): StoredVariant | undefined {
     const obj = this.#objects.get(objectKey);
     if (obj === undefined) return undefined;
+    // The common object: one variant, the index's entry itself.
+    if (isSingle(obj)) { const v = this.#select(obj, headers); return v === undefined ? undefined : this.#use(v); }
     // The newest Vary group first.
     const more = obj.more;
     if (more !== undefined) {
@@ -113,7 +113,7 @@ export class MemoryStore implements CacheStore {
 
   /** Applies purge-everything generations lazily (RFC-free: a Varnish-style ban by sequence number). */
   #isLive(v: Variant): boolean {
-    const zone = v.object.zone;
+    const zone = v.zone;
     if (v.seq <= zone.hard) return false;
     if (v.seq <= zone.soft && !v.forcedStale) v.forcedStale = true;
     return true;
@@ -129,7 +129,7 @@ export class MemoryStore implements CacheStore {
     const tags = input.tags.length === 0 ? NO_TAGS : input.tags;
     const size = variantCost(flatHeaders, selector, tags);
     const bodyCharge = this.#chargeBodies ? bodyCost(input.body.length) : 0;
-    if (size + objectCost(input.objectKey, '', input.query) + bodyCharge > this.#opts.maxBytes) return undefined;
+    if (size + objectCost(input.objectKey, '', '') + bodyCharge > this.#opts.maxBytes) return undefined;
 
     // First drop what this response supersedes (RFC 9111 §4.1, §3.2): the variant with its selector, and the same
     // request's variant in other Vary groups. Before anything is attached: dropping an object's last variant deletes
@@ -142,38 +142,44 @@ export class MemoryStore implements CacheStore {
         if (old) this.#drop(old, 'replaced');
       }
     }
-    let obj = this.#objects.get(input.objectKey);
-    if (!obj) obj = this.#newObject(input);
-    const groups = groupsOf(obj);
+    const entry = this.#objects.get(input.objectKey);
+    const groups = entry === undefined ? [] : groupsOf(entry);
     const at = groups.findIndex((g) => sameNames(g.keyNames, input.keyNames));
     // Strings every variant of a kind repeats (key names, an Origin) are held once; see variant.ts.
     const keyNames = at === -1 ? internNames(input.keyNames) : groups[at]!.keyNames;
 
     // Shared with a sibling variant whose bytes are the same (one URL's variants often are: Vary on Origin).
-    const body = this.#bodies.acquire(input.body, input.bodyFile, obj.count === 0 ? [] : variantsIn(obj));
+    const siblings = entry === undefined ? [] : variantsIn(entry);
+    const body = this.#bodies.acquire(input.body, input.bodyFile, siblings);
     if (body.refs === 1 && this.#chargeBodies) this.#bytes += bodyCost(body.length);
 
+    // A new object's key is held once, flat (a key built by concatenation keeps a cons-string shell even once
+    // flattened); a sibling's key and key fields are shared.
+    const sibling = siblings[0];
+    const key = sibling !== undefined ? sibling.objectKey : seqString(input.objectKey);
+    const zone = sibling !== undefined ? sibling.zone : this.#zone(input.zoneId);
+    const parts = sibling !== undefined ? sibling.ownParts
+      : regularKey(key, input.zoneId, input.host, input.path, input.query) ? undefined : { host: intern(input.host), path: input.path, query: input.query };
     const v: Variant = new MemoryVariant(
       this.#nextId++, ++this.#seq, keyNames, selector, input.status, flatHeaders, body, input.freshness,
-      tags, soft, input.storedAt ?? Date.now(), size, obj,
+      tags, soft, input.storedAt ?? Date.now(), size, key, zone, parts,
     );
-    if (at === -1) addGroup(obj, v); else setGroup(obj, at, groupAdd(groups[at]!, v));
-    obj.count++;
-    obj.lastSeq = v.seq;
+    if (entry === undefined) this.#newObject(v, input.host);
+    else this.#objects.attach(entry, v, at);
     v.usedAt = ++this.#uses;
     this.#variants++;
     this.#bytes += size;
     this.#lru.push(v);
-    zoneAdd(obj.zone, v);
-    obj.zone.variants++;
-    obj.zone.bodyBytes += v.bodyLength;
+    zoneAdd(zone, v);
+    zone.variants++;
+    zone.bodyBytes += v.bodyLength;
     for (const tag of v.tags) {
       let set = this.#byTag.get(tagKey(v.zoneId, tag));
       if (!set) this.#byTag.set(tagKey(v.zoneId, tag), (set = new Set()));
       set.add(v);
     }
     const maxVariants = input.maxVariants ?? this.#opts.maxVariants ?? DEFAULT_MAX_VARIANTS;
-    if (obj.count > maxVariants) this.#boundVariants(obj, v, maxVariants);
+    if (entry !== undefined && siblings.length + 1 > maxVariants) this.#boundVariants(v, maxVariants);
     this.#evict(v);
     return this.#lru.has(v) ? v : undefined;
   }
@@ -183,39 +189,42 @@ export class MemoryStore implements CacheStore {
    * Origins (or any Vary'd value a client controls) on one URL churns that URL's variants, never the rest of the cache.
    * O(max) per insert past the bound; lookups stay O(Vary groups).
    */
-  #boundVariants(obj: CacheObject, keep: Variant, max: number): void {
-    while (obj.count > max) {
+  #boundVariants(keep: Variant, max: number): void {
+    for (;;) {
+      const e = this.#objects.get(keep.objectKey);
+      const all = e === undefined ? [] : variantsIn(e);
+      if (all.length <= max) return;
       let oldest: Variant | undefined;
-      for (const v of variantsIn(obj)) if (v !== keep && (oldest === undefined || v.usedAt < oldest.usedAt)) oldest = v;
+      for (const v of all) if (v !== keep && (oldest === undefined || v.usedAt < oldest.usedAt)) oldest = v;
       if (oldest === undefined) return;
       this.#drop(oldest, 'evicted');
       this.#variantEvictions++;
     }
   }
 
-  /**
-   * A new object for the input's key, in its host's path index. Its strings are held once: the key flat (a template
-   * literal's pieces go), the host interned, and the path read from the key when needed (not the request's URL).
-   */
-  #newObject(input: VariantInput): CacheObject {
-    const host = intern(input.host);
-    // A sequential copy: a key built by concatenation keeps a cons-string shell (32 bytes) even once flattened.
-    const key = seqString(input.objectKey);
-    const obj = new CacheObject(key, this.#zone(input.zoneId), host, input.path, input.query);
-    this.#bytes += obj.size;
-    this.#objects.set(obj.key, obj);
-    obj.zone.objects++;
-    const hk = hostKey(input.zoneId, host);
+  /** `v` is a new object's first variant: the object index's entry for its key, in its host's path index. */
+  #newObject(v: Variant, inputHost: string): void {
+    const host = intern(inputHost);
+    this.#bytes += this.#objectCharge(v);
+    this.#objects.addFirst(v);
+    const zone = v.zone;
+    zone.objects++;
+    const hk = hostKey(zone.id, host);
     let idx = this.#paths.get(hk);
     if (!idx) {
       this.#paths.set(hk, (idx = new PathIndex()));
-      const nk = hostKey(input.zoneId, hostName(host));
+      const nk = hostKey(zone.id, hostName(host));
       let names = this.#hostsByName.get(nk);
       if (!names) this.#hostsByName.set(nk, (names = new Set()));
       names.add(host);
     }
-    idx.add(input.path, obj);
-    return obj;
+    idx.add(v.path, v.objectKey);
+  }
+
+  /** Bytes charged for an object itself (memory-cost.ts objectCost), while it has variants: its key and fields held apart. */
+  #objectCharge(v: Variant): number {
+    const own = v.ownParts;
+    return objectCost(v.objectKey, own === undefined ? '' : own.path, own === undefined ? '' : own.query);
   }
 
   #zone(id: string): Zone {
@@ -228,7 +237,7 @@ export class MemoryStore implements CacheStore {
     // A 304 makes it as good as newly stored: a new sequence number, or a soft purge-everything generation it was
     // older than would mark it stale again on the next lookup, and it would revalidate forever.
     (v as { seq: number }).seq = ++this.#seq;
-    if (v instanceof MemoryVariant) (v.object as CacheObject).lastSeq = this.#seq;
+    if (v instanceof MemoryVariant) this.#objects.refreshed(v as Variant);
     v.headers = headers;
     v.freshness = freshness;
     v.forcedStale = false;
@@ -236,7 +245,7 @@ export class MemoryStore implements CacheStore {
 
   remove(v: StoredVariant): void {
     // Only a variant of this store: one of another store (a disk store's own index) has links too.
-    if (!(v instanceof MemoryVariant) || this.#objects.get(v.objectKey) !== v.object) return;
+    if (!(v instanceof MemoryVariant) || !this.#objects.holds(v as Variant)) return;
     this.#drop(v as Variant, 'purged');
   }
 
@@ -291,7 +300,7 @@ export class MemoryStore implements CacheStore {
   #evict(keep: Variant): void {
     // From #oldest again after each drop: an onRemove callback may have dropped others.
     for (let v = this.#lru.oldest; v !== undefined && v !== keep && this.#bytes > this.#opts.maxBytes; v = this.#lru.oldest) {
-      v.object.zone.evictions++;
+      v.zone.evictions++;
       this.#drop(v, 'evicted');
       this.#evictions++;
     }
@@ -300,32 +309,25 @@ export class MemoryStore implements CacheStore {
   #drop(v: Variant, why: 'evicted' | 'purged' | 'replaced' | 'expired'): void {
     if (!this.#lru.has(v)) return; // dropped already
     this.#lru.remove(v);
-    const obj = v.object;
-    const zone = obj.zone;
+    const zone = v.zone;
     // A sweep about to visit it goes on with the next.
     for (const c of this.#sweeps) if (c.next === v) c.next = v.zoneNext;
     zoneRemove(zone, v);
     zone.variants--;
     zone.bodyBytes -= v.bodyLength;
 
-    const groups = groupsOf(obj);
-    for (let i = 0; i < groups.length; i++) {
-      const left = groupRemove(groups[i]!, v);
-      if (left !== null) { setGroup(obj, i, left); break; }
-    }
-    obj.count--;
-    if (obj.count === 0 && this.#objects.get(obj.key) === obj) {
-      this.#objects.delete(obj.key);
+    if (this.#objects.detach(v) === 'gone') {
       zone.objects--;
-      this.#bytes -= obj.size;
-      const hk = hostKey(zone.id, obj.host);
+      this.#bytes -= this.#objectCharge(v);
+      const host = v.host;
+      const hk = hostKey(zone.id, host);
       const idx = this.#paths.get(hk);
-      idx?.delete(obj.path, obj);
+      idx?.delete(v.path, v.objectKey);
       if (idx === undefined || idx.size === 0) {
         this.#paths.delete(hk);
-        const nk = hostKey(zone.id, hostName(obj.host));
+        const nk = hostKey(zone.id, hostName(host));
         const names = this.#hostsByName.get(nk);
-        names?.delete(obj.host);
+        names?.delete(host);
         if (names?.size === 0) this.#hostsByName.delete(nk);
       }
     }
@@ -344,7 +346,7 @@ export class MemoryStore implements CacheStore {
   evictOldest(): boolean {
     const v = this.#lru.oldest;
     if (v === undefined) return false;
-    v.object.zone.evictions++;
+    v.zone.evictions++;
     this.#drop(v, 'evicted');
     this.#evictions++;
     return true;

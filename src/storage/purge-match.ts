@@ -1,7 +1,8 @@
 // Which stored entries a purge names: its walk of the store's indexes, a cached preflight by headers, and the recent purges a fetch in flight is checked against.
 import { PREFLIGHT_KEY_SUFFIX, SLICES_KEY_SUFFIX, partialObjectKey, preflightObjectKey, primaryKey, slicesObjectKey, selectorOf, type HeaderValues, type NormalizeValue } from '../cache/key.js';
 import { fieldOf } from '../http/headers.js';
-import { groupsOf, hasPort, hostKey, hostName, tagKey, variantsIn, type CacheObject, type Group, type Variant } from './memory-index.js';
+import { hasPort, hostKey, hostName, tagKey, type Group, type Variant } from './memory-index.js';
+import { groupsOf, variantsIn, type ObjectEntry } from './object-index.js';
 import type { PathIndex } from './path-index.js';
 import type { PurgeTarget, VariantInput } from './store.js';
 
@@ -43,10 +44,11 @@ export function coversInput(target: PurgeTarget, input: PurgeSubject, normalize:
 
 /** The store's indexes a purge walks, and the lookup's own selection (MemoryStore's). */
 export interface PurgeIndexes {
-  objects: ReadonlyMap<string, CacheObject>;
+  objects: { get(key: string): ObjectEntry | undefined };
   byTag: ReadonlyMap<string, ReadonlySet<Variant>>;
   hostsByName: ReadonlyMap<string, ReadonlySet<string>>;
-  paths: ReadonlyMap<string, PathIndex<CacheObject>>;
+  /** zone + host → its objects' keys by path. */
+  paths: ReadonlyMap<string, PathIndex<string>>;
   select(g: Group, headers: HeaderValues): Variant | undefined;
   normalize: NormalizeValue;
 }
@@ -55,16 +57,16 @@ export interface PurgeIndexes {
 export function matchingVariants(target: Exclude<PurgeTarget, { kind: 'everything' }>, ix: PurgeIndexes): { variants: Variant[]; visited: number } {
   const out: Variant[] = [];
   let visited = 0;
-  const addObject = (obj: CacheObject | undefined): void => {
+  const addObject = (obj: ObjectEntry | undefined): void => {
     if (!obj) return;
     const all = variantsIn(obj);
     visited += 1 + all.length;
     for (const v of all) out.push(v);
   };
-  const addIndexed = (idx: PathIndex<CacheObject> | undefined, prefix: string): void => {
+  const addIndexed = (idx: PathIndex<string> | undefined, prefix: string): void => {
     if (!idx) return;
     const before = idx.visited;
-    for (const obj of idx.withPrefix(prefix)) addObject(obj);
+    for (const key of idx.withPrefix(prefix)) addObject(ix.objects.get(key));
     visited += idx.visited - before;
   };
   switch (target.kind) {

@@ -2,14 +2,43 @@
 import type { BodyFile, StoredVariant } from './store.js';
 import type { Freshness } from '../cache/policy/types.js';
 import { packFreshness, unpackFreshness } from './packed-freshness.js';
+import type { Zone } from './memory-index.js';
 
-/** What a variant's key fields are read through: its cache object (one per primary key). */
-export interface VariantOwner {
-  readonly key: string;
-  readonly zone: { readonly id: string };
-  readonly host: string;
-  readonly path: string;
-  readonly query: string;
+/** The key fields of a variant whose primary key does not spell them out (see `regularKey`): held apart, rare. */
+interface KeyParts { readonly host: string; readonly path: string; readonly query: string }
+const OWN_PARTS = new WeakMap<MemoryVariant, KeyParts>();
+
+/**
+ * Whether `key` is `primaryKey(zoneId, host, path, query)`, maybe with a suffix (`\0OPTIONS`...), and the fields can be
+ * read back from it (`keyHost` and the others): then a variant holds no string of its own for them.
+ */
+export function regularKey(key: string, zoneId: string, host: string, path: string, query: string): boolean {
+  const h = zoneId.length + 1 + host.length;
+  const p = h + 1 + path.length;
+  const q = p + 1 + query.length;
+  return key.length >= q && key.startsWith(zoneId) && key.charCodeAt(zoneId.length) === 0 && key.startsWith(host, zoneId.length + 1) &&
+    key.charCodeAt(h) === 0 && key.startsWith(path, h + 1) && key.charCodeAt(p) === 63 && key.startsWith(query, p + 1) &&
+    (q === key.length || key.charCodeAt(q) === 0) && !zoneId.includes('\u0000') && !host.includes('\u0000') && !path.includes('?') && !query.includes('\u0000');
+}
+
+/** Where the host ends in a regular key of a zone whose id is `zoneLength` long (the \0 after it). */
+function hostEnd(key: string, zoneLength: number): number { return key.indexOf('\u0000', zoneLength + 1); }
+
+/**
+ * The path of the keys of one zone and host (`zoneId\0host\0`, `start` characters long) read in place, as a path
+ * index's LeafPath: the character code at `i`, -1 at its end (the '?' before the query).
+ */
+export function keyPathCodes(start: number): (key: string, i: number) => number {
+  return (key, i) => {
+    const c = key.charCodeAt(start + i);
+    return c === 63 || c !== c ? -1 : c;
+  };
+}
+
+/** The path of a regular key (see `regularKey`): what a host's path index files it under. */
+export function keyPath(key: string, zoneLength: number): string {
+  const h = hostEnd(key, zoneLength);
+  return key.slice(h + 1, key.indexOf('?', h + 1));
 }
 
 /**
@@ -31,20 +60,21 @@ export interface Body {
 /**
  * Held once per cached variant, so it is kept small (the target is at most 2 KiB per cached object beyond its body): the response fields
  * live only as the flat [name, value, ...] array the hit path writes; the [name, value] pairs and the name → value
- * record that policy code needs (conditionals, ranges, 304 updates) are built when asked for. The key fields (zone,
- * host, path, query, primary key) are the cache object's, read through `object`; the body through its shared record.
+ * record that policy code needs (conditionals, ranges, 304 updates) are built when asked for. The key fields (host,
+ * path, query) are read from the primary key when asked for (purges, removals), never held apart; the body through its
+ * shared record. An object's only variant is its entry in the store's object index (object-index.ts).
  * `older`/`newer` link the store's LRU list and `zonePrev`/`zoneNext` its zone's list, so neither needs a hash entry.
  */
-export class MemoryVariant<O extends VariantOwner = VariantOwner> implements StoredVariant {
+export class MemoryVariant implements StoredVariant {
   /** The response fields, flattened; undefined while they are only on disk (a disk tier's cold variant: `hasFields`). */
   #flat: string[] | undefined;
   #fieldMap: Record<string, string | string[]> | undefined = undefined;
   /** LRU neighbours: toward the least and the most recently used end; both undefined once the variant is dropped. */
-  older: MemoryVariant<O> | undefined = undefined;
-  newer: MemoryVariant<O> | undefined = undefined;
+  older: MemoryVariant | undefined = undefined;
+  newer: MemoryVariant | undefined = undefined;
   /** Neighbours in its zone's list (what a purge-everything sweep walks). */
-  zonePrev: MemoryVariant<O> | undefined = undefined;
-  zoneNext: MemoryVariant<O> | undefined = undefined;
+  zonePrev: MemoryVariant | undefined = undefined;
+  zoneNext: MemoryVariant | undefined = undefined;
   /** The store's use counter when it was last stored or selected: the least recent of an object goes first at its variant bound. */
   usedAt = 0;
   /** Its freshness; packed into a string while the variant is cold (packed-freshness.ts). */
@@ -66,10 +96,15 @@ export class MemoryVariant<O extends VariantOwner = VariantOwner> implements Sto
     public forcedStale: boolean,
     readonly storedAt: number,
     readonly size: number,
-    readonly object: O,
+    /** The primary key (cache/key.ts primaryKey, maybe with a suffix); shared with the store's object index. */
+    readonly objectKey: string,
+    readonly zone: Zone,
+    /** The key fields, when the key does not spell them out (`regularKey`); else undefined. */
+    parts?: KeyParts,
   ) {
     this.#flat = flatHeaders;
     this.#fresh = freshness;
+    if (parts !== undefined) OWN_PARTS.set(this, parts);
   }
 
   /** What a lookup judges it by (RFC 9111 §4.2); a cold variant's is unpacked on each read (its answer is async anyway). */
@@ -103,11 +138,25 @@ export class MemoryVariant<O extends VariantOwner = VariantOwner> implements Sto
     if (typeof this.#fresh !== 'string') this.#fresh = packFreshness(this.#fresh) ?? this.#fresh;
   }
 
-  get zoneId(): string { return this.object.zone.id; }
-  get host(): string { return this.object.host; }
-  get path(): string { return this.object.path; }
-  get query(): string { return this.object.query; }
-  get objectKey(): string { return this.object.key; }
+  get zoneId(): string { return this.zone.id; }
+  /** The key fields, read from the key (made when asked: purges and removals, never lookups). */
+  get host(): string {
+    const own = OWN_PARTS.get(this);
+    if (own !== undefined) return own.host;
+    const z = this.zone.id.length;
+    return this.objectKey.slice(z + 1, hostEnd(this.objectKey, z));
+  }
+  get path(): string { return OWN_PARTS.get(this)?.path ?? keyPath(this.objectKey, this.zone.id.length); }
+  get query(): string {
+    const own = OWN_PARTS.get(this);
+    if (own !== undefined) return own.query;
+    const k = this.objectKey;
+    const q = k.indexOf('?', hostEnd(k, this.zone.id.length) + 1);
+    const end = k.indexOf('\u0000', q + 1);
+    return k.slice(q + 1, end === -1 ? k.length : end);
+  }
+  /** The key fields held apart (a key that does not spell them out), else undefined: a sibling variant shares them. */
+  get ownParts(): KeyParts | undefined { return OWN_PARTS.get(this); }
   get body(): Buffer | undefined { return this.bodyRecord.buf; }
   get bodyLength(): number { return this.bodyRecord.length; }
   get bodyFile(): BodyFile | undefined { return this.bodyRecord.file; }
