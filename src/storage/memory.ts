@@ -5,7 +5,7 @@ import type { Freshness } from '../cache/policy/types.js';
 import { BodyTable, groupGet, headersOfSelector, hostKey, hostName, LruList, sameNames, tagKey, zoneAdd, zoneRemove, type Group, type Variant, type Zone } from './memory-index.js';
 import { groupsOf, isSingle, ObjectIndex, variantsIn } from './object-index.js';
 import { PathIndex } from './path-index.js';
-import { flatten, intern, internNames, MemoryVariant, regularKey } from './variant.js';
+import { flatten, intern, internNames, keyPathCodes, MemoryVariant, regularKey } from './variant.js';
 import { bodyCost, objectCost, variantCost } from './memory-cost.js';
 import { matchingVariants, PurgeHistory } from './purge-match.js';
 
@@ -212,7 +212,7 @@ export class MemoryStore implements CacheStore {
     const hk = hostKey(zone.id, host);
     let idx = this.#paths.get(hk);
     if (!idx) {
-      this.#paths.set(hk, (idx = new PathIndex()));
+      this.#paths.set(hk, (idx = new PathIndex(keyPathCodes(hk.length + 1)))); // an object's key starts with zone \0 host \0
       const nk = hostKey(zone.id, hostName(host));
       let names = this.#hostsByName.get(nk);
       if (!names) this.#hostsByName.set(nk, (names = new Set()));

@@ -67,3 +67,47 @@ test('matches a naive startsWith filter for any adds and deletes (property)', ()
     },
   ), { numRuns: 300 });
 });
+
+/** Items that know their path (as a primary key does): `<path>#<n>`; those starting with '!' do not (their path is elsewhere). */
+const leafOf = (id: string, i: number): number => {
+  if (id.startsWith('!')) return id.charCodeAt(i + 1) === 33 ? -1 : 120; // never the path it is filed under
+  const end = id.indexOf('#');
+  return i < end ? id.charCodeAt(i) : -1;
+};
+
+test('items held bare at their leaves (a LeafPath) match a naive startsWith filter for any adds and deletes (property)', () => {
+  const seg = fc.constantFrom('', 'a', 'b', 'ab', 'abc', 'b.js', 'x');
+  const path = fc.array(seg, { minLength: 1, maxLength: 4 }).map((s) => `/${s.join('/')}`);
+  fc.assert(fc.property(
+    fc.array(fc.tuple(fc.boolean(), path, fc.integer({ min: 0, max: 5 })), { maxLength: 80 }),
+    fc.array(fc.oneof(path, path.map((p) => p.slice(0, Math.max(1, p.length - 1)))), { minLength: 1, maxLength: 6 }),
+    (ops, prefixes) => {
+      const idx = new PathIndex<string>(leafOf);
+      const model = new Map<string, string>(); // id → path
+      for (const [isAdd, p, n] of ops) {
+        const id = n === 5 ? `!${p}#${n}` : `${p}#${n}`;
+        if (isAdd) { if (!model.has(id)) { idx.add(p, id); model.set(id, p); } }
+        else if (model.get(id) === p) { idx.delete(p, id); model.delete(id); }
+      }
+      assert.equal(idx.size, model.size);
+      for (const prefix of prefixes) {
+        const want = [...model].filter(([, p]) => p.startsWith(prefix)).map(([id]) => id);
+        assert.deepEqual(sorted(idx.withPrefix(prefix)), sorted(want));
+      }
+      if (model.size === 0) assert.equal(idx.isEmpty(), true);
+    },
+  ), { numRuns: 500 });
+});
+
+test('with bare leaves, a prefix among 100,000 flat siblings visits at most two nodes per match, and deletes empty it', () => {
+  const idx = new PathIndex<string>(leafOf);
+  const ids = Array.from({ length: 100_000 }, (_, i) => `/assets/${i % 10 === 0 ? 'hot' : 'cold'}-${i}.js#0`);
+  for (const id of ids) idx.add(id.slice(0, -2), id);
+  const before = idx.visited;
+  assert.equal(idx.withPrefix('/assets/hot-').length, 10_000);
+  assert.ok(idx.visited - before <= 2 * 10_000 + 20);
+  assert.deepEqual(idx.withPrefix('/assets/cold-12.js'), ['/assets/cold-12.js#0']);
+  assert.deepEqual(idx.withPrefix('/assets/cold-12.jsx'), []);
+  for (const id of ids) idx.delete(id.slice(0, -2), id);
+  assert.equal(idx.isEmpty(), true);
+});
