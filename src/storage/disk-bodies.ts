@@ -2,7 +2,7 @@
 import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BODIES_DIR, DiskBody, HotList, writeBodyFile, type BodyHome } from './disk-body.js';
-import type { Body } from './variant.js';
+import type { Body, MemoryVariant, ParkedFiles } from './variant.js';
 
 /**
  * How long a body file outlives its last variant: a hit that found the variant just before it went opens the file a
@@ -21,9 +21,11 @@ export interface BodyFilesDeps {
   track(p: Promise<void>): Promise<void>;
   /** Evicts the least recently used variant; false when there is none. */
   evictOldest(): boolean;
+  /** Whether the variant is still stored. */
+  holds(v: MemoryVariant): boolean;
 }
 
-export class BodyFiles implements BodyHome {
+export class BodyFiles implements BodyHome, ParkedFiles {
   readonly dir: string;
   /** The memory tier: bodies in memory that have a file too (demotable), least recently used first. */
   readonly hot = new HotList();
@@ -39,6 +41,13 @@ export class BodyFiles implements BodyHome {
   adopt(file: DiskBody, b: Body): void {
     file.record = b;
     this.diskBytes += file.length;
+  }
+
+  /** A handle on a parked body's file (variant.ts): reading it whole may bring the body back into memory (promote). */
+  file(id: number, length: number, owner: MemoryVariant): DiskBody {
+    const f = new DiskBody(this, id, length);
+    f.owner = owner;
+    return f;
   }
 
   /** The body's file: written now (once, whatever variants share it) unless it has one; undefined when the write failed. */
@@ -80,6 +89,12 @@ export class BodyFiles implements BodyHome {
     this.bury(file.id);
   }
 
+  /** A parked body's variant went (it held the file alone): the file goes after the grace period. */
+  releaseFile(id: number, length: number): void {
+    this.diskBytes -= length;
+    this.bury(id);
+  }
+
   /** The memory tier over its bound: the least recently used bodies leave memory (their files stay). */
   #boundMemory(): void {
     while (this.hot.bytes > this.deps.memoryMaxBytes && this.hot.oldest !== undefined) {
@@ -96,8 +111,11 @@ export class BodyFiles implements BodyHome {
 
   /** A body read whole from disk stays in memory when it fits well within the memory tier (an eighth of it at most). */
   promote(file: DiskBody, buf: Buffer): void {
-    const b = file.record;
-    if (b === undefined || b.refs === 0 || b.file !== file || b.buf !== undefined || buf.length > this.deps.memoryMaxBytes / 8) return;
+    if (buf.length > this.deps.memoryMaxBytes / 8) return;
+    const owner = file.owner;
+    // A parked body's file (its variant holds the id): the variant gets a record again, the file itself.
+    const b = file.record ?? (owner !== undefined && this.deps.holds(owner) ? owner.unparkAs(file) : undefined);
+    if (b === undefined || b.refs === 0 || b.file !== file || b.buf !== undefined) return;
     b.buf = buf;
     this.hot.push(b);
     this.deps.stats.promotions++;

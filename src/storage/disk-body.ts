@@ -4,7 +4,7 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BodyFile } from './store.js';
-import type { Body } from './variant.js';
+import type { Body, MemoryVariant } from './variant.js';
 
 /** The directory under the cache path that holds body files, each named `<id base36>.body`. */
 export const BODIES_DIR = 'bodies';
@@ -25,6 +25,8 @@ export interface BodyHome {
  */
 export class DiskBody implements BodyFile, Body {
   record: Body | undefined = undefined;
+  /** The variant whose parked body this file is (a handle made for it: BodyFiles.file), else undefined. */
+  owner: MemoryVariant | undefined = undefined;
   /** Body fields, used while the file is its own record (else idle). */
   buf: Buffer | undefined = undefined;
   refs = 0;

@@ -5,7 +5,6 @@ import { crc32 as zlibCrc32 } from 'node:zlib';
 import { primaryKey } from '../cache/key.js';
 import type { DirectivesSource, Freshness, LifetimeSource } from '../cache/policy/types.js';
 import type { MemoryVariant } from './variant.js';
-import type { DiskBody } from './disk-body.js';
 
 /*
  * Files: `index-<gen>.snapshot` (every live record when journal <gen> was started) and `index-<gen>.journal` (records
@@ -30,7 +29,7 @@ export interface IndexRecord {
 }
 
 /** The index record of a variant's entry file `seq` as the variant is now; `file`: its body file's id (default: the one it has). */
-export function indexRecordOf(v: MemoryVariant, seq: number, file = (v.bodyRecord.file as DiskBody).id): IndexRecord {
+export function indexRecordOf(v: MemoryVariant, seq: number, file = v.fileId!): IndexRecord {
   return {
     seq, zoneId: v.zoneId, host: v.host, path: v.path, query: v.query, objectKey: v.objectKey, keyNames: v.keyNames,
     selector: v.selector, status: v.status, freshness: { ...v.freshness }, tags: v.tags, forcedStale: v.forcedStale,

@@ -54,9 +54,10 @@ export class DiskStore implements CacheStore {
     this.#bodies = new BodyFiles({
       dir: opts.path, memoryMaxBytes: memoryMax, diskMaxBytes: opts.diskMaxBytes ?? Number.MAX_SAFE_INTEGER, nextId: () => ++this.#seq,
       stats: this.#stats, warn: (o, m) => this.#opts.logger?.warn(o, m), track: (p) => this.#track(p), evictOldest: () => this.#mem.evictOldest(),
+      holds: (v) => this.#mem.holds(v),
     });
     this.#mem = new MemoryStore({
-      maxBytes: opts.maxBytes, normalize: opts.normalize, chargeBodies: false,
+      maxBytes: opts.maxBytes, normalize: opts.normalize, chargeBodies: false, files: this.#bodies,
       onRemove: (v) => this.#onRemove(v),
       onMarkStale: (v) => { if ((v as MemoryVariant).entry !== 0) this.#persist(v as MemoryVariant); },
     });
@@ -81,7 +82,8 @@ export class DiskStore implements CacheStore {
   lookup(objectKey: string, headers: HeaderValues): StoredVariant | undefined {
     const v = this.#mem.lookup(objectKey, headers) as MemoryVariant | undefined;
     // A hit on a body in the memory tier makes it its most recently used.
-    if (v !== undefined && v.bodyRecord.hotNewer !== undefined) this.#bodies.hot.touch(v.bodyRecord);
+    const b = v?.bodyRecord;
+    if (b !== undefined && b.hotNewer !== undefined) this.#bodies.hot.touch(b);
     return v;
   }
   stats(): StoreStats { return this.#mem.stats(); }
@@ -134,7 +136,7 @@ export class DiskStore implements CacheStore {
     const v = this.#closed || length > this.#bodies.deps.diskMaxBytes ? undefined : this.#mem.insert(input, sinceEpoch) as MemoryVariant | undefined;
     if (filled !== undefined) {
       // A fill streamed to its own file (beginFill): the file is the body's now, or goes when it was not stored.
-      if (v === undefined || v.bodyRecord.file !== filled) { this.#bodies.bury(filled.id); return v; }
+      if (v === undefined || v.bodyRecord?.file !== filled) { this.#bodies.bury(filled.id); return v; }
       this.#bodies.adopt(filled, v.bodyRecord);
     }
     if (v) this.#persist(v);
@@ -252,7 +254,7 @@ export class DiskStore implements CacheStore {
       }) as MemoryVariant | undefined;
       if (!v) { void this.#track(this.#unlinkEntry(seq)); continue; }
       v.entry = seq;
-      if (file !== undefined && file.record === undefined) this.#bodies.adopt(file, v.bodyRecord);
+      if (file !== undefined && file.record === undefined) this.#bodies.adopt(file, v.bodyRecord!);
       // An entry of the older format (body after its meta): rewritten as a body file and a meta file.
       if (file === undefined) migrate.push(v);
       else if (!found.indexed) unindexed.push(v);
@@ -286,7 +288,7 @@ export class DiskStore implements CacheStore {
         return this.#track(this.#index.compact(function* live() {
       for (const v of mem.allVariants()) {
         // A variant gone meanwhile, or whose file is being written (its record goes to the new journal when it is).
-        if (v.entry === 0 || chains.has(v) || v.bodyRecord.file === undefined || !mem.holds(v)) continue;
+        if (v.entry === 0 || chains.has(v) || v.fileId === undefined || !mem.holds(v)) continue;
         yield indexRecordOf(v, v.entry);
       }
     }));
@@ -311,11 +313,12 @@ export class DiskStore implements CacheStore {
       const old = v.entry;
       v.entry = seq;
       const record = v.bodyRecord;
+      const parked = record === undefined ? v.fileId : undefined; // its body only on disk: its file is known
       const index = indexRecordOf(v, seq, 0);
       const fields = v.hasFields ? v.headers : undefined;
       const prev = this.#chains.get(v);
       const p = this.#track((prev ?? Promise.resolve()).then(async () => {
-        const file = await this.#bodies.fileOf(record);
+        const file = parked !== undefined ? { id: parked } : await this.#bodies.fileOf(record!);
         let headers = fields;
         if (headers === undefined && old !== 0) {
           const decoded = await readFile(join(this.dir, this.#nameOf(old))).then(decodeEntry).catch(() => undefined);
@@ -375,7 +378,8 @@ export class DiskStore implements CacheStore {
     const v = sv as MemoryVariant;
     this.#fields.delete(v);
     const b = v.bodyRecord;
-    if (b.refs === 0) this.#bodies.release(b);
+    if (b === undefined) this.#bodies.releaseFile(v.fileId!, v.bodyLength); // parked: the variant held its file alone
+    else if (b.refs === 0) this.#bodies.release(b);
     const seq = v.entry;
     if (seq === 0) return;
     const prev = this.#chains.get(v);

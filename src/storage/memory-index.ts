@@ -1,7 +1,7 @@
 // MemoryStore's records (zones, Vary groups), its LRU and zone lists, index keys, Host ports, shared bodies.
 import { headersOfSelector as selectorHeaders, hostName, zoneScoped, type HeaderValues } from '../cache/key.js';
 import type { BodyFile, VariantInput } from './store.js';
-import type { Body, MemoryVariant } from './variant.js';
+import type { Body, MemoryVariant, ParkedFiles } from './variant.js';
 import type { CacheObject } from './object-index.js';
 
 /** One zone: its variants as a list (what a purge-everything sweep walks) and its purge-everything generations. */
@@ -17,6 +17,8 @@ export interface Zone {
   variants: number;
   bodyBytes: number;
   evictions: number;
+  /** The store's body files by id (a disk tier's), for variants whose body is parked (variant.ts). */
+  readonly files: ParkedFiles | undefined;
 }
 
 export type Variant = MemoryVariant;
@@ -168,6 +170,7 @@ export class BodyTable {
   acquire(buf: Buffer, file: BodyFile | undefined, siblings: readonly Variant[]): Body {
     for (const v of siblings) {
       const b = v.bodyRecord;
+      if (b === undefined) continue; // parked: the store unparks a sibling whose file this is first
       const same = file !== undefined
         ? b.file === file
         : b.buf !== undefined && b.length === buf.length && (b.buf === buf || b.buf.equals(buf));
@@ -180,6 +183,12 @@ export class BodyTable {
     this.#count++;
     this.#bytes += length;
     return body;
+  }
+
+  /** A parked body (a variant's own, only on disk: no record) is no longer held. */
+  releaseParked(length: number): void {
+    this.#count--;
+    this.#bytes -= length;
   }
 
   /** Drops one reference; true when it was the last, and the body is no longer held. */

@@ -5,7 +5,8 @@ import type { Freshness } from '../cache/policy/types.js';
 import { BodyTable, groupGet, headersOfSelector, hostKey, hostName, LruList, sameNames, tagKey, zoneAdd, zoneRemove, type Group, type Variant, type Zone } from './memory-index.js';
 import { groupsOf, isSingle, ObjectIndex, variantsIn } from './object-index.js';
 import { PathIndex } from './path-index.js';
-import { flatten, intern, internNames, keyPathCodes, MemoryVariant, regularKey } from './variant.js';
+import { flatten, intern, internNames, keyPathCodes, MemoryVariant, regularKey, type ParkedFiles } from './variant.js';
+import type { BodyFile } from './store.js';
 import { bodyCost, objectCost, variantCost } from './memory-cost.js';
 import { matchingVariants, PurgeHistory } from './purge-match.js';
 
@@ -24,6 +25,8 @@ export interface MemoryStoreOptions {
    * so maxBytes then bounds the index alone.
    */
   chargeBodies?: boolean;
+  /** A disk tier's body files by id: a cold variant whose body is only on disk holds its file id, not a record (variant.ts). */
+  files?: ParkedFiles;
 }
 
 const NO_TAGS: readonly string[] = Object.freeze([]);
@@ -51,7 +54,6 @@ export class MemoryStore implements CacheStore {
   readonly #sweeps = new Set<SweepCursor>();
   readonly #purges: PurgeHistory;
   #seq = 0;
-  #nextId = 1;
   #bytes = 0;        // charged bytes (memory-cost.ts): every variant and object, each unique body once
   #variants = 0;
   #evictions = 0;
@@ -150,6 +152,9 @@ export class MemoryStore implements CacheStore {
 
     // Shared with a sibling variant whose bytes are the same (one URL's variants often are: Vary on Origin).
     const siblings = entry === undefined ? [] : variantsIn(entry);
+    // A sibling whose body is parked on this very file (a disk tier loading shared bodies) shares it through a record again.
+    const file = input.bodyFile as (BodyFile & { id?: unknown }) | undefined;
+    if (file !== undefined && typeof file.id === 'number') for (const s of siblings) s.unparkAs(file as BodyFile & { id: number });
     const body = this.#bodies.acquire(input.body, input.bodyFile, siblings);
     if (body.refs === 1 && this.#chargeBodies) this.#bytes += bodyCost(body.length);
 
@@ -161,7 +166,7 @@ export class MemoryStore implements CacheStore {
     const parts = sibling !== undefined ? sibling.ownParts
       : regularKey(key, input.zoneId, input.host, input.path, input.query) ? undefined : { host: intern(input.host), path: input.path, query: input.query };
     const v: Variant = new MemoryVariant(
-      this.#nextId++, ++this.#seq, keyNames, selector, input.status, flatHeaders, body, input.freshness,
+      ++this.#seq, keyNames, selector, input.status, flatHeaders, body, input.freshness,
       tags, soft, input.storedAt ?? Date.now(), size, key, zone, parts,
     );
     if (entry === undefined) this.#newObject(v, input.host);
@@ -229,7 +234,7 @@ export class MemoryStore implements CacheStore {
 
   #zone(id: string): Zone {
     let zone = this.#zones.get(id);
-    if (zone === undefined) this.#zones.set(id, (zone = { id, head: undefined, hard: 0, soft: 0, objects: 0, variants: 0, bodyBytes: 0, evictions: 0 }));
+    if (zone === undefined) this.#zones.set(id, (zone = { id, head: undefined, hard: 0, soft: 0, objects: 0, variants: 0, bodyBytes: 0, evictions: 0, files: this.#opts.files }));
     return zone;
   }
 
@@ -336,7 +341,9 @@ export class MemoryStore implements CacheStore {
       set?.delete(v);
       if (set?.size === 0) this.#byTag.delete(tagKey(zone.id, tag));
     }
-    if (this.#bodies.release(v.bodyRecord) && this.#chargeBodies) this.#bytes -= bodyCost(v.bodyRecord.length);
+    const rec = v.bodyRecord;
+    if (rec === undefined) { this.#bodies.releaseParked(v.bodyLength); if (this.#chargeBodies) this.#bytes -= bodyCost(v.bodyLength); }
+    else if (this.#bodies.release(rec) && this.#chargeBodies) this.#bytes -= bodyCost(rec.length);
     this.#bytes -= v.size;
     this.#variants--;
     this.#opts.onRemove?.(v, why);

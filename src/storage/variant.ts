@@ -1,7 +1,7 @@
 // The in-memory record of one stored variant (flat fields, list links, shared body), and the strings it shares.
 import type { BodyFile, StoredVariant } from './store.js';
 import type { Freshness } from '../cache/policy/types.js';
-import { packFreshness, unpackFreshness } from './packed-freshness.js';
+import { coldFreshness, coldNumber, coldNumbers, ENTRY, FILE, LENGTH, packCold, SIZE, STORED_AT } from './packed-freshness.js';
 import type { Zone } from './memory-index.js';
 
 /** The key fields of a variant whose primary key does not spell them out (see `regularKey`): held apart, rare. */
@@ -66,9 +66,6 @@ export interface Body {
  * `older`/`newer` link the store's LRU list and `zonePrev`/`zoneNext` its zone's list, so neither needs a hash entry.
  */
 export class MemoryVariant implements StoredVariant {
-  /** The response fields, flattened; undefined while they are only on disk (a disk tier's cold variant: `hasFields`). */
-  #flat: string[] | undefined;
-  #fieldMap: Record<string, string | string[]> | undefined = undefined;
   /** LRU neighbours: toward the least and the most recently used end; both undefined once the variant is dropped. */
   older: MemoryVariant | undefined = undefined;
   newer: MemoryVariant | undefined = undefined;
@@ -77,65 +74,143 @@ export class MemoryVariant implements StoredVariant {
   zoneNext: MemoryVariant | undefined = undefined;
   /** The store's use counter when it was last stored or selected: the least recent of an object goes first at its variant bound. */
   usedAt = 0;
-  /** Its freshness; packed into a string while the variant is cold (packed-freshness.ts). */
-  #fresh: Freshness | string;
-  /** The disk tier's entry file of this variant (its sequence number; 0: none yet). Unused without a disk tier. */
-  entry = 0;
+  /** Status (RFC 9110 §15: three digits) in bits 0-9, the soft-purge mark in bit 10: one small integer, no fields of their own. */
+  #bits: number;
+  /** Its body record; undefined while the body is parked: only on disk, its file id and length in the packed numbers. */
+  #body: Body | undefined;
+  /** Hot: its fields and numbers in memory; cold (a disk tier's, fields only in its entry file): its numbers packed in one string. */
+  #state: Hot | string;
 
   constructor(
-    readonly id: number,
     public seq: number,
     readonly keyNames: readonly string[],
     readonly selector: string,
-    public status: number,
+    status: number,
     /** The response fields, flattened (see `flatten`). */
     flatHeaders: string[],
-    readonly bodyRecord: Body,
+    body: Body,
     freshness: Freshness,
     readonly tags: readonly string[],
-    public forcedStale: boolean,
-    readonly storedAt: number,
-    readonly size: number,
+    forcedStale: boolean,
+    storedAt: number,
+    size: number,
     /** The primary key (cache/key.ts primaryKey, maybe with a suffix); shared with the store's object index. */
     readonly objectKey: string,
     readonly zone: Zone,
     /** The key fields, when the key does not spell them out (`regularKey`); else undefined. */
     parts?: KeyParts,
   ) {
-    this.#flat = flatHeaders;
-    this.#fresh = freshness;
+    this.#bits = (status & STATUS_MASK) | (forcedStale ? STALE : 0);
+    this.#body = body;
+    this.#state = new Hot(flatHeaders, freshness, storedAt, size, 0);
     if (parts !== undefined) OWN_PARTS.set(this, parts);
   }
 
-  /** What a lookup judges it by (RFC 9111 §4.2); a cold variant's is unpacked on each read (its answer is async anyway). */
-  get freshness(): Freshness {
-    const f = this.#fresh;
-    return typeof f === 'string' ? unpackFreshness(f) : f;
+  /** Unique among variants; given when first asked for (misses and revalidations only), so no variant holds one it is never asked for. */
+  get id(): number {
+    let id = IDS.get(this);
+    if (id === undefined) IDS.set(this, (id = nextId++));
+    return id;
   }
 
-  set freshness(f: Freshness) { this.#fresh = f; }
+  get status(): number { return this.#bits & STATUS_MASK; }
+  set status(s: number) { this.#bits = (this.#bits & ~STATUS_MASK) | (s & STATUS_MASK); }
+  get forcedStale(): boolean { return (this.#bits & STALE) !== 0; }
+  set forcedStale(b: boolean) { this.#bits = b ? this.#bits | STALE : this.#bits & ~STALE; }
+
+  /** What a lookup judges it by (RFC 9111 §4.2); a cold variant's is unpacked on each read (its answer is async anyway). */
+  get freshness(): Freshness {
+    const s = this.#state;
+    return typeof s === 'string' ? coldFreshness(s) : s.freshness;
+  }
+
+  set freshness(f: Freshness) {
+    const s = this.#state;
+    if (typeof s !== 'string') { s.freshness = f; return; }
+    const packed = packCold(coldNumbers(s), f);
+    if (packed === undefined) throw new FieldsNotLoadedError(); // a store sets it with the fields (refresh), so never cold
+    this.#state = packed;
+  }
+
+  get storedAt(): number { const s = this.#state; return typeof s === 'string' ? coldNumber(s, STORED_AT) : s.storedAt; }
+  /** Bytes charged against cache.maxBytes for it (memory-cost.ts). */
+  get size(): number { const s = this.#state; return typeof s === 'string' ? coldNumber(s, SIZE) : s.size; }
+
+  /** The disk tier's entry file of this variant (its sequence number; 0: none yet). Unused without a disk tier. */
+  get entry(): number { const s = this.#state; return typeof s === 'string' ? coldNumber(s, ENTRY) : s.entry; }
+  set entry(seq: number) {
+    const s = this.#state;
+    if (typeof s !== 'string') { s.entry = seq; return; }
+    this.#state = packCold({ ...coldNumbers(s), entry: seq }, coldFreshness(s))!;
+  }
 
   /** Whether the response fields are in memory; a disk tier's cold variant has them loaded (CacheStore.loadFields) before use. */
-  get hasFields(): boolean { return this.#flat !== undefined; }
+  get hasFields(): boolean { return typeof this.#state !== 'string'; }
 
   /** The response fields, flattened for writeHead; throws FIELDS_NOT_LOADED while they are only on disk. */
   get flatHeaders(): string[] {
-    const f = this.#flat;
-    if (f === undefined) throw new FieldsNotLoadedError();
-    return f;
+    const s = this.#state;
+    if (typeof s === 'string') throw new FieldsNotLoadedError();
+    return s.flat;
   }
 
   set flatHeaders(flat: string[]) {
-    this.#flat = flat;
-    this.#fieldMap = undefined;
-    if (typeof this.#fresh === 'string') this.#fresh = unpackFreshness(this.#fresh);
+    const s = this.#state;
+    if (typeof s !== 'string') { s.flat = flat; s.fieldMap = undefined; return; }
+    this.#warm(s, coldFreshness(s), flat);
   }
 
-  /** Forgets the fields (they are on disk: a disk tier's cold variant) and packs its freshness; `flatHeaders = ...` brings them back. */
+  /** A cold variant made hot again (its fields loaded): its numbers unpacked, a parked body given its record back. */
+  #warm(s: string, f: Freshness, flat: string[]): void {
+    const n = coldNumbers(s);
+    if (this.#body === undefined) this.#unpark(n.file, n.length);
+    this.#state = new Hot(flat, f, n.storedAt, n.size, n.entry);
+  }
+
+  /**
+   * Forgets the fields (they are on disk: a disk tier's cold variant) and packs its numbers; `flatHeaders = ...` brings
+   * them back. A body of its own that is only on disk is parked: the variant keeps its file id and length, no record.
+   */
   dropFields(): void {
-    this.#flat = undefined;
-    this.#fieldMap = undefined;
-    if (typeof this.#fresh !== 'string') this.#fresh = packFreshness(this.#fresh) ?? this.#fresh;
+    const s = this.#state;
+    if (typeof s === 'string') return;
+    const b = this.#body;
+    const files = this.zone.files;
+    const id = (b?.file as { id?: unknown } | undefined)?.id;
+    const park = files !== undefined && b !== undefined && b.buf === undefined && b.refs === 1 && b.hotOlder === undefined && typeof id === 'number';
+    const packed = packCold({ storedAt: s.storedAt, size: s.size, entry: s.entry, file: park ? id : 0, length: park ? b.length : 0 }, s.freshness);
+    if (packed === undefined) return; // a freshness the packing does not know: the fields stay
+    this.#state = packed;
+    if (park) {
+      // The record is let go: a read already under way finds it without its file (no promotion), the body stays this variant's.
+      b.file = undefined;
+      this.#body = undefined;
+    }
+  }
+
+  /** Gives a parked body its record again (the file's, `file` when given: a sibling variant shares it). */
+  #unpark(id: number, length: number, file?: BodyFile): Body {
+    const f = file ?? this.zone.files!.file(id, length, this);
+    const b: Body = f.claim?.() ?? { buf: undefined, length, refs: 0, file: f, hotOlder: undefined, hotNewer: undefined };
+    b.refs = 1;
+    this.#body = b;
+    return b;
+  }
+
+  /** The file id of its body when parked (only on disk, no record), else undefined. */
+  get parkedFile(): number | undefined {
+    const s = this.#state;
+    return this.#body === undefined && typeof s === 'string' ? coldNumber(s, FILE) : undefined;
+  }
+
+  /** Its parked body's record again, with `file` (the same file, as a sibling stores or a read promotes it); undefined when it is not parked on that file. */
+  unparkAs(file: BodyFile & { readonly id: number }): Body | undefined {
+    const s = this.#state;
+    if (this.#body !== undefined || typeof s !== 'string' || coldNumber(s, FILE) !== file.id) return undefined;
+    const n = coldNumbers(s);
+    const b = this.#unpark(n.file, n.length, file);
+    this.#state = packCold({ ...n, file: 0, length: 0 }, coldFreshness(s))!;
+    return b;
   }
 
   get zoneId(): string { return this.zone.id; }
@@ -157,9 +232,23 @@ export class MemoryVariant implements StoredVariant {
   }
   /** The key fields held apart (a key that does not spell them out), else undefined: a sibling variant shares them. */
   get ownParts(): KeyParts | undefined { return OWN_PARTS.get(this); }
-  get body(): Buffer | undefined { return this.bodyRecord.buf; }
-  get bodyLength(): number { return this.bodyRecord.length; }
-  get bodyFile(): BodyFile | undefined { return this.bodyRecord.file; }
+  /** Its body record; undefined while the body is parked (see `dropFields`). */
+  get bodyRecord(): Body | undefined { return this.#body; }
+  get body(): Buffer | undefined { return this.#body?.buf; }
+  get bodyLength(): number { const b = this.#body; return b !== undefined ? b.length : coldNumber(this.#state as string, LENGTH); }
+  /** The body's file; a parked body's is made when asked for (a read of it may bring the body into memory: BodyFiles.promote). */
+  get bodyFile(): BodyFile | undefined {
+    const b = this.#body;
+    if (b !== undefined) return b.file;
+    const s = this.#state as string;
+    return this.zone.files!.file(coldNumber(s, FILE), coldNumber(s, LENGTH), this);
+  }
+  /** Its body file's id (a disk tier's), whether parked or held by its record; undefined when it has none. */
+  get fileId(): number | undefined {
+    const b = this.#body;
+    if (b === undefined) return coldNumber(this.#state as string, FILE);
+    return (b.file as { id?: number } | undefined)?.id;
+  }
 
   get headers(): [string, string][] {
     const f = this.flatHeaders;
@@ -173,12 +262,33 @@ export class MemoryVariant implements StoredVariant {
   }
 
   get fieldMap(): Record<string, string | string[]> {
-    return (this.#fieldMap ??= toFieldMap(this.flatHeaders));
+    const s = this.#state;
+    if (typeof s === 'string') throw new FieldsNotLoadedError();
+    return (s.fieldMap ??= toFieldMap(s.flat));
   }
 
   set fieldMap(map: Record<string, string | string[]>) {
-    this.#fieldMap = map;
+    const s = this.#state;
+    if (typeof s === 'string') throw new FieldsNotLoadedError();
+    s.fieldMap = map;
   }
+}
+
+/** A hot variant's fields and numbers (in memory: a memory store's, or a disk tier's recently used). */
+class Hot {
+  fieldMap: Record<string, string | string[]> | undefined = undefined;
+  constructor(public flat: string[], public freshness: Freshness, readonly storedAt: number, readonly size: number, public entry: number) {}
+}
+
+const STATUS_MASK = 0x3ff;
+const STALE = 0x400;
+const IDS = new WeakMap<MemoryVariant, number>();
+let nextId = 1;
+
+/** A disk tier's body files by id, for variants that hold a parked body (MemoryStoreOptions.files). */
+export interface ParkedFiles {
+  /** A handle on body file `id` (`length` bytes) of variant `owner`, which holds it parked. */
+  file(id: number, length: number, owner: MemoryVariant): BodyFile;
 }
 
 /** A cold variant's fields were read before they were loaded (CacheStore.loadFields): a bug of the caller, never data. */
