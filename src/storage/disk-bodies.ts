@@ -101,6 +101,9 @@ export class BodyFiles implements BodyHome, ParkedFiles {
       const b = this.hot.oldest;
       this.hot.remove(b);
       b.buf = undefined;
+      // Its variant, if cold and alone on it, now holds the file id itself (variant.ts park).
+      const owner = b.owner;
+      if (owner !== undefined && this.deps.holds(owner)) owner.park();
     }
   }
 
@@ -113,8 +116,9 @@ export class BodyFiles implements BodyHome, ParkedFiles {
   promote(file: DiskBody, buf: Buffer): void {
     if (buf.length > this.deps.memoryMaxBytes / 8) return;
     const owner = file.owner;
-    // A parked body's file (its variant holds the id): the variant gets a record again, the file itself.
-    const b = file.record ?? (owner !== undefined && this.deps.holds(owner) ? owner.unparkAs(file) : undefined);
+    // A file that is its own record (loaded, or given back to a parked variant); a parked body's file (its variant
+    // holds the id): the variant gets a record again, the file itself.
+    const b = file.record ?? (file.file === file ? file : owner !== undefined && this.deps.holds(owner) ? owner.unparkAs(file) : undefined);
     if (b === undefined || b.refs === 0 || b.file !== file || b.buf !== undefined) return;
     b.buf = buf;
     this.hot.push(b);

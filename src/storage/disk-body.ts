@@ -25,7 +25,7 @@ export interface BodyHome {
  */
 export class DiskBody implements BodyFile, Body {
   record: Body | undefined = undefined;
-  /** The variant whose parked body this file is (a handle made for it: BodyFiles.file), else undefined. */
+  /** The variant whose parked body this file is (a handle made for it: BodyFiles.file), or that holds it as its record. */
   owner: MemoryVariant | undefined = undefined;
   /** Body fields, used while the file is its own record (else idle). */
   buf: Buffer | undefined = undefined;

@@ -9,6 +9,7 @@ import { DiskStore } from './disk.js';
 import { contractInput, objectTarget, type ContractEntry } from './store.contract.js';
 import { normalizeVaryValue } from '../cache/policy/vary.js';
 import { bodyOf } from './store.js';
+import type { MemoryVariant } from './variant.js';
 
 const A = 'https://a.example';
 const B = 'https://b.example';
@@ -116,4 +117,66 @@ test('a body whose write fails is served from memory; a purged body file is unli
   assert.equal((await bodyFiles(dir)).length, 1, 'still there during the grace period');
   await store.close();
   assert.deepEqual(await bodyFiles(dir), []);
+});
+
+test('after a restart a body only on disk is parked in its variant (no record); a read brings it back into memory, its file goes with the variant', async (t) => {
+  const { dir, open } = await tempDir(t);
+  const first = await open();
+  const cold: ContractEntry = { path: '/cold', body: Buffer.alloc(3000, 5) };
+  const warm: ContractEntry = { path: '/warm', body: Buffer.alloc(2000, 6) };
+  first.insert(contractInput(cold));
+  first.insert(contractInput(warm));
+  await first.flush();
+  await first.close();
+  const second = await open();
+  const v = lookup(second, cold) as MemoryVariant;
+  const w = lookup(second, warm) as MemoryVariant;
+  for (const x of [v, w]) {
+    assert.equal(x.hasFields, false);
+    assert.equal(x.bodyRecord, undefined, 'parked: the variant holds its file id, no record');
+  }
+  assert.equal(v.bodyLength, 3000);
+  assert.equal(second.stats().bodies, 2);
+  // Read while cold: the file handle brings the body back into memory (a promotion), as a record of the variant's.
+  assert.ok((await bodyOf(v)).equals(cold.body!));
+  assert.ok(v.bodyRecord !== undefined && v.body?.equals(cold.body!), 'promoted into the memory tier');
+  // Fields loaded first (the variant hot again): its body gets its record back, and a read promotes it as well.
+  assert.equal(await second.loadFields(w), true);
+  assert.ok(w.bodyRecord !== undefined);
+  assert.ok((await bodyOf(w)).equals(warm.body!));
+  assert.ok(w.body?.equals(warm.body!));
+  assert.equal(second.diskStats().promotions, 2);
+  assert.equal(second.diskStats().diskBytes, 5000);
+  second.purge(objectTarget(cold), false);
+  assert.equal(second.diskStats().diskBytes, 2000);
+  await second.close();
+  assert.equal((await bodyFiles(dir)).length, 1, 'the purged variant\'s file went with it');
+  const third = await open();
+  const p = lookup(third, warm) as MemoryVariant;
+  assert.equal(p.bodyRecord, undefined);
+  third.purge(objectTarget(warm), false);
+  assert.equal(third.stats().bodies, 0);
+  assert.equal(third.diskStats().diskBytes, 0);
+  await third.close();
+  assert.deepEqual(await bodyFiles(dir), [], 'a parked body\'s file goes with its variant');
+});
+
+test('a cold variant whose body leaves the memory tier is parked again; it is served whole from its file', async (t) => {
+  const { dir, open } = await tempDir(t);
+  const first = await open();
+  const e: ContractEntry = { path: '/p', body: Buffer.alloc(3000, 4) };
+  first.insert(contractInput(e));
+  await first.flush();
+  await first.close();
+  const store = await open({ memoryMaxBytes: 100_000 });
+  const v = lookup(store, e) as MemoryVariant;
+  assert.ok((await bodyOf(v)).equals(e.body!));
+  assert.ok(v.bodyRecord !== undefined && v.body !== undefined && !v.hasFields, 'cold, its body in memory again: not parked');
+  // A larger body pushes it out of the memory tier: the cold variant holds its file alone again.
+  store.insert(contractInput({ path: '/big', body: Buffer.alloc(99_000, 1) }));
+  await store.flush();
+  assert.equal(v.bodyRecord, undefined, 'parked');
+  assert.ok((await bodyOf(v)).equals(e.body!));
+  assert.equal(store.stats().bodies, 2);
+  assert.equal((await bodyFiles(dir)).length, 2);
 });

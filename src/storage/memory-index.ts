@@ -178,7 +178,7 @@ export class BodyTable {
     }
     const length = file !== undefined ? file.length : buf.length;
     const claimed = file?.claim?.();
-    const body: Body = claimed ?? { buf: file !== undefined ? undefined : buf, length, refs: 0, file, hotOlder: undefined, hotNewer: undefined };
+    const body: Body = claimed ?? { buf: file !== undefined ? undefined : buf, length, refs: 0, file, hotOlder: undefined, hotNewer: undefined, owner: undefined };
     body.refs = 1;
     this.#count++;
     this.#bytes += length;

@@ -169,6 +169,7 @@ export class MemoryStore implements CacheStore {
       ++this.#seq, keyNames, selector, input.status, flatHeaders, body, input.freshness,
       tags, soft, input.storedAt ?? Date.now(), size, key, zone, parts,
     );
+    if (body.refs === 1) body.owner = v;
     if (entry === undefined) this.#newObject(v, input.host);
     else this.#objects.attach(entry, v, at);
     v.usedAt = ++this.#uses;

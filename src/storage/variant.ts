@@ -55,6 +55,8 @@ export interface Body {
   /** The disk tier's list of bodies in memory, least recently used first (unused without a disk tier). */
   hotOlder: Body | undefined;
   hotNewer: Body | undefined;
+  /** The variant that stored it (or gave it its record back): the one to park it when it leaves memory, if no other shares it. */
+  owner: MemoryVariant | undefined;
 }
 
 /**
@@ -174,25 +176,35 @@ export class MemoryVariant implements StoredVariant {
   dropFields(): void {
     const s = this.#state;
     if (typeof s === 'string') return;
-    const b = this.#body;
-    const files = this.zone.files;
-    const id = (b?.file as { id?: unknown } | undefined)?.id;
-    const park = files !== undefined && b !== undefined && b.buf === undefined && b.refs === 1 && b.hotOlder === undefined && typeof id === 'number';
-    const packed = packCold({ storedAt: s.storedAt, size: s.size, entry: s.entry, file: park ? id : 0, length: park ? b.length : 0 }, s.freshness);
+    const packed = packCold({ storedAt: s.storedAt, size: s.size, entry: s.entry, file: 0, length: 0 }, s.freshness);
     if (packed === undefined) return; // a freshness the packing does not know: the fields stay
     this.#state = packed;
-    if (park) {
-      // The record is let go: a read already under way finds it without its file (no promotion), the body stays this variant's.
-      b.file = undefined;
-      this.#body = undefined;
-    }
+    this.park();
+  }
+
+  /**
+   * Parks its body when it can: the variant cold, the body its own (no sibling shares it), only on disk (a disk tier's
+   * file, not in memory). Called as it goes cold and as its body leaves the memory tier (BodyFiles).
+   */
+  park(): void {
+    const s = this.#state;
+    const b = this.#body;
+    if (typeof s !== 'string' || b === undefined || b.buf !== undefined || b.refs !== 1 || this.zone.files === undefined) return;
+    const id = (b.file as { id?: unknown } | undefined)?.id;
+    if (typeof id !== 'number') return;
+    this.#state = packCold({ ...coldNumbers(s), file: id, length: b.length }, coldFreshness(s))!;
+    // The record is let go: a read already under way finds it without its file (no promotion), the body stays this variant's.
+    b.file = undefined;
+    b.owner = undefined;
+    this.#body = undefined;
   }
 
   /** Gives a parked body its record again (the file's, `file` when given: a sibling variant shares it). */
   #unpark(id: number, length: number, file?: BodyFile): Body {
     const f = file ?? this.zone.files!.file(id, length, this);
-    const b: Body = f.claim?.() ?? { buf: undefined, length, refs: 0, file: f, hotOlder: undefined, hotNewer: undefined };
+    const b: Body = f.claim?.() ?? { buf: undefined, length, refs: 0, file: f, hotOlder: undefined, hotNewer: undefined, owner: undefined };
     b.refs = 1;
+    b.owner = this;
     this.#body = b;
     return b;
   }
