@@ -391,3 +391,24 @@ test('per-zone stats: objects, variants and body bytes follow inserts, purges an
   assert.equal(z['old']!.variants + z['new']!.variants, small.stats().variants);
   assert.equal(z['old']!.evictions + z['new']!.evictions, small.stats().evictions);
 });
+
+test('key fields are read from the key, or kept apart when it does not spell them out; every index finds both kinds', () => {
+  const store = newStore();
+  const odd: VariantInput = { ...input({ path: '/odd/a', query: 'q=1' }), objectKey: 'custom\u0000key' };
+  const v = store.insert(odd)!;
+  assert.deepEqual([v.zoneId, v.host, v.path, v.query, v.objectKey], ['z', 'cdn.example', '/odd/a', 'q=1', 'custom\u0000key']);
+  // A preflight's key is the URL's with a suffix: still read from the key.
+  const pre: VariantInput = { ...input({ path: '/odd/b', query: 'x=2' }), objectKey: `${primaryKey('z', 'cdn.example', '/odd/b', 'x=2')}\u0000OPTIONS` };
+  const p = store.insert(pre)!;
+  assert.deepEqual([p.host, p.path, p.query], ['cdn.example', '/odd/b', 'x=2']);
+  store.insert(input({ path: '/odd/b', query: 'x=2' }));
+  store.insert(input({ path: '/odd/b', query: 'x=2', req: { origin: 'https://a.example' } })); // a second variant: the object's record
+  store.insert(input({ path: '/other' }));
+  assert.ok(store.lookup('custom\u0000key', {}) !== undefined);
+  assert.equal(store.stats().objects, 4);
+  assert.equal(store.purge({ kind: 'prefix', zoneId: 'z', host: 'cdn.example', pathPrefix: '/odd/' }, false), 4);
+  assert.equal(store.lookup('custom\u0000key', {}), undefined);
+  assert.equal(store.purge({ kind: 'host', zoneId: 'z', host: 'cdn.example' }, false), 1);
+  assert.deepEqual([store.stats().objects, store.stats().variants], [0, 0]);
+  assert.equal(store.chargedBytes(), 0, 'every charge is given back');
+});
