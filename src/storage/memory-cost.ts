@@ -10,11 +10,15 @@ import { isInterned } from './variant.js';
  */
 
 /**
- * One variant beyond its fields and selector: its record (19 slots), its Freshness (10 slots, two boxed doubles), its
- * boxed storedAt, its entry in its Vary group's selector map and its share of LRU and zone links.
+ * One variant beyond its fields and selector: its record (14 slots), its hot state (7 slots: fields, numbers, a boxed
+ * storedAt), its Freshness (10 slots, two boxed doubles), its entry in its Vary group's selector map when it has
+ * siblings. A disk tier's cold variant holds far less (its numbers packed in one string: variant.ts), charged the same.
  */
 export const VARIANT_BASE = 350;
-/** One object (URL) beyond its key: its record, its entry in the store's object map and its path index node. */
+/**
+ * One object (URL) beyond its key: its entry in the store's object index (its only variant, or a record of its Vary
+ * groups when it has several) and its place in its host's path index (a slot, or a node where paths part).
+ */
 export const OBJECT_BASE = 240;
 /** One held body beyond its bytes: its table record, the Buffer and ArrayBuffer objects and the native backing store. */
 export const BODY_OVERHEAD = 300;
