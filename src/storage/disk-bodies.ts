@@ -55,7 +55,8 @@ export class BodyFiles implements BodyHome, ParkedFiles {
     if (b.file !== undefined) return Promise.resolve(b.file as DiskBody);
     const writing = this.#writes.get(b);
     if (writing !== undefined) return writing;
-    const buf = b.buf!;
+    const buf = b.buf;
+    if (buf === undefined) return Promise.resolve(undefined); // a record let go (its variant parked the body): nothing to write
     const id = this.deps.nextId();
     const p = writeBodyFile(this.dir, id, buf).then(() => {
       this.#writes.delete(b);

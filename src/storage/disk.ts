@@ -312,13 +312,13 @@ export class DiskStore implements CacheStore {
       const seq = ++this.#seq;
       const old = v.entry;
       v.entry = seq;
-      const record = v.bodyRecord;
-      const parked = record === undefined ? v.fileId : undefined; // its body only on disk: its file is known
       const index = indexRecordOf(v, seq, 0);
       const fields = v.hasFields ? v.headers : undefined;
       const prev = this.#chains.get(v);
       const p = this.#track((prev ?? Promise.resolve()).then(async () => {
-        const file = parked !== undefined ? { id: parked } : await this.#bodies.fileOf(record!);
+        // Its body as it is now (parked meanwhile, it has no record: its file is known).
+        const record = v.bodyRecord;
+        const file = record === undefined ? { id: v.fileId! } : await this.#bodies.fileOf(record);
         let headers = fields;
         if (headers === undefined && old !== 0) {
           const decoded = await readFile(join(this.dir, this.#nameOf(old))).then(decodeEntry).catch(() => undefined);

@@ -212,12 +212,6 @@ export class MemoryVariant implements StoredVariant {
     return b;
   }
 
-  /** The file id of its body when parked (only on disk, no record), else undefined. */
-  get parkedFile(): number | undefined {
-    const s = this.#state;
-    return this.#body === undefined && typeof s === 'string' ? coldNumber(s, FILE) : undefined;
-  }
-
   /** Its parked body's record again, with `file` (the same file, as a sibling stores or a read promotes it); undefined when it is not parked on that file. */
   unparkAs(file: BodyFile & { readonly id: number }): Body | undefined {
     const s = this.#state;
