@@ -170,7 +170,7 @@ export class MemoryStore implements CacheStore {
       tags, soft, input.storedAt ?? Date.now(), size, key, zone, parts,
     );
     if (body.refs === 1) body.owner = v;
-    if (entry === undefined) this.#newObject(v, input.host);
+    if (entry === undefined) this.#newObject(v, input.host, input.path);
     else this.#objects.attach(entry, v, at);
     v.usedAt = ++this.#uses;
     this.#variants++;
@@ -209,7 +209,7 @@ export class MemoryStore implements CacheStore {
   }
 
   /** `v` is a new object's first variant: the object index's entry for its key, in its host's path index. */
-  #newObject(v: Variant, inputHost: string): void {
+  #newObject(v: Variant, inputHost: string, path: string): void {
     const host = intern(inputHost);
     this.#bytes += this.#objectCharge(v);
     this.#objects.addFirst(v);
@@ -224,7 +224,7 @@ export class MemoryStore implements CacheStore {
       if (!names) this.#hostsByName.set(nk, (names = new Set()));
       names.add(host);
     }
-    idx.add(v.path, v.objectKey);
+    idx.add(path, v.objectKey); // the variant's path (read from its key, or kept apart), without slicing it again
   }
 
   /** Bytes charged for an object itself (memory-cost.ts objectCost), while it has variants: its key and fields held apart. */

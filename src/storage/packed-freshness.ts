@@ -42,8 +42,13 @@ export function packCold(n: ColdNumbers, f: Freshness): string | undefined {
   const ls = LIFETIME_SOURCES.indexOf(f.lifetimeSource);
   const ds = DIRECTIVES_SOURCES.indexOf(f.directivesSource);
   if (ls === -1 || ds === -1) return undefined;
-  const values = [n.storedAt, n.size, n.entry, n.file, n.length, f.lifetime, f.correctedInitialAge, f.responseTime, f.staleWhileRevalidate, f.staleIfError];
-  const units: number[] = [0, 0];
+  const values = VALUES;
+  values[0] = n.storedAt; values[1] = n.size; values[2] = n.entry; values[3] = n.file; values[4] = n.length;
+  values[5] = f.lifetime; values[6] = f.correctedInitialAge; values[7] = f.responseTime; values[8] = f.staleWhileRevalidate; values[9] = f.staleIfError;
+  const units = UNITS_OUT;
+  units.length = HEAD;
+  units[0] = 0;
+  units[1] = 0;
   for (let i = 0; i < COUNT; i++) {
     const x = values[i]!;
     const c = classOf(x);
@@ -53,8 +58,12 @@ export function packCold(n: ColdNumbers, f: Freshness): string | undefined {
     else if (c === 3) { f64[0] = x; units.push(u16[0]!, u16[1]!, u16[2]!, u16[3]!); }
   }
   units[1]! |= ((f.noStaleServing ? 1 : 0) | (f.alwaysRevalidate ? 2 : 0) | (f.heuristic ? 4 : 0) | (ls << 3) | (ds << 6)) << 4;
-  return String.fromCharCode(...units);
+  return String.fromCharCode.apply(null, units);
 }
+
+/** Scratch arrays of packCold (a million variants are packed at each start). */
+const VALUES: number[] = new Array<number>(COUNT).fill(0);
+const UNITS_OUT: number[] = [];
 
 /** Number `k` (STORED_AT, SIZE...) of a packed string. */
 export function coldNumber(s: string, k: number): number {

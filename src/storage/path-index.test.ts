@@ -69,11 +69,12 @@ test('matches a naive startsWith filter for any adds and deletes (property)', ()
 });
 
 /** Items that know their path (as a primary key does): `<path>#<n>`; those starting with '!' do not (their path is elsewhere). */
-const leafOf = (id: string, i: number): number => {
+const code = (id: string, i: number): number => {
   if (id.startsWith('!')) return id.charCodeAt(i + 1) === 33 ? -1 : 120; // never the path it is filed under
   const end = id.indexOf('#');
   return i < end ? id.charCodeAt(i) : -1;
 };
+const leafOf = { code, is: (id: string, path: string): boolean => !id.startsWith('!') && id.slice(0, id.indexOf('#')) === path };
 
 test('items held bare at their leaves (a LeafPath) match a naive startsWith filter for any adds and deletes (property)', () => {
   const seg = fc.constantFrom('', 'a', 'b', 'ab', 'abc', 'b.js', 'x');

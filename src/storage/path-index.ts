@@ -1,10 +1,15 @@
 // Per-host radix tree of paths, so a prefix purge visits what matches (about two nodes per item), never the cache.
 
 /**
- * The character code of an item's own path at `i`, or -1 past its end: lets an item that knows its path (a primary
- * key spells it out) sit bare in its parent's children, its label read from itself, with no node of its own.
+ * An item's own path, read from the item: lets an item that knows its path (a primary key spells it out) sit bare in
+ * its parent's children, its label read from itself, with no node of its own.
  */
-export type LeafPath<T> = (item: T, i: number) => number;
+export interface LeafPath<T> {
+  /** The character code of the item's path at `i`, or -1 past its end. */
+  code(item: T, i: number): number;
+  /** Whether the item's path is `path`. */
+  is(item: T, path: string): boolean;
+}
 
 class Node<T> {
   constructor(
@@ -80,26 +85,28 @@ export class PathIndex<T extends {}> {
 
   /** The first character code of `child`'s label, its parent's path being `depth` characters long. */
   #code(child: Child<T>, depth: number): number {
-    return child instanceof Node ? child.label.charCodeAt(0) : this.#leaf!(child, depth);
+    return child instanceof Node ? child.label.charCodeAt(0) : this.#leaf!.code(child, depth);
   }
 
   /** How many characters of bare leaf `item`'s label (from `depth`) equal `s`'s from `depth`. */
   #common(item: T, s: string, depth: number): number {
     let i = depth;
-    while (i < s.length && this.#leaf!(item, i) === s.charCodeAt(i)) i++;
+    const leaf = this.#leaf!;
+    while (i < s.length && leaf.code(item, i) === s.charCodeAt(i)) i++;
     return i - depth;
   }
 
   /** The length of bare leaf `item`'s path. */
   #length(item: T, from: number): number {
     let i = from;
-    while (this.#leaf!(item, i) !== -1) i++;
+    const leaf = this.#leaf!;
+    while (leaf.code(item, i) !== -1) i++;
     return i;
   }
 
   /** Whether `item` may be held bare on `path` (its own path is `path`). */
   #fits(item: T, path: string): boolean {
-    return this.#leaf !== undefined && this.#common(item, path, 0) === path.length && this.#leaf(item, path.length) === -1;
+    return this.#leaf !== undefined && this.#leaf.is(item, path);
   }
 
   #childOf(node: Node<T>, code: number, depth: number): Child<T> | undefined {
@@ -201,7 +208,7 @@ export class PathIndex<T extends {}> {
       const child = this.#childOf(node, code, depth);
       if (child === undefined) return;
       if (!(child instanceof Node)) {
-        if (child !== item || this.#common(child, path, depth) !== path.length - depth || this.#leaf!(child, path.length) !== -1) return;
+        if (child !== item || !this.#leaf!.is(child, path)) return;
         this.#removeChild(node, child, code);
         this.#size--;
         this.#restore(trail);

@@ -3,6 +3,7 @@ import type { BodyFile, StoredVariant } from './store.js';
 import type { Freshness } from '../cache/policy/types.js';
 import { coldFreshness, coldNumber, coldNumbers, ENTRY, FILE, LENGTH, packCold, SIZE, STORED_AT } from './packed-freshness.js';
 import type { Zone } from './memory-index.js';
+import type { LeafPath } from './path-index.js';
 
 /** The key fields of a variant whose primary key does not spell them out (see `regularKey`): held apart, rare. */
 interface KeyParts { readonly host: string; readonly path: string; readonly query: string }
@@ -13,12 +14,15 @@ const OWN_PARTS = new WeakMap<MemoryVariant, KeyParts>();
  * read back from it (`keyHost` and the others): then a variant holds no string of its own for them.
  */
 export function regularKey(key: string, zoneId: string, host: string, path: string, query: string): boolean {
-  const h = zoneId.length + 1 + host.length;
-  const p = h + 1 + path.length;
-  const q = p + 1 + query.length;
-  return key.length >= q && key.startsWith(zoneId) && key.charCodeAt(zoneId.length) === 0 && key.startsWith(host, zoneId.length + 1) &&
-    key.charCodeAt(h) === 0 && key.startsWith(path, h + 1) && key.charCodeAt(p) === 63 && key.startsWith(query, p + 1) &&
-    (q === key.length || key.charCodeAt(q) === 0) && !zoneId.includes('\u0000') && !host.includes('\u0000') && !path.includes('?') && !query.includes('\u0000');
+  // Each separator found where the fields' lengths put it is the first of its kind, so no field holds one itself.
+  const z = zoneId.length;
+  if (key.indexOf('\u0000') !== z || !key.startsWith(zoneId)) return false;
+  const h = key.indexOf('\u0000', z + 1);
+  if (h !== z + 1 + host.length || !key.startsWith(host, z + 1)) return false;
+  const p = key.indexOf('?', h + 1);
+  if (p !== h + 1 + path.length || !key.startsWith(path, h + 1)) return false;
+  const end = key.indexOf('\u0000', p + 1);
+  return (end === -1 ? key.length : end) === p + 1 + query.length && key.startsWith(query, p + 1);
 }
 
 /** Where the host ends in a regular key of a zone whose id is `zoneLength` long (the \0 after it). */
@@ -28,10 +32,13 @@ function hostEnd(key: string, zoneLength: number): number { return key.indexOf('
  * The path of the keys of one zone and host (`zoneId\0host\0`, `start` characters long) read in place, as a path
  * index's LeafPath: the character code at `i`, -1 at its end (the '?' before the query).
  */
-export function keyPathCodes(start: number): (key: string, i: number) => number {
-  return (key, i) => {
-    const c = key.charCodeAt(start + i);
-    return c === 63 || c !== c ? -1 : c;
+export function keyPathCodes(start: number): LeafPath<string> {
+  return {
+    code: (key, i) => {
+      const c = key.charCodeAt(start + i);
+      return c === 63 || c !== c ? -1 : c;
+    },
+    is: (key, path) => key.startsWith(path, start) && key.charCodeAt(start + path.length) === 63,
   };
 }
 
