@@ -3,7 +3,7 @@
 // preassembled head plus Age, status and CORS fields, byte for byte what node:http writes for it; anything else is
 // declined to node:http.
 import { STATUS_CODES } from 'node:http';
-import type { StoredVariant } from '../storage/store.js';
+import type { BodyFile, StoredVariant } from '../storage/store.js';
 import type { Limits } from '../http/limits.js';
 import { checkRequestHead } from '../http/request-guard.js';
 import { evaluateConditionals, notModifiedHeaders } from '../cache/policy/conditional.js';
@@ -17,6 +17,8 @@ import type { Clock } from './clock.js';
 import type { FastRequest } from './fast-parse.js';
 import type { ZoneRuntime } from './zones.js';
 import type { AccessRecord } from '../observability/access-log.js';
+import { READ_WHOLE_MAX } from './respond.js';
+import { giveReadBuffer, HEAD_ROOM, takeReadBuffer } from './read-buffers.js';
 
 /**
  * A fast answer: `data`, the head with the body behind it (a body over COPY_BODY_MAX bytes is `body`, to write after
@@ -30,8 +32,15 @@ export interface FastPeer {
   readonly servername?: string | false | null | undefined;
 }
 
+/**
+ * An answer that waits for a body read from the disk tier: `wait` calls `done` once, with the answer, or with undefined
+ * when node:http is to answer the request after all (the read failed, or a purge named the variant meanwhile); nothing
+ * of it has been written then. The connection answers nothing behind it meanwhile (pipelined answers keep their order).
+ */
+export interface FastDeferred { readonly wait: (done: (answer: FastAnswer | undefined) => void) => void }
+
 /** Answers a request from the cache, or returns undefined: node:http is to handle it. */
-export type FastHit = (req: FastRequest, peer: FastPeer) => FastAnswer | undefined;
+export type FastHit = (req: FastRequest, peer: FastPeer) => FastAnswer | FastDeferred | undefined;
 
 /** Bodies up to this size are copied behind the head into one buffer: one write(2) instead of a writev(2). */
 const COPY_BODY_MAX = 16 * 1024;
@@ -68,6 +77,7 @@ const WRITER_FIELDS: ReadonlySet<string> = new Set(['connection', 'transfer-enco
 const BODYLESS: ReadonlySet<number> = new Set([204, 205, 304]);
 const GUARD_OPTIONS = { fieldSyntaxChecked: true } as const;
 const CLOSE_LINE = 'Connection: close\r\n\r\n';
+const EMPTY = Buffer.alloc(0);
 
 function makePrefix(v: StoredVariant): HeadPrefix {
   const flat = v.flatHeaders;
@@ -168,13 +178,14 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
     const outcome = lookupStep(h, target, store, clock.now(), gate);
     if (outcome.kind !== 'hit') return undefined;
     const v = outcome.variant;
-    // A body that is not one in-memory Buffer (a store that streams it) is node:http's to write.
-    // So is one whose fields are only on disk (a disk tier loads them asynchronously).
-    if (!Buffer.isBuffer(v.body) || v.hasFields === false) return undefined;
+    // A variant whose fields are only on disk is node:http's to answer (a disk tier loads them asynchronously).
+    if (v.hasFields === false) return undefined;
+    // A body in memory is one Buffer; one only in the disk tier is read whole from its file (bodyFile.readInto), a
+    // large one streamed by node:http.
+    const file = v.body === undefined ? v.bodyFile : undefined;
+    if (v.body === undefined ? file?.readInto === undefined || v.bodyLength > READ_WHOLE_MAX : !Buffer.isBuffer(v.body)) return undefined;
     const p = prefixOf(v);
     if (p.text === undefined) return undefined;
-    // A body only in the disk tier is read asynchronously: node:http's path serves it.
-    if (v.body === undefined && req.method !== 'HEAD') return undefined;
     const deco = zone.decorate(h.origin);
     // The access record, or only the request id when records are not written (no record made per hit then).
     let record: AccessRecord | undefined;
@@ -201,7 +212,8 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
         return { data: Buffer.from(head, 'latin1'), body: undefined, written: record && logged(record, 304, head.length) };
       }
     }
-    body = req.method === 'HEAD' ? undefined : v.body;
+    if (file !== undefined && req.method !== 'HEAD' && v.bodyLength > 0) return fromDisk(zone, v, p, file, outcome.age, outcome.ttl, deco, req.keepAlive, id, record, started);
+    body = req.method === 'HEAD' ? undefined : v.body ?? EMPTY;
     const bodyBytes = body === undefined ? 0 : body.length;
     count(zone, v.status, bodyBytes, started);
     // The same bytes as p.text + tail(...), written from the variant's cached pieces: nothing made per hit but the buffer.
@@ -217,6 +229,48 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
     if (inline && body !== undefined) body.copy(data, at);
     return { data, body: inline ? undefined : body, written: record && logged(record, v.status, headBytes + bodyBytes) };
   };
+
+  /**
+   * A hit on a body only in the disk tier: its file is read whole into a pooled buffer, behind room for the head, and
+   * the head written in front of it (one write); the buffer goes back to the pool once the answer is out. A purge that
+   * names the variant while the file is read declines it (node:http answers: a purged body is never served after the
+   * purge's answer); so does a failed read (node:http's answer to it is a 503).
+   */
+  function fromDisk(zone: ZoneRuntime, v: StoredVariant, p: HeadPrefix, file: BodyFile, age: number, ttl: number, deco: readonly string[],
+    keepAlive: boolean, id: string | undefined, record: AccessRecord | undefined, started: number): FastDeferred {
+    const epoch = store.epoch();
+    const length = v.bodyLength;
+    return {
+      wait(done) {
+        const buf = takeReadBuffer(HEAD_ROOM + length + 1);
+        file.readInto!(buf, HEAD_ROOM, (err) => {
+          if (err !== null || (store.epoch() !== epoch && store.purgedSince(v, epoch))) { giveReadBuffer(buf); done(undefined); return; }
+          count(zone, v.status, length, started);
+          const front = frontOf(p, age, ttl);
+          const back = backOf(p, deco, keepAlive);
+          const headBytes = front.length + (id === undefined ? 0 : ID_NAME.length + id.length + 2) + back.length;
+          const fits = headBytes <= HEAD_ROOM;
+          const head = fits ? buf.subarray(HEAD_ROOM - headBytes, HEAD_ROOM + length) : Buffer.allocUnsafe(headBytes);
+          let at = head.write(front, 0, 'latin1');
+          if (id !== undefined) { at += head.write(ID_NAME, at, 'latin1'); at += head.write(id, at, 'latin1'); head[at++] = 13; head[at++] = 10; }
+          head.write(back, at, 'latin1');
+          const log = record && logged(record, v.status, headBytes + length);
+          let given = false;
+          done({
+            data: head,
+            body: fits ? undefined : buf.subarray(HEAD_ROOM, HEAD_ROOM + length),
+            written: (complete) => {
+              // Once only: a buffer given back twice would be handed to two answers at once.
+              if (given) return;
+              given = true;
+              giveReadBuffer(buf);
+              log?.(complete);
+            },
+          });
+        });
+      },
+    };
+  }
 
   /** The access record's completion: the status and bytes (the head is latin1, a byte a character) once written. */
   function logged(record: AccessRecord, status: number, bytes: number): (complete: boolean) => void {
