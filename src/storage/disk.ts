@@ -36,7 +36,7 @@ export class DiskStore implements CacheStore {
   /** Loads of cold variants' fields in flight: concurrent requests for one variant share one read. */
   readonly #loads = new Map<MemoryVariant, Promise<boolean>>();
   readonly #pending = new Set<Promise<void>>();
-  readonly #stats: DiskStats = { loaded: 0, indexed: 0, corrupt: 0, fieldLoads: 0, warmFields: 0, writes: 0, writeErrors: 0, unlinkErrors: 0, pending: 0, memoryBytes: 0, diskBytes: 0, promotions: 0 };
+  readonly #stats: DiskStats = { loaded: 0, indexed: 0, corrupt: 0, fieldLoads: 0, warmFields: 0, writes: 0, writeErrors: 0, unlinkErrors: 0, pending: 0, memoryBytes: 0, diskBytes: 0, promotions: 0, openFiles: 0 };
   readonly dir: string;
   /** Body files and the memory tier over them. */
   readonly #bodies: BodyFiles;
@@ -87,7 +87,7 @@ export class DiskStore implements CacheStore {
   stats(): StoreStats { return this.#mem.stats(); }
   zoneStats(): Record<string, ZoneStoreStats> { return this.#mem.zoneStats(); }
   diskStats(): DiskStats {
-    return { ...this.#stats, pending: this.#pending.size, memoryBytes: this.#bodies.hot.bytes, diskBytes: this.#bodies.diskBytes, warmFields: this.#fields.size };
+    return { ...this.#stats, pending: this.#pending.size, memoryBytes: this.#bodies.hot.bytes, diskBytes: this.#bodies.diskBytes, warmFields: this.#fields.size, openFiles: this.#bodies.openFiles };
   }
 
   /** A cold variant's fields, read from its entry file (checksummed); a damaged file removes the variant (false). */
