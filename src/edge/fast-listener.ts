@@ -196,6 +196,7 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
         if (!send(answer, r.req.keepAlive)) return;
       }
       if (corked) socket.uncork();
+      if (ended) { onEnd(); return; } // half-closed while an answer waited for a read: all answered now
       conn.sweeps = idleSweeps;
     };
 
@@ -236,8 +237,7 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
         if (a === undefined) { handOver(pending); return; }
         const buf = pending!;
         pending = end === buf.length ? undefined : buf.subarray(end);
-        if (!send(a, keepAlive)) return;
-        if (ended) onEnd(); else run();
+        if (send(a, keepAlive)) run();
       });
     };
 
