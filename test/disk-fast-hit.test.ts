@@ -151,3 +151,24 @@ test('disk-tier fast hit: a purge while the body is read means the purged body i
   assert.equal(await metric(edge, 'edgecache_fast_path_answers_total'), fastBefore, 'declined by the fast path');
   assert.equal(o.requests.filter((x) => x.url === '/p').length, 2);
 });
+
+test('disk-tier fast hit: hits on one file while it is read share the read, each with its own head; the buffer is reused safely after', async (t) => {
+  const o = await origin(t);
+  const edge = await diskEdge(t, o);
+  for (const p of ['/a', '/b']) await send(`${edge.base}${p}`, { headers: { host: 'a.example' } });
+  await (edge.store as DiskStore).flush();
+  const hold = holdReads(t);
+  const get = (path: string, headers: Record<string, string> = {}) => send(`${edge.base}${path}`, { headers: { host: 'a.example', ...headers } });
+  const pending = [get('/a'), get('/a', { origin: ORIGIN_OK }), get('/a', { 'if-none-match': '"other"' })];
+  await hold.started;
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(hold.reads(), 1, 'one read for the three hits');
+  hold.release();
+  const rs = await Promise.all(pending);
+  for (const r of rs) { assert.equal(r.headers['cf-cache-status'], 'HIT'); assert.ok(r.raw.equals(bodyOf('/a'))); }
+  assert.equal(rs[1]!.headers['access-control-allow-origin'], ORIGIN_OK);
+  assert.equal(rs[0]!.headers['access-control-allow-origin'], undefined);
+  assert.equal(new Set(rs.map((r) => r.headers['x-request-id'])).size, 3);
+  // The pooled buffer, given back, holds the next body read into it, not the old one.
+  for (const p of ['/b', '/a', '/b']) assert.ok((await get(p)).raw.equals(bodyOf(p)), p);
+});

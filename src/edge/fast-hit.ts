@@ -107,6 +107,16 @@ function utcDate(): string {
   return dateText;
 }
 
+/**
+ * One read of a body file that fast answers share: `refs` answers use `buf` (given back to the pool at 0), `room`: the
+ * space in front of the body is free for one answer's head, `waiting`: called back once the read ends.
+ */
+interface SharedRead { readonly buf: Buffer; refs: number; room: boolean; waiting: ((err: Error | null) => void)[] }
+
+function unref(r: SharedRead): void {
+  if (--r.refs === 0) giveReadBuffer(r.buf);
+}
+
 export interface FastHitDeps {
   ctx: EdgeContext & { clock: Clock };
   /** The handler's own (guarded) store. */
@@ -117,6 +127,8 @@ export interface FastHitDeps {
 export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
   const { router, metrics, clock, gate, access } = ctx;
   const prefixes = new WeakMap<StoredVariant, HeadPrefix>();
+  /** Disk-tier body files being read for fast answers: hits on one of them meanwhile share its read. */
+  const reads = new Map<BodyFile, SharedRead>();
   const keepAliveLine = `Connection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(limits.keepAliveTimeoutMs / 1000)}\r\n\r\n`;
   const HIT_CF = ANSWER_STATUS.hit.cf;
 
@@ -231,10 +243,11 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
   };
 
   /**
-   * A hit on a body only in the disk tier: its file is read whole into a pooled buffer, behind room for the head, and
-   * the head written in front of it (one write); the buffer goes back to the pool once the answer is out. A purge that
-   * names the variant while the file is read declines it (node:http answers: a purged body is never served after the
-   * purge's answer); so does a failed read (node:http's answer to it is a 503).
+   * A hit on a body only in the disk tier: its file is read whole into a pooled buffer, behind room for a head; the
+   * first answer writes its head there (one write), hits on the same file while the read is in flight share it (their
+   * heads apart: a writev). The buffer goes back to the pool once every answer sharing it is out. A purge that names
+   * the variant while the file is read declines the request (node:http answers: a purged body is never served after
+   * the purge's answer); so does a failed read (node:http's answer to it is a 503).
    */
   function fromDisk(zone: ZoneRuntime, v: StoredVariant, p: HeadPrefix, file: BodyFile, age: number, ttl: number, deco: readonly string[],
     keepAlive: boolean, id: string | undefined, record: AccessRecord | undefined, started: number): FastDeferred {
@@ -242,28 +255,43 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
     const length = v.bodyLength;
     return {
       wait(done) {
-        const buf = takeReadBuffer(HEAD_ROOM + length + 1);
-        file.readInto!(buf, HEAD_ROOM, (err) => {
-          if (err !== null || (store.epoch() !== epoch && store.purgedSince(v, epoch))) { giveReadBuffer(buf); done(undefined); return; }
+        let r = reads.get(file);
+        if (r === undefined) {
+          const read: SharedRead = { buf: takeReadBuffer(HEAD_ROOM + length + 1), refs: 0, room: true, waiting: [] };
+          r = read;
+          reads.set(file, read);
+          file.readInto!(read.buf, HEAD_ROOM, (err) => {
+            reads.delete(file);
+            const waiting = read.waiting;
+            read.waiting = [];
+            for (const w of waiting) w(err);
+          });
+        }
+        const read = r;
+        read.refs++;
+        read.waiting.push((err) => {
+          if (err !== null || (store.epoch() !== epoch && store.purgedSince(v, epoch))) { unref(read); done(undefined); return; }
           count(zone, v.status, length, started);
           const front = frontOf(p, age, ttl);
           const back = backOf(p, deco, keepAlive);
           const headBytes = front.length + (id === undefined ? 0 : ID_NAME.length + id.length + 2) + back.length;
-          const fits = headBytes <= HEAD_ROOM;
-          const head = fits ? buf.subarray(HEAD_ROOM - headBytes, HEAD_ROOM + length) : Buffer.allocUnsafe(headBytes);
+          const inRoom = read.room && headBytes <= HEAD_ROOM;
+          if (inRoom) read.room = false;
+          const buf = read.buf;
+          const head = inRoom ? buf.subarray(HEAD_ROOM - headBytes, HEAD_ROOM + length) : Buffer.allocUnsafe(headBytes);
           let at = head.write(front, 0, 'latin1');
           if (id !== undefined) { at += head.write(ID_NAME, at, 'latin1'); at += head.write(id, at, 'latin1'); head[at++] = 13; head[at++] = 10; }
           head.write(back, at, 'latin1');
           const log = record && logged(record, v.status, headBytes + length);
-          let given = false;
+          let out = false;
           done({
             data: head,
-            body: fits ? undefined : buf.subarray(HEAD_ROOM, HEAD_ROOM + length),
+            body: inRoom ? undefined : buf.subarray(HEAD_ROOM, HEAD_ROOM + length),
             written: (complete) => {
-              // Once only: a buffer given back twice would be handed to two answers at once.
-              if (given) return;
-              given = true;
-              giveReadBuffer(buf);
+              // Once only: a buffer given back early would be handed to another answer while this one is written.
+              if (out) return;
+              out = true;
+              unref(read);
               log?.(complete);
             },
           });
