@@ -1,7 +1,7 @@
 // The fast path's answer to a parsed request: the handler's own steps (guard, target, route, lookup, conditionals)
 // run on a FastRequest; a fresh hit (or a 304 to a conditional hit, RFC 9110 §13.2.2) is answered with the variant's
-// preassembled head plus Age, status and CORS fields, byte for byte what node:http writes for it; anything else is
-// declined to node:http.
+// preassembled head plus Age, status and CORS fields, byte for byte what node:http writes for it (a body only in the
+// disk tier is read first: the answer is deferred until it is); anything else is declined to node:http.
 import { STATUS_CODES } from 'node:http';
 import type { BodyFile, StoredVariant } from '../storage/store.js';
 import type { Limits } from '../http/limits.js';
