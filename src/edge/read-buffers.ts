@@ -7,10 +7,12 @@ export const HEAD_ROOM = 4096;
 const MIN_SHIFT = 14;
 const MAX_SHIFT = 20;
 /**
- * Bytes of free buffers kept per class (enough for a few hundred connections' reads of small bodies, 64 at 128 KiB);
- * more (after a burst of slow clients holding theirs) are left to the garbage collector.
+ * Bytes of free buffers kept per class (64 of 128 KiB: a read per connection of a bench's 50), and in all; more (after
+ * a burst of slow clients holding theirs) are left to the garbage collector.
  */
 const FREE_BYTES_PER_CLASS = 8 * 1024 * 1024;
+const FREE_BYTES_MAX = 16 * 1024 * 1024;
+let freeBytes = 0;
 
 const free: Buffer[][] = Array.from({ length: MAX_SHIFT - MIN_SHIFT + 1 }, () => []);
 
@@ -24,7 +26,10 @@ function classOf(bytes: number): number {
 export function takeReadBuffer(bytes: number): Buffer {
   if (bytes > 1 << MAX_SHIFT) return Buffer.allocUnsafeSlow(bytes);
   const c = classOf(bytes);
-  return free[c]!.pop() ?? Buffer.allocUnsafeSlow(1 << (MIN_SHIFT + c));
+  const buf = free[c]!.pop();
+  if (buf === undefined) return Buffer.allocUnsafeSlow(1 << (MIN_SHIFT + c));
+  freeBytes -= buf.length;
+  return buf;
 }
 
 /** Gives a buffer from takeReadBuffer back, once nothing refers to its bytes any more (its answer is written). */
@@ -32,5 +37,7 @@ export function giveReadBuffer(buf: Buffer): void {
   const size = buf.length;
   if (size > 1 << MAX_SHIFT || size < 1 << MIN_SHIFT || (size & (size - 1)) !== 0) return;
   const list = free[classOf(size)]!;
-  if (list.length * size < FREE_BYTES_PER_CLASS) list.push(buf);
+  if ((list.length + 1) * size > FREE_BYTES_PER_CLASS || freeBytes + size > FREE_BYTES_MAX) return;
+  list.push(buf);
+  freeBytes += size;
 }
