@@ -5,7 +5,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { connectionsCheckingIntervalFor, type Limits } from '../http/limits.js';
 import { parseFastHead } from './fast-parse.js';
-import type { FastAnswer, FastDeferred, FastHit } from './fast-hit.js';
+import type { FastDeferred, FastHit } from './fast-hit.js';
 import { markBytesLogged } from '../observability/access-log.js';
 
 /**
@@ -192,40 +192,35 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
         if (answer === undefined) { if (corked) socket.uncork(); handOver(buf); return; }
         if ('wait' in answer) { if (corked) socket.uncork(); later(answer, r.end, r.req.keepAlive); return; }
         pending = r.end === buf.length ? undefined : buf.subarray(r.end);
+        answered++;
+        answeredTotal++;
         if (pending !== undefined && !corked) { socket.cork(); corked = true; }
-        if (!send(answer, r.req.keepAlive)) return;
+        const written = answer.written === undefined ? undefined : (err?: Error | null): void => answer.written!(!err);
+        write(socket, answer.data, answer.body, written);
+        if (!r.req.keepAlive) {
+          // RFC 9112 §9.6: nothing after a close is handled; node:http ends the connection once the answer is out.
+          detach();
+          socket.end(); // flushes what is corked
+          socket.once('finish', () => socket.destroy());
+          return;
+        }
+        if (socket.writableNeedDrain && pending !== undefined) {
+          // A client that does not read its answers: stop reading its requests until it does.
+          if (corked) socket.uncork();
+          waitingDrain = true;
+          socket.pause();
+          return;
+        }
       }
       if (corked) socket.uncork();
       if (ended) { onEnd(); return; } // half-closed while an answer waited for a read: all answered now
       conn.sweeps = idleSweeps;
     };
 
-    /** Writes an answer; false when the connection stops being read here (closed, or waiting for a drain). */
-    const send = (answer: FastAnswer, keepAlive: boolean): boolean => {
-      answered++;
-      answeredTotal++;
-      const written = answer.written === undefined ? undefined : (err?: Error | null): void => answer.written!(!err);
-      write(socket, answer.data, answer.body, written);
-      if (!keepAlive || closing) {
-        // RFC 9112 §9.6: nothing after a close is handled; node:http ends the connection once the answer is out.
-        detach();
-        socket.end(); // flushes what is corked
-        socket.once('finish', () => socket.destroy());
-        return false;
-      }
-      if (socket.writableNeedDrain && pending !== undefined) {
-        // A client that does not read its answers: stop reading its requests until it does.
-        socket.uncork();
-        waitingDrain = true;
-        socket.pause();
-        return false;
-      }
-      return true;
-    };
-
     /**
      * An answer that waits for a read (a disk-tier body): what arrives meanwhile is only kept, and answered once this
-     * one is written; declined, the connection goes to node:http from this request on (nothing of it was written).
+     * one is written (as `run` writes one; a graceful close meanwhile ends the connection after it); declined, the
+     * connection goes to node:http from this request on (nothing of it was written).
      */
     const later = (answer: FastDeferred, end: number, keepAlive: boolean): void => {
       conn.busy = true;
@@ -237,7 +232,17 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
         if (a === undefined) { handOver(pending); return; }
         const buf = pending!;
         pending = end === buf.length ? undefined : buf.subarray(end);
-        if (send(a, keepAlive)) run();
+        answered++;
+        answeredTotal++;
+        write(socket, a.data, a.body, (err?: Error | null): void => a.written?.(!err));
+        if (!keepAlive || closing) {
+          detach();
+          socket.end();
+          socket.once('finish', () => socket.destroy());
+        } else if (socket.writableNeedDrain && pending !== undefined) {
+          waitingDrain = true;
+          socket.pause();
+        } else run();
       });
     };
 
