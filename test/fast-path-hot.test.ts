@@ -115,3 +115,38 @@ test('fast connections: the timeout sweep closes an idle connection after keepAl
   assert.equal(silent.responses[0]?.status, 408);
   assert.ok(after >= 800 && after < 2500, `408 after ${after} ms`);
 });
+
+test('fast hits: an answer a write still holds (a client not reading) keeps its bytes while other connections are answered', async (t) => {
+  // Bodies of 15 KiB (copied behind the head, cut from the answer slab), one per path, each byte saying which.
+  const size = 15 * 1024;
+  const o = await startOrigin(t, (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=300' });
+    res.end(Buffer.alloc(size, req.url === '/a' ? 'a' : 'b'));
+  });
+  const edge = await startTestEdge(t, { zones: [{ id: 'z', hosts: ['z.example'], origin: o.url }] } as never);
+  const head = (path: string, close = false): string => `GET ${path} HTTP/1.1\r\nHost: z.example\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
+  for (const p of ['/a', '/b']) await exchange(edge.edge.port, head(p, true));
+
+  // A: 600 pipelined hits (about 9 MiB of answers), not read for now: the edge's writes to it stay pending.
+  const net = await import('node:net');
+  const a = net.connect(edge.edge.port, '127.0.0.1');
+  const got: Buffer[] = [];
+  a.pause();
+  a.on('data', (c: Buffer) => got.push(c));
+  const ended = new Promise<void>((res) => a.once('end', () => res()));
+  a.write(head('/a').repeat(599) + head('/a', true));
+  await sleep(300);
+  // Meanwhile other connections are answered from the cache (their answers made after A's).
+  for (let i = 0; i < 20; i++) {
+    const b = await exchange(edge.edge.port, head('/b').repeat(4) + head('/b', true));
+    assert.equal(b.responses.length, 5);
+    assert.ok(b.responses.every((x) => x.body.equals(Buffer.alloc(size, 'b'))));
+  }
+  a.resume();
+  await ended;
+  const { parseResponses } = await import('./helpers/raw-http.js');
+  const answers = parseResponses(Buffer.concat(got), true);
+  assert.equal(answers.length, 600);
+  const bad = answers.findIndex((x) => x.status !== 200 || !x.body.equals(Buffer.alloc(size, 'a')) || x.headers['cf-cache-status']?.[0] !== 'HIT');
+  assert.equal(bad, -1, `answer ${bad} to the client that read late is intact`);
+});
