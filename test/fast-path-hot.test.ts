@@ -150,3 +150,28 @@ test('fast hits: an answer a write still holds (a client not reading) keeps its 
   const bad = answers.findIndex((x) => x.status !== 200 || !x.body.equals(Buffer.alloc(size, 'a')) || x.headers['cf-cache-status']?.[0] !== 'HIT');
   assert.equal(bad, -1, `answer ${bad} to the client that read late is intact`);
 });
+
+test('fast hits: after a reload moves a host to another zone, its targets are looked up in the new zone (keys are not kept across zones)', async (t) => {
+  const one = await startOrigin(t, (_req, res) => { res.writeHead(200, { 'cache-control': 'max-age=300' }); res.end('from one'); });
+  const two = await startOrigin(t, (_req, res) => { res.writeHead(200, { 'cache-control': 'max-age=300' }); res.end('from two'); });
+  // Zone one (*.example) stays as it is, its cached objects too; zone two takes a.example over by name.
+  const zonesFor = (aTo: 'one' | 'two') => [
+    { id: 'one', hosts: ['*.example'], origin: one.url },
+    { id: 'two', hosts: aTo === 'one' ? ['b.test'] : ['b.test', 'a.example'], origin: two.url },
+  ];
+  const edge = await startTestEdge(t, { zones: zonesFor('one') } as never);
+  const req = (close: boolean): string => `GET /x HTTP/1.1\r\nHost: a.example\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
+  await exchange(edge.edge.port, req(true));
+  const before = await exchange(edge.edge.port, req(false) + req(true));
+  assert.deepEqual(before.responses.map((r) => [r.headers['cf-cache-status']?.[0], r.body.toString()]), [['HIT', 'from one'], ['HIT', 'from one']]);
+
+  const { validateConfig } = await import('../src/config/load.js');
+  const next = validateConfig({
+    listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0', tokens: [{ token: 'a'.repeat(32), zones: ['*'] }] }, logLevel: 'silent', zones: zonesFor('two'),
+  } as never, 'test');
+  await edge.reload({ ...next, listen: edge.config.listen, admin: edge.config.admin } as never);
+  const miss = await exchange(edge.edge.port, req(true));
+  assert.deepEqual([miss.responses[0]?.headers['cf-cache-status']?.[0], miss.responses[0]?.body.toString()], ['MISS', 'from two'], 'zone two answers for a.example');
+  const hits = await exchange(edge.edge.port, req(false) + req(true));
+  assert.deepEqual(hits.responses.map((r) => [r.headers['cf-cache-status']?.[0], r.body.toString()]), [['HIT', 'from two'], ['HIT', 'from two']]);
+});

@@ -125,8 +125,9 @@ export function answersWritten(out: boolean): void {
   else scratch = undefined;
 }
 
-/** Most request targets whose key is kept (src/edge/target.ts's work, done once per target and Host). */
+/** Most request targets whose key is kept (src/edge/target.ts's work, done once per target and Host), and their longest. */
 const KEY_MEMO_MAX = 2048;
+const KEY_MEMO_CHARS = 128;
 
 export interface FastHitDeps {
   ctx: EdgeContext & { clock: Clock };
@@ -153,6 +154,8 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
     if (memo !== undefined && memo.host === host && memo.zones === zones) return memo.key;
     const key = resolveTarget(url, host, router);
     if (key instanceof TargetRefusal) return undefined;
+    // Short targets and hosts only (the parser's interned strings): the memo stays small whatever clients send.
+    if (url.length > KEY_MEMO_CHARS || (host !== undefined && host.length > KEY_MEMO_CHARS)) return key;
     if (keys.size >= KEY_MEMO_MAX) keys.clear();
     keys.set(url, { host, zones, key });
     return key;
