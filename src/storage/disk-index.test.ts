@@ -1,14 +1,14 @@
 // The disk store's index file against crash images: a torn journal tail, records without files, files without records, a snapshot older than the files.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readdir, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiskStore } from './disk.js';
 import { contractInput, type ContractEntry } from './store.contract.js';
 import { normalizeVaryValue } from '../cache/policy/vary.js';
 import { bodyOf } from './store.js';
-import { crc32 } from './disk-index.js';
+import { crc32, HEADER, INDEX_DIR } from './disk-index.js';
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'edgecache-disk-index-'));
@@ -31,7 +31,16 @@ async function served(s: DiskStore, e: ContractEntry): Promise<string | undefine
   return `${v.fieldMap.etag} ${(await bodyOf(v)).toString()}`;
 }
 
-const indexFiles = async (dir: string): Promise<string[]> => (await readdir(dir)).filter((n) => n.startsWith('index-')).sort();
+const indexFiles = async (dir: string): Promise<string[]> => (await readdir(join(dir, INDEX_DIR))).filter((n) => n.startsWith('index-')).sort();
+
+/**
+ * Makes the directory what a run killed after its start leaves: its own (empty) journal newest, after the one the
+ * last clean close ended; the index is then checked against the entry files, not trusted.
+ */
+async function crashed(dir: string): Promise<void> {
+  const gens = (await indexFiles(dir)).map((n) => /^index-([0-9]+)\.journal$/.exec(n)?.[1]).filter((g) => g !== undefined).map(Number);
+  await writeFile(join(dir, INDEX_DIR, `index-${Math.max(0, ...gens) + 1}.journal`), HEADER);
+}
 
 test('CRC-32 is the standard one (IEEE, as zlib and gzip compute it)', () => {
   assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
@@ -60,9 +69,9 @@ test('a torn journal tail: the records before it are used, the entries after it 
   for (let i = 0; i < 10; i++) { first.insert(contractInput(entry(i))); await first.flush(); await new Promise((r) => setImmediate(r)); }
   await first.close();
   const journal = (await indexFiles(dir)).find((n) => n.endsWith('.journal'))!;
-  const size = (await stat(join(dir, journal))).size;
-  await truncate(join(dir, journal), size - 30); // the last frame cut midway
-  await appendFile(join(dir, journal), Buffer.from([0, 0, 0, 9, 1, 2])); // and a torn frame head after it
+  const size = (await stat(join(dir, INDEX_DIR, journal))).size;
+  await truncate(join(dir, INDEX_DIR, journal), size - 30); // the last frame cut midway (and the clean close's after it)
+  await appendFile(join(dir, INDEX_DIR, journal), Buffer.from([0, 0, 0, 9, 1, 2])); // and a torn frame head after it
   const second = await openStore(t, dir);
   assert.equal(second.diskStats().loaded, 10);
   assert.ok(second.diskStats().indexed < 10 && second.diskStats().indexed > 0, `indexed ${second.diskStats().indexed}`);
@@ -78,13 +87,14 @@ test('records whose entry files are gone are dropped; files without records are 
   for (let i = 0; i < 6; i++) first.insert(contractInput(entry(i)));
   await first.close();
   const files = (await readdir(dir)).filter((n) => n.endsWith('.entry')).sort();
-  await unlink(join(dir, files[0]!)); // a record without its file
+  await unlink(join(dir, files[0]!)); // a record without its file: the crash came before the journal had its deletion
+  await crashed(dir);
   const second = await openStore(t, dir);
   assert.equal(second.diskStats().loaded, 5);
   assert.equal(await served(second, entry(0)), undefined);
   await second.close();
   // No index at all (deleted, or an older version's directory): every entry file is read, then indexed again.
-  for (const n of await indexFiles(dir)) await rm(join(dir, n));
+  await rm(join(dir, INDEX_DIR), { recursive: true });
   const third = await openStore(t, dir);
   assert.deepEqual([third.diskStats().loaded, third.diskStats().indexed], [5, 0]);
   for (let i = 1; i < 6; i++) assert.equal(await served(third, entry(i)), `"body ${i}" body ${i}`);
@@ -94,20 +104,23 @@ test('records whose entry files are gone are dropped; files without records are 
   assert.equal((await readdir(join(dir, 'bodies'))).length, 5, 'the body file of the entry whose file went is deleted');
 });
 
-test('an index older than the files (restored from before replacements, removals and new entries) loads what the files say', async (t) => {
+test('an index older than the files (a crash lost its newer records: replacements, removals, new entries) loads what the files say', async (t) => {
   const dir = await tempDir(t);
   const first = await openStore(t, dir);
   for (let i = 0; i < 5; i++) first.insert(contractInput(entry(i)));
-  await first.close();
+  await first.flush();
+  await new Promise((r) => setImmediate(r));
   const old = new Map<string, Buffer>();
-  for (const n of await indexFiles(dir)) old.set(n, await readFile(join(dir, n)));
+  for (const n of await indexFiles(dir)) old.set(n, await readFile(join(dir, INDEX_DIR, n)));
+  await first.close();
   const second = await openStore(t, dir);
   second.insert(contractInput(entry(1, 'newer')));
   second.remove(second.lookup(contractInput(entry(2)).objectKey, {})!);
   second.insert(contractInput(entry(9)));
   await second.close();
-  for (const n of await indexFiles(dir)) await rm(join(dir, n));
-  for (const [n, b] of old) await writeFile(join(dir, n), b);
+  await rm(join(dir, INDEX_DIR), { recursive: true });
+  await mkdir(join(dir, INDEX_DIR));
+  for (const [n, b] of old) await writeFile(join(dir, INDEX_DIR, n), b);
   const third = await openStore(t, dir);
   assert.equal(third.diskStats().loaded, 5);
   assert.equal(await served(third, entry(1)), '"newer" newer');

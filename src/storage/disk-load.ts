@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { decodeEntry } from './disk-format.js';
 import { BODIES_DIR, BODY_RE } from './disk-body.js';
 import { MARKER_FILE } from './disk-purge-log.js';
-import { fromWire, type IndexRecord, type Wire } from './disk-index.js';
+import { primaryKey } from '../cache/key.js';
+import type { IndexRecord, IndexRecords } from './disk-index-record.js';
 
 /*
  * Entry files (their layout: disk-format.ts) are named `<seq base36, 11 digits>.entry` (older ones `<seq>-<random>.entry`)
@@ -24,7 +25,7 @@ export function entryName(seq: number, legacy: ReadonlyMap<number, string>): str
 }
 
 export interface DirectoryScan {
-  /** Entry files' seqs, ascending (write order). */
+  /** Entry files' seqs, ascending (write order); empty when they were not listed. */
   files: number[];
   bodyIds: Set<number>;
   /** Entry files of the older naming, by seq. */
@@ -47,9 +48,12 @@ function base36Name(n: string): number | undefined {
   return Number.isSafeInteger(seq) ? seq : undefined;
 }
 
-/** Lists the entry and body files; temp files (writes a crash cut short) are deleted. */
-export async function scanDirectory(dir: string): Promise<DirectoryScan> {
-  const names = await readdir(dir);
+/**
+ * Lists the body files and, unless `entries` is false (the index vouches for them: a clean close), the entry files;
+ * temp files (writes a crash cut short) are deleted.
+ */
+export async function scanDirectory(dir: string, entries = true): Promise<DirectoryScan> {
+  const names = entries ? await readdir(dir) : [];
   for (const n of names) if (n.endsWith('.entry.tmp') || n === `${MARKER_FILE}.tmp`) await unlink(join(dir, n)).catch(() => {});
   const bodyIds = new Set<number>();
   for (const n of await readdir(join(dir, BODIES_DIR))) {
@@ -86,20 +90,29 @@ export type FoundEntry =
 /**
  * The entries in write order, in batches: from the index's records where it has one (no read), else read and verified
  * from their files (a crash between a file's write and its record's; an index lost or older than the files), a few
- * ahead. The records used are taken out of `records`: what is left there names files that are gone.
+ * ahead. Without `scan.files` (a clean close: the index names exactly the files there are) the records alone. Records
+ * whose files are not there are left out; their seqs are pushed to `gone`.
  */
-export async function* foundEntries(dir: string, scan: DirectoryScan, records: Map<number, Wire>): AsyncGenerator<FoundEntry[]> {
+export async function* foundEntries(dir: string, scan: DirectoryScan, files: readonly number[] | undefined, records: IndexRecords, gone: number[]): AsyncGenerator<FoundEntry[]> {
   const reads = new Map<number, Promise<Buffer | Error>>();
-  const toRead = scan.files.filter((seq) => !records.has(seq));
+  const seqs = records.seqs;
+  const toRead: number[] = [];
+  if (files !== undefined) for (let f = 0, r = 0; f < files.length; f++) {
+    while (r < seqs.length && seqs[r]! < files[f]!) r++;
+    if (r === seqs.length || seqs[r] !== files[f]) toRead.push(files[f]!);
+  }
   let ahead = 0;
   let readAt = 0;
   let batch: FoundEntry[] = [];
-  for (const seq of scan.files) {
-    const wire = records.get(seq);
+  let r = 0;
+  let f = 0;
+  const total = files === undefined ? seqs.length : files.length;
+  while (files === undefined ? r < total : f < total) {
     let found: FoundEntry;
-    if (wire !== undefined) {
-      records.delete(seq);
-      found = { seq, meta: fromWire(wire), body: EMPTY, indexed: true };
+    const seq = files === undefined ? seqs[r]! : files[f++]!;
+    if (files !== undefined) while (r < seqs.length && seqs[r]! < seq) gone.push(seqs[r++]!);
+    if (r < seqs.length && seqs[r] === seq) {
+      found = { seq, meta: records.record(r++, primaryKey), body: EMPTY, indexed: true };
     } else {
       readAt++;
       for (; ahead < toRead.length && ahead < readAt + READ_AHEAD; ahead++) {
@@ -117,5 +130,6 @@ export async function* foundEntries(dir: string, scan: DirectoryScan, records: M
     batch.push(found);
     if (batch.length >= BATCH) { yield batch; batch = []; }
   }
+  while (r < seqs.length) gone.push(seqs[r++]!);
   if (batch.length > 0) yield batch;
 }

@@ -14,7 +14,7 @@ import { BodyWriter } from './body-writer.js';
 import type { MemoryVariant } from './variant.js';
 import { fsyncDir, PurgeLog } from './disk-purge-log.js';
 import { DiskIndex, indexRecordOf } from './disk-index.js';
-import { entryName, foundEntries, scanDirectory } from './disk-load.js';
+import { entryName, foundEntries, scanDirectory, type FoundMeta } from './disk-load.js';
 import { WarmFields } from './disk-fields.js';
 
 /** Fields kept in memory for this many variants at most (besides held ones), per 64 MiB of memory tier; at least 1024. */
@@ -190,23 +190,27 @@ export class DiskStore implements CacheStore {
     this.#closed = true;
     await this.flush();
     this.#log.close();
-    this.#index.close();
     this.#fields.clear();
     this.#mem.clear();
     this.#bodies.buryNow();
     await this.flush();
+    // Every file operation is done: the index names exactly the entry files there are, unless one of them failed
+    // (an entry file not unlinked, a write lost) or entry files have names the index does not give.
+    const s = this.#stats;
+    this.#index.close(s.unlinkErrors === 0 && s.writeErrors === 0 && this.#legacy.size === 0 ? this.#seq : undefined);
     releaseLock(this.#opts.path);
   }
 
   async #load(): Promise<void> {
     const dir = this.#opts.path;
-    const scan = await scanDirectory(dir);
+    const image = this.#index.read();
+    // After a clean close the index names exactly the entry files there are: they are not listed (a million names).
+    const scan = await scanDirectory(dir, !image.clean);
     for (const [seq, name] of scan.legacy) this.#legacy.set(seq, name);
     const { files, bodyIds } = scan;
-    const image = this.#index.read();
     const journal = this.#log.readJournal();
     let max = Math.max(files.length > 0 ? files[files.length - 1]! : 0, image.maxSeq);
-    for (const id of bodyIds) max = Math.max(max, id);
+    for (const id of bodyIds) if (id > max) max = id;
     for (const r of journal) max = Math.max(max, r.seq);
     const markers = this.#log.readMarkers();
     if (markers === undefined) {
@@ -220,13 +224,16 @@ export class DiskStore implements CacheStore {
       for (const m of Object.values(markers.zones)) max = Math.max(max, m.hard, m.soft);
     }
     this.#seq = max;
+    // Before any file changes: the clean close's record is no longer the newest, and what changes is journalled.
+    this.#index.openJournal();
 
     // One record per body file, whichever variants name it (shared bodies stay shared).
     const bodies = new Map<number, DiskBody>();
     const migrate: MemoryVariant[] = [];
     const unindexed: MemoryVariant[] = [];
+    const gone: number[] = [];
     let j = 0;
-    for await (const batch of foundEntries(dir, scan, image.records)) for (const found of batch) {
+    for await (const batch of foundEntries(dir, scan, image.clean ? undefined : files, image.records, gone)) for (const found of batch) {
       const seq = found.seq;
       // Targeted purges replay in order with the files: one covers exactly the files written before it.
       while (j < journal.length && journal[j]!.seq < seq) { const r = journal[j++]!; this.#mem.purge(r.target, r.soft); }
@@ -239,26 +246,16 @@ export class DiskStore implements CacheStore {
       const { meta, body } = found;
       const zone = this.#log.markers.zones[meta.zoneId];
       if (seq <= this.#log.markers.cleared || (zone && seq <= zone.hard)) { void this.#track(this.#unlinkEntry(seq)); continue; }
-      let file: DiskBody | undefined;
-      if (meta.file !== undefined) {
-        file = bodies.get(meta.file);
-        if (file === undefined) bodies.set(meta.file, (file = new DiskBody(this.#bodies, meta.file, meta.bodyLength)));
-      }
-      const v = this.#mem.insert({
-        zoneId: meta.zoneId, host: meta.host, path: meta.path, query: meta.query, objectKey: meta.objectKey,
-        keyNames: meta.keyNames, selector: meta.selector, status: meta.status, headers: meta.headers ?? NO_FIELDS, body, bodyFile: file,
-        freshness: meta.freshness, tags: meta.tags, soft: meta.forcedStale || (zone !== undefined && seq <= zone.soft),
-        storedAt: meta.storedAt,
-      }) as MemoryVariant | undefined;
+      const v = this.#loadEntry(meta, body, bodies, zone !== undefined && seq <= zone.soft);
       if (!v) { void this.#track(this.#unlinkEntry(seq)); continue; }
       v.entry = seq;
-      if (file !== undefined && file.record === undefined) this.#bodies.adopt(file, v.bodyRecord);
       // An entry of the older format (body after its meta): rewritten as a body file and a meta file.
-      if (file === undefined) migrate.push(v);
+      if (meta.file === undefined) migrate.push(v);
       else if (!found.indexed) unindexed.push(v);
       else { v.dropFields(); this.#stats.indexed++; }
       this.#stats.loaded++;
     }
+    image.records.release();
     while (j < journal.length) { const r = journal[j++]!; this.#mem.purge(r.target, r.soft); }
     // Body files no entry names (a crash between a body's write and its entry's, or during a purge) are deleted.
     for (const id of bodyIds) {
@@ -269,14 +266,32 @@ export class DiskStore implements CacheStore {
     await this.flush();
     await fsyncDir(dir);
     this.#log.openJournal();
-    this.#index.openJournal();
     // Records whose files are gone (left in the index by a crash) go; entries read from their files get records.
-    for (const seq of image.records.keys()) this.#index.delete(seq);
+    for (const seq of gone) this.#index.delete(seq);
     for (const v of unindexed) if (this.#mem.holds(v)) { this.#index.put(indexRecordOf(v, v.entry)); v.dropFields(); }
     for (const v of migrate) if (this.#mem.holds(v)) this.#persist(v);
     this.#bodies.boundDisk();
     // One snapshot of what was loaded replaces the files read, in the background.
-    if (image.journalLines > 0 || image.torn > 0 || image.records.size > 0 || unindexed.length > 0) void this.#compact();
+    if (image.journalLines > 0 || image.torn > 0 || image.legacy || gone.length > 0 || unindexed.length > 0) void this.#compact();
+  }
+
+  /**
+   * The variant an entry found on disk stands for, inserted in the index (undefined when the store refuses it): the
+   * one place a record becomes a variant. Its body file is shared with the variants already loaded that name it.
+   */
+  #loadEntry(meta: FoundMeta, body: Buffer, bodies: Map<number, DiskBody>, purgedSoft: boolean): MemoryVariant | undefined {
+    let file: DiskBody | undefined;
+    if (meta.file !== undefined) {
+      file = bodies.get(meta.file);
+      if (file === undefined) bodies.set(meta.file, (file = new DiskBody(this.#bodies, meta.file, meta.bodyLength)));
+    }
+    const v = this.#mem.insert({
+      zoneId: meta.zoneId, host: meta.host, path: meta.path, query: meta.query, objectKey: meta.objectKey,
+      keyNames: meta.keyNames, selector: meta.selector, status: meta.status, headers: meta.headers ?? NO_FIELDS, body, bodyFile: file,
+      freshness: meta.freshness, tags: meta.tags, soft: meta.forcedStale || purgedSoft, storedAt: meta.storedAt,
+    }) as MemoryVariant | undefined;
+    if (v !== undefined && file !== undefined && file.record === undefined) this.#bodies.adopt(file, v.bodyRecord);
+    return v;
   }
 
   /** Rewrites the index as one snapshot of the live variants whose entry files are written. */
