@@ -20,8 +20,7 @@ import { normalizeVaryValue } from '../src/cache/policy/vary.js';
 import type { Freshness } from '../src/cache/policy/types.js';
 import { DiskStore } from '../src/storage/disk.js';
 import { encodeEntry, type EntryMeta } from '../src/storage/disk-format.js';
-import { readdirSync } from 'node:fs';
-import { DiskIndex, HEADER, INDEX_DIR, type IndexRecord } from '../src/storage/disk-index.js';
+import { DiskIndex, markCrashed, type IndexRecord } from '../src/storage/disk-index.js';
 import { bodyPath, BODIES_DIR } from '../src/storage/disk-body.js';
 
 function arg(name: string): string | undefined {
@@ -81,11 +80,7 @@ async function fill(): Promise<void> {
 
 try {
   if (!existsSync(join(dir, BODIES_DIR))) await fill();
-  if (crashed) {
-    // What a run killed after its start leaves: a newer journal (empty) after the one a clean close ended.
-    const gens = readdirSync(join(dir, INDEX_DIR)).map((n) => /^index-([0-9]+)\.journal$/.exec(n)).filter((m) => m !== null).map((m) => Number(m![1]));
-    writeFileSync(join(dir, INDEX_DIR, `index-${Math.max(0, ...gens) + 1}.journal`), HEADER);
-  }
+  if (crashed) markCrashed(dir);
   collect();
   const before = v8.getHeapStatistics().used_heap_size;
   const t0 = performance.now();

@@ -27,6 +27,8 @@ const STRINGS = 10;
 const NOT_LATIN1 = /[^\u0000-\u00ff]/;
 const NUL = '\u0000';
 const NONE: readonly string[] = Object.freeze([]);
+/** Seqs and body file ids: safe integers above 0 (a record with another is not one this store wrote). */
+const isId = (x: number): boolean => Number.isSafeInteger(x) && x > 0;
 
 /** Builds one frame's payload from records (a journal flush, a snapshot's slice). */
 export class FrameEncoder {
@@ -182,11 +184,11 @@ export class IndexRecords {
     for (let p = at; p < end;) {
       const kind = view.getUint8(p);
       if (kind === PUT) {
-        if (p + PUT_BYTES > end) return false;
+        if (p + PUT_BYTES > end || !isId(view.getFloat64(p + 1, true)) || !isId(view.getFloat64(p + 9, true))) return false;
         for (let k = 0; k < STRINGS; k++) if (view.getUint32(p + PUT_BYTES - 4 * (STRINGS - k), true) >= count) return false;
         p += PUT_BYTES;
       } else if (kind === DELETE || kind === CLEAN) {
-        if (p + 9 > end) return false;
+        if (p + 9 > end || !isId(view.getFloat64(p + 1, true))) return false;
         p += 9;
       } else return false;
     }
@@ -194,14 +196,13 @@ export class IndexRecords {
     for (let p = at; p < end;) {
       const kind = view.getUint8(p);
       const seq = view.getFloat64(p + 1, true);
-      if (!Number.isSafeInteger(seq) || seq < 0) { p += kind === PUT ? PUT_BYTES : 9; continue; }
       if (kind === CLEAN) { this.cleanSeq = seq; if (seq > this.maxSeq) this.maxSeq = seq; p += 9; continue; }
       this.opsRead++;
       this.cleanSeq = undefined;
       if (seq > this.maxSeq) this.maxSeq = seq;
       if (kind === DELETE) { this.#ops.push(seq, DELETED, 0); p += 9; continue; }
       const file = view.getFloat64(p + 9, true);
-      if (file > this.maxSeq && Number.isSafeInteger(file)) this.maxSeq = file;
+      if (file > this.maxSeq) this.maxSeq = file;
       this.#ops.push(seq, frame, p);
       used = true;
       p += PUT_BYTES;
@@ -285,6 +286,17 @@ export class IndexRecords {
       zoneId, host, path, query, objectKey: key === '' ? objectKeyOf(zoneId, host, path, query) : key, selector: this.#string(f, v.getUint32(s + 20, true)),
       keyNames: this.#list(f, v.getUint32(s + 24, true)), tags: this.#list(f, v.getUint32(s + 28, true)),
     };
+  }
+
+  /** The body files more than one live record names (sealed), found without a map of every file. */
+  sharedFiles(): Set<number> {
+    const n = this.seqs.length;
+    const files = new Float64Array(n);
+    for (let i = 0; i < n; i++) files[i] = this.#frames[this.#frameOf[i]!]!.view.getFloat64(this.#offsetOf[i]! + 9, true);
+    const order = radixOrder(files, n);
+    const out = new Set<number>();
+    for (let i = 1; i < n; i++) if (files[order[i]!] === files[order[i - 1]!]) out.add(files[order[i]!]!);
+    return out;
   }
 
   /** The frames are no longer needed (every record loaded). */

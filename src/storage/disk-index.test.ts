@@ -8,7 +8,7 @@ import { DiskStore } from './disk.js';
 import { contractInput, type ContractEntry } from './store.contract.js';
 import { normalizeVaryValue } from '../cache/policy/vary.js';
 import { bodyOf } from './store.js';
-import { crc32, HEADER, INDEX_DIR } from './disk-index.js';
+import { crc32, INDEX_DIR, markCrashed } from './disk-index.js';
 
 async function tempDir(t: TestContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'edgecache-disk-index-'));
@@ -33,14 +33,6 @@ async function served(s: DiskStore, e: ContractEntry): Promise<string | undefine
 
 const indexFiles = async (dir: string): Promise<string[]> => (await readdir(join(dir, INDEX_DIR))).filter((n) => n.startsWith('index-')).sort();
 
-/**
- * Makes the directory what a run killed after its start leaves: its own (empty) journal newest, after the one the
- * last clean close ended; the index is then checked against the entry files, not trusted.
- */
-async function crashed(dir: string): Promise<void> {
-  const gens = (await indexFiles(dir)).map((n) => /^index-([0-9]+)\.journal$/.exec(n)?.[1]).filter((g) => g !== undefined).map(Number);
-  await writeFile(join(dir, INDEX_DIR, `index-${Math.max(0, ...gens) + 1}.journal`), HEADER);
-}
 
 test('CRC-32 is the standard one (IEEE, as zlib and gzip compute it)', () => {
   assert.equal(crc32(Buffer.from('123456789')), 0xcbf43926);
@@ -88,7 +80,7 @@ test('records whose entry files are gone are dropped; files without records are 
   await first.close();
   const files = (await readdir(dir)).filter((n) => n.endsWith('.entry')).sort();
   await unlink(join(dir, files[0]!)); // a record without its file: the crash came before the journal had its deletion
-  await crashed(dir);
+  markCrashed(dir);
   const second = await openStore(t, dir);
   assert.equal(second.diskStats().loaded, 5);
   assert.equal(await served(second, entry(0)), undefined);

@@ -1,5 +1,5 @@
 // The disk store's index: what open() needs of each entry file but its fields, in a snapshot plus append-only journals of checksummed binary frames, compacted in the background; a clean close is recorded.
-import { closeSync, fdatasync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { primaryKey } from '../cache/key.js';
@@ -273,6 +273,17 @@ export class DiskIndex {
       closeSync(fd);
     } catch (err) { this.#fail(err); }
   }
+}
+
+/**
+ * Makes a cache directory what a run killed after its start leaves (for crash-image tests and benches): a newer, empty
+ * journal after the one the last clean close ended, so the next open checks the index against the files.
+ */
+export function markCrashed(path: string): void {
+  const dir = join(path, INDEX_DIR);
+  mkdirSync(dir, { recursive: true });
+  const gens = readdirSync(dir).map((n) => FILE_RE.exec(n)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]));
+  writeFileSync(join(dir, `index-${Math.max(0, ...gens) + 1}.journal`), HEADER);
 }
 
 function syncDir(dir: string): void {

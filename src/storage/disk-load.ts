@@ -27,7 +27,8 @@ export function entryName(seq: number, legacy: ReadonlyMap<number, string>): str
 export interface DirectoryScan {
   /** Entry files' seqs, ascending (write order); empty when they were not listed. */
   files: number[];
-  bodyIds: Set<number>;
+  /** Undefined when they were not listed (a clean close: the index's records name them). */
+  bodyIds: Set<number> | undefined;
   /** Entry files of the older naming, by seq. */
   legacy: Map<number, string>;
 }
@@ -48,12 +49,9 @@ function base36Name(n: string): number | undefined {
   return Number.isSafeInteger(seq) ? seq : undefined;
 }
 
-/**
- * Lists the body files and, unless `entries` is false (the index vouches for them: a clean close), the entry files;
- * temp files (writes a crash cut short) are deleted.
- */
-export async function scanDirectory(dir: string, entries = true): Promise<DirectoryScan> {
-  const names = entries ? await readdir(dir) : [];
+/** Lists the entry and body files; temp files (writes a crash cut short) are deleted. */
+export async function scanDirectory(dir: string): Promise<DirectoryScan> {
+  const names = await readdir(dir);
   for (const n of names) if (n.endsWith('.entry.tmp') || n === `${MARKER_FILE}.tmp`) await unlink(join(dir, n)).catch(() => {});
   const bodyIds = new Set<number>();
   for (const n of await readdir(join(dir, BODIES_DIR))) {
@@ -126,7 +124,7 @@ export async function* foundEntries(dir: string, scan: DirectoryScan, files: rea
       else if (decoded.meta.seq !== seq) found = { seq, reason: 'sequence number does not match the name' };
       else found = { seq, meta: decoded.meta, body: decoded.body, indexed: false };
     }
-    if (found.reason === undefined && found.meta.file !== undefined && !scan.bodyIds.has(found.meta.file)) found = { seq, reason: 'its body file is missing' };
+    if (found.reason === undefined && found.meta.file !== undefined && scan.bodyIds !== undefined && !scan.bodyIds.has(found.meta.file)) found = { seq, reason: 'its body file is missing' };
     batch.push(found);
     if (batch.length >= BATCH) { yield batch; batch = []; }
   }

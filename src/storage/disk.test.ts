@@ -8,7 +8,7 @@ import { DiskStore, DiskStoreError, type DiskStoreLogger } from './disk.js';
 import { contractInput, CONTRACT_FRESHNESS, objectTarget, type ContractEntry } from './store.contract.js';
 import { normalizeVaryValue } from '../cache/policy/vary.js';
 import { bodyOf } from './store.js';
-import { HEADER, INDEX_DIR } from './disk-index.js';
+import { INDEX_DIR, markCrashed } from './disk-index.js';
 
 const A = 'https://a.example';
 const B = 'https://b.example';
@@ -48,17 +48,9 @@ async function snapshot(dir: string): Promise<Map<string, Buffer>> {
 }
 async function restore(dir: string, image: Map<string, Buffer>): Promise<void> {
   for (const [n, b] of image) await writeFile(join(dir, n), b);
-  await crashed(dir);
+  markCrashed(dir);
 }
 
-/**
- * Makes the directory what a run killed after its start leaves: its own (empty) journal newest, after the one the
- * last clean close ended; the index is then checked against the entry files, not trusted.
- */
-async function crashed(dir: string): Promise<void> {
-  const gens = (await readdir(join(dir, INDEX_DIR))).map((n) => /^index-([0-9]+)\.journal$/.exec(n)?.[1]).filter((g) => g !== undefined).map(Number);
-  await writeFile(join(dir, INDEX_DIR, `index-${Math.max(0, ...gens) + 1}.journal`), HEADER);
-}
 
 test('a restart keeps entries, their variants, tags, freshness, soft state and 304-refreshed headers; one file per variant', async (t) => {
   const dir = await tempDir(t);
@@ -107,7 +99,7 @@ for (const withIndex of [true, false]) {
     const files = await entryFiles(dir);
     assert.equal(files.length, 4);
     // A crash image (a torn file and a stray temp file are what a crash leaves), with or without its index.
-    if (withIndex) await crashed(dir); else await rm(join(dir, INDEX_DIR), { recursive: true });
+    if (withIndex) markCrashed(dir); else await rm(join(dir, INDEX_DIR), { recursive: true });
     await truncate(join(dir, files[1]!), 150); // torn mid-write
     const flipped = await readFile(join(dir, files[2]!));
     flipped[flipped.length - 40]! ^= 0x01; // one bit

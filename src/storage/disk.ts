@@ -43,6 +43,8 @@ export class DiskStore implements CacheStore {
   readonly #log: PurgeLog;
   #seq = 0;
   #closed = false;
+  /** Body files of fills begun and neither stored nor aborted yet. */
+  readonly #fills = new Set<number>();
   /** Collects the file operations a purge starts, so its journal record is dropped only after they finish. */
   #collect: Promise<void>[] | undefined;
 
@@ -130,6 +132,7 @@ export class DiskStore implements CacheStore {
 
   insert(input: VariantInput, sinceEpoch?: number): StoredVariant | undefined {
     const filled = input.bodyFile instanceof DiskBody && input.bodyFile.home === this.#bodies && input.bodyFile.record === undefined ? input.bodyFile : undefined;
+    if (filled !== undefined) this.#fills.delete(filled.id);
     const length = input.bodyFile?.length ?? input.body.length;
     const v = this.#closed || length > this.#bodies.deps.diskMaxBytes ? undefined : this.#mem.insert(input, sinceEpoch) as MemoryVariant | undefined;
     if (filled !== undefined) {
@@ -144,7 +147,13 @@ export class DiskStore implements CacheStore {
 
   /** A body file for a fill to stream into (file-body.ts); committed, it is stored with VariantInput.bodyFile. */
   beginFill(): BodyWriter | undefined {
-    return this.#closed ? undefined : new BodyWriter(this.#bodies, ++this.#seq);
+    if (this.#closed) return undefined;
+    const w = new BodyWriter(this.#bodies, ++this.#seq);
+    // Open until stored (insert) or aborted: a close with one open does not vouch for the body files (it may leave one).
+    this.#fills.add(w.id);
+    const abort = w.abort.bind(w);
+    w.abort = () => abort().finally(() => this.#fills.delete(w.id));
+    return w;
   }
 
   /** RFC 9111 §4.3.4: the freshened headers and freshness are written too, so a restart keeps them. */
@@ -194,23 +203,24 @@ export class DiskStore implements CacheStore {
     this.#mem.clear();
     this.#bodies.buryNow();
     await this.flush();
-    // Every file operation is done: the index names exactly the entry files there are, unless one of them failed
-    // (an entry file not unlinked, a write lost) or entry files have names the index does not give.
+    // Every file operation is done: the index names exactly the entry and body files there are, unless one of them
+    // failed (a file not unlinked, a write lost), a fill is still open (its file may come after), or entry files have
+    // names the index does not give.
     const s = this.#stats;
-    this.#index.close(s.unlinkErrors === 0 && s.writeErrors === 0 && this.#legacy.size === 0 ? this.#seq : undefined);
+    this.#index.close(s.unlinkErrors === 0 && s.writeErrors === 0 && this.#legacy.size === 0 && this.#fills.size === 0 ? this.#seq : undefined);
     releaseLock(this.#opts.path);
   }
 
   async #load(): Promise<void> {
     const dir = this.#opts.path;
     const image = this.#index.read();
-    // After a clean close the index names exactly the entry files there are: they are not listed (a million names).
-    const scan = await scanDirectory(dir, !image.clean);
+    // After a clean close the index names exactly the entry and body files there are: neither is listed (two million names).
+    const scan = image.clean ? { files: [], bodyIds: undefined, legacy: new Map<number, string>() } : await scanDirectory(dir);
     for (const [seq, name] of scan.legacy) this.#legacy.set(seq, name);
     const { files, bodyIds } = scan;
     const journal = this.#log.readJournal();
     let max = Math.max(files.length > 0 ? files[files.length - 1]! : 0, image.maxSeq);
-    for (const id of bodyIds) if (id > max) max = id;
+    if (bodyIds !== undefined) for (const id of bodyIds) if (id > max) max = id;
     for (const r of journal) max = Math.max(max, r.seq);
     const markers = this.#log.readMarkers();
     if (markers === undefined) {
@@ -227,8 +237,10 @@ export class DiskStore implements CacheStore {
     // Before any file changes: the clean close's record is no longer the newest, and what changes is journalled.
     this.#index.openJournal();
 
-    // One record per body file, whichever variants name it (shared bodies stay shared).
+    // One record per body file, whichever variants name it (shared bodies stay shared): the files named more than once
+    // are told first, so only they go through a map (after a crash, every one: what no entry names is deleted).
     const bodies = new Map<number, DiskBody>();
+    const shared = bodyIds === undefined ? image.records.sharedFiles() : undefined;
     const migrate: MemoryVariant[] = [];
     const unindexed: MemoryVariant[] = [];
     const gone: number[] = [];
@@ -246,7 +258,7 @@ export class DiskStore implements CacheStore {
       const { meta, body } = found;
       const zone = this.#log.markers.zones[meta.zoneId];
       if (seq <= this.#log.markers.cleared || (zone && seq <= zone.hard)) { void this.#track(this.#unlinkEntry(seq)); continue; }
-      const v = this.#loadEntry(meta, body, bodies, zone !== undefined && seq <= zone.soft);
+      const v = this.#loadEntry(meta, body, shared === undefined || shared.has(meta.file!) ? bodies : undefined, zone !== undefined && seq <= zone.soft);
       if (!v) { void this.#track(this.#unlinkEntry(seq)); continue; }
       v.entry = seq;
       // An entry of the older format (body after its meta): rewritten as a body file and a meta file.
@@ -258,7 +270,7 @@ export class DiskStore implements CacheStore {
     image.records.release();
     while (j < journal.length) { const r = journal[j++]!; this.#mem.purge(r.target, r.soft); }
     // Body files no entry names (a crash between a body's write and its entry's, or during a purge) are deleted.
-    for (const id of bodyIds) {
+    if (bodyIds !== undefined) for (const id of bodyIds) {
       const f = bodies.get(id);
       if (f === undefined || f.record === undefined || f.record.refs === 0) void this.#track(this.#bodies.unlink(id));
     }
@@ -277,13 +289,14 @@ export class DiskStore implements CacheStore {
 
   /**
    * The variant an entry found on disk stands for, inserted in the index (undefined when the store refuses it): the
-   * one place a record becomes a variant. Its body file is shared with the variants already loaded that name it.
+   * one place a record becomes a variant. Its body file is shared with the variants already loaded that name it
+   * (`bodies`: the files named more than once; undefined when this one is not).
    */
-  #loadEntry(meta: FoundMeta, body: Buffer, bodies: Map<number, DiskBody>, purgedSoft: boolean): MemoryVariant | undefined {
+  #loadEntry(meta: FoundMeta, body: Buffer, bodies: Map<number, DiskBody> | undefined, purgedSoft: boolean): MemoryVariant | undefined {
     let file: DiskBody | undefined;
     if (meta.file !== undefined) {
-      file = bodies.get(meta.file);
-      if (file === undefined) bodies.set(meta.file, (file = new DiskBody(this.#bodies, meta.file, meta.bodyLength)));
+      file = bodies?.get(meta.file);
+      if (file === undefined) { file = new DiskBody(this.#bodies, meta.file, meta.bodyLength); bodies?.set(meta.file, file); }
     }
     const v = this.#mem.insert({
       zoneId: meta.zoneId, host: meta.host, path: meta.path, query: meta.query, objectKey: meta.objectKey,
