@@ -248,3 +248,16 @@ test('an index of the first format (JSON, in the cache directory) is read on upg
   assert.deepEqual([fourth.diskStats().loaded, fourth.diskStats().indexed], [5, 0]);
   for (let i = 0; i < 5; i++) assert.equal(await served(fourth, entry(i)), `"body ${i}" body ${i}`);
 });
+
+test('after a clean close too, an entry the store refuses on load (maxBytes lowered) goes with its body file', async (t) => {
+  const dir = await tempDir(t);
+  const first = await openStore(t, dir);
+  for (let i = 0; i < 3; i++) first.insert(contractInput(entry(i)));
+  await first.close();
+  const small = await DiskStore.open({ path: dir, maxBytes: 100, normalize: normalizeVaryValue });
+  t.after(() => small.close());
+  assert.equal(small.diskStats().loaded, 0);
+  await small.flush();
+  assert.deepEqual(await entryFileNames(dir), []);
+  assert.deepEqual(await readdir(join(dir, 'bodies')), [], 'no body file is left behind');
+});

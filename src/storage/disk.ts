@@ -244,6 +244,8 @@ export class DiskStore implements CacheStore {
     const migrate: MemoryVariant[] = [];
     const unindexed: MemoryVariant[] = [];
     const gone: number[] = [];
+    /** Body files of the entries dropped while loading (purged, refused). */
+    const dropped: number[] = [];
     let j = 0;
     for await (const batch of foundEntries(dir, scan, image.clean ? undefined : files, image.records, gone)) for (const found of batch) {
       const seq = found.seq;
@@ -257,9 +259,9 @@ export class DiskStore implements CacheStore {
       }
       const { meta, body } = found;
       const zone = this.#log.markers.zones[meta.zoneId];
-      if (seq <= this.#log.markers.cleared || (zone && seq <= zone.hard)) { void this.#track(this.#unlinkEntry(seq)); continue; }
+      if (seq <= this.#log.markers.cleared || (zone && seq <= zone.hard)) { this.#skip(seq, meta.file, dropped); continue; }
       const v = this.#loadEntry(meta, body, shared === undefined || shared.has(meta.file!) ? bodies : undefined, zone !== undefined && seq <= zone.soft);
-      if (!v) { void this.#track(this.#unlinkEntry(seq)); continue; }
+      if (!v) { this.#skip(seq, meta.file, dropped); continue; }
       v.entry = seq;
       // An entry of the older format (body after its meta): rewritten as a body file and a meta file.
       if (meta.file === undefined) migrate.push(v);
@@ -273,6 +275,10 @@ export class DiskStore implements CacheStore {
     if (bodyIds !== undefined) for (const id of bodyIds) {
       const f = bodies.get(id);
       if (f === undefined || f.record === undefined || f.record.refs === 0) void this.#track(this.#bodies.unlink(id));
+    } else for (const id of dropped) {
+      // Not listed (a clean close): the body files of the entries dropped above go unless a loaded variant shares one.
+      const f = shared!.has(id) ? bodies.get(id) : undefined;
+      if (f === undefined || f.record === undefined || f.record.refs === 0) void this.#track(this.#bodies.unlink(id));
     }
     // The journal's purges are now applied and their files gone: start it afresh.
     await this.flush();
@@ -285,6 +291,12 @@ export class DiskStore implements CacheStore {
     this.#bodies.boundDisk();
     // One snapshot of what was loaded replaces the files read, in the background.
     if (image.journalLines > 0 || image.torn > 0 || image.legacy || gone.length > 0 || unindexed.length > 0) void this.#compact();
+  }
+
+  /** An entry found on disk is not loaded (purged, refused): its file goes, and its body file's id is noted. */
+  #skip(seq: number, file: number | undefined, dropped: number[]): void {
+    void this.#track(this.#unlinkEntry(seq));
+    if (file !== undefined) dropped.push(file);
   }
 
   /**
