@@ -27,6 +27,13 @@ const STRINGS = 10;
 const NOT_LATIN1 = /[^\u0000-\u00ff]/;
 const NUL = '\u0000';
 const NONE: readonly string[] = Object.freeze([]);
+/**
+ * A whole number read as a double (a typed array, a DataView), as a small integer when it is one: a double-typed value
+ * stored in a field kept per variant (its entry's seq, its body file's id and length) makes that field a boxed number
+ * in every object of its shape (16 bytes each).
+ */
+export function smi(x: number): number { const i = x | 0; return i === x ? i : x; }
+
 /** Seqs and body file ids: safe integers above 0 (a record with another is not one this store wrote). */
 const isId = (x: number): boolean => Number.isSafeInteger(x) && x > 0;
 
@@ -275,7 +282,7 @@ export class IndexRecords {
     const query = this.#string(f, v.getUint32(s + 12, true));
     const key = this.#string(f, v.getUint32(s + 16, true));
     return {
-      seq: v.getFloat64(p + 1, true), file: v.getFloat64(p + 9, true), storedAt: v.getFloat64(p + 17, true), bodyLength: v.getFloat64(p + 25, true),
+      seq: smi(v.getFloat64(p + 1, true)), file: smi(v.getFloat64(p + 9, true)), storedAt: v.getFloat64(p + 17, true), bodyLength: smi(v.getFloat64(p + 25, true)),
       freshness: {
         lifetime: v.getFloat64(p + 33, true), correctedInitialAge: v.getFloat64(p + 41, true), responseTime: v.getFloat64(p + 49, true),
         staleWhileRevalidate: v.getFloat64(p + 57, true), staleIfError: v.getFloat64(p + 65, true),

@@ -5,7 +5,7 @@ import { decodeEntry } from './disk-format.js';
 import { BODIES_DIR, BODY_RE } from './disk-body.js';
 import { MARKER_FILE } from './disk-purge-log.js';
 import { primaryKey } from '../cache/key.js';
-import type { IndexRecord, IndexRecords } from './disk-index-record.js';
+import { smi, type IndexRecord, type IndexRecords } from './disk-index-record.js';
 
 /*
  * Entry files (their layout: disk-format.ts) are named `<seq base36, 11 digits>.entry` (older ones `<seq>-<random>.entry`)
@@ -107,7 +107,7 @@ export async function* foundEntries(dir: string, scan: DirectoryScan, files: rea
   const total = files === undefined ? seqs.length : files.length;
   while (files === undefined ? r < total : f < total) {
     let found: FoundEntry;
-    const seq = files === undefined ? seqs[r]! : files[f++]!;
+    const seq = files === undefined ? smi(seqs[r]!) : files[f++]!;
     if (files !== undefined) while (r < seqs.length && seqs[r]! < seq) gone.push(seqs[r++]!);
     if (r < seqs.length && seqs[r] === seq) {
       found = { seq, meta: records.record(r++, primaryKey), body: EMPTY, indexed: true };
@@ -131,3 +131,4 @@ export async function* foundEntries(dir: string, scan: DirectoryScan, files: rea
   while (r < seqs.length) gone.push(seqs[r++]!);
   if (batch.length > 0) yield batch;
 }
+
