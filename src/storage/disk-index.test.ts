@@ -261,3 +261,23 @@ test('after a clean close too, an entry the store refuses on load (maxBytes lowe
   assert.deepEqual(await entryFileNames(dir), []);
   assert.deepEqual(await readdir(join(dir, 'bodies')), [], 'no body file is left behind');
 });
+
+test('a close with a fill still open does not vouch for the files (the fill\'s body file may come after): the next open lists them', async (t) => {
+  const dir = await tempDir(t);
+  const first = await openStore(t, dir);
+  first.insert(contractInput(entry(1)));
+  const done = first.beginFill()!;
+  done.append(Buffer.from('abc'), () => {});
+  await done.abort();
+  await first.close();
+  await writeFile(join(dir, entryNameOf(10 ** 9)), 'not an entry');
+  const second = await openStore(t, dir);
+  assert.equal(second.diskStats().corrupt, 0, 'a fill aborted before the close: the close vouched for the files');
+  const open = second.beginFill()!;
+  open.append(Buffer.from('abc'), () => {});
+  await second.close();
+  const third = await openStore(t, dir);
+  assert.equal(third.diskStats().corrupt, 1, 'the entry files were listed');
+  assert.equal(await served(third, entry(1)), '"body 1" body 1');
+  await open.abort();
+});
