@@ -93,7 +93,7 @@ test('radixOrder is a stable ascending order, also across 2^32 and with equal ke
   for (let i = 1; i < o.length; i++) assert.ok(many[o[i - 1]!]! <= many[o[i]!]!);
 });
 
-test('sharedFiles names the body files more than one live record names', () => {
+test('fileIds lists the body files the live records name, and those more than one names', () => {
   const enc = new FrameEncoder();
   enc.put(record(1, { file: 50 }), true);
   enc.put(record(2, { file: 50 }), true);
@@ -101,5 +101,7 @@ test('sharedFiles names the body files more than one live record names', () => {
   enc.put(record(4, { file: 52 }), true);
   enc.put(record(5, { file: 52 }), true);
   enc.delete(5);
-  assert.deepEqual([...read(enc.finish()).sharedFiles()], [50]);
+  const ids = read(enc.finish()).fileIds();
+  assert.deepEqual([...ids.sorted], [50, 50, 51, 52]);
+  assert.deepEqual([...ids.shared], [50]);
 });

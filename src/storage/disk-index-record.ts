@@ -295,15 +295,15 @@ export class IndexRecords {
     };
   }
 
-  /** The body files more than one live record names (sealed), found without a map of every file. */
-  sharedFiles(): Set<number> {
+  /** The body files the live records name (sealed), ascending, and those more than one names: no map of every file. */
+  fileIds(): { sorted: Float64Array; shared: Set<number> } {
     const n = this.seqs.length;
     const files = new Float64Array(n);
     for (let i = 0; i < n; i++) files[i] = this.#frames[this.#frameOf[i]!]!.view.getFloat64(this.#offsetOf[i]! + 9, true);
-    const order = radixOrder(files, n);
-    const out = new Set<number>();
-    for (let i = 1; i < n; i++) if (files[order[i]!] === files[order[i - 1]!]) out.add(files[order[i]!]!);
-    return out;
+    files.sort();
+    const shared = new Set<number>();
+    for (let i = 1; i < n; i++) if (files[i] === files[i - 1]) shared.add(files[i]!);
+    return { sorted: files, shared };
   }
 
   /** The frames are no longer needed (every record loaded). */

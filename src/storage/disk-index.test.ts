@@ -281,3 +281,31 @@ test('a close with a fill still open does not vouch for the files (the fill\'s b
   assert.equal(await served(third, entry(1)), '"body 1" body 1');
   await open.abort();
 });
+
+test('a crash image where an entry read from its file shares its body file with an indexed sibling: one body, kept while either is', async (t) => {
+  const dir = await tempDir(t);
+  const body = Buffer.from('the same bytes for both origins');
+  const a: ContractEntry = { path: '/shared', req: { origin: 'https://a.example' }, body, headers: [['etag', '"a"']] };
+  const b: ContractEntry = { path: '/shared', req: { origin: 'https://b.example' }, body, headers: [['etag', '"b"']] };
+  const first = await openStore(t, dir);
+  first.insert(contractInput(a));
+  await first.flush();
+  await new Promise((r) => setImmediate(r));
+  const old = new Map<string, Buffer>();
+  for (const n of await indexFiles(dir)) old.set(n, await readFile(join(dir, INDEX_DIR, n)));
+  first.insert(contractInput(b));
+  await first.close();
+  assert.equal((await readdir(join(dir, 'bodies'))).length, 1, 'one body file for both');
+  // The crash came before b's record reached the index: b is read from its entry file.
+  await rm(join(dir, INDEX_DIR), { recursive: true });
+  await mkdir(join(dir, INDEX_DIR));
+  for (const [n, buf] of old) await writeFile(join(dir, INDEX_DIR, n), buf);
+  const second = await openStore(t, dir);
+  assert.deepEqual([second.diskStats().loaded, second.diskStats().indexed], [2, 1]);
+  second.remove(second.lookup(contractInput(a).objectKey, a.req!)!);
+  await second.close(); // a's body record goes; the file stays for b
+  const third = await openStore(t, dir);
+  const v = third.lookup(contractInput(b).objectKey, b.req!);
+  assert.ok(v);
+  assert.equal((await bodyOf(v)).toString(), body.toString());
+});

@@ -27,8 +27,8 @@ export function entryName(seq: number, legacy: ReadonlyMap<number, string>): str
 export interface DirectoryScan {
   /** Entry files' seqs, ascending (write order); empty when they were not listed. */
   files: number[];
-  /** Undefined when they were not listed (a clean close: the index's records name them). */
-  bodyIds: Set<number> | undefined;
+  /** Body files' ids, ascending; undefined when they were not listed (a clean close: the index's records name them). */
+  bodyIds: Float64Array | undefined;
   /** Entry files of the older naming, by seq. */
   legacy: Map<number, string>;
 }
@@ -53,10 +53,10 @@ function base36Name(n: string): number | undefined {
 export async function scanDirectory(dir: string): Promise<DirectoryScan> {
   const names = await readdir(dir);
   for (const n of names) if (n.endsWith('.entry.tmp') || n === `${MARKER_FILE}.tmp`) await unlink(join(dir, n)).catch(() => {});
-  const bodyIds = new Set<number>();
+  const ids: number[] = [];
   for (const n of await readdir(join(dir, BODIES_DIR))) {
     const m = BODY_RE.exec(n);
-    if (m) bodyIds.add(parseInt(m[1]!, 36));
+    if (m) ids.push(parseInt(m[1]!, 36));
     else if (n.endsWith('.body.tmp')) await unlink(join(dir, BODIES_DIR, n)).catch(() => {});
   }
   const files: number[] = [];
@@ -74,7 +74,7 @@ export async function scanDirectory(dir: string): Promise<DirectoryScan> {
     if (m[2] !== undefined) legacy.set(seq, n);
   }
   files.sort((a, b) => a - b);
-  return { files, bodyIds, legacy };
+  return { files, bodyIds: Float64Array.from(ids).sort(), legacy };
 }
 
 /** An entry's record; with its fields when read from its file; `file` absent in the older format (its body inline). */
@@ -124,7 +124,7 @@ export async function* foundEntries(dir: string, scan: DirectoryScan, files: rea
       else if (decoded.meta.seq !== seq) found = { seq, reason: 'sequence number does not match the name' };
       else found = { seq, meta: decoded.meta, body: decoded.body, indexed: false };
     }
-    if (found.reason === undefined && found.meta.file !== undefined && scan.bodyIds !== undefined && !scan.bodyIds.has(found.meta.file)) found = { seq, reason: 'its body file is missing' };
+    if (found.reason === undefined && found.meta.file !== undefined && scan.bodyIds !== undefined && !hasId(scan.bodyIds, found.meta.file)) found = { seq, reason: 'its body file is missing' };
     batch.push(found);
     if (batch.length >= BATCH) { yield batch; batch = []; }
   }
@@ -132,3 +132,16 @@ export async function* foundEntries(dir: string, scan: DirectoryScan, files: rea
   if (batch.length > 0) yield batch;
 }
 
+
+/** Whether `ids` (ascending) holds `id`: a binary search. */
+export function hasId(ids: Float64Array, id: number): boolean {
+  let lo = 0;
+  let hi = ids.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const x = ids[mid]!;
+    if (x === id) return true;
+    if (x < id) lo = mid + 1; else hi = mid - 1;
+  }
+  return false;
+}

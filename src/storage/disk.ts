@@ -14,7 +14,7 @@ import { BodyWriter } from './body-writer.js';
 import type { MemoryVariant } from './variant.js';
 import { fsyncDir, PurgeLog } from './disk-purge-log.js';
 import { DiskIndex, indexRecordOf } from './disk-index.js';
-import { entryName, foundEntries, scanDirectory, type FoundMeta } from './disk-load.js';
+import { entryName, foundEntries, hasId, scanDirectory, type FoundMeta } from './disk-load.js';
 import { WarmFields } from './disk-fields.js';
 
 /** Fields kept in memory for this many variants at most (besides held ones), per 64 MiB of memory tier; at least 1024. */
@@ -23,6 +23,9 @@ const NO_FIELDS: [string, string][] = [];
 export { DiskStoreError, decodeEntry, type DiskStoreErrorCode } from './disk-format.js';
 
 export type { DiskStats, DiskStoreLogger, DiskStoreOptions } from './disk-options.js';
+
+/** The body files open() tells apart: those loaded that more than one entry may name, the indexed ones, the shared ones. */
+interface LoadIds { bodies: Map<number, DiskBody>; indexed: Float64Array; shared: Set<number> }
 
 export class DiskStore implements CacheStore {
   readonly #opts: DiskStoreOptions;
@@ -220,7 +223,7 @@ export class DiskStore implements CacheStore {
     const { files, bodyIds } = scan;
     const journal = this.#log.readJournal();
     let max = Math.max(files.length > 0 ? files[files.length - 1]! : 0, image.maxSeq);
-    if (bodyIds !== undefined) for (const id of bodyIds) if (id > max) max = id;
+    if (bodyIds !== undefined && bodyIds.length > 0) max = Math.max(max, bodyIds[bodyIds.length - 1]!);
     for (const r of journal) max = Math.max(max, r.seq);
     const markers = this.#log.readMarkers();
     if (markers === undefined) {
@@ -238,9 +241,9 @@ export class DiskStore implements CacheStore {
     this.#index.openJournal();
 
     // One record per body file, whichever variants name it (shared bodies stay shared): the files named more than once
-    // are told first, so only they go through a map (after a crash, every one: what no entry names is deleted).
-    const bodies = new Map<number, DiskBody>();
-    const shared = bodyIds === undefined ? image.records.sharedFiles() : undefined;
+    // are told first, so only they (and those of entries read from their files) go through a map.
+    const fileIds = image.records.fileIds();
+    const ids: LoadIds = { bodies: new Map(), indexed: fileIds.sorted, shared: fileIds.shared };
     const migrate: MemoryVariant[] = [];
     const unindexed: MemoryVariant[] = [];
     const gone: number[] = [];
@@ -260,7 +263,7 @@ export class DiskStore implements CacheStore {
       const { meta, body } = found;
       const zone = this.#log.markers.zones[meta.zoneId];
       if (seq <= this.#log.markers.cleared || (zone && seq <= zone.hard)) { this.#skip(seq, meta.file, dropped); continue; }
-      const v = this.#loadEntry(meta, body, shared === undefined || shared.has(meta.file!) ? bodies : undefined, zone !== undefined && seq <= zone.soft);
+      const v = this.#loadEntry(meta, body, this.#bodyFile(meta, found.indexed, ids), zone !== undefined && seq <= zone.soft);
       if (!v) { this.#skip(seq, meta.file, dropped); continue; }
       v.entry = seq;
       // An entry of the older format (body after its meta): rewritten as a body file and a meta file.
@@ -272,12 +275,20 @@ export class DiskStore implements CacheStore {
     image.records.release();
     while (j < journal.length) { const r = journal[j++]!; this.#mem.purge(r.target, r.soft); }
     // Body files no entry names (a crash between a body's write and its entry's, or during a purge) are deleted.
-    if (bodyIds !== undefined) for (const id of bodyIds) {
-      const f = bodies.get(id);
-      if (f === undefined || f.record === undefined || f.record.refs === 0) void this.#track(this.#bodies.unlink(id));
+    if (bodyIds !== undefined) {
+      const live = this.#mem.allVariants();
+      const named = new Float64Array(live.length);
+      let n = 0;
+      for (const v of live) { const f = v.bodyRecord.file; if (f instanceof DiskBody) named[n++] = f.id; }
+      const sorted = named.subarray(0, n).sort();
+      for (let i = 0, k = 0; i < bodyIds.length; i++) {
+        const id = bodyIds[i]!;
+        while (k < sorted.length && sorted[k]! < id) k++;
+        if (k === sorted.length || sorted[k] !== id) void this.#track(this.#bodies.unlink(id));
+      }
     } else for (const id of dropped) {
       // Not listed (a clean close): the body files of the entries dropped above go unless a loaded variant shares one.
-      const f = shared!.has(id) ? bodies.get(id) : undefined;
+      const f = ids.shared.has(id) ? ids.bodies.get(id) : undefined;
       if (f === undefined || f.record === undefined || f.record.refs === 0) void this.#track(this.#bodies.unlink(id));
     }
     // The journal's purges are now applied and their files gone: start it afresh.
@@ -293,6 +304,27 @@ export class DiskStore implements CacheStore {
     if (image.journalLines > 0 || image.torn > 0 || image.legacy || gone.length > 0 || unindexed.length > 0) void this.#compact();
   }
 
+  /**
+   * The one body file object of the file an entry names, whichever variants name it: those more than one index
+   * record names, and those of entries read from their files, are kept in `ids.bodies`. An entry read from its file
+   * (after a crash) whose file an index record names too finds it on the sibling variant loaded from that record.
+   */
+  #bodyFile(meta: FoundMeta, indexed: boolean, ids: LoadIds): DiskBody | undefined {
+    const id = meta.file;
+    if (id === undefined) return undefined;
+    let file = ids.bodies.get(id);
+    if (file !== undefined) return file;
+    if (!indexed && hasId(ids.indexed, id)) {
+      for (const s of this.#mem.variantsOf(meta.objectKey)) {
+        const f = (s as MemoryVariant).bodyRecord.file;
+        if (f instanceof DiskBody && f.id === id) file = f;
+      }
+    }
+    file ??= new DiskBody(this.#bodies, id, meta.bodyLength);
+    if (!indexed || ids.shared.has(id)) ids.bodies.set(id, file);
+    return file;
+  }
+
   /** An entry found on disk is not loaded (purged, refused): its file goes, and its body file's id is noted. */
   #skip(seq: number, file: number | undefined, dropped: number[]): void {
     void this.#track(this.#unlinkEntry(seq));
@@ -301,15 +333,9 @@ export class DiskStore implements CacheStore {
 
   /**
    * The variant an entry found on disk stands for, inserted in the index (undefined when the store refuses it): the
-   * one place a record becomes a variant. Its body file is shared with the variants already loaded that name it
-   * (`bodies`: the files named more than once; undefined when this one is not).
+   * one place a record becomes a variant, with its body file (`#bodyFile`).
    */
-  #loadEntry(meta: FoundMeta, body: Buffer, bodies: Map<number, DiskBody> | undefined, purgedSoft: boolean): MemoryVariant | undefined {
-    let file: DiskBody | undefined;
-    if (meta.file !== undefined) {
-      file = bodies?.get(meta.file);
-      if (file === undefined) { file = new DiskBody(this.#bodies, meta.file, meta.bodyLength); bodies?.set(meta.file, file); }
-    }
+  #loadEntry(meta: FoundMeta, body: Buffer, file: DiskBody | undefined, purgedSoft: boolean): MemoryVariant | undefined {
     const v = this.#mem.insert({
       zoneId: meta.zoneId, host: meta.host, path: meta.path, query: meta.query, objectKey: meta.objectKey,
       keyNames: meta.keyNames, selector: meta.selector, status: meta.status, headers: meta.headers ?? NO_FIELDS, body, bodyFile: file,
