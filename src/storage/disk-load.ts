@@ -145,3 +145,15 @@ export function hasId(ids: Float64Array, id: number): boolean {
   }
   return false;
 }
+
+/** The ids of `listed` (ascending) that `named` (any order; sorted here) does not hold. */
+export function unnamed(listed: Float64Array, named: Float64Array): number[] {
+  named.sort();
+  const out: number[] = [];
+  for (let i = 0, k = 0; i < listed.length; i++) {
+    const id = listed[i]!;
+    while (k < named.length && named[k]! < id) k++;
+    if (k === named.length || named[k] !== id) out.push(id);
+  }
+  return out;
+}

@@ -14,7 +14,7 @@ import { BodyWriter } from './body-writer.js';
 import type { MemoryVariant } from './variant.js';
 import { fsyncDir, PurgeLog } from './disk-purge-log.js';
 import { DiskIndex, indexRecordOf } from './disk-index.js';
-import { entryName, foundEntries, hasId, scanDirectory, type FoundMeta } from './disk-load.js';
+import { entryName, foundEntries, hasId, scanDirectory, unnamed, type FoundMeta } from './disk-load.js';
 import { WarmFields } from './disk-fields.js';
 
 /** Fields kept in memory for this many variants at most (besides held ones), per 64 MiB of memory tier; at least 1024. */
@@ -277,15 +277,9 @@ export class DiskStore implements CacheStore {
     // Body files no entry names (a crash between a body's write and its entry's, or during a purge) are deleted.
     if (bodyIds !== undefined) {
       const live = this.#mem.allVariants();
-      const named = new Float64Array(live.length);
-      let n = 0;
-      for (const v of live) { const f = v.bodyRecord.file; if (f instanceof DiskBody) named[n++] = f.id; }
-      const sorted = named.subarray(0, n).sort();
-      for (let i = 0, k = 0; i < bodyIds.length; i++) {
-        const id = bodyIds[i]!;
-        while (k < sorted.length && sorted[k]! < id) k++;
-        if (k === sorted.length || sorted[k] !== id) void this.#track(this.#bodies.unlink(id));
-      }
+      const named = new Float64Array(live.length); // 0 (no body file of its own yet) is no file's id
+      live.forEach((v, i) => { const f = v.bodyRecord.file; if (f instanceof DiskBody) named[i] = f.id; });
+      for (const id of unnamed(bodyIds, named)) void this.#track(this.#bodies.unlink(id));
     } else for (const id of dropped) {
       // Not listed (a clean close): the body files of the entries dropped above go unless a loaded variant shares one.
       const f = ids.shared.has(id) ? ids.bodies.get(id) : undefined;
