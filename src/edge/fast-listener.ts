@@ -5,7 +5,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { connectionsCheckingIntervalFor, type Limits } from '../http/limits.js';
 import { parseFastHead } from './fast-parse.js';
-import type { FastDeferred, FastHit } from './fast-hit.js';
+import { answersWritten, type FastDeferred, type FastHit } from './fast-hit.js';
 import { markBytesLogged } from '../observability/access-log.js';
 
 /**
@@ -182,6 +182,14 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
      * pipelined requests read together are corked: they leave in one write.
      */
     const run = (): void => {
+      const wrote = answeredTotal;
+      try { answerAll(); } finally {
+        // The answers' bytes may be reused once the socket holds none of them (fast-hit.ts cuts them from one slab).
+        if (answeredTotal !== wrote) answersWritten(socket.writableLength === 0 && socket.writableCorked === 0);
+      }
+    };
+
+    const answerAll = (): void => {
       let corked = false;
       while (pending !== undefined) {
         const buf = pending;
