@@ -66,6 +66,10 @@ async function prime(c: Running, sc: WrkScenario): Promise<string | null> {
   return null;
 }
 
+/** Seconds of unrecorded miss load a Node contender gets before its first miss scenario (JIT of the whole miss path). */
+const MISS_WARMUP_S = 5;
+const warmedForMisses = new WeakSet<Running>();
+
 /** One wrk scenario, every contender, `rounds` interleaved rounds. */
 export async function runWrkScenario(sc: WrkScenario, contenders: Running[], origin: OriginHandle, cfg: RunConfig, warmed: Set<Running>): Promise<ScenarioResult> {
   const durationS = sc.durationS ?? cfg.durationS;
@@ -75,11 +79,15 @@ export async function runWrkScenario(sc: WrkScenario, contenders: Running[], ori
 
   for (const c of contenders) {
     const p = per.get(c);
-    // Only Node servers need a JIT warm-up; nginx, Varnish and the origin-direct baseline don't.
-    if (warmed.has(c) || p?.failure || cfg.warmupS <= 0 || (c.kind !== 'edgecache' && c.kind !== 'bare' && c.kind !== 'bare-proxy')) continue;
+    // Only Node servers need a JIT warm-up; nginx, Varnish and the origin-direct baseline don't. A miss load runs code
+    // a hit load never reached (the origin client, the fill, the store's insert): it gets its own, longer warm-up.
+    const done = sc.unique ? warmedForMisses.has(c) : warmed.has(c);
+    if (done || p?.failure || cfg.warmupS <= 0 || (c.kind !== 'edgecache' && c.kind !== 'bare' && c.kind !== 'bare-proxy')) continue;
+    const warmS = sc.unique ? Math.max(cfg.warmupS, MISS_WARMUP_S) : cfg.warmupS;
     try {
-      await runWrk({ wrk: cfg.wrk, url: `${c.url}${sc.path}`, load: loadFor(sc, c, cfg, -1), connections, threads: 1, durationS: cfg.warmupS, cpus: cfg.wrkCpus, workDir: cfg.workDir, tag: `warm-${slug(c.name)}` });
+      await runWrk({ wrk: cfg.wrk, url: `${c.url}${sc.path}`, load: loadFor(sc, c, cfg, -1), connections, threads: 1, durationS: warmS, cpus: cfg.wrkCpus, workDir: cfg.workDir, tag: `warm-${slug(c.name)}` });
       warmed.add(c);
+      if (sc.unique) warmedForMisses.add(c);
     } catch (err) {
       if (p) p.failure = (err as Error).message;
     }
