@@ -2,7 +2,7 @@
 // The flight returns what happened (its head, then the body to subscribers); the miss path decides what to answer.
 import type { Readable } from 'node:stream';
 import type { CacheStore, StoredVariant } from '../storage/store.js';
-import { classifyOriginError, type OriginRequest, type OriginResponse } from '../origin/client.js';
+import { classifyOriginError, type OriginFetch, type OriginRequest } from '../origin/client.js';
 import type { RedisTier } from '../storage/redis-tier.js';
 import { lookupTier, tierInput } from './tier-step.js';
 import { selectorOf, type HeaderValues } from '../cache/key.js';
@@ -94,7 +94,7 @@ export class Flight {
     let res;
     const asked = performance.now();
     try {
-      res = await key.zone.origin.request({ method: key.isPreflight ? 'OPTIONS' : 'GET', path: key.target, headers: this.#req.headers, onInfo: this.#req.interim });
+      res = await key.zone.origin.fetch({ method: key.isPreflight ? 'OPTIONS' : 'GET', path: key.target, headers: this.#req.headers, onInfo: this.#req.interim });
       this.originStatus = res.status;
     } catch (err) {
       this.originMs = performance.now() - asked;
@@ -118,7 +118,7 @@ export class Flight {
     this.#lockKey = undefined;
   }
 
-  #answer(res: OriginResponse, epoch: number, requestTime: number): FlightHead {
+  #answer(res: OriginFetch, epoch: number, requestTime: number): FlightHead {
     const { store, tier, clock, maxObjectBytes } = this.#env;
     const { key, revalidating, clientHeaders } = this.#req;
     const zone = key.zone;
@@ -128,7 +128,7 @@ export class Flight {
 
     // RFC 9111 §4.3.3/§4.3.4: a 304 to our validators freshens the stored response.
     if (revalidating && res.status === 304) {
-      res.body.resume();
+      res.body.dump();
       // Purged while we asked (removed, or a purge that names it, soft ones too): the 304 may vouch for what the purge
       // removed; refetch in full. Purges of other URLs (an unsafe method's invalidation, RFC 9111 §4.4) leave it be.
       if (store.purgedSince(revalidating, epoch) || !store.variantsOf(revalidating.objectKey).includes(revalidating)) return { kind: 'gone' };
@@ -160,7 +160,7 @@ export class Flight {
       // A fresh non-storable answer for the URL supersedes what we held, when it says so of the resource; never when
       // this request's own directives or credentials explain it (storable.ts refusalConcernsResource).
       if (revalidating && refusalConcernsResource(reason, res.status, req)) store.remove(revalidating);
-      return { kind: 'private', status: res.status, fields, body: res.body, reason };
+      return { kind: 'private', status: res.status, fields, body: res.body.readable(), reason };
     }
 
     // With edge-owned CORS the origin's Vary: Origin no longer splits the cache (the edge adds its own Vary).
@@ -181,7 +181,7 @@ export class Flight {
       const filled = new FileBody(writer, length!);
       this.body = filled;
       if (tier) void filled.settled.then(() => this.#releaseLock());
-      filled.start(res.body, (file) => store.insert({
+      filled.start(res.body.readable(), (file) => store.insert({
         zoneId: key.zoneId, host: key.host, path: key.path, query: key.query, objectKey: key.objectKey, keyNames, selector, status: res.status,
         headers: appendLength(storedFields, file.length, res.status), body: NO_BODY, bodyFile: file, freshness, tags, maxVariants: zone.zone.cacheKey.maxVariants,
       }, epoch));
