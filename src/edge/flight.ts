@@ -151,7 +151,7 @@ export class Flight {
     const decision = key.isPreflight
       ? decidePreflight(res.status, res.headers, requestTime, responseTime)
       : decideStore(req, { status: res.status, headers: res.headers }, requestTime, responseTime, zone.policy);
-    const vary = parseVary(res.headers.vary);
+    const vary = varyNamesOf(res.headers.vary, zone.cors !== undefined);
     const declared = Number(res.headers['content-length']);
     let reason = decision.storable ? '' : decision.reason;
     if (decision.storable && vary === '*') reason = 'vary-star';
@@ -163,9 +163,7 @@ export class Flight {
       return { kind: 'private', status: res.status, fields, body: res.body.readable(), reason };
     }
 
-    // With edge-owned CORS the origin's Vary: Origin no longer splits the cache (the edge adds its own Vary).
-    const varyNames = zone.cors ? (vary as string[]).filter((n) => n !== 'origin') : (vary as string[]);
-    const keyNames = mergeNames(key.keyNames, varyNames);
+    const keyNames = mergeNames(key.keyNames, vary as readonly string[]);
     // The request's selector is the key's own (made once per request) unless the response's Vary adds names.
     const selector = keyNames === key.keyNames ? key.selector(clientHeaders, normalizeVaryValue) : selectorOf(keyNames, clientHeaders, normalizeVaryValue);
     const strip = fieldsToStrip({ status: res.status, headers: res.headers });
@@ -218,10 +216,38 @@ function appendLength(fields: [string, string][], length: number, status: number
   return fields;
 }
 
-/** Merged key-name lists, made once per (key names, Vary names) pair: no new array per response. */
-const MERGED = new WeakMap<readonly string[], Map<string, readonly string[]>>();
-/** Bound on the Vary lists remembered per key-name list (origins choose them): past it the memo starts over. */
-const MERGED_MAX = 256;
+/** Parsed Vary values (RFC 9111 §4.1), by field value: origins send few distinct ones, each is parsed once. */
+const VARY_NAMES = new Map<string, { names: readonly string[] | '*'; withoutOrigin: readonly string[] | '*' }>();
+/** Bound on the Vary values remembered (origins choose them): past it the memo starts over. */
+const VARY_NAMES_MAX = 256;
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
+/**
+ * The names a Vary value lists (lowercased, once each), or '*'. With edge-owned CORS (`edgeCors`) the origin's
+ * Vary: Origin no longer splits the cache (the edge adds its own Vary): `origin` is left out.
+ */
+export function varyNamesOf(value: string | string[] | undefined, edgeCors: boolean): readonly string[] | '*' {
+  if (value === undefined) return NO_NAMES;
+  if (typeof value !== 'string') return withoutOrigin(parseVary(value), edgeCors);
+  let memo = VARY_NAMES.get(value);
+  if (memo === undefined) {
+    if (VARY_NAMES.size >= VARY_NAMES_MAX) VARY_NAMES.clear();
+    const names = parseVary(value);
+    memo = { names: names === '*' ? '*' : Object.freeze(names), withoutOrigin: Object.freeze(withoutOrigin(names, true)) };
+    VARY_NAMES.set(value, memo);
+  }
+  return edgeCors ? memo.withoutOrigin : memo.names;
+}
+
+function withoutOrigin(names: string[] | '*', edgeCors: boolean): string[] | '*' {
+  return names === '*' || !edgeCors ? names : names.filter((n) => n !== 'origin');
+}
+
+/**
+ * Merged key-name lists, made once per (key names, Vary names) pair: no new array per response. Keyed by the lists
+ * themselves (varyNamesOf returns the same list for the same Vary value): a list nobody holds is forgotten.
+ */
+const MERGED = new WeakMap<readonly string[], WeakMap<readonly string[], readonly string[]>>();
 
 function mergeNames(keyHeaders: readonly string[], vary: readonly string[]): readonly string[] {
   if (vary.length === 0) return keyHeaders;
@@ -229,13 +255,11 @@ function mergeNames(keyHeaders: readonly string[], vary: readonly string[]): rea
   for (let i = 0; i < vary.length && allKeyed; i++) if (!keyHeaders.includes(vary[i]!)) allKeyed = false;
   if (allKeyed) return keyHeaders;
   let byVary = MERGED.get(keyHeaders);
-  if (byVary === undefined) { byVary = new Map(); MERGED.set(keyHeaders, byVary); }
-  const id = vary.join(',');
-  let merged = byVary.get(id);
+  if (byVary === undefined) { byVary = new WeakMap(); MERGED.set(keyHeaders, byVary); }
+  let merged = byVary.get(vary);
   if (merged === undefined) {
-    if (byVary.size >= MERGED_MAX) byVary.clear();
     merged = Object.freeze([...keyHeaders, ...vary.filter((n) => !keyHeaders.includes(n))]);
-    byVary.set(id, merged);
+    byVary.set(vary, merged);
   }
   return merged;
 }
