@@ -111,9 +111,15 @@ export class OriginSet implements OriginStates {
     return this.#ask(req, (c) => c.fetch(req));
   }
 
-  async #ask<T>(req: OriginRequest, call: (c: OriginClient) => Promise<T>): Promise<T> {
+  #ask<T>(req: OriginRequest, call: (c: OriginClient) => Promise<T>): Promise<T> {
     const first = this.#pick(undefined);
-    if (!first) throw this.#allDown();
+    if (!first) return Promise.reject(this.#allDown());
+    // A lone origin is not asked twice: its own promise is the answer (no wrapper per request).
+    if (this.#members.length === 1) return call(first.client);
+    return this.#retrying(req, first, call);
+  }
+
+  async #retrying<T>(req: OriginRequest, first: Member, call: (c: OriginClient) => Promise<T>): Promise<T> {
     try {
       return await call(first.client);
     } catch (err) {
