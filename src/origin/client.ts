@@ -356,7 +356,7 @@ export class OriginBody {
 
   onData(chunk: Buffer): boolean {
     if (this.#state !== State.Body) return false;
-    if (this.#consumer !== undefined && this.#held.length === 0) {
+    if (this.#consumer !== undefined && this.#held.length === 0 && !this.#paused) {
       this.#consumer.data(chunk);
     } else {
       this.#held.push(chunk);
