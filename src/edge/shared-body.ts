@@ -47,6 +47,10 @@ interface Reader {
   mark: number;
 }
 
+/** Shared, never added to (delete and clear on them are no-ops): a SharedBody makes its own at its first reader or waiter. */
+const NO_READERS = new Map<Sink, Reader>();
+const NO_WAITERS = new Set<Waiter>();
+
 /** Past the fill (the body is no longer stored), how far the slowest client may fall behind before the origin is paused. */
 const LAG_BYTES = 1024 * 1024;
 /** Pieces written to a client from a whole body. */
@@ -76,8 +80,9 @@ export class SharedBody implements BodyConsumer {
   #store: ((body: Buffer) => StoredVariant | undefined) | undefined;
   #paused = false;
   #stallTimer: NodeJS.Timeout | undefined;
-  readonly #readers = new Map<Sink, Reader>();
-  readonly #waiters = new Set<Waiter>();
+  /** Clients reading, and requests waiting for the whole body: the shared empty ones until someone comes (most never do). */
+  #readers: Map<Sink, Reader> = NO_READERS;
+  #waiters: Set<Waiter> = NO_WAITERS;
   readonly #maxObjectBytes: number;
   readonly #stallMs: number;
 
@@ -95,7 +100,14 @@ export class SharedBody implements BodyConsumer {
   subscribe(sink: Sink): void {
     if (this.#error) { sink.fail(this.#error); return; }
     if (this.#dropped > 0 || this.#abandoned) { sink.fail(new Error('the shared body is no longer complete')); return; }
+    // A body already whole and small (the usual miss: its end came with its head) goes out in one piece, unregistered.
+    const whole = this.#whole;
+    if (whole !== undefined && this.#ended && sink.finish !== undefined && whole.length > 0 && whole.length <= PIECE_BYTES) {
+      sink.finish(whole, this.stored);
+      return;
+    }
     const r: Reader = { sink, offset: 0, index: 0, blocked: false, mark: 0 };
+    if (this.#readers === NO_READERS) this.#readers = new Map();
     this.#readers.set(sink, r);
     this.#feed(r);
   }
@@ -111,7 +123,10 @@ export class SharedBody implements BodyConsumer {
     if (this.#error) w.fail(this.#error);
     else if (this.#whole) w.complete(this.stored, this.#whole);
     else if (!this.joinable || this.#abandoned) w.tooLarge();
-    else this.#waiters.add(w);
+    else {
+      if (this.#waiters === NO_WAITERS) this.#waiters = new Set();
+      this.#waiters.add(w);
+    }
   }
 
   unwait(w: Waiter): void { this.#waiters.delete(w); }
