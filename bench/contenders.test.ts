@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { isCi } from '../test/helpers/service.js';
 import { fileURLToPath } from 'node:url';
-import { detectTools, nginxConfig, startBare, startNginx, startOrigin, startVarnish, varnishVcl, type Running, type StartOptions } from './contenders.js';
+import { detectTools, nginxConfig, startBare, startBareNet, startNginx, startOrigin, startVarnish, varnishVcl, type Running, type StartOptions } from './contenders.js';
 import { groupPids, httpRequest, sleep, stopAll } from './proc.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -84,4 +84,30 @@ test('bare Node with --workers 2: two node:cluster processes share the port, and
   await c.stop();
   for (let i = 0; i < 100 && groupPids(c.proc.pid).length > 0; i++) await sleep(20);
   assert.deepEqual(groupPids(c.proc.pid), []);
+});
+
+test('bare node:net: answers 1 KiB and 100 KiB assets with a valid head, pipelined requests in order', async (t) => {
+  const tmpDir = mkdtempSync(join(tmpdir(), 'contender-test-'));
+  t.after(async () => {
+    await stopAll();
+    rmSync(tmpDir, { recursive: true, force: true });
+  });
+  const origin = { url: 'http://127.0.0.1:9', proc: null as never, count: async () => ({ total: 0, path: 0 }) };
+  const c = await startBareNet({ tmpDir, memDir: tmpDir, repoRoot, origin, workers: 1 });
+  assert.equal(c.name, 'bare node:net');
+  const small = await httpRequest(`${c.url}/asset/1k`);
+  assert.equal(small.status, 200);
+  assert.equal(small.body.length, 1024);
+  const large = await httpRequest(`${c.url}/asset/100k`);
+  assert.equal(large.body.length, 100 * 1024);
+  const net = await import('node:net');
+  const sock = net.connect(Number(new URL(c.url).port), '127.0.0.1');
+  let got = '';
+  sock.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+  sock.write('GET /asset/100k HTTP/1.1\r\nHost: x\r\n\r\nGET /asset/1k HTTP/1.1\r\nHost: x\r\n\r\n');
+  for (let i = 0; i < 200 && got.length < 100 * 1024 + 1024 + 400; i++) await sleep(10);
+  sock.destroy();
+  const lengths = [...got.matchAll(/content-length: (\d+)/g)].map((m) => Number(m[1]));
+  assert.deepEqual(lengths, [100 * 1024, 1024]);
+  await c.stop();
 });

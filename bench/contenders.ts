@@ -151,6 +151,19 @@ export async function startBare(o: StartOptions): Promise<Running> {
   return running('bare', o.workers === 1 ? 'bare node' : `bare node ×${o.workers}w`, url, proc);
 }
 
+/**
+ * The ceiling below node:http (bench/bare-net.ts): node:net finding each head's end and writing one preassembled
+ * answer. What a fast path in front of node:http can approach; kind 'bare', so it sits out where bare node does.
+ */
+export async function startBareNet(o: StartOptions): Promise<Running> {
+  const port = await freePort();
+  const args = ['--import', 'tsx', join(o.repoRoot, 'bench/bare-net.ts'), '--port', String(port)];
+  const proc = spawnTracked('bare-net', process.execPath, args, { cpus: o.cpus, cwd: o.repoRoot, logFile: join(o.tmpDir, `bare-net-${port}.log`) });
+  const url = `http://127.0.0.1:${port}`;
+  await awaitReady(proc, `${url}/asset/1k`, 15_000);
+  return running('bare', 'bare node:net', url, proc);
+}
+
 /** The miss ceiling (bench/bare-proxy.ts): node:http forwarding with edgecache's undici Pool settings, storing nothing. */
 export async function startBareProxy(o: StartOptions): Promise<Running> {
   const port = await freePort();

@@ -1,12 +1,14 @@
 // The disk tier's index at scale: N small objects only on disk (default 1,000,000): open() time, and the JS heap the
 // index holds per object after GC, beside nginx's keys_zone (about 8,000 keys per MiB: ~128 B per key).
 //
-//   node --expose-gc --import tsx bench/index-1m.ts [--objects N] [--dir DIR] [--keep]
+//   node --expose-gc --import tsx bench/index-1m.ts [--objects N] [--dir DIR] [--keep] [--crashed]
 //
 // The directory is filled at store level, not through HTTP (1M fills would take far longer than the figure is worth):
 // for each object a body file (100 bytes), an entry file (disk-format.ts, with the fields an edge stores for a
 // `Vary: Origin` response) and its index record, as a DiskStore writes them, without an fsync per file. Then
 // DiskStore.open() is timed, the heap measured (GC'd before and after), one object's fields loaded as a hit would.
+// The directory is as a clean close leaves it (the index trusted, the entry files not listed); with --crashed, as a
+// run killed after its start leaves it (every entry file listed and checked against the index).
 // With --keep the directory stays (a second run with --dir reuses it and skips the fill).
 import v8 from 'node:v8';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +20,7 @@ import { normalizeVaryValue } from '../src/cache/policy/vary.js';
 import type { Freshness } from '../src/cache/policy/types.js';
 import { DiskStore } from '../src/storage/disk.js';
 import { encodeEntry, type EntryMeta } from '../src/storage/disk-format.js';
-import { DiskIndex, type IndexRecord } from '../src/storage/disk-index.js';
+import { DiskIndex, markCrashed, type IndexRecord } from '../src/storage/disk-index.js';
 import { bodyPath, BODIES_DIR } from '../src/storage/disk-body.js';
 
 function arg(name: string): string | undefined {
@@ -34,6 +36,7 @@ const objects = Number(arg('objects') ?? 1_000_000);
 const given = arg('dir');
 const dir = given ?? mkdtempSync(join(tmpdir(), 'edgecache-index-1m-'));
 const keep = process.argv.includes('--keep') || given !== undefined;
+const crashed = process.argv.includes('--crashed');
 const HOST = '127.0.0.1:9103';
 const NOW = Date.UTC(2026, 5, 1, 12);
 const BODY = Buffer.alloc(100, 7);
@@ -71,12 +74,13 @@ async function fill(): Promise<void> {
   await index.compact(function* records(): Generator<IndexRecord> {
     for (let i = 0; i < objects; i++) { const { headers: _, ...r } = meta(i); yield r as IndexRecord; }
   });
-  index.close();
+  index.close(2 * objects + 2); // as a store's clean close leaves it
   process.stderr.write(`filled ${objects} objects in ${Math.round(performance.now() - t0)} ms\n`);
 }
 
 try {
   if (!existsSync(join(dir, BODIES_DIR))) await fill();
+  if (crashed) markCrashed(dir);
   collect();
   const before = v8.getHeapStatistics().used_heap_size;
   const t0 = performance.now();
@@ -96,7 +100,7 @@ try {
   const loaded = v !== undefined && (await store.loadFields(v)) !== false && v.fieldMap.etag === m.headers[3]![1];
   await store.close();
   const out = {
-    objects, loaded: stats.loaded, indexed: stats.indexed, openMs: Math.round(openMs), openCpuMs: Math.round(openCpuMs), heapPerObject: Math.round(perObject),
+    objects, crashed, loaded: stats.loaded, indexed: stats.indexed, openMs: Math.round(openMs), openCpuMs: Math.round(openCpuMs), heapPerObject: Math.round(perObject),
     nginxKeysZonePerKey: 128, fieldsLoadedOnHit: loaded,
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -12,6 +12,7 @@ import {
   isBuildCurrent,
   originDirect,
   startBare,
+  startBareNet,
   startBareProxy,
   startEdgecache,
   startNginx,
@@ -197,7 +198,7 @@ async function main(): Promise<void> {
     const cfg: RunConfig = { wrk: tools.wrk ?? '', rounds: args.rounds, durationS: args.durationS, connections: args.connections, wrkCpus: pin ? '0' : undefined, workDir: tmpDir, nonce, warmupS: 1 };
 
     // Starts the kinds in parallel (Varnish compiling its VCL is the slow one); returns those that run, in order.
-    const startSet = async (o: StartOptions, skipped: string[], kinds: Array<'edgecache' | 'edgecache-nofast' | 'nginx' | 'varnish' | 'bare' | 'bare-proxy'>): Promise<Running[]> => {
+    const startSet = async (o: StartOptions, skipped: string[], kinds: Array<'edgecache' | 'edgecache-nofast' | 'nginx' | 'varnish' | 'bare' | 'bare-net' | 'bare-proxy'>): Promise<Running[]> => {
       const w = o.workers === 1 ? '' : ` ×${o.workers}w`;
       const one = async (k: (typeof kinds)[number]): Promise<Running | null> => {
         let r: Running | null = null;
@@ -219,6 +220,8 @@ async function main(): Promise<void> {
           if (args.without.has('varnish')) return null;
           if (tools.varnishd === null) skipped.push('varnish: NOT INSTALLED, skipped');
           else r = await tryStart('varnish', skipped, () => startVarnish(tools.varnishd as string, o));
+        } else if (k === 'bare-net') {
+          if (!args.without.has('bare')) r = await tryStart('bare node:net', skipped, () => startBareNet(o));
         } else if (k === 'bare-proxy') {
           if (!args.without.has('bare')) r = await tryStart('bare Node proxy', skipped, () => startBareProxy(o));
         } else if (!args.without.has('bare')) {
@@ -239,8 +242,8 @@ async function main(): Promise<void> {
     const single = wrkScenarios.some((s) => wants(s.id as ScenarioId)) || wants('cold-50');
     if (single) {
       const skipped: string[] = [];
-      log('starting edgecache, nginx, varnish, bare node, bare Node proxy (1 worker each)');
-      const set = await startSet(base, skipped, ['edgecache', 'edgecache-nofast', 'nginx', 'varnish', 'bare', 'bare-proxy']);
+      log('starting edgecache, nginx, varnish, bare node, bare node:net, bare Node proxy (1 worker each)');
+      const set = await startSet(base, skipped, ['edgecache', 'edgecache-nofast', 'nginx', 'varnish', 'bare', 'bare-net', 'bare-proxy']);
       global.push(...skipped);
       const warmed = new Set<Running>();
       for (const sc of wrkScenarios) {
@@ -259,7 +262,7 @@ async function main(): Promise<void> {
         log(`${sc.id}: ${contenders.map((c) => c.name).join(', ')}`);
         results.push(await runWrkScenario(sc, contenders, origin, cfg, warmed));
         if (sc.unique) results[results.length - 1]?.notes.push('origin direct = wrk straight at the origin (the baseline); the origin shares the server core, so a miss pays for both', 'bare Node proxy = node:http forwarding with the same undici Pool, storing nothing: the ceiling for a Node miss path');
-        if (sc.id === 'hit-1k') results[results.length - 1]?.notes.push('bare node = node:http answering a preallocated buffer: the ceiling for a Node server on this machine');
+        if (sc.id === 'hit-1k') results[results.length - 1]?.notes.push('bare node = node:http answering a preallocated buffer: the ceiling for a Node server on this machine', 'bare node:net = node:net finding each head\'s end and writing one preassembled answer: the ceiling for a fast path');
       }
       if (wants('cold-50')) {
         const contenders = set.filter((c) => c.kind !== 'bare' && c.kind !== 'bare-proxy' && !c.name.endsWith('(no fast path)'));

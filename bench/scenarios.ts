@@ -66,20 +66,28 @@ async function prime(c: Running, sc: WrkScenario): Promise<string | null> {
   return null;
 }
 
+/** Seconds of unrecorded miss load a Node contender gets before its first miss scenario (JIT of the whole miss path). */
+const MISS_WARMUP_S = 5;
+const warmedForMisses = new WeakSet<Running>();
+
 /** One wrk scenario, every contender, `rounds` interleaved rounds. */
 export async function runWrkScenario(sc: WrkScenario, contenders: Running[], origin: OriginHandle, cfg: RunConfig, warmed: Set<Running>): Promise<ScenarioResult> {
   const durationS = sc.durationS ?? cfg.durationS;
   const connections = sc.connections ?? cfg.connections;
-  const per = new Map<Running, { runs: WrkResult[]; origin: number[]; mem: number[]; cpuUs: number[]; failure: string | null }>();
-  for (const c of contenders) per.set(c, { runs: [], origin: [], mem: [], cpuUs: [], failure: sc.unique ? null : await prime(c, sc) });
+  const per = new Map<Running, { runs: WrkResult[]; origin: number[]; mem: number[]; cpuUs: number[]; gcUs: number[]; gcPer1k: number[]; failure: string | null }>();
+  for (const c of contenders) per.set(c, { runs: [], origin: [], mem: [], cpuUs: [], gcUs: [], gcPer1k: [], failure: sc.unique ? null : await prime(c, sc) });
 
   for (const c of contenders) {
     const p = per.get(c);
-    // Only Node servers need a JIT warm-up; nginx, Varnish and the origin-direct baseline don't.
-    if (warmed.has(c) || p?.failure || cfg.warmupS <= 0 || (c.kind !== 'edgecache' && c.kind !== 'bare' && c.kind !== 'bare-proxy')) continue;
+    // Only Node servers need a JIT warm-up; nginx, Varnish and the origin-direct baseline don't. A miss load runs code
+    // a hit load never reached (the origin client, the fill, the store's insert): it gets its own, longer warm-up.
+    const done = sc.unique ? warmedForMisses.has(c) : warmed.has(c);
+    if (done || p?.failure || cfg.warmupS <= 0 || (c.kind !== 'edgecache' && c.kind !== 'bare' && c.kind !== 'bare-proxy')) continue;
+    const warmS = sc.unique ? Math.max(cfg.warmupS, MISS_WARMUP_S) : cfg.warmupS;
     try {
-      await runWrk({ wrk: cfg.wrk, url: `${c.url}${sc.path}`, load: loadFor(sc, c, cfg, -1), connections, threads: 1, durationS: cfg.warmupS, cpus: cfg.wrkCpus, workDir: cfg.workDir, tag: `warm-${slug(c.name)}` });
+      await runWrk({ wrk: cfg.wrk, url: `${c.url}${sc.path}`, load: loadFor(sc, c, cfg, -1), connections, threads: 1, durationS: warmS, cpus: cfg.wrkCpus, workDir: cfg.workDir, tag: `warm-${slug(c.name)}` });
       warmed.add(c);
+      if (sc.unique) warmedForMisses.add(c);
     } catch (err) {
       if (p) p.failure = (err as Error).message;
     }
@@ -90,6 +98,8 @@ export async function runWrkScenario(sc: WrkScenario, contenders: Running[], ori
       const p = per.get(c);
       if (!p || p.failure) continue;
       try {
+        // GC figures are read outside the CPU window (the metrics request is not the load's).
+        const gcBefore = sc.unique ? await gcFigures(c) : undefined;
         const before = (await origin.count()).total;
         const cpuBefore = c.cpuSeconds();
         const res = await runWrk({
@@ -109,6 +119,11 @@ export async function runWrkScenario(sc: WrkScenario, contenders: Running[], ori
         if (res.requests > 0) p.cpuUs.push((cpuUsed * 1e6) / res.requests);
         p.origin.push(after - before);
         p.mem.push(c.memoryBytes());
+        const gcAfter = gcBefore ? await gcFigures(c) : undefined;
+        if (gcBefore && gcAfter && res.requests > 0) {
+          p.gcUs.push(((gcAfter.seconds - gcBefore.seconds) * 1e6) / res.requests);
+          p.gcPer1k.push(((gcAfter.count - gcBefore.count) * 1000) / res.requests);
+        }
       } catch (err) {
         p.failure = (err as Error).message;
       }
@@ -133,7 +148,33 @@ export async function runWrkScenario(sc: WrkScenario, contenders: Running[], ori
     rows.push(row);
   }
   const ref = contenders.find((c) => c.kind === 'nginx')?.name ?? null;
-  return { id: sc.id, title: `${sc.title} — ${connections} connection${connections === 1 ? '' : 's'}, ${cfg.rounds} × ${durationS} s interleaved`, reference: ref, rows, notes: [] };
+  const notes: string[] = [];
+  for (const c of contenders) {
+    const p = per.get(c);
+    if (!p || p.gcUs.length === 0) continue;
+    const us = stat(p.gcUs);
+    const n = stat(p.gcPer1k);
+    if (us && n) notes.push(`${c.name} GC per request: ${us.median.toFixed(1)} µs paused (${n.median.toFixed(1)} collections per 1,000 requests; nodejs_gc_duration_seconds, wall time)`);
+  }
+  return { id: sc.id, title: `${sc.title} — ${connections} connection${connections === 1 ? '' : 's'}, ${cfg.rounds} × ${durationS} s interleaved`, reference: ref, rows, notes };
+}
+
+/** edgecache's garbage collection so far (prom-client's nodejs_gc_duration_seconds on its admin /metrics), summed over kinds. */
+async function gcFigures(c: Running): Promise<{ seconds: number; count: number } | undefined> {
+  if (c.kind !== 'edgecache' || !c.adminUrl) return undefined;
+  try {
+    const r = await httpRequest(`${c.adminUrl}/metrics`, { headers: { authorization: `Bearer ${c.adminToken ?? ''}` } });
+    let seconds = 0;
+    let count = 0;
+    for (const line of r.body.toString('utf8').split('\n')) {
+      const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+      if (line.startsWith('nodejs_gc_duration_seconds_sum')) seconds += value;
+      else if (line.startsWith('nodejs_gc_duration_seconds_count')) count += value;
+    }
+    return { seconds, count };
+  } catch {
+    return undefined;
+  }
 }
 
 /** `clients` simultaneous requests on fresh connections for one never-seen URL on a slow origin path. */

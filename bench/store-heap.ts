@@ -32,7 +32,7 @@ const UNIQUE_ORIGINS = process.argv.includes('--unique-origins');
 const SAME_BODY = process.argv.includes('--same-body');
 const FEW_FIELDS = process.argv.includes('--few-fields');
 const DISK_ONLY = process.argv.includes('--disk-only');
-const HOME: BodyHome = { dir: '/nonexistent', promote: () => {} };
+const HOME: BodyHome = { dir: '/nonexistent', promote: () => {}, readInto: (_f, _b, _a, done) => done(new Error('no files here')) };
 const NO_BODY = Buffer.alloc(0);
 const ORIGINS = Math.max(4, PER_URL);
 

@@ -115,3 +115,63 @@ test('fast connections: the timeout sweep closes an idle connection after keepAl
   assert.equal(silent.responses[0]?.status, 408);
   assert.ok(after >= 800 && after < 2500, `408 after ${after} ms`);
 });
+
+test('fast hits: an answer a write still holds (a client not reading) keeps its bytes while other connections are answered', async (t) => {
+  // Bodies of 15 KiB (copied behind the head, cut from the answer slab), one per path, each byte saying which.
+  const size = 15 * 1024;
+  const o = await startOrigin(t, (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=300' });
+    res.end(Buffer.alloc(size, req.url === '/a' ? 'a' : 'b'));
+  });
+  const edge = await startTestEdge(t, { zones: [{ id: 'z', hosts: ['z.example'], origin: o.url }] } as never);
+  const head = (path: string, close = false): string => `GET ${path} HTTP/1.1\r\nHost: z.example\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
+  for (const p of ['/a', '/b']) await exchange(edge.edge.port, head(p, true));
+
+  // A: 600 pipelined hits (about 9 MiB of answers), not read for now: the edge's writes to it stay pending.
+  const net = await import('node:net');
+  const a = net.connect(edge.edge.port, '127.0.0.1');
+  const got: Buffer[] = [];
+  a.pause();
+  a.on('data', (c: Buffer) => got.push(c));
+  const ended = new Promise<void>((res) => a.once('end', () => res()));
+  a.write(head('/a').repeat(599) + head('/a', true));
+  await sleep(300);
+  // Meanwhile other connections are answered from the cache (their answers made after A's).
+  for (let i = 0; i < 20; i++) {
+    const b = await exchange(edge.edge.port, head('/b').repeat(4) + head('/b', true));
+    assert.equal(b.responses.length, 5);
+    assert.ok(b.responses.every((x) => x.body.equals(Buffer.alloc(size, 'b'))));
+  }
+  a.resume();
+  await ended;
+  const { parseResponses } = await import('./helpers/raw-http.js');
+  const answers = parseResponses(Buffer.concat(got), true);
+  assert.equal(answers.length, 600);
+  const bad = answers.findIndex((x) => x.status !== 200 || !x.body.equals(Buffer.alloc(size, 'a')) || x.headers['cf-cache-status']?.[0] !== 'HIT');
+  assert.equal(bad, -1, `answer ${bad} to the client that read late is intact`);
+});
+
+test('fast hits: after a reload moves a host to another zone, its targets are looked up in the new zone (keys are not kept across zones)', async (t) => {
+  const one = await startOrigin(t, (_req, res) => { res.writeHead(200, { 'cache-control': 'max-age=300' }); res.end('from one'); });
+  const two = await startOrigin(t, (_req, res) => { res.writeHead(200, { 'cache-control': 'max-age=300' }); res.end('from two'); });
+  // Zone one (*.example) stays as it is, its cached objects too; zone two takes a.example over by name.
+  const zonesFor = (aTo: 'one' | 'two') => [
+    { id: 'one', hosts: ['*.example'], origin: one.url },
+    { id: 'two', hosts: aTo === 'one' ? ['b.test'] : ['b.test', 'a.example'], origin: two.url },
+  ];
+  const edge = await startTestEdge(t, { zones: zonesFor('one') } as never);
+  const req = (close: boolean): string => `GET /x HTTP/1.1\r\nHost: a.example\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
+  await exchange(edge.edge.port, req(true));
+  const before = await exchange(edge.edge.port, req(false) + req(true));
+  assert.deepEqual(before.responses.map((r) => [r.headers['cf-cache-status']?.[0], r.body.toString()]), [['HIT', 'from one'], ['HIT', 'from one']]);
+
+  const { validateConfig } = await import('../src/config/load.js');
+  const next = validateConfig({
+    listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0', tokens: [{ token: 'a'.repeat(32), zones: ['*'] }] }, logLevel: 'silent', zones: zonesFor('two'),
+  } as never, 'test');
+  await edge.reload({ ...next, listen: edge.config.listen, admin: edge.config.admin } as never);
+  const miss = await exchange(edge.edge.port, req(true));
+  assert.deepEqual([miss.responses[0]?.headers['cf-cache-status']?.[0], miss.responses[0]?.body.toString()], ['MISS', 'from two'], 'zone two answers for a.example');
+  const hits = await exchange(edge.edge.port, req(false) + req(true));
+  assert.deepEqual(hits.responses.map((r) => [r.headers['cf-cache-status']?.[0], r.body.toString()]), [['HIT', 'from two'], ['HIT', 'from two']]);
+});

@@ -226,7 +226,10 @@ test('HEAD on a chunked fill: within maxObjectBytes it is answered from the stor
   assert.doesNotMatch(String(endless.headers['cache-status']), /stored/);
   assert.ok(await waitFor(() => origin.of('/h2')[0]!.closed, 3000), 'the origin download is aborted');
   const grew = rss.stop();
-  const held = heldBufferBytes() - held0;
+  // Buffers still queued on the just-closed sockets are freed a moment later on a busy machine: held must come down
+  // to the bound within a second (a leak never does).
+  let held = heldBufferBytes() - held0;
+  await waitFor(() => (held = heldBufferBytes() - held0) <= 2 * MiB, 1000);
   t.diagnostic(`endless HEAD: origin sent ${(origin.of('/h2')[0]!.sent / MiB).toFixed(1)} MiB; buffers held +${(held / MiB).toFixed(1)} MiB; peak RSS +${(grew / MiB).toFixed(1)} MiB`);
   assert.ok(held <= 2 * MiB, 'nothing is held once the download is aborted');
   assert.ok(origin.of('/h2')[0]!.sent <= 4 * MiB + 16 * MiB, `pulled ${(origin.of('/h2')[0]!.sent / MiB).toFixed(1)} MiB`);

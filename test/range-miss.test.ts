@@ -113,6 +113,22 @@ test('a suffix range on a miss is forwarded and its 206 kept as a piece, then se
   assert.equal(origin.count('/s'), 1);
 });
 
+test('a 206 whose body length disagrees with its Content-Range is relayed, never kept as a piece (RFC 9110 §14.4)', async (t) => {
+  // The shape of cache-tests' partial-store-* fixtures: Content-Range 4-9 names 6 bytes, the body has 5.
+  const origin = await startOrigin(t, (_req, res) => {
+    res.writeHead(206, { 'cache-control': 'max-age=3600', 'content-range': 'bytes 4-9/10', 'content-length': '5' });
+    res.end('01234');
+  });
+  const edge = await startTestEdge(t, { origin: origin.url });
+  const first = await send(`${edge.base}/bad`, { headers: { range: 'bytes=-5' } });
+  assert.equal(first.status, 206);
+  assert.equal(first.body, '01234', 'relayed as the origin sent it');
+  assert.doesNotMatch(String(first.headers['cache-status']), /stored/, 'Cache-Status does not claim it was stored');
+  const again = await send(`${edge.base}/bad`, { headers: { range: 'bytes=-5' } });
+  assert.notEqual(again.headers['cf-cache-status'], 'HIT');
+  assert.equal(origin.count('/bad'), 2, 'nothing was kept to answer from');
+});
+
 test('bytes outside the pieces: only the missing span is asked for, with If-Range, and combined (RFC 9111 §3.4)', async (t) => {
   // https://www.rfc-editor.org/rfc/rfc9111#section-3.4 and https://www.rfc-editor.org/rfc/rfc9110#section-13.1.5
   const { origin, get } = await setup(t, { '/m': { body: BODY, etag: '"m1"' } });

@@ -5,7 +5,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { connectionsCheckingIntervalFor, type Limits } from '../http/limits.js';
 import { parseFastHead } from './fast-parse.js';
-import type { FastHit } from './fast-hit.js';
+import { answersWritten, type FastDeferred, type FastHit } from './fast-hit.js';
 import { markBytesLogged } from '../observability/access-log.js';
 
 /**
@@ -94,6 +94,8 @@ interface Conn {
   active: number;
   /** Sweeps without activity after which `expire` runs: the head timeout until the first answer, then the idle one. */
   sweeps: number;
+  /** An answer waits for a read (a disk-tier body): a graceful close lets it finish, then ends the connection. */
+  busy: boolean;
   expire(): void;
 }
 
@@ -123,6 +125,8 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
     let answered = 0;
     let waitingDrain = false;
     let done = false;
+    /** The client half-closed while `busy`: the connection ends once that answer is out. */
+    let ended = false;
 
     const detach = (): void => {
       done = true;
@@ -154,11 +158,12 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
         socket.destroy();
       }
     };
-    const conn: Conn = { active: epoch, sweeps: headSweeps, expire: onTimeout };
+    const conn: Conn = { active: epoch, sweeps: headSweeps, busy: false, expire: onTimeout };
 
     const onError = (): void => { detach(); socket.destroy(); };
     // The client half-closed: nothing more can arrive, so the connection ends once the answers are written.
     const onEnd = (): void => {
+      if (conn.busy) { ended = true; return; }
       if (pending !== undefined) { handOver(pending); return; }
       detach();
       socket.end();
@@ -169,7 +174,7 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
       if (!waitingDrain) return;
       waitingDrain = false;
       socket.resume();
-      run();
+      if (!conn.busy) run();
     };
 
     /**
@@ -177,6 +182,14 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
      * pipelined requests read together are corked: they leave in one write.
      */
     const run = (): void => {
+      const wrote = answeredTotal;
+      try { answerAll(); } finally {
+        // The answers' bytes may be reused once the socket holds none of them (fast-hit.ts cuts them from one slab).
+        if (answeredTotal !== wrote) answersWritten(socket.writableLength === 0 && socket.writableCorked === 0);
+      }
+    };
+
+    const answerAll = (): void => {
       let corked = false;
       while (pending !== undefined) {
         const buf = pending;
@@ -185,6 +198,7 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
         if (r.kind !== 'request' || closing) { if (corked) socket.uncork(); handOver(buf); return; }
         const answer = fast(r.req, socket);
         if (answer === undefined) { if (corked) socket.uncork(); handOver(buf); return; }
+        if ('wait' in answer) { if (corked) socket.uncork(); later(answer, r.end, r.req.keepAlive); return; }
         pending = r.end === buf.length ? undefined : buf.subarray(r.end);
         answered++;
         answeredTotal++;
@@ -207,13 +221,43 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
         }
       }
       if (corked) socket.uncork();
+      if (ended) { onEnd(); return; } // half-closed while an answer waited for a read: all answered now
       conn.sweeps = idleSweeps;
+    };
+
+    /**
+     * An answer that waits for a read (a disk-tier body): what arrives meanwhile is only kept, and answered once this
+     * one is written (as `run` writes one; a graceful close meanwhile ends the connection after it); declined, the
+     * connection goes to node:http from this request on (nothing of it was written).
+     */
+    const later = (answer: FastDeferred, end: number, keepAlive: boolean): void => {
+      conn.busy = true;
+      answer.wait((a) => {
+        conn.busy = false;
+        // The connection failed or was closed meanwhile: nothing to write (the buffer goes back, the record says 499).
+        if (done) { a?.written?.(false); return; }
+        conn.active = epoch;
+        if (a === undefined) { handOver(pending); return; }
+        const buf = pending!;
+        pending = end === buf.length ? undefined : buf.subarray(end);
+        answered++;
+        answeredTotal++;
+        write(socket, a.data, a.body, (err?: Error | null): void => a.written?.(!err));
+        if (!keepAlive || closing) {
+          detach();
+          socket.end();
+          socket.once('finish', () => socket.destroy());
+        } else if (socket.writableNeedDrain && pending !== undefined) {
+          waitingDrain = true;
+          socket.pause();
+        } else run();
+      });
     };
 
     const onData = (chunk: Buffer): void => {
       conn.active = epoch;
       pending = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
-      if (waitingDrain) return;
+      if (waitingDrain || conn.busy) return;
       run();
     };
 
@@ -230,7 +274,8 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
     accept,
     close() {
       closing = true;
-      for (const s of open.keys()) {
+      for (const [s, c] of open) {
+        if (c.busy) continue; // ended once its answer is out
         if (s.writableLength === 0) s.destroy();
         else { s.end(); s.once('finish', () => s.destroy()); }
       }

@@ -58,6 +58,9 @@ const interned: (string | undefined)[] = new Array<string | undefined>(INTERN_SL
 /** The lowercase form of interned[i], when asked for. */
 const lowered: (string | undefined)[] = new Array<string | undefined>(INTERN_SLOTS).fill(undefined);
 
+/** The field lines of the head being parsed (parsing is synchronous: one head at a time). */
+const lines: string[] = [];
+
 const slotOf = (hash: number, len: number): number => (hash ^ (hash >>> 13) ^ len) & (INTERN_SLOTS - 1);
 
 /** buf[from, to) as a latin1 string; `hash`: the bytes' hash (h = h * 31 + byte, from 0). */
@@ -120,7 +123,9 @@ export function parseFastHead(buf: Buffer, start: number, len: number, maxHead: 
   const httpVersion = minor === 49 ? '1.1' : '1.0';
   i += 10;
 
-  const rawHeaders: string[] = [];
+  // Field lines are gathered in `lines` and copied out at the end: an array of the exact length, where pushing onto
+  // an empty one allocates room for 16.
+  let count = 0;
   const headers: Record<string, string> = {};
   let connection: string | undefined;
   for (;;) {
@@ -162,8 +167,10 @@ export function parseFastHead(buf: Buffer, start: number, len: number, maxHead: 
       if (connection !== 'close' && connection !== 'keep-alive') return DECLINE;
     }
     headers[lower] = value;
-    rawHeaders.push(name, value);
+    lines[count++] = name;
+    lines[count++] = value;
   }
+  const rawHeaders = lines.slice(0, count);
   const keepAlive = httpVersion === '1.1' ? connection !== 'close' : connection === 'keep-alive';
   if (connection !== undefined) dropConnectionListed(headers);
   return { kind: 'request', req: { method, url, httpVersion, headers, rawHeaders, keepAlive }, end: i };

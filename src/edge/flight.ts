@@ -2,7 +2,7 @@
 // The flight returns what happened (its head, then the body to subscribers); the miss path decides what to answer.
 import type { Readable } from 'node:stream';
 import type { CacheStore, StoredVariant } from '../storage/store.js';
-import { classifyOriginError, type OriginRequest, type OriginResponse } from '../origin/client.js';
+import { classifyOriginError, type OriginFetch, type OriginRequest } from '../origin/client.js';
 import type { RedisTier } from '../storage/redis-tier.js';
 import { lookupTier, tierInput } from './tier-step.js';
 import { selectorOf, type HeaderValues } from '../cache/key.js';
@@ -94,7 +94,7 @@ export class Flight {
     let res;
     const asked = performance.now();
     try {
-      res = await key.zone.origin.request({ method: key.isPreflight ? 'OPTIONS' : 'GET', path: key.target, headers: this.#req.headers, onInfo: this.#req.interim });
+      res = await key.zone.origin.fetch({ method: key.isPreflight ? 'OPTIONS' : 'GET', path: key.target, headers: this.#req.headers, onInfo: this.#req.interim });
       this.originStatus = res.status;
     } catch (err) {
       this.originMs = performance.now() - asked;
@@ -118,7 +118,7 @@ export class Flight {
     this.#lockKey = undefined;
   }
 
-  #answer(res: OriginResponse, epoch: number, requestTime: number): FlightHead {
+  #answer(res: OriginFetch, epoch: number, requestTime: number): FlightHead {
     const { store, tier, clock, maxObjectBytes } = this.#env;
     const { key, revalidating, clientHeaders } = this.#req;
     const zone = key.zone;
@@ -128,7 +128,7 @@ export class Flight {
 
     // RFC 9111 §4.3.3/§4.3.4: a 304 to our validators freshens the stored response.
     if (revalidating && res.status === 304) {
-      res.body.resume();
+      res.body.dump();
       // Purged while we asked (removed, or a purge that names it, soft ones too): the 304 may vouch for what the purge
       // removed; refetch in full. Purges of other URLs (an unsafe method's invalidation, RFC 9111 §4.4) leave it be.
       if (store.purgedSince(revalidating, epoch) || !store.variantsOf(revalidating.objectKey).includes(revalidating)) return { kind: 'gone' };
@@ -151,7 +151,7 @@ export class Flight {
     const decision = key.isPreflight
       ? decidePreflight(res.status, res.headers, requestTime, responseTime)
       : decideStore(req, { status: res.status, headers: res.headers }, requestTime, responseTime, zone.policy);
-    const vary = parseVary(res.headers.vary);
+    const vary = varyNamesOf(res.headers.vary, zone.cors !== undefined);
     const declared = Number(res.headers['content-length']);
     let reason = decision.storable ? '' : decision.reason;
     if (decision.storable && vary === '*') reason = 'vary-star';
@@ -160,12 +160,10 @@ export class Flight {
       // A fresh non-storable answer for the URL supersedes what we held, when it says so of the resource; never when
       // this request's own directives or credentials explain it (storable.ts refusalConcernsResource).
       if (revalidating && refusalConcernsResource(reason, res.status, req)) store.remove(revalidating);
-      return { kind: 'private', status: res.status, fields, body: res.body, reason };
+      return { kind: 'private', status: res.status, fields, body: res.body.readable(), reason };
     }
 
-    // With edge-owned CORS the origin's Vary: Origin no longer splits the cache (the edge adds its own Vary).
-    const varyNames = zone.cors ? (vary as string[]).filter((n) => n !== 'origin') : (vary as string[]);
-    const keyNames = mergeNames(key.keyNames, varyNames);
+    const keyNames = mergeNames(key.keyNames, vary as readonly string[]);
     // The request's selector is the key's own (made once per request) unless the response's Vary adds names.
     const selector = keyNames === key.keyNames ? key.selector(clientHeaders, normalizeVaryValue) : selectorOf(keyNames, clientHeaders, normalizeVaryValue);
     const strip = fieldsToStrip({ status: res.status, headers: res.headers });
@@ -181,7 +179,7 @@ export class Flight {
       const filled = new FileBody(writer, length!);
       this.body = filled;
       if (tier) void filled.settled.then(() => this.#releaseLock());
-      filled.start(res.body, (file) => store.insert({
+      filled.start(res.body.readable(), (file) => store.insert({
         zoneId: key.zoneId, host: key.host, path: key.path, query: key.query, objectKey: key.objectKey, keyNames, selector, status: res.status,
         headers: appendLength(storedFields, file.length, res.status), body: NO_BODY, bodyFile: file, freshness, tags, maxVariants: zone.zone.cacheKey.maxVariants,
       }, epoch));
@@ -218,10 +216,38 @@ function appendLength(fields: [string, string][], length: number, status: number
   return fields;
 }
 
-/** Merged key-name lists, made once per (key names, Vary names) pair: no new array per response. */
-const MERGED = new WeakMap<readonly string[], Map<string, readonly string[]>>();
-/** Bound on the Vary lists remembered per key-name list (origins choose them): past it the memo starts over. */
-const MERGED_MAX = 256;
+/** Parsed Vary values (RFC 9111 §4.1), by field value: origins send few distinct ones, each is parsed once. */
+const VARY_NAMES = new Map<string, { names: readonly string[] | '*'; withoutOrigin: readonly string[] | '*' }>();
+/** Bound on the Vary values remembered (origins choose them): past it the memo starts over. */
+const VARY_NAMES_MAX = 256;
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
+/**
+ * The names a Vary value lists (lowercased, once each), or '*'. With edge-owned CORS (`edgeCors`) the origin's
+ * Vary: Origin no longer splits the cache (the edge adds its own Vary): `origin` is left out.
+ */
+export function varyNamesOf(value: string | string[] | undefined, edgeCors: boolean): readonly string[] | '*' {
+  if (value === undefined) return NO_NAMES;
+  if (typeof value !== 'string') return withoutOrigin(parseVary(value), edgeCors);
+  let memo = VARY_NAMES.get(value);
+  if (memo === undefined) {
+    if (VARY_NAMES.size >= VARY_NAMES_MAX) VARY_NAMES.clear();
+    const names = parseVary(value);
+    memo = { names: names === '*' ? '*' : Object.freeze(names), withoutOrigin: Object.freeze(withoutOrigin(names, true)) };
+    VARY_NAMES.set(value, memo);
+  }
+  return edgeCors ? memo.withoutOrigin : memo.names;
+}
+
+function withoutOrigin(names: string[] | '*', edgeCors: boolean): string[] | '*' {
+  return names === '*' || !edgeCors ? names : names.filter((n) => n !== 'origin');
+}
+
+/**
+ * Merged key-name lists, made once per (key names, Vary names) pair: no new array per response. Keyed by the lists
+ * themselves (varyNamesOf returns the same list for the same Vary value): a list nobody holds is forgotten.
+ */
+const MERGED = new WeakMap<readonly string[], WeakMap<readonly string[], readonly string[]>>();
 
 function mergeNames(keyHeaders: readonly string[], vary: readonly string[]): readonly string[] {
   if (vary.length === 0) return keyHeaders;
@@ -229,13 +255,11 @@ function mergeNames(keyHeaders: readonly string[], vary: readonly string[]): rea
   for (let i = 0; i < vary.length && allKeyed; i++) if (!keyHeaders.includes(vary[i]!)) allKeyed = false;
   if (allKeyed) return keyHeaders;
   let byVary = MERGED.get(keyHeaders);
-  if (byVary === undefined) { byVary = new Map(); MERGED.set(keyHeaders, byVary); }
-  const id = vary.join(',');
-  let merged = byVary.get(id);
+  if (byVary === undefined) { byVary = new WeakMap(); MERGED.set(keyHeaders, byVary); }
+  let merged = byVary.get(vary);
   if (merged === undefined) {
-    if (byVary.size >= MERGED_MAX) byVary.clear();
     merged = Object.freeze([...keyHeaders, ...vary.filter((n) => !keyHeaders.includes(n))]);
-    byVary.set(id, merged);
+    byVary.set(vary, merged);
   }
   return merged;
 }

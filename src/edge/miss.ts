@@ -7,7 +7,8 @@ import { selectorOf } from '../cache/key.js';
 import { answerStatus, notStoredKind, type AnswerKind, type CacheStatusParts, type FwdReason } from '../observability/cache-status.js';
 import { classifyOriginError } from '../origin/client.js';
 import { Flight, withLength, type FlightEnv, type FlightHead } from './flight.js';
-import type { Sink, Waiter } from './shared-body.js';
+import type { SharedBody, Sink, Waiter } from './shared-body.js';
+import type { FileBody } from './file-body.js';
 import { answerConditionals, flatFields, hasConditionals, sendText, serveComplete, type Servable } from './respond.js';
 import { discard, relayInterim, type Answers } from './answers.js';
 import { forwardFields, type Diagnose } from './origin-fields.js';
@@ -199,44 +200,89 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
 
   /** Streams the shared body to one client with backpressure; the head goes out with the first body bytes. */
   function stream(res: ServerResponse, zone: ZoneRuntime, flight: Flight, head: SharedHead, kind: AnswerKind, edgeNow: () => string[]): void {
-    // An origin that fails before any byte arrives gets an error answer, never a head followed by a bare close.
-    let started = false;
-    const start = (): void => {
-      if (started) return;
-      started = true;
-      res.writeHead(head.status, flatFields(answers.compression.missFields(zone.zone, head.status, head.fields), edgeNow()));
-    };
-    // A body of unknown length may still end within this turn of the event loop (a small one often arrives with its
-    // end in one read): the first piece waits for the next turn, so that such an answer can truthfully say `stored`.
-    let held: Buffer | undefined;
-    let drained: (() => void) | undefined;
-    const release = (): void => {
-      if (res.destroyed) return;
-      start();
-      const ok = res.write(held!);
-      held = undefined;
-      const fn = drained!;
-      drained = undefined;
-      if (ok) fn(); else res.once('drain', fn);
-    };
-    const sink: Sink = {
-      write: (b) => {
-        if (!started && flight.body.joinable && !flight.body.mayStore) { held = b; setImmediate(release); return false; }
-        start();
-        return res.write(b);
-      },
-      onDrain: (fn) => { if (held) drained = fn; else res.once('drain', fn); },
-      end: () => { start(); res.end(); },
-      finish: (b) => { start(); res.end(b); },
-      fail: (err) => { if (started) res.destroy(); else answers.originFailed(res, err, zone); },
-    };
-    res.on('close', () => flight.body.unsubscribe(sink));
+    const sink = new ClientStream(res, zone, flight.body, head, edgeNow, answers);
     flight.body.subscribe(sink);
+    // A body already complete was written whole within subscribe (the usual small miss): nothing left to leave.
+    if (!sink.finished) res.on('close', () => flight.body.unsubscribe(sink));
     answers.done(res, kind, zone);
   }
 
   return { fetchAndServe: (req, res, key, plan) => fetchAndServe(req, res, key, plan), revalidateInBackground };
 }
+
+/** One client reading a shared body (a Sink): one object per client, its state in fields rather than closures. */
+class ClientStream implements Sink {
+  /** Whether the head went out. An origin that fails before any byte arrives gets an error answer, never a head and a bare close. */
+  #started = false;
+  /** end or finish was called: the client has the whole body. */
+  finished = false;
+  /** A first piece held for the next turn (see write), and the drain callback waiting for it. */
+  #held: Buffer | undefined;
+  #drained: (() => void) | undefined;
+
+  constructor(
+    readonly res: ServerResponse,
+    readonly zone: ZoneRuntime,
+    readonly body: SharedBody | FileBody,
+    readonly head: SharedHead,
+    readonly edgeNow: () => string[],
+    readonly answers: Answers,
+  ) {}
+
+  #start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    const { head } = this;
+    this.res.writeHead(head.status, flatFields(this.answers.compression.missFields(this.zone.zone, head.status, head.fields), this.edgeNow()));
+  }
+
+  write(b: Buffer): boolean {
+    // A body of unknown length may still end within this turn of the event loop (a small one often arrives with its
+    // end in one read): the first piece waits for the next turn, so that such an answer can truthfully say `stored`.
+    if (!this.#started && this.body.joinable && !this.body.mayStore) {
+      this.#held = b;
+      setImmediate(releaseHeld, this);
+      return false;
+    }
+    this.#start();
+    return this.res.write(b);
+  }
+
+  /** The held first piece goes out (next turn). */
+  release(): void {
+    const res = this.res;
+    if (res.destroyed) return;
+    this.#start();
+    const ok = res.write(this.#held!);
+    this.#held = undefined;
+    const fn = this.#drained!;
+    this.#drained = undefined;
+    if (ok) fn(); else res.once('drain', fn);
+  }
+
+  onDrain(fn: () => void): void {
+    if (this.#held) this.#drained = fn; else this.res.once('drain', fn);
+  }
+
+  end(): void {
+    this.finished = true;
+    this.#start();
+    this.res.end();
+  }
+
+  finish(b: Buffer): void {
+    this.finished = true;
+    this.#start();
+    this.res.end(b);
+  }
+
+  fail(err: Error): void {
+    if (this.#started) this.res.destroy(); else this.answers.originFailed(this.res, err, this.zone);
+  }
+}
+
+const releaseHeld = (s: ClientStream): void => s.release();
+
 
 /**
  * Cache-Status members of answers fetched for the cache, made once per (kind, fwd, fwd-status, stored, collapsed): every

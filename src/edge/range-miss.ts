@@ -185,6 +185,10 @@ export function createRangeMiss(ctx: EdgeContext & { clock: Clock }, store: Cach
     const cr = o.headers['content-range'];
     const parsed = parseContentRange(typeof cr === 'string' ? cr : undefined);
     if (parsed === undefined || parsed.end - parsed.start + 1 > pieceMax) return undefined;
+    // https://www.rfc-editor.org/rfc/rfc9110#section-14.4: the content is the range Content-Range names; a declared
+    // length that disagrees makes the message invalid, so it is relayed as it is and never kept as a piece.
+    const declared = o.headers['content-length'];
+    if (declared !== undefined && Number(declared) !== parsed.end - parsed.start + 1) return undefined;
     const k = keepable(key, req.headers, 200, o.headers, times.requestTime, times.responseTime);
     if (k === undefined || !isFresh(k.freshness, clock.now())) return undefined;
     return { k, span: { start: parsed.start, end: parsed.end }, length: parsed.length };

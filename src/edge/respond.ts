@@ -17,7 +17,7 @@ export interface Servable {
 }
 
 /** Bodies on disk up to this size are read whole (and may be promoted to the memory tier); larger ones are streamed. */
-const READ_WHOLE_MAX = 256 * 1024;
+export const READ_WHOLE_MAX = 256 * 1024;
 
 export function hasConditionals(h: IncomingMessage['headers']): boolean {
   return h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined ||

@@ -1,9 +1,8 @@
 // The body of one origin fetch shared by the clients collapsed onto it: each reads at its own pace (backpressure), the
 // fill keeps at most maxObjectBytes for all of them; past it the slowest client paces the origin, a stalled one is
 // detached, and a download nobody reads that can no longer be stored is aborted.
-import type { Readable } from 'node:stream';
 import type { StoredVariant } from '../storage/store.js';
-import { classifyOriginError } from '../origin/client.js';
+import { classifyOriginError, type BodyConsumer, type OriginBody } from '../origin/client.js';
 
 /**
  * A client reading the shared body at its own pace: the flight writes while `write` returns true, then waits for the
@@ -48,12 +47,16 @@ interface Reader {
   mark: number;
 }
 
+/** Shared, never added to (delete and clear on them are no-ops): a SharedBody makes its own at its first reader or waiter. */
+const NO_READERS = new Map<Sink, Reader>();
+const NO_WAITERS = new Set<Waiter>();
+
 /** Past the fill (the body is no longer stored), how far the slowest client may fall behind before the origin is paused. */
 const LAG_BYTES = 1024 * 1024;
 /** Pieces written to a client from a whole body. */
 const PIECE_BYTES = 64 * 1024;
 
-export class SharedBody {
+export class SharedBody implements BodyConsumer {
   stored: StoredVariant | undefined;
   /** False once the body outgrew the object limit (no longer a fill): late subscribers can no longer get all of it. */
   joinable = true;
@@ -73,11 +76,13 @@ export class SharedBody {
   #ended = false;
   #error: Error | undefined;
   #abandoned = false;
-  #body: Readable | undefined;
+  #body: OriginBody | undefined;
+  #store: ((body: Buffer) => StoredVariant | undefined) | undefined;
   #paused = false;
   #stallTimer: NodeJS.Timeout | undefined;
-  readonly #readers = new Map<Sink, Reader>();
-  readonly #waiters = new Set<Waiter>();
+  /** Clients reading, and requests waiting for the whole body: the shared empty ones until someone comes (most never do). */
+  #readers: Map<Sink, Reader> = NO_READERS;
+  #waiters: Set<Waiter> = NO_WAITERS;
   readonly #maxObjectBytes: number;
   readonly #stallMs: number;
 
@@ -95,7 +100,14 @@ export class SharedBody {
   subscribe(sink: Sink): void {
     if (this.#error) { sink.fail(this.#error); return; }
     if (this.#dropped > 0 || this.#abandoned) { sink.fail(new Error('the shared body is no longer complete')); return; }
+    // A body already whole and small (the usual miss: its end came with its head) goes out in one piece, unregistered.
+    const whole = this.#whole;
+    if (whole !== undefined && this.#ended && sink.finish !== undefined && whole.length > 0 && whole.length <= PIECE_BYTES) {
+      sink.finish(whole, this.stored);
+      return;
+    }
     const r: Reader = { sink, offset: 0, index: 0, blocked: false, mark: 0 };
+    if (this.#readers === NO_READERS) this.#readers = new Map();
     this.#readers.set(sink, r);
     this.#feed(r);
   }
@@ -111,7 +123,10 @@ export class SharedBody {
     if (this.#error) w.fail(this.#error);
     else if (this.#whole) w.complete(this.stored, this.#whole);
     else if (!this.joinable || this.#abandoned) w.tooLarge();
-    else this.#waiters.add(w);
+    else {
+      if (this.#waiters === NO_WAITERS) this.#waiters = new Set();
+      this.#waiters.add(w);
+    }
   }
 
   unwait(w: Waiter): void { this.#waiters.delete(w); }
@@ -224,7 +239,7 @@ export class SharedBody {
     this.#abandoned = true;
     clearTimeout(this.#stallTimer);
     this.#chunks = [];
-    if (this.#body) { this.#body.on('error', () => {}); this.#body.destroy(); }
+    this.#body?.destroy();
     this.#settle(undefined);
   }
 
@@ -237,55 +252,62 @@ export class SharedBody {
 
   /**
    * Reads the origin body: stored by `store` when it ends within maxObjectBytes (`declared`: the Content-Length the
-   * origin sent, if any).
+   * origin sent, if any). The body calls data, end and error below (no stream, no listener closures per fetch).
    */
-  start(body: Readable, declared: number | undefined, store: (body: Buffer) => StoredVariant | undefined): void {
+  start(body: OriginBody, declared: number | undefined, store: (body: Buffer) => StoredVariant | undefined): void {
     this.#body = body;
     this.#declared = declared;
-    const max = this.#maxObjectBytes;
-    body.on('data', (chunk: Buffer) => {
-      if (this.#abandoned) return;
-      this.#total += chunk.length;
-      this.#chunks.push(chunk);
-      if (this.joinable && this.#total > max) this.#overflow();
-      // The last bytes of a body of declared length: undici ends the body in this same turn, so clients get them (with
-      // the end, and once stored) from the end handler, in one write each.
-      if (this.joinable && this.#total === declared) return;
-      for (const r of this.#readers.values()) if (!r.blocked) this.#feed(r);
-      this.#balance();
-    });
-    body.on('end', () => {
-      if (this.#abandoned) return;
-      // Stored before the last byte reaches any client, so the next request after a complete response is a HIT.
-      // A store that fails stores nothing (the edge's guarded store counts and logs it); this guard only keeps a throw
-      // out of the stream's event handler: the answer goes out either way.
-      if (this.joinable) {
-        const whole = ownedCopy(this.#chunks, this.#total);
-        try { this.stored = store(whole); } catch { this.stored = undefined; }
-        // Clients still reading take the stored body (one copy) rather than the chunks.
-        this.#whole = this.stored?.body?.length === whole.length ? this.stored.body : whole;
-        this.#chunks = [];
-      }
-      this.#ended = true;
-      clearTimeout(this.#stallTimer);
-      for (const w of this.#waiters) w.complete(this.stored, this.#whole!);
-      this.#waiters.clear();
-      for (const r of [...this.#readers.values()]) this.#feed(r);
-      this.#settle(undefined);
-    });
-    body.on('error', (err) => {
-      if (this.#abandoned) return;
-      const e = classifyOriginError(err);
-      this.#error = e;
-      clearTimeout(this.#stallTimer);
-      this.joinable = false;
+    this.#store = store;
+    body.attach(this);
+  }
+
+  /** A piece of the origin body (OriginBody calls it). */
+  data(chunk: Buffer): void {
+    if (this.#abandoned) return;
+    this.#total += chunk.length;
+    this.#chunks.push(chunk);
+    if (this.joinable && this.#total > this.#maxObjectBytes) this.#overflow();
+    // The last bytes of a body of declared length: undici ends the body in this same turn, so clients get them (with
+    // the end, and once stored) from end(), in one write each.
+    if (this.joinable && this.#total === this.#declared) return;
+    for (const r of this.#readers.values()) if (!r.blocked) this.#feed(r);
+    this.#balance();
+  }
+
+  /** The origin body ended (OriginBody calls it). */
+  end(): void {
+    if (this.#abandoned) return;
+    // Stored before the last byte reaches any client, so the next request after a complete response is a HIT.
+    // A store that fails stores nothing (the edge's guarded store counts and logs it); this guard only keeps a throw
+    // out of the origin client's callback: the answer goes out either way.
+    if (this.joinable) {
+      const whole = ownedCopy(this.#chunks, this.#total);
+      try { this.stored = this.#store!(whole); } catch { this.stored = undefined; }
+      // Clients still reading take the stored body (one copy) rather than the chunks.
+      this.#whole = this.stored?.body?.length === whole.length ? this.stored.body : whole;
       this.#chunks = [];
-      for (const r of this.#readers.values()) r.sink.fail(e);
-      this.#readers.clear();
-      for (const w of this.#waiters) w.fail(e);
-      this.#waiters.clear();
-      this.#settle(e);
-    });
+    }
+    this.#ended = true;
+    clearTimeout(this.#stallTimer);
+    for (const w of this.#waiters) w.complete(this.stored, this.#whole!);
+    this.#waiters.clear();
+    for (const r of [...this.#readers.values()]) this.#feed(r);
+    this.#settle(undefined);
+  }
+
+  /** The origin body failed (OriginBody calls it). */
+  error(err: Error): void {
+    if (this.#abandoned) return;
+    const e = classifyOriginError(err);
+    this.#error = e;
+    clearTimeout(this.#stallTimer);
+    this.joinable = false;
+    this.#chunks = [];
+    for (const r of this.#readers.values()) r.sink.fail(e);
+    this.#readers.clear();
+    for (const w of this.#waiters) w.fail(e);
+    this.#waiters.clear();
+    this.#settle(e);
   }
 }
 

@@ -3,7 +3,7 @@
 // origin is down (an ORIGIN_UNREACHABLE, so stale-if-error and a disconnected cache's stale answers apply).
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { OriginClient, OriginError, classifyOriginError, type OriginRequest, type OriginResponse, type OriginTlsOptions } from './client.js';
+import { OriginClient, OriginError, classifyOriginError, type OriginFetch, type OriginRequest, type OriginResponse, type OriginTlsOptions } from './client.js';
 import { HealthCheck, type HealthCheckConfig } from './health.js';
 import type { OriginHealthMetrics, OriginStates } from './health-metrics.js';
 
@@ -101,18 +101,34 @@ export class OriginSet implements OriginStates {
     return undefined;
   }
 
-  async request(req: OriginRequest): Promise<OriginResponse> {
+  /** The answer with its body as a stream (passes, relays, range and slice fetches). */
+  request(req: OriginRequest): Promise<OriginResponse> {
+    return this.#ask(req, (c) => c.request(req));
+  }
+
+  /** The answer with its body read by callbacks (fetches for the cache, src/edge/flight.ts). */
+  fetch(req: OriginRequest): Promise<OriginFetch> {
+    return this.#ask(req, (c) => c.fetch(req));
+  }
+
+  #ask<T>(req: OriginRequest, call: (c: OriginClient) => Promise<T>): Promise<T> {
     const first = this.#pick(undefined);
-    if (!first) throw this.#allDown();
+    if (!first) return Promise.reject(this.#allDown());
+    // A lone origin is not asked twice: its own promise is the answer (no wrapper per request).
+    if (this.#members.length === 1) return call(first.client);
+    return this.#retrying(req, first, call);
+  }
+
+  async #retrying<T>(req: OriginRequest, first: Member, call: (c: OriginClient) => Promise<T>): Promise<T> {
     try {
-      return await first.client.request(req);
+      return await call(first.client);
     } catch (err) {
       const e = classifyOriginError(err);
       if (!isRetryable(req, e)) throw e;
       // Once, on another healthy origin (a lone origin's failure is the answer: it is not asked twice).
       const next = this.#pick(first);
       if (!next) throw e;
-      return next.client.request(req);
+      return call(next.client);
     }
   }
 

@@ -1,6 +1,6 @@
 // The disk tier's body files (written to a temp name, fsynced, renamed), reading them back, and the memory tier's LRU list of bodies.
 import { createReadStream } from 'node:fs';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BodyFile } from './store.js';
@@ -12,11 +12,13 @@ export const BODY_RE = /^([0-9a-z]{1,11})\.body$/;
 /** Read stream buffer per client: a slow reader of a large body holds this much, never the body. */
 const STREAM_CHUNK = 64 * 1024;
 
-/** What a body file asks of its store: where it lives and whether a body just read may stay in memory. */
+/** What a body file asks of its store: where it lives, reading it (through its open descriptor), whether a body just read may stay in memory. */
 export interface BodyHome {
   readonly dir: string;
-  /** A body was read whole from disk: keep it in the memory tier if it fits. */
-  promote(file: DiskBody, buf: Buffer): void;
+  /** A body was read whole from disk: keep it in the memory tier if it fits (`copy`: `buf` is the reader's, keep a copy). */
+  promote(file: DiskBody, buf: Buffer, copy?: boolean): void;
+  /** Reads the whole file into `buf` at `at` (room for its length and one byte more), checking its length; `done` once. */
+  readInto(file: DiskBody, buf: Buffer, at: number, done: (err: Error | null) => void): void;
 }
 
 /**
@@ -47,11 +49,24 @@ export class DiskBody implements BodyFile, Body {
     return createReadStream(this.path, { start, end, highWaterMark: STREAM_CHUNK });
   }
 
-  async read(): Promise<Buffer> {
-    const buf = await readFile(this.path);
-    if (buf.length !== this.length) throw new Error(`body file ${this.path} has ${buf.length} bytes where ${this.length} were written`);
-    this.home.promote(this, buf);
-    return buf;
+  read(): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      // A buffer of its own (not a slice of Node's shared pool): it may stay in the memory tier.
+      const buf = Buffer.allocUnsafeSlow(this.length + 1);
+      this.home.readInto(this, buf, 0, (err) => {
+        if (err !== null) { reject(err); return; }
+        const body = buf.subarray(0, this.length);
+        this.home.promote(this, body);
+        resolve(body);
+      });
+    });
+  }
+
+  readInto(buf: Buffer, at: number, done: (err: Error | null) => void): void {
+    this.home.readInto(this, buf, at, (err) => {
+      if (err === null) this.home.promote(this, buf.subarray(at, at + this.length), true);
+      done(err);
+    });
   }
 }
 

@@ -1,32 +1,39 @@
-// The disk store's index: what open() needs of each entry file but its fields, in a snapshot plus append-only journals of checksummed frames, compacted in the background.
-import { closeSync, fdatasync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+// The disk store's index: what open() needs of each entry file but its fields, in a snapshot plus append-only journals of checksummed binary frames, compacted in the background; a clean close is recorded.
+import { closeSync, fdatasync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { primaryKey } from '../cache/key.js';
-import type { DirectivesSource, Freshness, LifetimeSource } from '../cache/policy/types.js';
 import type { MemoryVariant } from './variant.js';
+import { FrameEncoder, IndexRecords, type IndexRecord } from './disk-index-record.js';
+import { readLegacyFrames } from './disk-index-legacy.js';
+
+export type { IndexRecord } from './disk-index-record.js';
 
 /*
- * Files: `index-<gen>.snapshot` (every live record when journal <gen> was started) and `index-<gen>.journal` (records
- * appended since). A frame is u32 BE payload length | u32 BE CRC-32 of the payload | payload, the payload being one
- * JSON array of records (a record: an array; a deletion: the entry's seq), parsed in one call. Records are keyed by their entry file's sequence number and never change once written
+ * Files, in `<cache path>/index/`: `index-<gen>.snapshot` (every live record when journal <gen> was started) and `index-<gen>.journal` (records
+ * appended since), each a header (MAGIC, u32 LE version) then frames: u32 BE payload length | u32 BE CRC-32 of the
+ * payload | payload (disk-index-record.ts). The first format's files (JSON frames, disk-index-legacy.ts) were in the
+ * cache directory itself: read once on upgrade. Records are keyed by their entry file's sequence number and never change once written
  * (a variant rewritten gets a new entry file and a new record), so replaying puts and deletes in any overlap is
  * idempotent: a compaction serialises the live variants while journal <gen+1> already takes new records.
  *
  * The entry files stay the truth: open() checks the index against the directory (a record without its file is dropped,
- * a file without a record is read whole), and an entry's fields are checksummed when it is served.
+ * a file without a record is read whole), and an entry's fields are checksummed when it is served. Except after a
+ * clean close: close() ends the journal with a CLEAN record once every file operation is done and the journal synced,
+ * and an open that finds the newest journal ending with it trusts the index without listing the entry files. Each open
+ * starts a new journal (synced into the directory) before it changes any file, so a crash afterwards never leaves a
+ * CLEAN record newest.
  */
+/** The index's directory under the cache path. */
+export const INDEX_DIR = 'index';
+const MAGIC = Buffer.from('ECIX');
+const VERSION = 2;
+/** What each file of this format starts with (an empty journal is just this). */
+export const HEADER = Buffer.concat([MAGIC, Buffer.from([VERSION, 0, 0, 0])]);
 const FRAME_HEAD = 8;
-/** A snapshot's frames hold about this many payload bytes. */
+/** A snapshot's frames hold about this many record bytes. */
 const FRAME_TARGET = 1 << 20;
 const FILE_RE = /^index-([0-9]{1,15})\.(snapshot|journal)$/;
-
-/** One entry file's index record: an EntryMeta without its fields (headers). */
-export interface IndexRecord {
-  seq: number; zoneId: string; host: string; path: string; query: string; objectKey: string;
-  keyNames: readonly string[]; selector: string; status: number; freshness: Freshness; tags: readonly string[];
-  forcedStale: boolean; storedAt: number; bodyLength: number; file: number;
-}
 
 /** The index record of a variant's entry file `seq` as the variant is now; `file`: its body file's id (default: the one it has). */
 export function indexRecordOf(v: MemoryVariant, seq: number, file = v.fileId!): IndexRecord {
@@ -37,143 +44,161 @@ export function indexRecordOf(v: MemoryVariant, seq: number, file = v.fileId!): 
   };
 }
 
-export type Wire = [number, string, string, string, string, string, readonly string[], string, number, number[], LifetimeSource, DirectivesSource,
-  readonly string[], number, number, number, number];
-
-function toWire(r: IndexRecord): Wire {
-  const f = r.freshness;
-  const flags = (f.noStaleServing ? 1 : 0) | (f.alwaysRevalidate ? 2 : 0) | (f.heuristic ? 4 : 0);
-  // The object key is the zone, host, path and query joined: kept whole only when it is not (a preflight's own key).
-  const key = r.objectKey === primaryKey(r.zoneId, r.host, r.path, r.query) ? '' : r.objectKey;
-  return [r.seq, r.zoneId, r.host, r.path, r.query, key, r.keyNames, r.selector, r.status,
-    [f.lifetime, f.correctedInitialAge, f.responseTime, f.staleWhileRevalidate, f.staleIfError, flags],
-    f.lifetimeSource, f.directivesSource, r.tags, r.forcedStale ? 1 : 0, r.storedAt, r.bodyLength, r.file];
-}
-
-const isNum = (x: unknown): x is number => typeof x === 'number';
-const isStr = (x: unknown): x is string => typeof x === 'string';
-
-/** Whether `w` is a well-formed record on the wire (checked once when read; `fromWire` then converts it when used). */
-function isWire(w: unknown): w is Wire {
-  if (!Array.isArray(w) || w.length !== 17) return false;
-  const fr: unknown = w[9];
-  if (!Array.isArray(fr) || fr.length !== 6 || !isNum(fr[0]) || !isNum(fr[1]) || !isNum(fr[2]) || !isNum(fr[3]) || !isNum(fr[4]) || !isNum(fr[5])) return false;
-  if (!isNum(w[0]) || !isNum(w[8]) || !isNum(w[14]) || !isNum(w[15]) || !isNum(w[16])) return false;
-  if (!isStr(w[1]) || !isStr(w[2]) || !isStr(w[3]) || !isStr(w[4]) || !isStr(w[5]) || !isStr(w[7]) || !isStr(w[10]) || !isStr(w[11])) return false;
-  return Array.isArray(w[6]) && Array.isArray(w[12]);
-}
-
-/** The record a checked wire array (`isWire`) stands for. */
-export function fromWire(w: Wire): IndexRecord {
-  const fr = w[9];
-  const flags = fr[5]!;
-  return {
-    seq: w[0], zoneId: w[1], host: w[2], path: w[3], query: w[4], objectKey: w[5] === '' ? primaryKey(w[1], w[2], w[3], w[4]) : w[5],
-    keyNames: w[6], selector: w[7], status: w[8],
-    freshness: {
-      lifetime: fr[0]!, correctedInitialAge: fr[1]!, responseTime: fr[2]!, staleWhileRevalidate: fr[3]!, staleIfError: fr[4]!,
-      noStaleServing: (flags & 1) !== 0, alwaysRevalidate: (flags & 2) !== 0, heuristic: (flags & 4) !== 0,
-      lifetimeSource: w[10], directivesSource: w[11],
-    },
-    tags: w[12], forcedStale: w[13] === 1, storedAt: w[14], bodyLength: w[15], file: w[16],
-  };
-}
-
 /** CRC-32 (IEEE, as zip and PNG), computed natively: a million records' frames are checked at each start. */
 export function crc32(buf: Uint8Array): number { return zlibCrc32(buf) >>> 0; }
 
-function frame(lines: string[]): Buffer {
-  const payload = Buffer.from(`[${lines.join(',')}]`, 'utf8');
+function frame(payload: Buffer): Buffer {
   const head = Buffer.alloc(FRAME_HEAD);
   head.writeUInt32BE(payload.length, 0);
   head.writeUInt32BE(crc32(payload), 4);
   return Buffer.concat([head, payload]);
 }
 
-/** Hands each intact frame's records to `onRecord`; returns the byte where the intact part ends (a torn tail starts there). */
-function readFrames(buf: Buffer, onRecord: (w: unknown) => void): number {
-  let at = 0;
+function encodePut(enc: FrameEncoder, r: IndexRecord): void {
+  // The object key is the zone, host, path and query joined: kept whole only when it is not (a preflight's own key).
+  enc.put(r, r.objectKey === primaryKey(r.zoneId, r.host, r.path, r.query));
+}
+
+/** Reads a file's frames into `records`; returns the byte where the intact part ends (a torn tail starts there). */
+function readFrames(buf: Buffer, records: IndexRecords): number {
+  let at = HEADER.length;
   while (at + FRAME_HEAD <= buf.length) {
     const len = buf.readUInt32BE(at);
     const end = at + FRAME_HEAD + len;
     if (end > buf.length) break;
-    const payload = buf.subarray(at + FRAME_HEAD, end);
-    if (crc32(payload) !== buf.readUInt32BE(at + 4)) break;
-    let records: unknown;
-    try { records = JSON.parse(payload.toString('utf8')); } catch { break; }
-    if (!Array.isArray(records)) break;
-    for (const w of records) onRecord(w);
+    const start = at + FRAME_HEAD;
+    if (crc32(buf.subarray(start, end)) !== buf.readUInt32BE(at + 4)) break;
+    if (!records.addFrame(buf, start, end)) break;
     at = end;
   }
   return at;
 }
 
 /**
- * What reading the index found. `records`: each live entry's record as read (a checked wire array, converted by
- * `fromWire` when it is loaded: a million records held as objects until then cost the load most of its time in GC).
- * `journalLines`: records read from journals (a compaction folds them into a snapshot).
+ * What reading the index found. `records`: each live record, by seq (decoded when loaded). `journalLines`: records
+ * read from journals (a compaction folds them into a snapshot). `clean`: the newest journal ends with a clean close's
+ * record, every file read whole: the index names exactly the entry files there are.
  */
-export interface IndexImage { records: Map<number, Wire>; torn: number; maxSeq: number; journalLines: number }
+export interface IndexImage { records: IndexRecords; torn: number; maxSeq: number; journalLines: number; clean: boolean; legacy: boolean }
 
 export class DiskIndex {
   #gen = 0;
   #fd: number | undefined;
-  #queue: string[] = [];
+  #enc = new FrameEncoder();
   #flushQueued = false;
+  /** Journals read that held no record: deleted once a newer one is in the directory. */
+  #empty: string[] = [];
+  /** The first format's files, read at this open: deleted once a compaction wrote their records anew. */
+  #legacyFiles: string[] = [];
+  /** A write of the index failed this run: it may lack records, so a close does not vouch for it. */
+  #failed = false;
   /** Records in the journal now (puts and deletes): a compaction is due when they far outnumber the live ones. */
   journalRecords = 0;
   #compacting = false;
 
-  constructor(readonly dir: string, readonly fail: (err: unknown) => void) {}
+  /** Its own directory, `<cache path>/index`. */
+  readonly dir: string;
 
-  /** Reads the newest snapshot and the journals after it (sync: open() only). Frames past a torn or corrupt one are ignored. */
+  constructor(path: string, readonly fail: (err: unknown) => void) { this.dir = join(path, INDEX_DIR); }
+
+  #fail(err: unknown): void { this.#failed = true; this.fail(err); }
+
+  /**
+   * Reads the newest snapshot and the journals after it (sync: open() only). Frames past a torn or corrupt one are
+   * ignored. Without an index directory (a directory of an older version, or none yet) the first format's files
+   * are read from the cache directory, and deleted once a compaction has written their records anew.
+   */
   read(): IndexImage {
-    const names = readdirSync(this.dir);
+    let names: string[];
+    try { names = readdirSync(this.dir); } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      mkdirSync(this.dir, { recursive: true });
+      return this.#readLegacy();
+    }
     for (const n of names) if (n.startsWith('index-') && n.endsWith('.snapshot.tmp')) { try { unlinkSync(join(this.dir, n)); } catch { /* gone */ } }
     const files = names.map((n) => FILE_RE.exec(n)).filter((m): m is RegExpExecArray => m !== null);
     const snaps = files.filter((m) => m[2] === 'snapshot').map((m) => Number(m[1])).sort((a, b) => a - b);
     const journals = files.filter((m) => m[2] === 'journal').map((m) => Number(m[1])).sort((a, b) => a - b);
     const from = snaps.length > 0 ? snaps[snaps.length - 1]! : journals[0] ?? 0;
-    const records = new Map<number, Wire>();
+    const records = new IndexRecords();
     let torn = 0;
-    let maxSeq = 0;
     let journalLines = 0;
-    const apply = (w: unknown): void => {
-      if (typeof w === 'number') { records.delete(w); if (w > maxSeq) maxSeq = w; return; }
-      if (!isWire(w)) { torn++; return; }
-      records.set(w[0], w);
-      if (w[0] > maxSeq) maxSeq = w[0];
-      if (w[16] > maxSeq) maxSeq = w[16];
-    };
-    const readOne = (name: string, onRecord: (w: unknown) => void): void => {
+    let cleanAtEnd = false;
+    const readOne = (name: string): void => {
+      cleanAtEnd = false;
+      records.cleanSeq = undefined;
       let buf: Buffer;
-      try { buf = readFileSync(join(this.dir, name)); } catch { return; }
-      // An empty journal (a run that recorded nothing) goes: each open starts one, they must not pile up.
-      if (buf.length === 0 && name.endsWith('.journal')) { try { unlinkSync(join(this.dir, name)); } catch { /* kept */ } return; }
-      if (readFrames(buf, onRecord) < buf.length) torn++;
+      try { buf = readFileSync(join(this.dir, name)); } catch { torn++; return; }
+      const journal = name.endsWith('.journal');
+      if (buf.length === 0 || buf.equals(HEADER)) { if (journal) this.#empty.push(name); return; }
+      const before = records.opsRead;
+      if (!buf.subarray(0, HEADER.length).equals(HEADER) || readFrames(buf, records) < buf.length) torn++;
+      if (journal) journalLines += records.opsRead - before;
+      cleanAtEnd = records.cleanSeq !== undefined;
     };
-    if (snaps.length > 0) readOne(`index-${from}.snapshot`, apply);
-    for (const g of journals) if (g >= from) readOne(`index-${g}.journal`, (w) => { journalLines++; apply(w); });
+    if (snaps.length > 0) readOne(`index-${from}.snapshot`);
+    for (const g of journals) if (g >= from) readOne(`index-${g}.journal`);
+    records.seal();
     this.#gen = Math.max(from, journals[journals.length - 1] ?? 0);
-    return { records, torn, maxSeq, journalLines };
+    // Trusted only when the last file read is the newest journal and ended with a clean close's record.
+    const clean = cleanAtEnd && torn === 0 && journals.length > 0;
+    return { records, torn, maxSeq: records.maxSeq, journalLines, clean, legacy: false };
   }
 
-  /** Starts a new journal (the next generation) for appends; what was read stays until a compaction replaces it. */
+  /** The first format's index files in the cache directory, read as `read` reads its own (never trusted as clean). */
+  #readLegacy(): IndexImage {
+    const root = dirname(this.dir);
+    const files = readdirSync(root).map((n) => FILE_RE.exec(n)).filter((m): m is RegExpExecArray => m !== null);
+    this.#legacyFiles = files.map((m) => join(root, m[0]));
+    const snaps = files.filter((m) => m[2] === 'snapshot').map((m) => Number(m[1])).sort((a, b) => a - b);
+    const journals = files.filter((m) => m[2] === 'journal').map((m) => Number(m[1])).sort((a, b) => a - b);
+    const from = snaps.length > 0 ? snaps[snaps.length - 1]! : journals[0] ?? 0;
+    const records = new IndexRecords();
+    let torn = 0;
+    const readOne = (name: string): void => {
+      let buf: Buffer;
+      try { buf = readFileSync(join(root, name)); } catch { torn++; return; }
+      const { end, bad } = readLegacyFrames(buf, crc32, (payload) => { if (!records.addFrame(payload, 0, payload.length)) torn++; });
+      torn += bad + (end < buf.length ? 1 : 0);
+    };
+    if (snaps.length > 0) readOne(`index-${from}.snapshot`);
+    for (const g of journals) if (g >= from) readOne(`index-${g}.journal`);
+    records.seal();
+    return { records, torn, maxSeq: records.maxSeq, journalLines: 0, clean: false, legacy: files.length > 0 };
+  }
+
+  /**
+   * Starts a new journal (the next generation) for appends, synced into the directory before anything else changes
+   * (a clean close's record is then no longer the newest); what was read stays until a compaction replaces it.
+   */
   openJournal(): void {
     try {
       this.#gen++;
-      this.#fd = openSync(join(this.dir, `index-${this.#gen}.journal`), 'a');
+      mkdirSync(this.dir, { recursive: true });
+      const fd = openSync(join(this.dir, `index-${this.#gen}.journal`), 'a');
+      this.#fd = fd;
+      if (fstatSync(fd).size === 0) writeSync(fd, HEADER);
+      fsyncSync(fd);
+      syncDir(this.dir);
       this.journalRecords = 0;
-    } catch (err) { this.fail(err); }
+      for (const n of this.#empty) { try { unlinkSync(join(this.dir, n)); } catch { /* kept */ } }
+      this.#empty = [];
+    } catch (err) { this.#fail(err); }
   }
 
-  put(r: IndexRecord): void { this.#append(JSON.stringify(toWire(r))); }
-
-  delete(seq: number): void { this.#append(String(seq)); }
-
-  #append(line: string): void {
+  put(r: IndexRecord): void {
     if (this.#fd === undefined) return;
-    this.#queue.push(line);
+    encodePut(this.#enc, r);
+    this.#queued();
+  }
+
+  delete(seq: number): void {
+    if (this.#fd === undefined) return;
+    this.#enc.delete(seq);
+    this.#queued();
+  }
+
+  #queued(): void {
     this.journalRecords++;
     if (this.#flushQueued) return;
     this.#flushQueued = true;
@@ -184,11 +209,9 @@ export class DiskIndex {
   #flush(): void {
     this.#flushQueued = false;
     const fd = this.#fd;
-    if (fd === undefined || this.#queue.length === 0) return;
-    const lines = this.#queue;
-    this.#queue = [];
-    try { writeSync(fd, frame(lines)); } catch (err) { this.fail(err); return; }
-    fdatasync(fd, (err) => { if (err) this.fail(err); });
+    if (fd === undefined || this.#enc.records === 0) return;
+    try { writeSync(fd, frame(this.#enc.finish())); } catch (err) { this.#fail(err); return; }
+    fdatasync(fd, (err) => { if (err) this.#fail(err); });
   }
 
   /**
@@ -208,20 +231,16 @@ export class DiskIndex {
       const tmp = join(this.dir, `index-${gen}.snapshot.tmp`);
       const fd = openSync(tmp, 'w');
       try {
-        let lines: string[] = [];
-        let bytes = 0;
+        writeSync(fd, HEADER);
+        const enc = new FrameEncoder();
         for (const r of live()) {
-          const line = JSON.stringify(toWire(r));
-          lines.push(line);
-          bytes += line.length;
-          if (bytes >= FRAME_TARGET) {
-            writeSync(fd, frame(lines));
-            lines = [];
-            bytes = 0;
+          encodePut(enc, r);
+          if (enc.bytes >= FRAME_TARGET) {
+            writeSync(fd, frame(enc.finish()));
             await new Promise<void>((resolve) => setImmediate(resolve));
           }
         }
-        if (lines.length > 0) writeSync(fd, frame(lines));
+        if (enc.records > 0) writeSync(fd, frame(enc.finish()));
         fsyncSync(fd);
       } finally { closeSync(fd); }
       renameSync(tmp, join(this.dir, `index-${gen}.snapshot`));
@@ -229,13 +248,44 @@ export class DiskIndex {
         const m = FILE_RE.exec(n);
         if (m !== null && Number(m[1]) <= old) unlinkSync(join(this.dir, n));
       }
-    } catch (err) { this.fail(err); } finally { this.#compacting = false; }
+      for (const f of this.#legacyFiles) { try { unlinkSync(f); } catch { /* gone */ } }
+      this.#legacyFiles = [];
+    } catch (err) { this.#fail(err); } finally { this.#compacting = false; }
   }
 
-  close(): void {
+  /**
+   * Writes what is queued and closes the journal. `cleanSeq` (the store's seq; given when every file operation of
+   * the run has finished and none failed) ends it with a clean close's record, after the records before it are synced.
+   */
+  close(cleanSeq?: number): void {
     this.#flush();
-    if (this.#fd === undefined) return;
-    try { fsyncSync(this.#fd); closeSync(this.#fd); } catch (err) { this.fail(err); }
+    const fd = this.#fd;
+    if (fd === undefined) return;
     this.#fd = undefined;
+    try {
+      fsyncSync(fd);
+      if (cleanSeq !== undefined && !this.#failed) {
+        this.#enc.clean(cleanSeq);
+        writeSync(fd, frame(this.#enc.finish()));
+        fsyncSync(fd);
+      }
+      closeSync(fd);
+    } catch (err) { this.#fail(err); }
   }
+}
+
+/**
+ * Makes a cache directory what a run killed after its start leaves (for crash-image tests and benches): a newer, empty
+ * journal after the one the last clean close ended, so the next open checks the index against the files.
+ */
+export function markCrashed(path: string): void {
+  const dir = join(path, INDEX_DIR);
+  mkdirSync(dir, { recursive: true });
+  const gens = readdirSync(dir).map((n) => FILE_RE.exec(n)).filter((m): m is RegExpExecArray => m !== null).map((m) => Number(m[1]));
+  writeFileSync(join(dir, `index-${Math.max(0, ...gens) + 1}.journal`), HEADER);
+}
+
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try { fd = openSync(dir, 'r'); fsyncSync(fd); } catch { /* not supported everywhere */ } finally { if (fd !== undefined) closeSync(fd); }
 }

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { decodeEntry } from './disk-format.js';
 import { BODIES_DIR, BODY_RE } from './disk-body.js';
 import { MARKER_FILE } from './disk-purge-log.js';
-import { fromWire, type IndexRecord, type Wire } from './disk-index.js';
+import { primaryKey } from '../cache/key.js';
+import { smi, type IndexRecord, type IndexRecords } from './disk-index-record.js';
 
 /*
  * Entry files (their layout: disk-format.ts) are named `<seq base36, 11 digits>.entry` (older ones `<seq>-<random>.entry`)
@@ -24,9 +25,10 @@ export function entryName(seq: number, legacy: ReadonlyMap<number, string>): str
 }
 
 export interface DirectoryScan {
-  /** Entry files' seqs, ascending (write order). */
+  /** Entry files' seqs, ascending (write order); empty when they were not listed. */
   files: number[];
-  bodyIds: Set<number>;
+  /** Body files' ids, ascending; undefined when they were not listed (a clean close: the index's records name them). */
+  bodyIds: Float64Array | undefined;
   /** Entry files of the older naming, by seq. */
   legacy: Map<number, string>;
 }
@@ -51,10 +53,10 @@ function base36Name(n: string): number | undefined {
 export async function scanDirectory(dir: string): Promise<DirectoryScan> {
   const names = await readdir(dir);
   for (const n of names) if (n.endsWith('.entry.tmp') || n === `${MARKER_FILE}.tmp`) await unlink(join(dir, n)).catch(() => {});
-  const bodyIds = new Set<number>();
+  const ids: number[] = [];
   for (const n of await readdir(join(dir, BODIES_DIR))) {
     const m = BODY_RE.exec(n);
-    if (m) bodyIds.add(parseInt(m[1]!, 36));
+    if (m) ids.push(parseInt(m[1]!, 36));
     else if (n.endsWith('.body.tmp')) await unlink(join(dir, BODIES_DIR, n)).catch(() => {});
   }
   const files: number[] = [];
@@ -72,7 +74,7 @@ export async function scanDirectory(dir: string): Promise<DirectoryScan> {
     if (m[2] !== undefined) legacy.set(seq, n);
   }
   files.sort((a, b) => a - b);
-  return { files, bodyIds, legacy };
+  return { files, bodyIds: Float64Array.from(ids).sort(), legacy };
 }
 
 /** An entry's record; with its fields when read from its file; `file` absent in the older format (its body inline). */
@@ -86,20 +88,29 @@ export type FoundEntry =
 /**
  * The entries in write order, in batches: from the index's records where it has one (no read), else read and verified
  * from their files (a crash between a file's write and its record's; an index lost or older than the files), a few
- * ahead. The records used are taken out of `records`: what is left there names files that are gone.
+ * ahead. Without `scan.files` (a clean close: the index names exactly the files there are) the records alone. Records
+ * whose files are not there are left out; their seqs are pushed to `gone`.
  */
-export async function* foundEntries(dir: string, scan: DirectoryScan, records: Map<number, Wire>): AsyncGenerator<FoundEntry[]> {
+export async function* foundEntries(dir: string, scan: DirectoryScan, files: readonly number[] | undefined, records: IndexRecords, gone: number[]): AsyncGenerator<FoundEntry[]> {
   const reads = new Map<number, Promise<Buffer | Error>>();
-  const toRead = scan.files.filter((seq) => !records.has(seq));
+  const seqs = records.seqs;
+  const toRead: number[] = [];
+  if (files !== undefined) for (let f = 0, r = 0; f < files.length; f++) {
+    while (r < seqs.length && seqs[r]! < files[f]!) r++;
+    if (r === seqs.length || seqs[r] !== files[f]) toRead.push(files[f]!);
+  }
   let ahead = 0;
   let readAt = 0;
   let batch: FoundEntry[] = [];
-  for (const seq of scan.files) {
-    const wire = records.get(seq);
+  let r = 0;
+  let f = 0;
+  const total = files === undefined ? seqs.length : files.length;
+  while (files === undefined ? r < total : f < total) {
     let found: FoundEntry;
-    if (wire !== undefined) {
-      records.delete(seq);
-      found = { seq, meta: fromWire(wire), body: EMPTY, indexed: true };
+    const seq = files === undefined ? smi(seqs[r]!) : files[f++]!;
+    if (files !== undefined) while (r < seqs.length && seqs[r]! < seq) gone.push(seqs[r++]!);
+    if (r < seqs.length && seqs[r] === seq) {
+      found = { seq, meta: records.record(r++, primaryKey), body: EMPTY, indexed: true };
     } else {
       readAt++;
       for (; ahead < toRead.length && ahead < readAt + READ_AHEAD; ahead++) {
@@ -113,9 +124,36 @@ export async function* foundEntries(dir: string, scan: DirectoryScan, records: M
       else if (decoded.meta.seq !== seq) found = { seq, reason: 'sequence number does not match the name' };
       else found = { seq, meta: decoded.meta, body: decoded.body, indexed: false };
     }
-    if (found.reason === undefined && found.meta.file !== undefined && !scan.bodyIds.has(found.meta.file)) found = { seq, reason: 'its body file is missing' };
+    if (found.reason === undefined && found.meta.file !== undefined && scan.bodyIds !== undefined && !hasId(scan.bodyIds, found.meta.file)) found = { seq, reason: 'its body file is missing' };
     batch.push(found);
     if (batch.length >= BATCH) { yield batch; batch = []; }
   }
+  while (r < seqs.length) gone.push(seqs[r++]!);
   if (batch.length > 0) yield batch;
+}
+
+
+/** Whether `ids` (ascending) holds `id`: a binary search. */
+export function hasId(ids: Float64Array, id: number): boolean {
+  let lo = 0;
+  let hi = ids.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const x = ids[mid]!;
+    if (x === id) return true;
+    if (x < id) lo = mid + 1; else hi = mid - 1;
+  }
+  return false;
+}
+
+/** The ids of `listed` (ascending) that `named` (any order; sorted here) does not hold. */
+export function unnamed(listed: Float64Array, named: Float64Array): number[] {
+  named.sort();
+  const out: number[] = [];
+  for (let i = 0, k = 0; i < listed.length; i++) {
+    const id = listed[i]!;
+    while (k < named.length && named[k]! < id) k++;
+    if (k === named.length || named[k] !== id) out.push(id);
+  }
+  return out;
 }

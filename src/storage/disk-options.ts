@@ -28,4 +28,5 @@ export interface DiskStats {
   memoryBytes: number;   // body bytes in the memory tier (bodies written to disk and still in memory)
   diskBytes: number;     // body bytes in body files
   promotions: number;    // bodies read from disk and kept in memory
+  openFiles: number;     // body files held open for reads (a bounded cache of descriptors)
 }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { markCrashed } from './disk-index.js';
 import { DiskStore } from './disk.js';
 import { contractInput, objectTarget, type ContractEntry } from './store.contract.js';
 import { normalizeVaryValue } from '../cache/policy/vary.js';
@@ -92,6 +93,7 @@ test('crash images: a torn body (temp file) and an orphan body are deleted; an e
   await unlink(join(dir, 'bodies', files[0]!));
   await writeFile(join(dir, 'bodies', 'zzzz.body.tmp'), Buffer.alloc(10, 9));
   await writeFile(join(dir, 'bodies', 'zzzy.body'), Buffer.alloc(10, 9));
+  markCrashed(dir);
   const second = await open();
   const found = entries.map((e) => lookup(second, e));
   assert.equal(found.filter(Boolean).length, 1, 'only the entry whose body is whole');

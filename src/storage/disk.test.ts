@@ -8,6 +8,7 @@ import { DiskStore, DiskStoreError, type DiskStoreLogger } from './disk.js';
 import { contractInput, CONTRACT_FRESHNESS, objectTarget, type ContractEntry } from './store.contract.js';
 import { normalizeVaryValue } from '../cache/policy/vary.js';
 import { bodyOf } from './store.js';
+import { INDEX_DIR, markCrashed } from './disk-index.js';
 
 const A = 'https://a.example';
 const B = 'https://b.example';
@@ -47,7 +48,9 @@ async function snapshot(dir: string): Promise<Map<string, Buffer>> {
 }
 async function restore(dir: string, image: Map<string, Buffer>): Promise<void> {
   for (const [n, b] of image) await writeFile(join(dir, n), b);
+  markCrashed(dir);
 }
+
 
 test('a restart keeps entries, their variants, tags, freshness, soft state and 304-refreshed headers; one file per variant', async (t) => {
   const dir = await tempDir(t);
@@ -95,7 +98,8 @@ for (const withIndex of [true, false]) {
     await first.store.close();
     const files = await entryFiles(dir);
     assert.equal(files.length, 4);
-    if (!withIndex) for (const n of await readdir(dir)) if (n.startsWith('index-')) await rm(join(dir, n));
+    // A crash image (a torn file and a stray temp file are what a crash leaves), with or without its index.
+    if (withIndex) markCrashed(dir); else await rm(join(dir, INDEX_DIR), { recursive: true });
     await truncate(join(dir, files[1]!), 150); // torn mid-write
     const flipped = await readFile(join(dir, files[2]!));
     flipped[flipped.length - 40]! ^= 0x01; // one bit

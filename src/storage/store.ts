@@ -16,6 +16,11 @@ export interface BodyFile {
   /** The whole body, read asynchronously; kept in the memory tier when it fits (a promotion). */
   read(): Promise<Buffer>;
   /**
+   * The whole body read into `buf` at `at` (room for `length` + 1 bytes: a longer file is an error), without a promise:
+   * the fast path's read into a buffer of its own; a promotion keeps a copy. `done` is called once.
+   */
+  readInto?(buf: Buffer, at: number, done: (err: Error | null) => void): void;
+  /**
    * This file as its own body record (variant.ts Body), when no record holds it yet: a disk tier's file loaded or
    * filled then costs one object, not a record and a file. Undefined when it cannot be (a plain record is made).
    */
