@@ -130,6 +130,25 @@ test('LRU bounded by bytes: the oldest goes, the recently used stays; edgecache_
   assert.equal(metric(await metrics(), 'edgecache_store_bytes'), 3 * size, 'storing /b again evicted one more');
 });
 
+test('a chunked body that is past maxObjectBytes in the read that brings its head: one origin request, streamed whole to its client', async (t) => {
+  // The head and 20 kB arrive together: the flight is past its fill before its client has subscribed to it. The client
+  // still reads it from its first byte (it was neither given up for want of readers nor fetched a second time).
+  const body = Buffer.alloc(30_000, 'q');
+  const origin = await startOrigin(t, async (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'public, max-age=300' });
+    res.write(body.subarray(0, 20_000));
+    await sleep(30);
+    res.end(body.subarray(20_000));
+  });
+  const edge = await startTestEdge(t, { origin: origin.url, cache: { maxObjectBytes: 10_000 } });
+  for (let i = 1; i <= 3; i++) {
+    const r = await send(`${edge.base}/early`);
+    assert.equal(r.status, 200);
+    assert.equal(r.raw.length, body.length, 'the whole body');
+    assert.equal(origin.count('/early'), i, 'one origin request per client request');
+  }
+});
+
 test('a body over cache.maxObjectBytes streams through whole and is not stored (with and without Content-Length)', async (t) => {
   const body = Buffer.alloc(50_000, 'z');
   const origin = await startOrigin(t, async (req, res) => {

@@ -7,7 +7,7 @@ import { selectorOf } from '../cache/key.js';
 import { answerStatus, notStoredKind, type AnswerKind, type CacheStatusParts, type FwdReason } from '../observability/cache-status.js';
 import { classifyOriginError } from '../origin/client.js';
 import { Flight, withLength, type FlightEnv, type FlightHead } from './flight.js';
-import type { SharedBody, Sink, Waiter } from './shared-body.js';
+import { SharedBody, type Sink, type Waiter } from './shared-body.js';
 import type { FileBody } from './file-body.js';
 import { answerConditionals, flatFields, hasConditionals, sendText, serveComplete, type Servable } from './respond.js';
 import { discard, relayInterim, type Answers } from './answers.js';
@@ -73,7 +73,7 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
   }
 
   async function fetchAndServe(req: IncomingMessage, res: ServerResponse, key: EdgeKey, plan: FetchPlan, retried = false): Promise<void> {
-    const { stale, staleIfError, fwd } = plan;
+    const { stale, fwd } = plan;
     // Ranges outside the whole-object rule, and requests stored pieces answer (src/edge/range-miss.ts).
     if (stale === undefined && !retried && ranges.take(req, res, key, fwd)) return;
     const collapseKey = key.collapseKey(req.headers, normalizeVaryValue, stale?.id);
@@ -82,6 +82,19 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
     if (flight && flight.startEpoch !== store.epoch()) flight = undefined;
     const collapsed = flight !== undefined;
     flight ??= startFlight(req, key, stale, collapseKey, res);
+    // Until this request subscribes, waits or leaves, the shared body is not given up for want of readers.
+    const shared = flight.body instanceof SharedBody ? flight.body : undefined;
+    shared?.expect();
+    try {
+      await serveFlight(req, res, key, plan, retried, flight, collapsed);
+    } finally {
+      shared?.arrived();
+    }
+  }
+
+  /** Answers one request from the flight it started or joined (`collapsed`), once the origin's head is in. */
+  async function serveFlight(req: IncomingMessage, res: ServerResponse, key: EdgeKey, plan: FetchPlan, retried: boolean, flight: Flight, collapsed: boolean): Promise<void> {
+    const { stale, staleIfError, fwd } = plan;
     let head: FlightHead;
     try {
       head = await flight.head;
@@ -122,8 +135,8 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
       }
       case 'shared': {
         // Joined a flight for the same key headers whose response varies on more (another Vary value), or whose body
-        // outgrew the limit: this request needs its own fetch.
-        if (!flight.body.joinable || (collapsed && head.keyNames !== key.keyNames && selectorOf(head.keyNames, req.headers, normalizeVaryValue) !== head.selector)) {
+        // outgrew the limit: this request needs its own fetch. The request that started it reads it from its first byte.
+        if ((collapsed && !flight.body.joinable) || (collapsed && head.keyNames !== key.keyNames && selectorOf(head.keyNames, req.headers, normalizeVaryValue) !== head.selector)) {
           return fetchAlone(req, res, key, fwd);
         }
         const why = stale && staleOnError(stale, staleIfError, { status: head.status });

@@ -85,6 +85,13 @@ export class SharedBody implements BodyConsumer {
   #waiters: Set<Waiter> = NO_WAITERS;
   readonly #maxObjectBytes: number;
   readonly #stallMs: number;
+  /**
+   * Requests handed this flight that have not yet subscribed, waited or left (the one that started it, and those that
+   * joined, between the head and their answer): a body past the fill is not abandoned for want of readers meanwhile.
+   * The origin may send more than the fill in the turn its head arrives (undici hands over what one socket read
+   * holds), before any client has subscribed.
+   */
+  #expected = 0;
 
   /** `stallMs`: how long a client may take nothing while the origin waits for it (the zone's body timeout). */
   constructor(maxObjectBytes: number, stallMs: number) {
@@ -110,6 +117,15 @@ export class SharedBody implements BodyConsumer {
     if (this.#readers === NO_READERS) this.#readers = new Map();
     this.#readers.set(sink, r);
     this.#feed(r);
+  }
+
+  /** A request will read this body, wait for it or leave (then `arrived`). */
+  expect(): void { this.#expected++; }
+
+  /** A request that `expect`ed has subscribed, is waiting, or left: past the fill, with no reader left, the download ends. */
+  arrived(): void {
+    this.#expected--;
+    this.#balance();
   }
 
   /** The client left: past the fill, the last one leaving ends the origin download (nothing can be stored). */
@@ -190,6 +206,7 @@ export class SharedBody implements BodyConsumer {
   #balance(): void {
     if (this.joinable || this.#whole || this.#error || this.#abandoned) return;
     if (this.#readers.size === 0) {
+      if (this.#expected > 0) return;
       if (!this.#ended) this.#abandon();
       this.#chunks = [];
       return;
