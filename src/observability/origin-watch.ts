@@ -17,7 +17,9 @@ export interface OriginWatch {
   close(): void;
 }
 
-interface UndiciRequest { origin?: unknown; method?: string; path?: string; headers?: unknown }
+/** Where onCreate notes the send time on undici's request object (module-private). */
+const SENT_AT = Symbol('edgecache.originSentAt');
+interface UndiciRequest { origin?: unknown; method?: string; path?: string; headers?: unknown; [SENT_AT]?: number }
 interface ZoneFigures { fetches: number; errors: number; closedBytes: number; sockets: Set<Socket>; failuresInARow: number }
 
 /** Consecutive unreachable or timed-out origin fetches after which a zone's origin counts as down. */
@@ -26,7 +28,12 @@ export const ORIGIN_FAILING_AFTER = 3;
 /** `request.headers` is a flat [name, value, …] array in undici 6+, a raw "name: value\r\n" string before. */
 function headerOf(headers: unknown, name: string): string | undefined {
   if (Array.isArray(headers)) {
-    for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === name) return String(headers[i + 1]);
+    // Names are compared by length first: only a name of the right length is lowercased (the edge sends them so).
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      const n: unknown = headers[i];
+      if (typeof n !== 'string' || n.length !== name.length) continue;
+      if (n === name || n.toLowerCase() === name) return String(headers[i + 1]);
+    }
     return undefined;
   }
   if (typeof headers === 'string') {
@@ -104,14 +111,14 @@ export function watchOrigins(router: ZoneRouter, events: RecentEvents): OriginWa
     return z && list.includes(z) ? z : list[0];
   };
 
-  // When each origin request was sent, for edgecache_origin_duration_seconds (the time to its response head).
-  const sentAt = new WeakMap<object, number>();
+  // When each origin request was sent, for edgecache_origin_duration_seconds (the time to its response head): kept on
+  // undici's request object under a private symbol (a WeakMap entry per fetch costs the GC an ephemeron each).
   const onCreate = (m: unknown): void => {
     const request = (m as { request: UndiciRequest }).request;
     const z = zoneOf(request);
     if (!z) return;
     figures.get(z.id)!.fetches++;
-    sentAt.set(request, performance.now());
+    request[SENT_AT] = performance.now();
   };
   const onError = (m: unknown): void => {
     const { request, error } = m as { request: UndiciRequest; error: unknown };
@@ -121,14 +128,14 @@ export function watchOrigins(router: ZoneRouter, events: RecentEvents): OriginWa
     f.errors++;
     const code = classifyOriginError(error).code;
     if (code === 'ORIGIN_UNREACHABLE' || code === 'ORIGIN_TIMEOUT') f.failuresInARow++;
-    events.record('origin-error', z.id, classifyOriginError(error).code, `${request.method ?? 'GET'} ${urlPattern(pathOnly(request.path))}`);
+    events.record('origin-error', z.id, code, `${request.method ?? 'GET'} ${urlPattern(pathOnly(request.path))}`);
   };
   const onHeaders = (m: unknown): void => {
     const { request, response } = m as { request: UndiciRequest; response: { statusCode: number; headers: Buffer[] } };
     const z = zoneOf(request);
     if (!z) return;
     figures.get(z.id)!.failuresInARow = 0;
-    const sent = sentAt.get(request);
+    const sent = request[SENT_AT];
     if (sent !== undefined) z.meter.origin.observe((performance.now() - sent) / 1000);
     if (response.statusCode >= 500) {
       events.record('origin-status', z.id, `HTTP ${response.statusCode}`, `${request.method ?? 'GET'} ${urlPattern(pathOnly(request.path))}`);
@@ -137,8 +144,10 @@ export function watchOrigins(router: ZoneRouter, events: RecentEvents): OriginWa
     const fields = corsFieldsOf(response.headers);
     if (fields === undefined) return;
     const origin = headerOf(request.headers, 'origin');
+    const problems = detectCorsProblems(origin, fields);
+    if (problems.length === 0) return;
     const host = headerOf(request.headers, 'host') ?? '';
-    for (const kind of detectCorsProblems(origin, fields)) {
+    for (const kind of problems) {
       events.record('cors', z.id, kind, `${urlPattern(`${host}${pathOnly(request.path)}`)} · Origin ${origin ?? '(none)'} → ACAO ${fields['access-control-allow-origin']}, ACAC ${fields['access-control-allow-credentials'] ?? '(none)'}, Vary ${fields['vary'] ?? '(none)'}`);
     }
   };
