@@ -29,6 +29,9 @@ export class FileBody {
     this.settled = new Promise((r) => { this.#settle = r; });
   }
 
+  /** Calls `fn` once the body is settled (as SharedBody.whenSettled). */
+  whenSettled(fn: (err: Error | undefined) => void): void { void this.settled.then(fn); }
+
   get failed(): Error | undefined { return this.#error; }
   /** A declared length within the limit (the only kind streamed to disk): stored unless it fails. */
   get mayStore(): boolean { return this.stored !== undefined || (!this.#error); }

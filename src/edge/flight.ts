@@ -47,6 +47,11 @@ export interface FlightRequest {
   revalidating?: StoredVariant;
   /** Relays interim responses to the request that started the fetch (they come before any value could be returned). */
   interim?: OriginRequest['onInfo'];
+  /**
+   * Called once when the flight is over: its head failed (the error), its head was not a shared body (undefined), or
+   * its shared body ended, failed (the error) or was abandoned. A direct callback: no promise bookkeeping per miss.
+   */
+  onSettled?: (err: unknown) => void;
 }
 
 export class Flight {
@@ -75,12 +80,35 @@ export class Flight {
     const memoryFill = env.store.beginFill ? Math.min(env.maxObjectBytes, MEMORY_FILL_BYTES) : env.maxObjectBytes;
     this.body = new SharedBody(memoryFill, req.key.zone.zone.timeouts.bodyMs);
     // A shared answer holds the cross-node lock until its body is stored (and written through), failed or abandoned.
-    if (env.tier) void this.body.settled.then(() => this.#releaseLock());
+    if (env.tier) this.body.whenSettled(() => this.#releaseLock());
     this.head = this.#run();
     this.head.catch(() => {});
   }
 
   async #run(): Promise<FlightHead> {
+    try {
+      return this.#headed(await this.#ask());
+    } catch (err) {
+      this.#notify(err);
+      throw err;
+    }
+  }
+
+  /** The head is known: the flight is over now unless it shares a body, then once that body settles. */
+  #headed(head: FlightHead): FlightHead {
+    if (head.kind === 'shared') this.body.whenSettled((err) => this.#notify(err));
+    else this.#notify(undefined);
+    return head;
+  }
+
+  #notified = false;
+  #notify(err: unknown): void {
+    if (this.#notified) return;
+    this.#notified = true;
+    this.#req.onSettled?.(err);
+  }
+
+  async #ask(): Promise<FlightHead> {
     const { store, tier, clock } = this.#env;
     const { key, revalidating } = this.#req;
     const epoch = this.startEpoch;
@@ -178,7 +206,7 @@ export class Flight {
     if (writer !== undefined) {
       const filled = new FileBody(writer, length!);
       this.body = filled;
-      if (tier) void filled.settled.then(() => this.#releaseLock());
+      if (tier) filled.whenSettled(() => this.#releaseLock());
       filled.start(res.body.readable(), (file) => store.insert({
         zoneId: key.zoneId, host: key.host, path: key.path, query: key.query, objectKey: key.objectKey, keyNames, selector, status: res.status,
         headers: appendLength(storedFields, file.length, res.status), body: NO_BODY, bodyFile: file, freshness, tags, maxVariants: zone.zone.cacheKey.maxVariants,

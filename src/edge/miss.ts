@@ -50,14 +50,15 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
     const headers = forwardFields(req, key, true);
     if (revalidating) Object.assign(headers, validatorsFor(revalidating.fieldMap, env.clock.now()));
     metrics.countOriginFetch(revalidating ? 'revalidate' : 'miss');
-    const flight = new Flight(env, { key, headers, clientHeaders: req.headers, revalidating, interim: res ? relayInterim(res) : undefined });
-    const release = (): void => { if (collapseKey !== undefined && flights.get(collapseKey) === flight) flights.delete(collapseKey); };
+    // When the flight is over (its head, or its shared body, settled): an origin failure before or during the body is
+    // counted once, whoever waits for it, and later requests no longer join it.
+    const onSettled = (err: unknown): void => {
+      if (err) countOriginError(err);
+      if (collapseKey !== undefined && flights.get(collapseKey) === flight) flights.delete(collapseKey);
+    };
+    // (Never called before the constructor returns: the head is awaited at least once.)
+    const flight: Flight = new Flight(env, { key, headers, clientHeaders: req.headers, revalidating, interim: res ? relayInterim(res) : undefined, onSettled });
     if (collapseKey !== undefined) flights.set(collapseKey, flight);
-    // What the flight returned: an origin failure before or during the body is counted once, whoever waits for it.
-    flight.head.then((h) => {
-      if (h.kind !== 'shared') release();
-      else void flight.body.settled.then((err) => { if (err) countOriginError(err); release(); });
-    }, (err) => { countOriginError(err); release(); });
     return flight;
   }
 

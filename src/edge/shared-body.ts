@@ -60,9 +60,12 @@ export class SharedBody implements BodyConsumer {
   stored: StoredVariant | undefined;
   /** False once the body outgrew the object limit (no longer a fill): late subscribers can no longer get all of it. */
   joinable = true;
-  /** Settles when the body ended, failed (the error) or was abandoned; never rejects. */
-  readonly settled: Promise<Error | undefined>;
-  #settle!: (err: Error | undefined) => void;
+  /** Whether the body ended, failed or was abandoned (whenSettled's listeners have been called). */
+  #isSettled = false;
+  #settledWith: Error | undefined;
+  /** whenSettled's listeners: one slot (the usual case), more in an array only when a second comes. */
+  #onSettled: ((err: Error | undefined) => void) | undefined;
+  #moreOnSettled: ((err: Error | undefined) => void)[] | undefined;
   /** The body as received: every chunk while it is a fill; past it, only what the slowest client has still to take. */
   #chunks: Buffer[] = [];
   /** Bytes dropped from the front of #chunks (every client had them). */
@@ -97,7 +100,33 @@ export class SharedBody implements BodyConsumer {
   constructor(maxObjectBytes: number, stallMs: number) {
     this.#maxObjectBytes = maxObjectBytes;
     this.#stallMs = stallMs;
-    this.settled = new Promise((r) => { this.#settle = r; });
+  }
+
+  /**
+   * Calls `fn` once when the body ended, failed (with the error) or was abandoned: at that moment, or in a microtask
+   * when it already has. A direct callback: no promise per body.
+   */
+  whenSettled(fn: (err: Error | undefined) => void): void {
+    if (this.#isSettled) { const err = this.#settledWith; queueMicrotask(() => fn(err)); return; }
+    if (this.#onSettled === undefined) this.#onSettled = fn;
+    else (this.#moreOnSettled ??= []).push(fn);
+  }
+
+  /** Settles when the body ended, failed (the error) or was abandoned; never rejects (made on demand). */
+  get settled(): Promise<Error | undefined> {
+    return new Promise((resolve) => this.whenSettled(resolve));
+  }
+
+  #settle(err: Error | undefined): void {
+    if (this.#isSettled) return;
+    this.#isSettled = true;
+    this.#settledWith = err;
+    const first = this.#onSettled;
+    const more = this.#moreOnSettled;
+    this.#onSettled = undefined;
+    this.#moreOnSettled = undefined;
+    first?.(err);
+    if (more) for (const fn of more) fn(err);
   }
 
   /**
