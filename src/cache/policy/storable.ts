@@ -4,7 +4,7 @@ import { fieldNameList, parseCacheControl } from './cache-control.js';
 import { computeFreshness, hasValidator, HEURISTICALLY_CACHEABLE_STATUSES } from './freshness.js';
 import { selectResponseCacheControl } from './targeted.js';
 import type { Freshness, Headers, PolicyOptions } from './types.js';
-import { parseVary } from './vary.js';
+import { isVaryStar } from './vary.js';
 
 /**
  * Final status codes whose semantics (RFC 9110 §15) this cache implements; "understood" in the sense of
@@ -118,7 +118,7 @@ export function decideStore(
   if (res.headers['set-cookie'] !== undefined) return notStorable('set-cookie');
   // Vary: * always fails to match, so storing it is useless.
   // https://www.rfc-editor.org/rfc/rfc9111#section-4.1
-  if (parseVary(res.headers['vary']) === '*') return notStorable('vary-star');
+  if (isVaryStar(res.headers['vary'])) return notStorable('vary-star');
 
   const freshness = computeFreshness(req, res, requestTime, responseTime, opts);
   // "the response contains at least one of": public, Expires, max-age, s-maxage, or a heuristically cacheable
@@ -159,7 +159,9 @@ export function decideStore(
 export function fieldsToStrip(res: { status?: number; headers: Headers }): readonly string[] {
   const { directives } = selectResponseCacheControl(res.headers);
   const qualified = typeof directives.get('private') === 'string' || typeof directives.get('no-cache') === 'string';
-  const listed = connectionTokens(res.headers['connection']);
+  const connection = res.headers['connection'];
+  // `Connection: keep-alive` (or close…) on nearly every answer names only a hop-by-hop field: no token set to build.
+  const listed = typeof connection === 'string' && HOP_BY_HOP_FIELDS.has(connection) ? undefined : connectionTokens(connection);
   // Most responses name no field of their own (at most `Connection: keep-alive`): the hop-by-hop list, made once.
   if (!qualified && (listed === undefined || isSubsetOfHopByHop(listed))) return HOP_BY_HOP_LIST;
   const names = new Set<string>(HOP_BY_HOP_FIELDS);

@@ -48,7 +48,21 @@ export function selectResponseCacheControl(headers: Headers): SelectedDirectives
     const directives = parseTargetedField(raw);
     if (directives !== undefined) return { directives, source };
   }
-  return { directives: parseCacheControl(headers['cache-control']), source: 'cache-control' };
+  return cacheControlSelected(parseCacheControl(headers['cache-control']));
+}
+
+/**
+ * Cache-Control's selection for parsed directives: parseCacheControl returns the same (read-only) directives for the
+ * same value, and one response is read three times (storable, freshness, fields to strip): no new object per call.
+ */
+let lastDirectives: Directives | undefined;
+let lastSelected: SelectedDirectives | undefined;
+function cacheControlSelected(directives: Directives): SelectedDirectives {
+  if (directives !== lastDirectives || lastSelected === undefined) {
+    lastDirectives = directives;
+    lastSelected = Object.freeze({ directives, source: 'cache-control' as const });
+  }
+  return lastSelected;
 }
 
 /**

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { normalizeVaryValue, parseVary } from './vary.js';
+import { isVaryStar, normalizeVaryValue, parseVary } from './vary.js';
 
 test('RFC 9110 §12.5.5: Vary lists field names case-insensitively; trimmed, deduplicated, in order', () => {
   assert.deepEqual(parseVary('Foo, BAR ,foo'), ['foo', 'bar']);
@@ -75,4 +75,12 @@ test('property: normalisation is idempotent', () => {
       const once = normalizeVaryValue(name, value);
       assert.equal(normalizeVaryValue(name, once), once);
     }));
+});
+
+test('isVaryStar: a `*` member in any line, as parseVary says; no `*` at all is not', () => {
+  for (const v of [undefined, '', 'accept', 'Accept-Encoding, Origin', ['origin', 'accept'], 'x-*-y', '"*"']) {
+    assert.equal(isVaryStar(v), parseVary(v) === '*', String(v));
+  }
+  for (const v of ['*', ' * ', 'accept, *', ['origin', '*'], ['origin, *']]) assert.equal(isVaryStar(v), true, String(v));
+  assert.equal(isVaryStar('accept'), false);
 });

@@ -18,6 +18,13 @@ export function parseVary(value: string | string[] | undefined): string[] | '*' 
   return names;
 }
 
+/** Whether a Vary value has a `*` member (parseVary(value) === '*'), without parsing one that has no `*` at all. */
+export function isVaryStar(value: string | string[] | undefined): boolean {
+  if (value === undefined) return false;
+  if (typeof value === 'string' && !value.includes('*')) return false;
+  return parseVary(value) === '*';
+}
+
 /** Fields whose members are order-insensitive, case-insensitive tokens with optional weights (RFC 9110 §12.5). */
 const WEIGHTED_TOKEN_LISTS = new Set(['accept-encoding', 'accept-language']);
 
