@@ -45,6 +45,8 @@ function joined(v: string | string[] | undefined): string | undefined {
 /** Whether a Vary field value lists Origin (or is `*`, which already stops reuse). */
 function doesVaryCoverOrigin(vary: string | undefined): boolean {
   if (vary === undefined) return false;
+  // The usual answer (`Vary: Origin`), checked on every origin answer with an ACAO (twice: origin watch, diagnose).
+  if (vary === 'Origin' || vary === 'origin') return true;
   for (const part of vary.split(',')) {
     const name = part.trim().toLowerCase();
     if (name === 'origin' || name === '*') return true;
