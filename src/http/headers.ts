@@ -33,7 +33,9 @@ export function responseFields(
   drop: ReadonlySet<string>,
   dropPrefix?: string,
 ): [string, string][] {
-  const extra = connectionTokens(headers.connection);
+  // `Connection: keep-alive` (or close…), on nearly every origin answer, names only a hop-by-hop field: no token set.
+  const connection = headers.connection;
+  const extra = typeof connection === 'string' && HOP_BY_HOP_FIELDS.has(connection) ? undefined : connectionTokens(connection);
   const out: [string, string][] = [];
   for (const name in headers) {
     if (HOP_BY_HOP_FIELDS.has(name) || drop.has(name) || extra?.has(name) || (dropPrefix !== undefined && name.startsWith(dropPrefix))) continue;
