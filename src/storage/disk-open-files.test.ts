@@ -31,6 +31,13 @@ function bodyFds(dir: string): number {
   return n;
 }
 
+/** Descriptors are closed asynchronously (fs.close in the thread pool): the count once it has settled to `n` (at most 2 s). */
+async function bodyFdsSettled(dir: string, n: number): Promise<number> {
+  const deadline = Date.now() + 2000;
+  while (bodyFds(dir) !== n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  return bodyFds(dir);
+}
+
 const fileOf = (s: DiskStore, e: ContractEntry): BodyFile => {
   const v = s.lookup(contractInput(e).objectKey, e.req ?? {});
   assert.ok(v !== undefined && v.body === undefined && v.bodyFile !== undefined, `${e.path}: a body only on disk`);
@@ -59,20 +66,20 @@ test('body files: one cached descriptor per hot file, at most 128, closed with t
 
   store.purge(objectTarget(entries[0]!), false);
   assert.equal(store.diskStats().openFiles, 2);
-  assert.equal(bodyFds(dir), 2, 'a purged body\'s descriptor is closed at once (its file goes after the grace)');
+  assert.equal(await bodyFdsSettled(dir, 2), 2, 'a purged body\'s descriptor is closed at once (its file goes after the grace)');
 
   const more: ContractEntry[] = Array.from({ length: 140 }, (_, i) => ({ path: `/m${i}`, body: Buffer.from(`body ${i}`) }));
   for (const e of more) store.insert(contractInput(e));
   await store.flush();
   for (const e of more) assert.ok((await readInto(fileOf(store, e))).equals(e.body!));
   assert.equal(store.diskStats().openFiles, 128);
-  assert.equal(bodyFds(dir), 128, 'the least recently read are closed past the bound');
+  assert.equal(await bodyFdsSettled(dir, 128), 128, 'the least recently read are closed past the bound');
   // Evicted from the cache, a file is still read (opened again).
   assert.ok((await readInto(fileOf(store, entries[1]!))).equals(entries[1]!.body!));
 
   await store.close();
   assert.equal(store.diskStats().openFiles, 0);
-  assert.equal(bodyFds(dir), 0, 'close closes every descriptor');
+  assert.equal(await bodyFdsSettled(dir, 0), 0, 'close closes every descriptor');
 });
 
 test('body files: a read in flight when its variant is purged and its file unlinked completes with its bytes; the descriptor closes after it', { skip: !HAS_PROC && 'no /proc' }, async (t) => {
@@ -89,7 +96,7 @@ test('body files: a read in flight when its variant is purged and its file unlin
   unlinkSync((old as BodyFile & { path: string }).path);
   assert.equal(bodyFds(dir), 1, 'not closed under the reads in flight');
   for (const r of await Promise.all(reads)) assert.ok(r.equals(a.body!), 'the reads in flight got their bytes');
-  assert.equal(bodyFds(dir), 0, 'closed once the last read finished');
+  assert.equal(await bodyFdsSettled(dir, 0), 0, 'closed once the last read finished');
 
   // A new body under the same URL gets a new file; the old file's reference never reads it.
   const b: ContractEntry = { path: '/x', body: Buffer.alloc(64 * 1024, 0x62) };
