@@ -22,7 +22,6 @@ async function origin(t: TestContext): Promise<TestOrigin> {
 
 const zones = (o: TestOrigin): unknown => [{ id: 'z', hosts: ['a.example'], origin: o.url, cors: { allowOrigins: [ORIGIN_OK], exposeHeaders: ['x-origin'] } }];
 
-/** Date and Age vary with time; the ttl in Cache-Status with Age; each request has its own id. */
 const HEADS = [
   'GET /a HTTP/1.1\r\nHost: a.example\r\n\r\n',
   'HEAD /a HTTP/1.1\r\nHost: a.example\r\n\r\n',

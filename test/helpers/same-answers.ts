@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { exchange } from './raw-http.js';
 
+/** Date and Age vary with time; the ttl in Cache-Status with Age; each request has its own id. */
 const normalize = (s: string): string => s.replace(/^date: .*$/gim, 'date: X').replace(/^age: \d+$/gim, 'age: X').replace(/ttl=\d+/g, 'ttl=X')
   .replace(/^x-request-id: [0-9a-z]+-[0-9a-z]+$/gim, 'x-request-id: X');
 
