@@ -79,6 +79,35 @@ test('a fill streams to its clients and its body file: first bytes before the or
   assert.equal((await readdir(join(dir, 'bodies'))).length, 1);
 });
 
+test('a client of a fill gets the bytes the origin sent while the disk has not written them yet (not after the disk round trip)', async (t) => {
+  // Every body-file write is held: the client must still get the first MiB the origin sent, from the chunks queued for
+  // the file; once the writes go on, the fill completes and is stored as before.
+  const { edge, origin, url, release } = await setup(t);
+  const writer = (await import('../src/storage/body-writer.js')).BodyWriter.prototype;
+  const append = writer.append;
+  const held: (() => void)[] = [];
+  let holding = true;
+  writer.append = function (this: typeof writer, buf: Buffer, onWritten: () => void) {
+    if (!holding) return append.call(this, buf, onWritten);
+    held.push(() => append.call(this, buf, onWritten));
+  };
+  t.after(() => { writer.append = append; });
+  let sawFirst!: () => void;
+  const first = new Promise<void>((r) => { sawFirst = r; });
+  const leader = get(url, (n) => { if (n >= 1024 * 1024) sawFirst(); });
+  const timeout = sleep(5000).then(() => 'timeout');
+  assert.notEqual(await Promise.race([first.then(() => 'got'), timeout]), 'timeout', 'the first MiB reached the client with every disk write held');
+  assert.ok(held.length > 0, 'the writes were held');
+  holding = false;
+  for (const w of held.splice(0)) w();
+  release();
+  const r = await leader;
+  assert.ok(r.complete && r.body.equals(BODY), 'the whole body');
+  await (edge.store as DiskStore).flush();
+  assert.equal((await get(url)).headers['cf-cache-status'], 'HIT');
+  assert.equal(origin.requests.length, 1);
+});
+
 test('a fill cut midway is never stored: every client\'s connection closes mid-body, the next request is a miss', async (t) => {
   const { dir, edge, origin, url, release, cutNext } = await setup(t);
   let sawFirst!: () => void;

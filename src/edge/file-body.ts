@@ -1,5 +1,6 @@
 // A fill streamed to a disk tier's body file as it arrives: every client (those who join midway too) reads the growing
 // file at its own pace, so a fill of any size holds a bounded buffer; a fill cut midway is never stored or served whole.
+import type { FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { BodyWriter } from '../storage/body-writer.js';
 import type { BodyFile, StoredVariant } from '../storage/store.js';
@@ -24,6 +25,12 @@ export class FileBody {
   readonly #waiters = new Set<Waiter>();
   /** Readers caught up with the file, waiting for it to grow (or end). */
   #wake: (() => void)[] = [];
+  /**
+   * Chunks received and queued for the file but not yet in it, oldest first, with the body offset each starts at: a
+   * reader caught up with the file takes its next bytes from here (the writer holds them anyway), so a client never
+   * waits for the disk round trip, and the first byte of a fill leaves as soon as the origin sends it.
+   */
+  #unwritten: { at: number; chunk: Buffer }[] = [];
 
   constructor(readonly writer: BodyWriter, readonly declared: number) {
     this.settled = new Promise((r) => { this.#settle = r; });
@@ -62,26 +69,34 @@ export class FileBody {
 
   /** One client: reads what the file has, at the client's pace; waits for more; ends or fails with the fill. */
   async #read(sink: Sink): Promise<void> {
-    let fh;
-    try { fh = await this.writer.openForRead(); } catch (err) {
-      if (this.#readers.delete(sink)) sink.fail(this.#error ?? (err as Error));
-      return;
-    }
+    // The file is opened when a read from it is first needed (a client that keeps up takes the queued chunks).
+    let fh: FileHandle | undefined;
     try {
       let pos = 0;
       for (;;) {
         if (!this.#readers.has(sink)) return;
         if (this.#error) { this.#readers.delete(sink); sink.fail(this.#error); return; }
         // The last byte waits for the store: the next request after a complete response is a HIT.
-        const readable = this.#ended ? this.writer.written : Math.min(this.writer.written, this.declared - 1);
-        if (pos < readable) {
-          const buf = Buffer.allocUnsafe(Math.min(READ_BYTES, readable - pos));
+        const limit = this.#ended ? this.declared : this.declared - 1;
+        const inFile = Math.min(this.writer.written, limit);
+        let piece: Buffer | undefined;
+        if (pos < inFile) {
+          if (fh === undefined) {
+            try { fh = await this.writer.openForRead(); } catch (err) {
+              if (this.#readers.delete(sink)) sink.fail(this.#error ?? (err as Error));
+              return;
+            }
+          }
+          const buf = Buffer.allocUnsafe(Math.min(READ_BYTES, inFile - pos));
           const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
           if (bytesRead <= 0) throw new Error('the fill file ended early');
-          pos += bytesRead;
+          piece = bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+        } else piece = this.#queuedAt(pos, limit);
+        if (piece !== undefined) {
+          pos += piece.length;
           const rec = this.#readers.get(sink);
           if (rec === undefined) return;
-          if (!sink.write(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead))) {
+          if (!sink.write(piece)) {
             await new Promise<void>((r) => { rec.cancel = r; sink.onDrain(r); });
             rec.cancel = undefined;
           }
@@ -92,7 +107,18 @@ export class FileBody {
       }
     } catch (err) {
       if (this.#readers.delete(sink)) sink.fail(this.#error ?? (err as Error));
-    } finally { await fh.close().catch(() => {}); }
+    } finally { await fh?.close().catch(() => {}); }
+  }
+
+  /** Bytes from offset `pos` (below `limit`) of a chunk still queued for the file, at most READ_BYTES; none: undefined. */
+  #queuedAt(pos: number, limit: number): Buffer | undefined {
+    if (pos >= limit) return undefined;
+    for (const { at, chunk } of this.#unwritten) {
+      if (pos < at) return undefined;
+      const end = at + chunk.length;
+      if (pos < end) return chunk.subarray(pos - at, Math.min(end, limit, pos + READ_BYTES) - at);
+    }
+    return undefined;
   }
 
   #notify(): void {
@@ -104,6 +130,7 @@ export class FileBody {
   #fail(err: Error): void {
     if (this.#error || this.#ended) return;
     this.#error = err;
+    this.#unwritten = [];
     void this.writer.abort();
     for (const w of this.#waiters) w.fail(err);
     this.#waiters.clear();
@@ -115,6 +142,7 @@ export class FileBody {
   start(body: Readable, store: (file: BodyFile) => StoredVariant | undefined): void {
     let paused = false;
     const written = (): void => {
+      this.#unwritten.shift(); // writes complete in the order they were queued
       if (paused && this.#received - this.writer.written <= QUEUE_BYTES / 4) { paused = false; body.resume(); }
       this.#notify();
     };
@@ -122,7 +150,9 @@ export class FileBody {
       if (this.#error) return;
       this.#received += chunk.length;
       if (this.#received > this.declared) { body.destroy(); this.#fail(classifyOriginError(new Error('origin sent more than its Content-Length'))); return; }
+      this.#unwritten.push({ at: this.#received - chunk.length, chunk });
       this.writer.append(chunk, written);
+      this.#notify();
       if (!paused && this.#received - this.writer.written > QUEUE_BYTES) { paused = true; body.pause(); }
     });
     body.on('end', () => {
