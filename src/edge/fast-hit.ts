@@ -69,6 +69,27 @@ interface HeadPrefix {
 
 const ID_NAME = Buffer.from('x-request-id: ', 'latin1');
 
+/** Bytes of a hit's head: its front piece, the request id line (when there is one) and its back piece. */
+function headLength(front: Buffer, id: string | undefined, back: Buffer): number {
+  return front.length + (id === undefined ? 0 : ID_NAME.length + id.length + 2) + back.length;
+}
+
+/** Writes a hit's head (front, request id line, back) at the start of `out`; returns where it ends. */
+function writeHead(out: Buffer, front: Buffer, id: string | undefined, back: Buffer): number {
+  out.set(front, 0);
+  let at = front.length;
+  if (id !== undefined) {
+    out.set(ID_NAME, at);
+    at += ID_NAME.length;
+    // Request ids are visible ASCII (src/observability/request-id.ts): a byte a character.
+    for (let k = 0; k < id.length; k++) out[at++] = id.charCodeAt(k);
+    out[at++] = 13;
+    out[at++] = 10;
+  }
+  out.set(back, at);
+  return at + back.length;
+}
+
 // node:http's checks on what writeHead is given (validateHeaderName / validateHeaderValue).
 const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
 const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
@@ -282,21 +303,10 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
     // The same bytes as p.text + tail(...), written from the variant's cached pieces: nothing made per hit but the buffer.
     const front = frontOf(p, outcome.age, outcome.ttl);
     const back = backOf(p, deco, req.keepAlive);
-    const headBytes = front.length + (id === undefined ? 0 : ID_NAME.length + id.length + 2) + back.length;
+    const headBytes = headLength(front, id, back);
     const inline = bodyBytes <= COPY_BODY_MAX;
     const data = answerBuffer(inline ? headBytes + bodyBytes : headBytes);
-    data.set(front, 0);
-    let at = front.length;
-    if (id !== undefined) {
-      data.set(ID_NAME, at);
-      at += ID_NAME.length;
-      // Request ids are visible ASCII (src/observability/request-id.ts): a byte a character.
-      for (let k = 0; k < id.length; k++) data[at++] = id.charCodeAt(k);
-      data[at++] = 13;
-      data[at++] = 10;
-    }
-    data.set(back, at);
-    at += back.length;
+    const at = writeHead(data, front, id, back);
     if (inline && body !== undefined) data.set(body, at);
     return { data, body: inline ? undefined : body, written: record && logged(record, v.status, headBytes + bodyBytes) };
   };
@@ -333,21 +343,12 @@ export function createFastHit({ ctx, store, limits }: FastHitDeps): FastHit {
           count(zone, v.status, length, started);
           const front = frontOf(p, age, ttl);
           const back = backOf(p, deco, keepAlive);
-          const headBytes = front.length + (id === undefined ? 0 : ID_NAME.length + id.length + 2) + back.length;
+          const headBytes = headLength(front, id, back);
           const inRoom = read.room && headBytes <= HEAD_ROOM;
           if (inRoom) read.room = false;
           const buf = read.buf;
           const head = inRoom ? buf.subarray(HEAD_ROOM - headBytes, HEAD_ROOM + length) : Buffer.allocUnsafe(headBytes);
-          head.set(front, 0);
-          let at = front.length;
-          if (id !== undefined) {
-            head.set(ID_NAME, at);
-            at += ID_NAME.length;
-            for (let k = 0; k < id.length; k++) head[at++] = id.charCodeAt(k); // visible ASCII: a byte a character
-            head[at++] = 13;
-            head[at++] = 10;
-          }
-          head.set(back, at);
+          writeHead(head, front, id, back);
           const log = record && logged(record, v.status, headBytes + length);
           let out = false;
           done({
