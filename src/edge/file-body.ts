@@ -15,7 +15,7 @@ const READ_BYTES = 64 * 1024;
 export class FileBody {
   stored: StoredVariant | undefined;
   readonly joinable = true;
-  readonly settled: Promise<Error | undefined>;
+  readonly #settled: Promise<Error | undefined>;
   #settle!: (err: Error | undefined) => void;
   #received = 0;
   #ended = false;
@@ -33,11 +33,11 @@ export class FileBody {
   #unwritten: { at: number; chunk: Buffer }[] = [];
 
   constructor(readonly writer: BodyWriter, readonly declared: number) {
-    this.settled = new Promise((r) => { this.#settle = r; });
+    this.#settled = new Promise((r) => { this.#settle = r; });
   }
 
   /** Calls `fn` once the body is settled (as SharedBody.whenSettled). */
-  whenSettled(fn: (err: Error | undefined) => void): void { void this.settled.then(fn); }
+  whenSettled(fn: (err: Error | undefined) => void): void { void this.#settled.then(fn); }
 
   get failed(): Error | undefined { return this.#error; }
   /** A declared length within the limit (the only kind streamed to disk): stored unless it fails. */

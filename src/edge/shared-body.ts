@@ -112,11 +112,6 @@ export class SharedBody implements BodyConsumer {
     else (this.#moreOnSettled ??= []).push(fn);
   }
 
-  /** Settles when the body ended, failed (the error) or was abandoned; never rejects (made on demand). */
-  get settled(): Promise<Error | undefined> {
-    return new Promise((resolve) => this.whenSettled(resolve));
-  }
-
   #settle(err: Error | undefined): void {
     if (this.#isSettled) return;
     this.#isSettled = true;
