@@ -137,7 +137,7 @@ export function createMissPath(ctx: EdgeContext, env: FlightEnv, answers: Answer
       case 'shared': {
         // Joined a flight for the same key headers whose response varies on more (another Vary value), or whose body
         // outgrew the limit: this request needs its own fetch. The request that started it reads it from its first byte.
-        if ((collapsed && !flight.body.joinable) || (collapsed && head.keyNames !== key.keyNames && selectorOf(head.keyNames, req.headers, normalizeVaryValue) !== head.selector)) {
+        if (collapsed && (!flight.body.joinable || (head.keyNames !== key.keyNames && selectorOf(head.keyNames, req.headers, normalizeVaryValue) !== head.selector))) {
           return fetchAlone(req, res, key, fwd);
         }
         const why = stale && staleOnError(stale, staleIfError, { status: head.status });
