@@ -32,13 +32,16 @@ async function origin(t: TestContext, version: () => number = () => 1): Promise<
 }
 
 /** An edge whose memory tier holds no body: every hit reads its body file. */
-async function diskEdge(t: TestContext, o: TestOrigin, extra: Record<string, unknown> = {}) {
+/** An edge with a disk tier and a 1-byte memory tier; `stored`: paths fetched (200) and flushed to their files first. */
+async function diskEdge(t: TestContext, o: TestOrigin, extra: Record<string, unknown> = {}, stored: readonly string[] = []) {
   const dir = await mkdtemp(join(tmpdir(), 'edgecache-disk-fast-'));
   const edge = await startTestEdge(t, {
     zones: [{ id: 'z', hosts: ['a.example'], origin: o.url, cors: { allowOrigins: [ORIGIN_OK], exposeHeaders: ['x-origin'] } }],
     cache: { disk: { path: dir }, memory: { maxBytes: 1 }, maxObjectBytes: 8 * 1024 * 1024 }, ...extra,
   } as never);
   t.after(async () => { await edge.close(1000); await rm(dir, { recursive: true, force: true }); });
+  for (const p of stored) assert.equal((await send(`${edge.base}${p}`, { headers: { host: 'a.example' } })).status, 200);
+  if (stored.length > 0) await (edge.store as DiskStore).flush();
   return edge;
 }
 
@@ -76,12 +79,8 @@ const HEADS = [
 
 test('disk-tier hits on the fast path: the same bytes as node:http for GET, HEAD, conditionals, CORS, pipelining; counted alike', async (t) => {
   const o = await origin(t);
-  const fast = await diskEdge(t, o);
-  const slow = await diskEdge(t, o, { fastPath: false });
-  for (const e of [fast, slow]) {
-    for (const p of ['/a', '/b', '/big']) assert.equal((await send(`${e.base}${p}`, { headers: { host: 'a.example' } })).status, 200);
-    await (e.store as DiskStore).flush();
-  }
+  const fast = await diskEdge(t, o, {}, ['/a', '/b', '/big']);
+  const slow = await diskEdge(t, o, { fastPath: false }, ['/a', '/b', '/big']);
   const before = await metric(fast, 'edgecache_fast_path_answers_total');
   await assertSameAnswers(fast.edge.port, slow.edge.port, HEADS, 3000);
   const pipelined = await exchange(fast.edge.port, HEADS.at(-1)!, { waitMs: 3000, headAt: (i) => i === 2 });
@@ -98,9 +97,7 @@ test('disk-tier hits on the fast path: the same bytes as node:http for GET, HEAD
 
 test('disk-tier fast hit: requests behind a read in flight wait for it and are answered in order, also after a half-close', async (t) => {
   const o = await origin(t);
-  const edge = await diskEdge(t, o);
-  for (const p of ['/a', '/b']) await send(`${edge.base}${p}`, { headers: { host: 'a.example' } });
-  await (edge.store as DiskStore).flush();
+  const edge = await diskEdge(t, o, {}, ['/a', '/b']);
   const hold = holdReads(t);
   // The first request alone, the others (and the FIN) arriving while its body is read.
   const heads = ['GET /a HTTP/1.1\r\nHost: a.example\r\n\r\n', 'GET /b HTTP/1.1\r\nHost: a.example\r\n\r\nHEAD /b HTTP/1.1\r\nHost: a.example\r\n\r\n', 'GET /a HTTP/1.1\r\nHost: a.example\r\n\r\n'];
@@ -145,9 +142,7 @@ test('disk-tier fast hit: a purge while the body is read means the purged body i
 
 test('disk-tier fast hit: hits on one file while it is read share the read, each with its own head; the buffer is reused safely after', async (t) => {
   const o = await origin(t);
-  const edge = await diskEdge(t, o);
-  for (const p of ['/a', '/b']) await send(`${edge.base}${p}`, { headers: { host: 'a.example' } });
-  await (edge.store as DiskStore).flush();
+  const edge = await diskEdge(t, o, {}, ['/a', '/b']);
   const hold = holdReads(t);
   const get = (path: string, headers: Record<string, string> = {}) => send(`${edge.base}${path}`, { headers: { host: 'a.example', ...headers } });
   const pending = [get('/a'), get('/a', { origin: ORIGIN_OK }), get('/a', { 'if-none-match': '"other"' })];
