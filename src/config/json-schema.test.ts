@@ -71,7 +71,7 @@ test('an unknown setting is reported with the keys allowed at its place', () => 
   assert.throws(() => validateConfig(bad, 'test.yaml'), (err: unknown) => {
     assert.ok(err instanceof ConfigError);
     assert.match(err.message, /zones\[0\]\.cacheKey\.qurey: got "all": unknown setting \(allowed here: query, headers, cachePreflight, maxVariants\)/);
-    assert.match(err.message, /cache\.maxByte: got 1: unknown setting \(allowed here: maxBytes, maxObjectBytes, store, path, memory, disk, heapGrowthPercent, slice\)/);
+    assert.match(err.message, /cache\.maxByte: got 1: unknown setting \(allowed here: maxBytes, maxObjectBytes, store, path, memory, disk, heapGrowthPercent, heapMinHeadroomBytes, slice\)/);
     return true;
   });
 });

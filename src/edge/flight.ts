@@ -15,6 +15,7 @@ import type { Clock } from './clock.js';
 import type { EdgeKey } from './context.js';
 import { SharedBody } from './shared-body.js';
 import { FileBody } from './file-body.js';
+import { holdHeadroom } from './heap-growth.js';
 
 export type FlightHead =
   /** A storable response: its body is buffered and shared with every subscriber. */
@@ -203,9 +204,11 @@ export class Flight {
     const length = res.status === 204 ? 0 : res.headers['content-length'] !== undefined && Number.isSafeInteger(declared) ? declared : undefined;
     this.#pumping = true;
     const writer = length !== undefined && length > 0 ? store.beginFill?.() : undefined;
-    if (writer !== undefined) {
-      const filled = new FileBody(writer, length!);
-      this.body = filled;
+    const filled = writer !== undefined ? new FileBody(writer, length!) : undefined;
+    if (filled !== undefined) this.body = filled;
+    // A large body churns external memory while it streams: V8 gets room enough not to collect every few MiB.
+    if (length !== undefined && length >= HEADROOM_BODY_BYTES) this.body.whenSettled(holdHeadroom());
+    if (filled !== undefined) {
       if (tier) filled.whenSettled(() => this.#releaseLock());
       filled.start(res.body.readable(), (file) => store.insert({
         zoneId: key.zoneId, host: key.host, path: key.path, query: key.query, objectKey: key.objectKey, keyNames, selector, status: res.status,
@@ -228,6 +231,8 @@ export class Flight {
 }
 
 const NO_BODY = Buffer.alloc(0);
+/** Bodies from this size hold the heap's headroom floor while they stream (heap-growth.ts). */
+const HEADROOM_BODY_BYTES = 1024 * 1024;
 /** Most bytes a fill of unknown length keeps in memory when a disk tier could take larger fills of a declared length. */
 const MEMORY_FILL_BYTES = 32 * 1024 * 1024;
 

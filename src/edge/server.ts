@@ -101,7 +101,7 @@ export async function startEdge(config: Config, opts: StartOptions = {}): Promis
   const liveLimits = config.limits;
   const retiring = new Set<Promise<void>>();
   let closing: Promise<void> | undefined;
-  applyHeapGrowth(config.cache.heapGrowthPercent);
+  applyHeapGrowth(config.cache.heapGrowthPercent, config.cache.heapMinHeadroomBytes);
   const store: CacheStore = opts.store ?? (config.cache.store === 'disk'
     ? await DiskStore.open({
       path: config.cache.path!, maxBytes: config.cache.maxBytes, memoryMaxBytes: config.cache.memory?.maxBytes,
