@@ -189,7 +189,10 @@ export class Flight {
       // A fresh non-storable answer for the URL supersedes what we held, when it says so of the resource; never when
       // this request's own directives or credentials explain it (storable.ts refusalConcernsResource).
       if (revalidating && refusalConcernsResource(reason, res.status, req)) store.remove(revalidating);
-      return { kind: 'private', status: res.status, fields, body: res.body.readable(), reason };
+      const body = res.body.readable();
+      // A large body relayed uncached (too large, private) churns memory as a fill does: see below.
+      if (declared >= HEADROOM_BODY_BYTES) body.once('close', holdHeadroom());
+      return { kind: 'private', status: res.status, fields, body, reason };
     }
 
     const keyNames = mergeNames(key.keyNames, vary as readonly string[]);
@@ -206,7 +209,8 @@ export class Flight {
     const writer = length !== undefined && length > 0 ? store.beginFill?.() : undefined;
     const filled = writer !== undefined ? new FileBody(writer, length!) : undefined;
     if (filled !== undefined) this.body = filled;
-    // A large body churns external memory while it streams: V8 gets room enough not to collect every few MiB.
+    // A large body churns external memory while it streams (a new Buffer every socket read): V8 gets room enough not
+    // to collect every few MiB (heap-growth.ts).
     if (length !== undefined && length >= HEADROOM_BODY_BYTES) this.body.whenSettled(holdHeadroom());
     if (filled !== undefined) {
       if (tier) filled.whenSettled(() => this.#releaseLock());

@@ -64,6 +64,9 @@ export function applyHeapGrowth(percent: number, minHeadroomBytes = 0): void {
   }
 }
 
+/** Large bodies streaming now (for tests and diagnostics). */
+export function headroomHolds(): number { return state.holds; }
+
 /** A large body starts streaming through: the headroom floor holds until the returned function is called (once). */
 export function holdHeadroom(): () => void {
   let held = true;
