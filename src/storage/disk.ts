@@ -12,20 +12,17 @@ import { BODIES_DIR, DiskBody } from './disk-body.js';
 import { BodyFiles } from './disk-bodies.js';
 import { BodyWriter } from './body-writer.js';
 import type { MemoryVariant } from './variant.js';
-import { fsyncDir, PurgeLog } from './disk-purge-log.js';
+import { PurgeLog } from './disk-purge-log.js';
 import { DiskIndex, indexRecordOf } from './disk-index.js';
-import { entryName, foundEntries, hasId, scanDirectory, unnamed, type FoundMeta } from './disk-load.js';
+import { entryName } from './disk-load.js';
+import { loadStore } from './disk-open.js';
 import { WarmFields } from './disk-fields.js';
 
 /** Fields kept in memory for this many variants at most (besides held ones), per 64 MiB of memory tier; at least 1024. */
 const WARM_PER_64_MIB = 32_768;
-const NO_FIELDS: [string, string][] = [];
 export { DiskStoreError, decodeEntry, type DiskStoreErrorCode } from './disk-format.js';
 
 export type { DiskStats, DiskStoreLogger, DiskStoreOptions } from './disk-options.js';
-
-/** The body files open() tells apart: those loaded that more than one entry may name, the indexed ones, the shared ones. */
-interface LoadIds { bodies: Map<number, DiskBody>; indexed: Float64Array; shared: Set<number> }
 
 export class DiskStore implements CacheStore {
   readonly #opts: DiskStoreOptions;
@@ -216,136 +213,20 @@ export class DiskStore implements CacheStore {
     releaseLock(this.#opts.path);
   }
 
-  async #load(): Promise<void> {
-    const dir = this.#opts.path;
-    const image = this.#index.read();
-    // After a clean close the index names exactly the entry and body files there are: neither is listed (two million names).
-    const scan = image.clean ? { files: [], bodyIds: undefined, legacy: new Map<number, string>() } : await scanDirectory(dir);
-    for (const [seq, name] of scan.legacy) this.#legacy.set(seq, name);
-    const { files, bodyIds } = scan;
-    const journal = this.#log.readJournal();
-    let max = Math.max(files.length > 0 ? files[files.length - 1]! : 0, image.maxSeq);
-    if (bodyIds !== undefined && bodyIds.length > 0) max = Math.max(max, bodyIds[bodyIds.length - 1]!);
-    for (const r of journal) max = Math.max(max, r.seq);
-    const markers = this.#log.readMarkers();
-    if (markers === undefined) {
-      // Written atomically, so this is damage from outside: purges may be lost, so nothing on disk is trusted.
-      this.#opts.logger?.error({ path: dir }, 'disk cache: purge markers unreadable; dropping the whole disk cache');
-      this.#log.markers = { cleared: max, zones: {} };
-      this.#log.saveMarkers();
-    } else {
-      this.#log.markers = markers;
-      max = Math.max(max, markers.cleared);
-      for (const m of Object.values(markers.zones)) max = Math.max(max, m.hard, m.soft);
-    }
-    this.#seq = max;
-    // Before any file changes: the clean close's record is no longer the newest, and what changes is journalled.
-    this.#index.openJournal();
-
-    // One record per body file, whichever variants name it (shared bodies stay shared): the files named more than once
-    // are told first, so only they (and those of entries read from their files) go through a map.
-    const fileIds = image.records.fileIds();
-    const ids: LoadIds = { bodies: new Map(), indexed: fileIds.sorted, shared: fileIds.shared };
-    const migrate: MemoryVariant[] = [];
-    const unindexed: MemoryVariant[] = [];
-    const gone: number[] = [];
-    /** Body files of the entries dropped while loading (purged, refused). */
-    const dropped: number[] = [];
-    let j = 0;
-    for await (const batch of foundEntries(dir, scan, image.clean ? undefined : files, image.records, gone)) for (const found of batch) {
-      const seq = found.seq;
-      // Targeted purges replay in order with the files: one covers exactly the files written before it.
-      while (j < journal.length && journal[j]!.seq < seq) { const r = journal[j++]!; this.#mem.purge(r.target, r.soft); }
-      if (found.reason !== undefined) {
-        this.#stats.corrupt++;
-        this.#opts.logger?.warn({ file: join(dir, this.#nameOf(seq)), reason: found.reason }, 'disk cache: a torn or corrupt entry was skipped and deleted');
-        void this.#track(this.#unlinkEntry(seq));
-        continue;
-      }
-      const { meta, body } = found;
-      const zone = this.#log.markers.zones[meta.zoneId];
-      if (seq <= this.#log.markers.cleared || (zone && seq <= zone.hard)) { this.#skip(seq, meta.file, dropped); continue; }
-      const v = this.#loadEntry(meta, body, this.#bodyFile(meta, found.indexed, ids), zone !== undefined && seq <= zone.soft);
-      if (!v) { this.#skip(seq, meta.file, dropped); continue; }
-      v.entry = seq;
-      // An entry of the older format (body after its meta): rewritten as a body file and a meta file.
-      if (meta.file === undefined) migrate.push(v);
-      else if (!found.indexed) unindexed.push(v);
-      else { v.dropFields(); this.#stats.indexed++; }
-      this.#stats.loaded++;
-    }
-    image.records.release();
-    while (j < journal.length) { const r = journal[j++]!; this.#mem.purge(r.target, r.soft); }
-    // Body files no entry names (a crash between a body's write and its entry's, or during a purge) are deleted.
-    if (bodyIds !== undefined) {
-      const live = this.#mem.allVariants();
-      const named = new Float64Array(live.length); // 0 (no body file of its own yet) is no file's id
-      live.forEach((v, i) => { named[i] = v.fileId ?? 0; }); // parked bodies too (their variant holds the id)
-      for (const id of unnamed(bodyIds, named)) void this.#track(this.#bodies.unlink(id));
-    } else for (const id of dropped) {
-      // Not listed (a clean close): the body files of the entries dropped above go unless a loaded variant shares one.
-      const f = ids.shared.has(id) ? ids.bodies.get(id) : undefined;
-      if (f === undefined || f.record === undefined || f.record.refs === 0) void this.#track(this.#bodies.unlink(id));
-    }
-    // The journal's purges are now applied and their files gone: start it afresh.
-    await this.flush();
-    await fsyncDir(dir);
-    this.#log.openJournal();
-    // Records whose files are gone (left in the index by a crash) go; entries read from their files get records.
-    for (const seq of gone) this.#index.delete(seq);
-    for (const v of unindexed) if (this.#mem.holds(v)) { this.#index.put(indexRecordOf(v, v.entry)); v.dropFields(); }
-    for (const v of migrate) if (this.#mem.holds(v)) this.#persist(v);
-    this.#bodies.boundDisk();
-    // One snapshot of what was loaded replaces the files read, in the background.
-    if (image.journalLines > 0 || image.torn > 0 || image.legacy || gone.length > 0 || unindexed.length > 0) void this.#compact();
-  }
-
-  /**
-   * The one body file object of the file an entry names, whichever variants name it: those more than one index
-   * record names, and those of entries read from their files, are kept in `ids.bodies`. An entry read from its file
-   * (after a crash) whose file an index record names too finds it on the sibling variant loaded from that record.
-   */
-  #bodyFile(meta: FoundMeta, indexed: boolean, ids: LoadIds): DiskBody | undefined {
-    const id = meta.file;
-    if (id === undefined) return undefined;
-    let file = ids.bodies.get(id);
-    if (file !== undefined) return file;
-    if (!indexed && hasId(ids.indexed, id)) {
-      for (const s of this.#mem.variantsOf(meta.objectKey)) {
-        const f = (s as MemoryVariant).bodyRecord?.file; // a parked sibling: insert() gives it this file (unparkAs)
-        if (f instanceof DiskBody && f.id === id) file = f;
-      }
-    }
-    file ??= new DiskBody(this.#bodies, id, meta.bodyLength);
-    if (!indexed || ids.shared.has(id)) ids.bodies.set(id, file);
-    return file;
-  }
-
-  /** An entry found on disk is not loaded (purged, refused): its file goes, and its body file's id is noted. */
-  #skip(seq: number, file: number | undefined, dropped: number[]): void {
-    void this.#track(this.#unlinkEntry(seq));
-    if (file !== undefined) dropped.push(file);
-  }
-
-  /**
-   * The variant an entry found on disk stands for, inserted in the index (undefined when the store refuses it): the
-   * one place a record becomes a variant, with its body file (`#bodyFile`).
-   */
-  #loadEntry(meta: FoundMeta, body: Buffer, file: DiskBody | undefined, purgedSoft: boolean): MemoryVariant | undefined {
-    const v = this.#mem.insert({
-      zoneId: meta.zoneId, host: meta.host, path: meta.path, query: meta.query, objectKey: meta.objectKey,
-      keyNames: meta.keyNames, selector: meta.selector, status: meta.status, headers: meta.headers ?? NO_FIELDS, body, bodyFile: file,
-      freshness: meta.freshness, tags: meta.tags, soft: meta.forcedStale || purgedSoft, storedAt: meta.storedAt,
-    }) as MemoryVariant | undefined;
-    if (v !== undefined && file !== undefined && file.record === undefined) this.#bodies.adopt(file, v.bodyRecord!);
-    return v;
+  /** Loads what is on disk (disk-open.ts), lending it the store's parts. */
+  #load(): Promise<void> {
+    return loadStore({
+      dir: this.dir, logger: this.#opts.logger, mem: this.#mem, log: this.#log, index: this.#index, bodies: this.#bodies, stats: this.#stats,
+      legacy: this.#legacy, setSeq: (seq) => { this.#seq = seq; }, track: (p) => this.#track(p), unlinkEntry: (seq) => this.#unlinkEntry(seq),
+      persist: (v) => this.#persist(v), compact: () => this.#compact(), flush: () => this.flush(),
+    });
   }
 
   /** Rewrites the index as one snapshot of the live variants whose entry files are written. */
   #compact(): Promise<void> {
     const mem = this.#mem;
     const chains = this.#chains;
-        return this.#track(this.#index.compact(function* live() {
+    return this.#track(this.#index.compact(function* live() {
       for (const v of mem.allVariants()) {
         // A variant gone meanwhile, or whose file is being written (its record goes to the new journal when it is).
         if (v.entry === 0 || chains.has(v) || v.fileId === undefined || !mem.holds(v)) continue;
