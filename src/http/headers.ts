@@ -64,10 +64,17 @@ function forwardedPart(v: string): string {
   return /^[A-Za-z0-9.!#$%&'*+^_`|~-]+$/.test(v) ? v : `"${v.replace(/["\\]/g, '\\$&')}"`;
 }
 
+/** The last Forwarded value made, and what it was made of: a client's requests repeat them (one regex test saved each). */
+let lastForwarded = { peer: undefined as string | undefined, host: '', proto: '', value: '' };
+
 /** `Forwarded: for=…;host=…;proto=…` (RFC 7239 §5) for this hop: the client's address, the Host it asked, its scheme. */
 function forwardedValue(opts: Pick<ForwardOptions, 'peer' | 'host' | 'proto'>): string {
+  const last = lastForwarded;
+  if (last.value !== '' && last.peer === opts.peer && last.host === opts.host && last.proto === opts.proto) return last.value;
   const peer = opts.peer === undefined ? 'unknown' : opts.peer.includes(':') ? `"[${opts.peer}]"` : opts.peer;
-  return `for=${peer};host=${forwardedPart(opts.host)};proto=${opts.proto}`;
+  const value = `for=${peer};host=${forwardedPart(opts.host)};proto=${opts.proto}`;
+  lastForwarded = { peer: opts.peer, host: opts.host, proto: opts.proto, value };
+  return value;
 }
 
 export interface ForwardOptions {
