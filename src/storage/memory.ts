@@ -30,6 +30,8 @@ export interface MemoryStoreOptions {
 }
 
 const NO_TAGS: readonly string[] = Object.freeze([]);
+const NO_GROUPS: readonly Group[] = Object.freeze([]);
+const NO_VARIANTS: readonly Variant[] = Object.freeze([]);
 
 /**
  * `s` as one sequential string: a join with a separator builds a new flat string, and taking its second character out
@@ -148,14 +150,17 @@ export class MemoryStore implements CacheStore {
         if (old) this.#drop(old, 'replaced');
       }
     }
-    const entry = this.#objects.get(input.objectKey);
-    const groups = entry === undefined ? [] : groupsOf(entry);
-    const at = groups.findIndex((g) => sameNames(g.keyNames, input.keyNames));
+    // Looked up again only when there was an object: dropping its last variant above removes it. A new URL (the usual
+    // miss) makes no lists for the object it does not have.
+    const entry = existing === undefined ? undefined : this.#objects.get(input.objectKey);
+    const groups = entry === undefined ? NO_GROUPS : groupsOf(entry);
+    let at = -1;
+    for (let i = 0; i < groups.length && at === -1; i++) if (sameNames(groups[i]!.keyNames, input.keyNames)) at = i;
     // Strings every variant of a kind repeats (key names, an Origin) are held once; see variant.ts.
     const keyNames = at === -1 ? internNames(input.keyNames) : groups[at]!.keyNames;
 
     // Shared with a sibling variant whose bytes are the same (one URL's variants often are: Vary on Origin).
-    const siblings = entry === undefined ? [] : variantsIn(entry);
+    const siblings = entry === undefined ? NO_VARIANTS : variantsIn(entry);
     // A sibling whose body is parked on this very file (a disk tier loading shared bodies) shares it through a record again.
     const file = input.bodyFile as (BodyFile & { id?: unknown }) | undefined;
     if (file !== undefined && typeof file.id === 'number') for (const s of siblings) s.unparkAs(file as BodyFile & { id: number });
