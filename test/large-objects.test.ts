@@ -57,12 +57,13 @@ test('range arithmetic on a 5 GiB length: offsets past 2^32 are exact in Content
 
 test('a 5 GiB body on disk (a sparse file): HEAD, ranges past 4 GiB, a multipart range and the suffix are read at their offsets', { timeout: 20_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'edgecache-large-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   const origin = await startOrigin(t, (_req, res) => {
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'cache-control': 'public, max-age=300', 'content-length': '5' });
     res.end('small');
   });
   const edge = await startTestEdge(t, { origin: origin.url, cache: { disk: { path: dir }, memory: { maxBytes: 1 }, maxObjectBytes: 16 * GiB } });
+  // Registered after the edge's own close (hooks run in order): the directory goes once the edge is stopped.
+  t.after(() => rm(dir, { recursive: true, force: true }));
   const url = `${edge.base}/huge.bin`;
   // A first fill gives the variant's key and selector as the edge makes them; the 5 GiB body then replaces it.
   assert.equal((await get(url)).body.toString(), 'small');
@@ -108,7 +109,6 @@ test('a 5 GiB body on disk (a sparse file): HEAD, ranges past 4 GiB, a multipart
 
 test('a fill that declares 5 GiB: the edge streams it with that exact Content-Length; cut after 8 MiB, it is never stored', { timeout: 20_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'edgecache-large-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   const SENT = 8 * 1024 * 1024;
   const pattern = Buffer.from(Array.from({ length: SENT }, (_, i) => (i * 7 + (i >> 12)) & 0xff));
   const origin = await startOrigin(t, (_req, res) => {
@@ -116,6 +116,8 @@ test('a fill that declares 5 GiB: the edge streams it with that exact Content-Le
     res.write(pattern, () => setTimeout(() => res.destroy(), 100));
   });
   const edge = await startTestEdge(t, { origin: origin.url, cache: { disk: { path: dir }, memory: { maxBytes: 1 }, maxObjectBytes: 16 * GiB } });
+  // Registered after the edge's own close (hooks run in order): the directory goes once the edge is stopped.
+  t.after(() => rm(dir, { recursive: true, force: true }));
   const url = `${edge.base}/declared.bin`;
   const first = await get(url);
   assert.equal(first.status, 200);
