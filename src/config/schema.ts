@@ -291,7 +291,7 @@ export const configSchema = z.object({
      * heapGrowthPercent gives (0: none): a small heap would otherwise run a full GC every few MiB streamed, pausing
      * every client. See src/edge/heap-growth.ts.
      */
-    heapMinHeadroomBytes: z.number().int().min(0).max(16 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+    heapMinHeadroomBytes: z.number().int().min(0).max(16 * 1024 * 1024 * 1024).default(32 * 1024 * 1024),
     /**
      * Fetch and store objects in slices of this many bytes (nginx's slice module): every GET and HEAD miss asks the
      * origin for aligned ranges and is answered by stitching them (src/edge/slice-miss.ts). Unset: off.
@@ -300,7 +300,7 @@ export const configSchema = z.object({
   }).strict()
     // `disk: {path}` is `store: disk` with that path: the rest of the edge (workers, control plane) reads store and path.
     .transform((c) => (c.disk ? { ...c, store: 'disk' as const, path: c.path ?? c.disk.path } : c))
-    .default({ maxBytes: 256 * 1024 * 1024, maxObjectBytes: 1024 * 1024 * 1024, store: 'memory', heapGrowthPercent: 25, heapMinHeadroomBytes: 64 * 1024 * 1024 }),
+    .default({ maxBytes: 256 * 1024 * 1024, maxObjectBytes: 1024 * 1024 * 1024, store: 'memory', heapGrowthPercent: 25, heapMinHeadroomBytes: 32 * 1024 * 1024 }),
   purge: z.object({ maxItems: z.number().int().positive().max(100_000).default(500) }).strict().default({ maxItems: 500 }),
   limits: limitsSchema.default({ ...DEFAULT_LIMITS }),
   /**

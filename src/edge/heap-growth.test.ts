@@ -18,8 +18,8 @@ test('cache.heapGrowthPercent defaults to 25, accepts 0 (V8 heuristic) to 400, a
   }
 });
 
-test('cache.heapMinHeadroomBytes defaults to 64 MiB, accepts 0 (no floor), and refuses anything else by name', () => {
-  assert.equal(validateConfig({ zones }, 't').cache.heapMinHeadroomBytes, 64 * 1024 * 1024);
+test('cache.heapMinHeadroomBytes defaults to 32 MiB, accepts 0 (no floor), and refuses anything else by name', () => {
+  assert.equal(validateConfig({ zones }, 't').cache.heapMinHeadroomBytes, 32 * 1024 * 1024);
   assert.equal(validateConfig({ zones, cache: { heapMinHeadroomBytes: 0 } }, 't').cache.heapMinHeadroomBytes, 0);
   for (const bad of [-1, 1.5, '64', 17 * 1024 ** 3]) {
     assert.throws(() => validateConfig({ zones, cache: { heapMinHeadroomBytes: bad } }, 't'), /cache\.heapMinHeadroomBytes/);
