@@ -31,7 +31,6 @@ async function origin(t: TestContext, version: () => number = () => 1): Promise<
   });
 }
 
-/** An edge whose memory tier holds no body: every hit reads its body file. */
 /** An edge with a disk tier and a 1-byte memory tier; `stored`: paths fetched (200) and flushed to their files first. */
 async function diskEdge(t: TestContext, o: TestOrigin, extra: Record<string, unknown> = {}, stored: readonly string[] = []) {
   const dir = await mkdtemp(join(tmpdir(), 'edgecache-disk-fast-'));
