@@ -63,6 +63,14 @@ export function connectionTokens(value: string | readonly string[] | undefined):
   return out.size ? out : undefined;
 }
 
+/**
+ * connectionTokens for a caller that sets the hop-by-hop fields aside anyway: a value that is exactly one of them
+ * (`Connection: keep-alive`, on nearly every origin answer) names nothing more, and no token set is built for it.
+ */
+export function connectionTokensBeyondHopByHop(value: string | readonly string[] | undefined): Set<string> | undefined {
+  return typeof value === 'string' && HOP_BY_HOP_FIELDS.has(value) ? undefined : connectionTokens(value);
+}
+
 /** Request framing fields, as Node's IncomingHttpHeaders and our plain header records both hold them. */
 export interface FramingFields {
   'content-length'?: string | string[] | undefined;

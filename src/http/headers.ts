@@ -1,6 +1,6 @@
 // Header plumbing for a proxy: hop-by-hop removal (RFC 9110 §7.6.1), forwarding headers, Via.
 import type { IncomingHttpHeaders } from 'node:http';
-import { connectionTokens, HOP_BY_HOP_FIELDS } from './fields.js';
+import { connectionTokens, connectionTokensBeyondHopByHop, HOP_BY_HOP_FIELDS } from './fields.js';
 
 /**
  * A field's value in a header map, read as an own value only: `name` may come from outside (a Vary member, a config
@@ -33,9 +33,7 @@ export function responseFields(
   drop: ReadonlySet<string>,
   dropPrefix?: string,
 ): [string, string][] {
-  // `Connection: keep-alive` (or close…), on nearly every origin answer, names only a hop-by-hop field: no token set.
-  const connection = headers.connection;
-  const extra = typeof connection === 'string' && HOP_BY_HOP_FIELDS.has(connection) ? undefined : connectionTokens(connection);
+  const extra = connectionTokensBeyondHopByHop(headers.connection);
   const out: [string, string][] = [];
   for (const name in headers) {
     if (HOP_BY_HOP_FIELDS.has(name) || drop.has(name) || extra?.has(name) || (dropPrefix !== undefined && name.startsWith(dropPrefix))) continue;

@@ -1,5 +1,5 @@
 // Whether a shared cache may store a response (RFC 9111 §3), and which header fields it must leave out (§3.1).
-import { connectionTokens, HOP_BY_HOP_FIELDS } from '../../http/fields.js';
+import { connectionTokensBeyondHopByHop, HOP_BY_HOP_FIELDS } from '../../http/fields.js';
 import { fieldNameList, parseCacheControl } from './cache-control.js';
 import { computeFreshness, hasValidator, HEURISTICALLY_CACHEABLE_STATUSES } from './freshness.js';
 import { selectResponseCacheControl } from './targeted.js';
@@ -159,9 +159,7 @@ export function decideStore(
 export function fieldsToStrip(res: { status?: number; headers: Headers }): readonly string[] {
   const { directives } = selectResponseCacheControl(res.headers);
   const qualified = typeof directives.get('private') === 'string' || typeof directives.get('no-cache') === 'string';
-  const connection = res.headers['connection'];
-  // `Connection: keep-alive` (or close…) on nearly every answer names only a hop-by-hop field: no token set to build.
-  const listed = typeof connection === 'string' && HOP_BY_HOP_FIELDS.has(connection) ? undefined : connectionTokens(connection);
+  const listed = connectionTokensBeyondHopByHop(res.headers['connection']);
   // Most responses name no field of their own (at most `Connection: keep-alive`): the hop-by-hop list, made once.
   if (!qualified && (listed === undefined || isSubsetOfHopByHop(listed))) return HOP_BY_HOP_LIST;
   const names = new Set<string>(HOP_BY_HOP_FIELDS);
