@@ -199,26 +199,11 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
         const answer = fast(r.req, socket);
         if (answer === undefined) { if (corked) socket.uncork(); handOver(buf); return; }
         if ('wait' in answer) { if (corked) socket.uncork(); later(answer, r.end, r.req.keepAlive); return; }
-        pending = r.end === buf.length ? undefined : buf.subarray(r.end);
-        answered++;
-        answeredTotal++;
+        consume(r.end);
         if (pending !== undefined && !corked) { socket.cork(); corked = true; }
         const written = answer.written === undefined ? undefined : (err?: Error | null): void => answer.written!(!err);
         write(socket, answer.data, answer.body, written);
-        if (!r.req.keepAlive) {
-          // RFC 9112 §9.6: nothing after a close is handled; node:http ends the connection once the answer is out.
-          detach();
-          socket.end(); // flushes what is corked
-          socket.once('finish', () => socket.destroy());
-          return;
-        }
-        if (socket.writableNeedDrain && pending !== undefined) {
-          // A client that does not read its answers: stop reading its requests until it does.
-          if (corked) socket.uncork();
-          waitingDrain = true;
-          socket.pause();
-          return;
-        }
+        if (!goOn(r.req.keepAlive)) { if (corked) socket.uncork(); return; } // (after an end, uncork has nothing left)
       }
       if (corked) socket.uncork();
       if (ended) { onEnd(); return; } // half-closed while an answer waited for a read: all answered now
@@ -238,20 +223,39 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
         if (done) { a?.written?.(false); return; }
         conn.active = epoch;
         if (a === undefined) { handOver(pending); return; }
-        const buf = pending!;
-        pending = end === buf.length ? undefined : buf.subarray(end);
-        answered++;
-        answeredTotal++;
+        consume(end);
         write(socket, a.data, a.body, (err?: Error | null): void => a.written?.(!err));
-        if (!keepAlive || closing) {
-          detach();
-          socket.end();
-          socket.once('finish', () => socket.destroy());
-        } else if (socket.writableNeedDrain && pending !== undefined) {
-          waitingDrain = true;
-          socket.pause();
-        } else run();
+        if (goOn(keepAlive)) run();
       });
+    };
+
+    /** The request whose head ends at `end` of `pending` is answered: it leaves `pending` and is counted. */
+    const consume = (end: number): void => {
+      const buf = pending!;
+      pending = end === buf.length ? undefined : buf.subarray(end);
+      answered++;
+      answeredTotal++;
+    };
+
+    /**
+     * After an answer is written: whether the connection takes its next request now. Not after a close (asked for, or a
+     * graceful close of the listener), nor while its client does not read its answers.
+     */
+    const goOn = (keepAlive: boolean): boolean => {
+      if (!keepAlive || closing) {
+        // RFC 9112 §9.6: nothing after a close is handled; node:http ends the connection once the answer is out.
+        detach();
+        socket.end(); // flushes what is corked
+        socket.once('finish', () => socket.destroy());
+        return false;
+      }
+      if (socket.writableNeedDrain && pending !== undefined) {
+        // A client that does not read its answers: stop reading its requests until it does.
+        waitingDrain = true;
+        socket.pause();
+        return false;
+      }
+      return true;
     };
 
     const onData = (chunk: Buffer): void => {
