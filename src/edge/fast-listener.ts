@@ -7,6 +7,7 @@ import { connectionsCheckingIntervalFor, type Limits } from '../http/limits.js';
 import { parseFastHead } from './fast-parse.js';
 import { answersWritten, type FastDeferred, type FastHit } from './fast-hit.js';
 import { markBytesLogged } from '../observability/access-log.js';
+import { isSharedRead, readShared, type SharedReads } from './socket-read.js';
 
 /**
  * Emitted on the HTTP/1.1 server for every connection the fast path accepts (the traffic figures count its bytes,
@@ -131,6 +132,7 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
     const detach = (): void => {
       done = true;
       open.delete(socket);
+      reads?.release();
       socket.off('data', onData);
       socket.off('error', onError);
       socket.off('end', onEnd);
@@ -140,6 +142,8 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
     /** node:http takes the connection over, with the bytes not answered yet (fed as src/edge/listeners.ts does for h2c). */
     const handOver = (rest: Buffer | undefined): void => {
       detach();
+      // Pipelined requests are fed to node:http over later turns (feed): a view of the shared buffer would be overwritten.
+      if (rest !== undefined && isSharedRead(rest)) rest = Buffer.from(rest);
       handedOver++;
       markBytesLogged(socket); // node:http's first answer logs its own bytes only
       if (waitingDrain) { waitingDrain = false; socket.resume(); }
@@ -258,16 +262,19 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
       return true;
     };
 
-    const onData = (chunk: Buffer): void => {
+    const onData = (chunk: Buffer): boolean => {
       conn.active = epoch;
       pending = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
-      if (waitingDrain || conn.busy) return;
-      run();
+      if (!waitingDrain && !conn.busy) run();
+      // What is left of a read into the shared buffer is copied: the next read (of any connection) overwrites it.
+      if (pending !== undefined && !done && isSharedRead(pending)) pending = Buffer.from(pending);
+      return true;
     };
 
     open.set(socket, conn);
     sweeper ??= setInterval(sweep, tick).unref();
-    socket.on('data', onData);
+    const reads: SharedReads | undefined = readShared(socket, onData);
+    if (reads === undefined) socket.on('data', onData);
     socket.on('error', onError);
     socket.on('end', onEnd);
     socket.on('drain', onDrain);
