@@ -24,7 +24,7 @@ const symbols = onreadSymbols();
 let shared: Buffer | undefined;
 
 interface OnreadHandle { useUserBuffer?: (buf: Uint8Array) => void; isStreamBase?: boolean; _consumed?: boolean }
-type OnreadSocket = Socket & { _handle?: OnreadHandle | null; encrypted?: boolean } & Record<symbol, unknown>;
+type OnreadSocket = Socket & { _handle?: OnreadHandle | null } & Record<symbol, unknown>;
 
 /** A connection read into the shared buffer: its reads go to `onChunk` until `release`. */
 export interface SharedReads {
@@ -37,14 +37,15 @@ export interface SharedReads {
 }
 
 /**
- * Has `socket` (a plain TCP connection, not yet read) read into the shared buffer: `onChunk` gets a view of each read
- * that is valid only during the call (whatever is kept of it must be copied), and returns false to stop reading until
- * `socket.resume()`. Undefined when the socket cannot (TLS, a Node without the mode): read it with 'data'.
+ * Has `socket` (a TCP or TLS connection, not yet read) read into the shared buffer: `onChunk` gets a view of each
+ * read (TLS: of each decrypted piece) that is valid only during the call (whatever is kept of it must be copied), and
+ * returns false to stop reading until `socket.resume()`. Undefined when the socket cannot (no stream handle, already
+ * read this way, a Node without the mode): read it with 'data'.
  */
 export function readShared(socket: Socket, onChunk: (chunk: Buffer) => boolean): SharedReads | undefined {
   const s = socket as OnreadSocket;
   const handle = s._handle;
-  if (symbols === undefined || s.encrypted === true || handle == null || handle.isStreamBase !== true ||
+  if (symbols === undefined || handle == null || handle.isStreamBase !== true ||
     handle._consumed === true || typeof handle.useUserBuffer !== 'function' || s[symbols.buffer] != null) return undefined;
   shared ??= Buffer.allocUnsafeSlow(SHARED_BYTES);
   const buf = shared;
