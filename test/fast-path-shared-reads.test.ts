@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { metric, send, sleep, startOrigin, startTestEdge } from './helpers/http.js';
 import { exchange, parseResponses } from './helpers/raw-http.js';
+import { concurrentConnections } from './fuzz/fast-connections.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const BODY = (path: string): string => `body of ${path} `.repeat(60);
@@ -116,4 +117,33 @@ test('shared reads: heads read with the first, kept while their client reads no 
   });
   assert.equal(answers.length, 30);
   answers.forEach((r, i) => assert.ok(r.status === 200 && r.body.equals(big), `answer ${i}: the /big it asked for`));
+});
+
+test('pipelined requests handed to node:http in pieces: the last byte, read while they are fed, waits its turn', async (t) => {
+  const o = await startOrigin(t, (req, res) => {
+    const url = req.url ?? '/';
+    res.writeHead(200, { 'cache-control': url.startsWith('/nostore') ? 'no-store' : 'max-age=600' });
+    res.end(`body ${url}`);
+  });
+  const edge = await startTestEdge(t, { origin: o.url } as never);
+  const port = edge.edge.port;
+  // Two hits, a miss that hands the connection over, then five more requests behind it.
+  const paths = ['/a', '/a', '/nostore/1', '/b', '/c', '/a', '/b', '/nostore/2'];
+  const head = (p: string): string => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`;
+  const warm = await exchange(port, ['/a', '/b', '/c'].map(head).join(''), { until: (r) => r.responses.length === 3 });
+  assert.equal(warm.responses.length, 3);
+  const bytes = Buffer.from(paths.map(head).join(''));
+  const short: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    // All but the last byte, then the last byte while node:http is being fed the requests behind the miss.
+    const r = await exchange(port, [bytes.subarray(0, bytes.length - 1), bytes.subarray(bytes.length - 1)], {
+      gapMs: 1 + (i % 3), waitMs: 2000, until: (x) => x.responses.filter((y) => y.complete).length === paths.length,
+    });
+    if (r.responses.map((x) => x.body.toString()).join() !== paths.map((p) => `body ${p}`).join()) short.push(i);
+  }
+  assert.deepEqual(short, [], 'every round answered all eight, in order');
+});
+
+test('shared reads, generated: several connections, requests cut anywhere and interleaved, every answer right (long run: npm run fuzz)', async (t) => {
+  await concurrentConnections(t, { numRuns: 15 });
 });

@@ -52,25 +52,32 @@ export function pieceEnds(buf: Buffer): number[] {
 }
 
 /**
- * Gives node:http the bytes the fast path read. Reading the socket itself, node:http runs the handler of one pipelined
- * request (and what it queues) before it parses the next; bytes handed in one piece would be parsed at once, and
- * an unsafe request's origin fetch could start after the safe ones behind it (RFC 9112 §9.3.2). So several requests
- * are handed in pieces, one per turn of the event loop, with the socket's reading stopped meanwhile.
+ * Gives node:http the bytes the fast path read (`ends`: pieceEnds of them). Reading the socket itself, node:http runs
+ * the handler of one pipelined request (and what it queues) before it parses the next; bytes handed in one piece would
+ * be parsed at once, and an unsafe request's origin fetch could start after the safe ones behind it (RFC 9112 §9.3.2).
+ * So several requests are handed in pieces, one per turn of the event loop. What arrives meanwhile must not reach
+ * node:http before them: with `reads` (node:http kept from reading the handle itself, SharedReads.keepReadsInJs) it
+ * queues behind them, cut the same way, and goes straight to node:http once the queue is empty. Without, the socket's
+ * reading is stopped meanwhile, which node:http's own resume (after its answers drain) can undo: the fallback only.
  */
-function feed(socket: Socket, rest: Buffer): void {
-  const ends = pieceEnds(rest);
+function feed(socket: Socket, rest: Buffer, ends: number[], reads: SharedReads | undefined): void {
   if (ends.length === 1) { socket.emit('data', rest); return; }
-  socket.pause(); // node:http stops reading the socket's handle (its 'pause' hook)
-  let at = 0;
+  const pieces: Buffer[] = [];
+  const cut = (buf: Buffer, at: number[]): void => {
+    let from = 0;
+    for (const end of at) { pieces.push(buf.subarray(from, end)); from = end; }
+  };
+  cut(rest, ends);
+  if (reads !== undefined) reads.release((copy) => cut(copy, pieceEnds(copy)));
+  else socket.pause(); // node:http stops reading the socket's handle (its 'pause' hook)
   let i = 0;
   const next = (): void => {
     if (socket.destroyed) return;
     // node:http paused the connection itself (answers not read by the client): wait until it resumes.
     if ((socket as Socket & { _paused?: boolean })._paused === true) { setTimeout(next, 10); return; }
-    const end = ends[i++]!;
-    socket.emit('data', rest.subarray(at, end));
-    at = end;
-    if (i < ends.length) setImmediate(next);
+    socket.emit('data', pieces[i++]);
+    if (i < pieces.length) setImmediate(next);
+    else if (reads !== undefined) reads.release(); // nothing queued: reads go to node:http as they come
     else socket.resume();
   };
   next();
@@ -155,8 +162,11 @@ export function createFastConnections(http: HttpServer, fast: FastHit, limits: L
       handedOver++;
       markBytesLogged(socket); // node:http's first answer logs its own bytes only
       if (waitingDrain) { waitingDrain = false; socket.resume(); }
+      const ends = rest !== undefined && rest.length > 0 ? pieceEnds(rest) : undefined;
+      // Fed in pieces: node:http reads through the socket's 'data' events, so what arrives meanwhile can wait its turn.
+      if (ends !== undefined && ends.length > 1) reads?.keepReadsInJs();
       http.emit('connection', socket);
-      if (rest !== undefined && rest.length > 0) feed(socket, rest);
+      if (ends !== undefined) feed(socket, rest!, ends, reads);
     };
 
     const onTimeout = (): void => {

@@ -29,11 +29,17 @@ type OnreadSocket = Socket & { _handle?: OnreadHandle | null } & Record<symbol, 
 /** A connection read into the shared buffer: its reads go to `onChunk` until `release`. */
 export interface SharedReads {
   /**
-   * From now on each read is copied into a buffer of its own and pushed to the socket as usual (its 'data' events):
-   * called when the connection is handed to node:http, whose parser reads the socket itself and may give it back
-   * (an upgrade).
+   * From now on each read is copied into a buffer of its own and given to `take` or, without it, pushed to the socket
+   * as usual (its 'data' events); called again without `take` to go from the one to the other. Called when the
+   * connection is handed to node:http (`take`: while the fast path feeds it what was read before).
    */
-  release(): void;
+  release(take?: (copy: Buffer) => void): void;
+  /**
+   * Keeps node:http's parser from reading the socket's handle itself (its `consume`, which takes reads before any
+   * callback here sees them): called before the connection is handed over, so that what arrives while the fast path
+   * still feeds node:http queues behind what it feeds.
+   */
+  keepReadsInJs(): void;
 }
 
 /**
@@ -50,14 +56,21 @@ export function readShared(socket: Socket, onChunk: (chunk: Buffer) => boolean):
   shared ??= Buffer.allocUnsafeSlow(SHARED_BYTES);
   const buf = shared;
   let released = false;
+  let take: ((copy: Buffer) => void) | undefined;
   s[symbols.gen] = null;
   s[symbols.buffer] = buf;
   s[symbols.callback] = (n: number): boolean => {
     if (!released) return onChunk(buf.subarray(0, n));
-    return socket.push(Buffer.from(buf.subarray(0, n)));
+    const copy = Buffer.from(buf.subarray(0, n));
+    if (take === undefined) return socket.push(copy);
+    take(copy);
+    return true;
   };
   handle.useUserBuffer(buf);
-  return { release() { released = true; } };
+  return {
+    release(to) { released = true; take = to; },
+    keepReadsInJs() { handle._consumed = true; },
+  };
 }
 
 /** Whether `buf` is a view of the shared read buffer (to be copied before it is kept past a read). */

@@ -2,6 +2,7 @@
 // Replay a failure: FC_SEED=<seed> [FC_PATH=<path>] npm run fuzz; scale every property: FC_RUNS=<n>.
 import { test } from 'node:test';
 import { fastParseAcceptsClean, fastParseDifferential } from './fast-differential.js';
+import { concurrentConnections } from './fast-connections.js';
 import { headerNames, keyForwardAgreement, keyForwardEndToEnd, mutatedHeads, noForeignAcao, variantFloods, varyNamesEndToEnd } from './properties.js';
 
 test('fuzz: key and forward builders agree', (t) => { keyForwardAgreement(t, { numRuns: 20_000 }); });
@@ -13,3 +14,4 @@ test('fuzz: variant floods stay within maxVariants and evict nothing else', (t) 
 test('fuzz: an origin varying on any names: no 5xx, the same request again is a hit', async (t) => { await varyNamesEndToEnd(t, { numRuns: 400 }); });
 test('fuzz: the fast parser declines or parses exactly as node:http (llhttp) does', async (t) => { await fastParseDifferential(t, { numRuns: 20_000 }); });
 test('fuzz: the fast parser accepts strictly simple heads', async (t) => { await fastParseAcceptsClean(t, { numRuns: 2_000 }); });
+test('fuzz: several fast connections, requests cut anywhere and interleaved: every answer right and in order', async (t) => { await concurrentConnections(t, { numRuns: 300 }); });
