@@ -117,7 +117,7 @@ test('shared reads released to node:http: bodies byte for byte while other conne
   const hs = http.createServer((req, res) => {
     const parts: Buffer[] = [];
     req.on('data', (c: Buffer) => parts.push(c));
-    // The request's body chunks are views of what node:http read: they must stay intact until read here, later.
+    // The body is looked at later, after other connections' reads: nothing of it may be a view of the shared buffer.
     req.on('end', () => setTimeout(() => { bodies.push(sha(Buffer.concat(parts))); res.end('ok'); }, 20));
   });
   hs.on('upgrade', (_req, s: Socket, head: Buffer) => {
@@ -129,7 +129,7 @@ test('shared reads released to node:http: bodies byte for byte while other conne
   t.after(() => { hs.closeAllConnections(); hs.close(); });
   const port = await server(t, (s) => {
     const reads = readShared(s, (chunk) => {
-      // The first read goes to node:http, as the fast path hands a connection over (copied: it keeps views).
+      // The first read goes to node:http, as the fast path hands a connection over (copied, as the fast path does).
       reads!.release();
       hs.emit('connection', s);
       s.emit('data', Buffer.from(chunk));
