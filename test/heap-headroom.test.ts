@@ -1,6 +1,6 @@
 // The heap headroom floor (src/edge/heap-growth.ts) is held exactly while a large body streams through the edge: a
-// fill to disk, a fill in memory, a relay too large to store (also when its client leaves midway), and never for a
-// small body. A hold that leaked would keep the floor for the life of the process.
+// fill to disk, a fill in memory, a relay too large to store (also when its client leaves midway), a passed request's
+// large answer or upload, and never for a small body. A hold that leaked would keep the floor for the life of the process.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
@@ -84,4 +84,56 @@ test('a relay too large to store holds it, and lets go when its client leaves mi
   await holdsWhileStreaming(edge.base, '/big/3145728', release, 3 * MiB);
   await holdsWhileStreaming(edge.base, '/big/4194304?leave', () => {}, 4 * MiB, 64 * 1024);
   release();
+});
+
+test('passed requests: a large answer (POST, and a HEAD declaring one) and a large upload hold it while they stream', { timeout: 20_000 }, async (t) => {
+  let open: () => void = () => {};
+  const gate = (): Promise<void> => new Promise<void>((r) => { open = r; });
+  let gated = gate();
+  const origin = await startOrigin(t, async (req, res) => {
+    const size = Number(req.url!.split('/')[2]);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(size) });
+    if (req.method === 'HEAD') { res.end(); return; }
+    res.write(Buffer.alloc(Math.min(size, MiB), 0x61));
+    await gated;
+    if (size > MiB) res.write(Buffer.alloc(size - MiB, 0x62));
+    res.end();
+  });
+  const edge = await startTestEdge(t, { origin: origin.url });
+  const release = (): void => { open(); gated = gate(); };
+
+  // The answer to a POST (passed: never cached) streams 3 MiB: held until it is through.
+  assert.equal(headroomHolds(), 0);
+  const answer = new Promise<number>((resolve, reject) => {
+    const req = httpRequest(`${edge.base}/p/3145728`, { method: 'POST', agent: false, headers: { 'content-length': '2' } }, (res) => {
+      let n = 0;
+      res.on('data', (c: Buffer) => { if (n === 0) assert.equal(headroomHolds(), 1, 'held while the answer streams'); n += c.length; });
+      res.on('end', () => resolve(n));
+    });
+    req.on('error', reject);
+    req.end('hi');
+  });
+  await until('the answer started', 5000, () => headroomHolds() === 1);
+  release();
+  assert.equal(await answer, 3 * MiB);
+  await until('released after the answer', 5000, () => headroomHolds() === 0);
+
+  // A HEAD passed on (its origin declares 5 MiB, sends none): a hold, if any, does not outlive it.
+  const head = await new Promise<number | undefined>((resolve, reject) => {
+    const req = httpRequest(`${edge.base}/p/5242880`, { method: 'HEAD', agent: false, headers: { 'cache-control': 'no-store' } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(head, 200);
+  await until('no hold after a HEAD', 5000, () => headroomHolds() === 0);
+
+  // An upload of 2 MiB: held while it streams in, released once it is done.
+  const upload = new Promise<number | undefined>((resolve, reject) => {
+    const req = httpRequest(`${edge.base}/p/10`, { method: 'PUT', agent: false, headers: { 'content-length': String(2 * MiB) } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+    req.on('error', reject);
+    req.write(Buffer.alloc(MiB, 0x63));
+    void until('the upload is held', 5000, () => headroomHolds() === 1).then(() => req.end(Buffer.alloc(MiB, 0x64)), reject);
+  });
+  assert.equal(await upload, 200);
+  await until('released after the upload', 5000, () => headroomHolds() === 0);
 });

@@ -15,7 +15,7 @@ import type { Clock } from './clock.js';
 import type { EdgeKey } from './context.js';
 import { SharedBody } from './shared-body.js';
 import { FileBody } from './file-body.js';
-import { holdHeadroom } from './heap-growth.js';
+import { HEADROOM_BODY_BYTES, holdHeadroom } from './heap-growth.js';
 
 export type FlightHead =
   /** A storable response: its body is buffered and shared with every subscriber. */
@@ -235,8 +235,6 @@ export class Flight {
 }
 
 const NO_BODY = Buffer.alloc(0);
-/** Bodies from this size hold the heap's headroom floor while they stream (heap-growth.ts). */
-const HEADROOM_BODY_BYTES = 1024 * 1024;
 /** Most bytes a fill of unknown length keeps in memory when a disk tier could take larger fills of a declared length. */
 const MEMORY_FILL_BYTES = 32 * 1024 * 1024;
 

@@ -65,6 +65,9 @@ export function applyHeapGrowth(percent: number, minHeadroomBytes = 0): void {
   }
 }
 
+/** Bodies from this size hold the headroom floor while they stream (fills, relays, passed requests and answers). */
+export const HEADROOM_BODY_BYTES = 1024 * 1024;
+
 /** Large bodies streaming now (for tests and diagnostics). */
 export function headroomHolds(): number { return state.holds; }
 

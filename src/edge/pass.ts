@@ -11,6 +11,7 @@ import type { EdgeContext, EdgeKey } from './context.js';
 import { relayInterim, type Answers } from './answers.js';
 import { forwardFields, type Diagnose } from './origin-fields.js';
 import { noteOrigin } from '../observability/access-log.js';
+import { HEADROOM_BODY_BYTES, holdHeadroom } from './heap-growth.js';
 
 /**
  * Forwards a request uncached and relays the answer as `kind` (DYNAMIC for a pass outcome; a request that joined a
@@ -25,6 +26,8 @@ export function createPass(ctx: EdgeContext, store: CacheStore, answers: Answers
     const hasBody = hasContent(req.headers);
     const abort = new AbortController();
     res.on('close', () => { if (!res.writableFinished) abort.abort(); });
+    // Large bodies passed through churn memory as fills do (heap-growth.ts): the headroom floor while they stream.
+    if (hasBody && Number(req.headers['content-length']) >= HEADROOM_BODY_BYTES) req.once('close', holdHeadroom());
     metrics.originFetches.inc({ kind: 'pass' });
     const asked = performance.now();
     key.zone.origin.request({
@@ -34,6 +37,7 @@ export function createPass(ctx: EdgeContext, store: CacheStore, answers: Answers
       noteOrigin(req, o.status, performance.now() - asked);
       if (!SAFE_METHODS.has(method) && isNonErrorStatus(o.status)) invalidate(store, key, method, o.headers);
       diagnose(req, key, o.headers);
+      if (Number(o.headers['content-length']) >= HEADROOM_BODY_BYTES) o.body.once('close', holdHeadroom());
       answers.relay(req, res, key, { status: o.status, fields: key.zone.clientFields(o.headers), body: o.body, bodyless: true },
         kind, { fwd, fwdStatus: o.status, detail });
     }, (err) => {
