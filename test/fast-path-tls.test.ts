@@ -9,6 +9,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { metric, startOrigin, startTestEdge } from './helpers/http.js';
 import { parseResponses, type ParsedResponse } from './helpers/raw-http.js';
 import { createTestPki } from './helpers/tls.js';
+import { concurrentConnections } from './fuzz/fast-connections.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 /** Each path its own body of about 2 KiB (copied into the slab with its head): an answer cut from bytes another answer overwrote would not match. */
@@ -90,4 +91,8 @@ test('fast path over TLS: pipelined hits on several connections, one stalled, an
   assert.equal(p[1]!.body.toString(), sha(body), 'the origin got the body byte for byte');
   const answered = await metric(edge, 'edgecache_fast_path_answers_total') - before;
   assert.ok(answered >= 1600, `the hits were the fast path's (${answered})`);
+});
+
+test('fast path over TLS, generated: several connections, requests cut anywhere and interleaved, every answer right (long run: npm run fuzz)', async (t) => {
+  await concurrentConnections(t, { numRuns: 10 }, 'tls');
 });

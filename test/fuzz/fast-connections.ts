@@ -5,8 +5,10 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
+import { connect as tlsConnect } from 'node:tls';
 import { startOrigin, startTestEdge } from '../helpers/http.js';
-import { exchange } from '../helpers/raw-http.js';
+import { exchange, parseResponses, type ParsedResponse } from '../helpers/raw-http.js';
+import { createTestPki } from '../helpers/tls.js';
 import { params, type RunOptions } from './properties.js';
 
 const PATHS = ['/a', '/bb', '/ccc-0123456789', '/d/e/f', '/nostore/1', '/nostore/two'];
@@ -41,28 +43,65 @@ function cut(bytes: Buffer, at: number[]): Buffer[] {
   return pieces;
 }
 
-export async function concurrentConnections(t: TestContext, o: RunOptions): Promise<void> {
+/** Writes the pieces over TLS (SNI a.test) with `gapMs` between them; the answers once `count` are complete, or after 5 s. */
+function tlsExchange(port: number, ca: string, pieces: Buffer[], gapMs: number, count: number): Promise<ParsedResponse[]> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const s = tlsConnect({ host: '127.0.0.1', port, servername: 'a.test', ca, ALPNProtocols: ['http/1.1'] });
+    const parsed = (): ParsedResponse[] => parseResponses(Buffer.concat(chunks), false);
+    const done = (): void => { clearTimeout(timer); clearInterval(check); s.destroy(); resolve(parsed()); };
+    const timer = setTimeout(done, 5000);
+    const check = setInterval(() => { if (parsed().filter((r) => r.complete).length >= count) done(); }, 5);
+    s.on('data', (b: Buffer) => chunks.push(b));
+    s.on('error', done);
+    s.once('secureConnect', () => {
+      void (async () => {
+        for (const p of pieces) {
+          if (s.destroyed) return;
+          s.write(p);
+          if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+        }
+      })();
+    });
+  });
+}
+
+/** `transport` 'tls': the same over HTTP/1.1 on a TLS listener (decrypted pieces read into the shared buffer). */
+export async function concurrentConnections(t: TestContext, o: RunOptions, transport: 'plain' | 'tls' = 'plain'): Promise<void> {
   const origin = await startOrigin(t, (req, res) => {
     if (req.method === 'POST') { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(sha(req.body)); return; }
     const url = req.url ?? '/';
     res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': url.startsWith('/nostore') ? 'no-store' : 'max-age=600' });
     res.end(BODY(url));
   });
-  const edge = await startTestEdge(t, { origin: origin.url });
-  const port = edge.edge.port;
-  const warm = await exchange(port, PATHS.map((p) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`).join(''), { until: (r) => r.responses.length === PATHS.length });
-  assert.equal(warm.responses.length, PATHS.length);
+  let send: (pieces: Buffer[], gapMs: number, count: number) => Promise<ParsedResponse[]>;
+  if (transport === 'tls') {
+    const pki = await createTestPki(t);
+    const cert = await pki.issue('a', ['a.test']);
+    const edge = await startTestEdge(t, {
+      listen: [{ address: '127.0.0.1:0', tls: { certificates: [{ cert: cert.cert, key: cert.key }] } }],
+      zones: [{ id: 'a', hosts: ['x', 'a.test'], origin: origin.url }],
+    });
+    const port = edge.listeners[0]!.address()!.port;
+    send = (pieces, gapMs, count) => tlsExchange(port, pki.ca, pieces, gapMs, count);
+  } else {
+    const edge = await startTestEdge(t, { origin: origin.url });
+    const port = edge.edge.port;
+    send = async (pieces, gapMs, count) => (await exchange(port, pieces, {
+      gapMs, waitMs: 5000, until: (r) => r.responses.filter((x) => x.complete).length === count,
+    })).responses;
+  }
+  const warm = await send([bytesOf(PATHS.map((path): Req => ({ kind: 'get', path })))], 0, PATHS.length);
+  assert.equal(warm.length, PATHS.length);
 
   await fc.assert(fc.asyncProperty(fc.array(connArb, { minLength: 2, maxLength: 4 }), async (conns) => {
-    const results = await Promise.all(conns.map((c) => exchange(port, cut(bytesOf(c.reqs), c.cuts), {
-      gapMs: c.gapMs, waitMs: 5000, until: (r) => r.responses.filter((x) => x.complete).length === c.reqs.length,
-    })));
-    results.forEach((r, k) => {
+    const results = await Promise.all(conns.map((c) => send(cut(bytesOf(c.reqs), c.cuts), c.gapMs, c.reqs.length)));
+    results.forEach((responses, k) => {
       const reqs = conns[k]!.reqs;
-      assert.equal(r.responses.length, reqs.length, `connection ${k}: an answer for each request`);
+      assert.equal(responses.length, reqs.length, `connection ${k}: an answer for each request`);
       reqs.forEach((q, i) => {
         const want = q.kind === 'get' ? BODY(q.path) : sha(q.body);
-        const got = r.responses[i]!;
+        const got = responses[i]!;
         assert.ok(got.status === 200 && got.body.toString('latin1') === want, `connection ${k}, request ${i} (${q.kind === 'get' ? q.path : 'POST'}): ${got.status} ${got.body.toString('latin1').slice(0, 60)}`);
       });
     });

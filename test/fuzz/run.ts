@@ -15,3 +15,4 @@ test('fuzz: an origin varying on any names: no 5xx, the same request again is a 
 test('fuzz: the fast parser declines or parses exactly as node:http (llhttp) does', async (t) => { await fastParseDifferential(t, { numRuns: 20_000 }); });
 test('fuzz: the fast parser accepts strictly simple heads', async (t) => { await fastParseAcceptsClean(t, { numRuns: 2_000 }); });
 test('fuzz: several fast connections, requests cut anywhere and interleaved: every answer right and in order', async (t) => { await concurrentConnections(t, { numRuns: 300 }); });
+test('fuzz: the same over TLS', async (t) => { await concurrentConnections(t, { numRuns: 200 }, 'tls'); });
