@@ -2,51 +2,17 @@
 // (free again once the TLS layer took them, src/edge/fast-listener.ts). Several TLS connections pipelining hits at
 // once, one of them not reading for a while (its answers wait in the socket), and a body handed to node:http: every
 // answer is the one asked for, byte for byte.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { connect as tlsConnect } from 'node:tls';
 import { metric, startOrigin, startTestEdge } from './helpers/http.js';
-import { parseResponses, type ParsedResponse } from './helpers/raw-http.js';
+import { tlsExchange } from './helpers/raw-http.js';
 import { createTestPki } from './helpers/tls.js';
 import { concurrentConnections } from './fuzz/fast-connections.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 /** Each path its own body of about 2 KiB (copied into the slab with its head): an answer cut from bytes another answer overwrote would not match. */
 const BODY = (path: string): string => `${path}:`.repeat(Math.ceil(2000 / (path.length + 1)));
-
-interface TlsExchange {
-  pieces: (string | Buffer)[];
-  gapMs?: number;
-  /** Reads nothing for this long after the first piece. */
-  stallMs?: number;
-  count: number;
-}
-
-/** Writes the pieces over TLS and collects answers until `count` are complete (or 10 s pass). */
-function tlsExchange(t: TestContext, port: number, ca: string, o: TlsExchange): Promise<ParsedResponse[]> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    const s = tlsConnect({ host: '127.0.0.1', port, servername: 'a.test', ca, ALPNProtocols: ['http/1.1'] });
-    t.after(() => s.destroy());
-    const parsed = (): ParsedResponse[] => parseResponses(Buffer.concat(chunks), false);
-    const done = (): void => { clearTimeout(timer); clearInterval(check); s.destroy(); resolve(parsed()); };
-    const timer = setTimeout(done, 10_000);
-    // Parsed every 20 ms, not at every read (that would parse all answers again each time).
-    const check = setInterval(() => { if (parsed().filter((r) => r.complete).length >= o.count) done(); }, 20);
-    s.on('data', (b: Buffer) => { chunks.push(b); });
-    s.on('error', done);
-    s.once('secureConnect', () => {
-      void (async () => {
-        for (let i = 0; i < o.pieces.length && !s.destroyed; i++) {
-          s.write(o.pieces[i]!);
-          if (i === 0 && o.stallMs !== undefined) { s.pause(); setTimeout(() => s.resume(), o.stallMs); }
-          if (o.gapMs !== undefined) await new Promise((r) => setTimeout(r, o.gapMs));
-        }
-      })();
-    });
-  });
-}
 
 test('fast path over TLS: pipelined hits on several connections, one stalled, and a body handed over, all byte for byte', async (t) => {
   const pki = await createTestPki(t);
@@ -63,7 +29,7 @@ test('fast path over TLS: pipelined hits on several connections, one stalled, an
   const port = edge.listeners[0]!.address()!.port;
   const hit = (p: string): string => `GET ${p} HTTP/1.1\r\nHost: a.test\r\n\r\n`;
   const PATHS = Array.from({ length: 12 }, (_, i) => `/p/${i}${'x'.repeat(i * 7)}`);
-  const warm = await tlsExchange(t, port, pki.ca, { pieces: [PATHS.map(hit).join('')], count: PATHS.length });
+  const warm = await tlsExchange(port, pki.ca, { pieces: [PATHS.map(hit).join('')], count: PATHS.length });
   assert.equal(warm.filter((r) => r.status === 200).length, PATHS.length);
   const before = await metric(edge, 'edgecache_fast_path_answers_total');
 
@@ -71,14 +37,14 @@ test('fast path over TLS: pipelined hits on several connections, one stalled, an
   // first asks for its 400 answers in pieces of 50 and reads nothing for 200 ms.
   const orders = [0, 1, 2, 3].map((k) => Array.from({ length: 400 }, (_, i) => PATHS[(i * (k + 1) + k) % PATHS.length]!));
   const pieces = (order: string[], per: number): string[] => Array.from({ length: order.length / per }, (_, i) => order.slice(i * per, i * per + per).map(hit).join(''));
-  const runs = orders.map((order, k) => tlsExchange(t, port, pki.ca, k === 0
+  const runs = orders.map((order, k) => tlsExchange(port, pki.ca, k === 0
     ? { pieces: pieces(order, 50), gapMs: 3, stallMs: 200, count: order.length }
     : { pieces: pieces(order, 10), gapMs: 8, count: order.length }));
   // A hit, then a POST whose body starts in the same piece: handed to node:http with what the fast path read.
   const body = randomBytes(200_000);
   const postPieces: Buffer[] = [Buffer.concat([Buffer.from(`${hit(PATHS[0]!)}POST /echo HTTP/1.1\r\nHost: a.test\r\nContent-Length: ${body.length}\r\n\r\n`), body.subarray(0, 10_000)])];
   for (let at = 10_000; at < body.length; at += 10_000) postPieces.push(body.subarray(at, at + 10_000));
-  const post = tlsExchange(t, port, pki.ca, { pieces: postPieces, gapMs: 2, count: 2 });
+  const post = tlsExchange(port, pki.ca, { pieces: postPieces, gapMs: 2, count: 2 });
 
   const [results, p] = await Promise.all([Promise.all(runs), post]);
   results.forEach((answers, k) => {

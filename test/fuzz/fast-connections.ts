@@ -5,9 +5,8 @@ import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { connect as tlsConnect } from 'node:tls';
 import { startOrigin, startTestEdge } from '../helpers/http.js';
-import { exchange, parseResponses, type ParsedResponse } from '../helpers/raw-http.js';
+import { exchange, tlsExchange, type ParsedResponse } from '../helpers/raw-http.js';
 import { createTestPki } from '../helpers/tls.js';
 import { params, type RunOptions } from './properties.js';
 
@@ -43,29 +42,6 @@ function cut(bytes: Buffer, at: number[]): Buffer[] {
   return pieces;
 }
 
-/** Writes the pieces over TLS (SNI a.test) with `gapMs` between them; the answers once `count` are complete, or after 5 s. */
-function tlsExchange(port: number, ca: string, pieces: Buffer[], gapMs: number, count: number): Promise<ParsedResponse[]> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    const s = tlsConnect({ host: '127.0.0.1', port, servername: 'a.test', ca, ALPNProtocols: ['http/1.1'] });
-    const parsed = (): ParsedResponse[] => parseResponses(Buffer.concat(chunks), false);
-    const done = (): void => { clearTimeout(timer); clearInterval(check); s.destroy(); resolve(parsed()); };
-    const timer = setTimeout(done, 5000);
-    const check = setInterval(() => { if (parsed().filter((r) => r.complete).length >= count) done(); }, 5);
-    s.on('data', (b: Buffer) => chunks.push(b));
-    s.on('error', done);
-    s.once('secureConnect', () => {
-      void (async () => {
-        for (const p of pieces) {
-          if (s.destroyed) return;
-          s.write(p);
-          if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
-        }
-      })();
-    });
-  });
-}
-
 /** `transport` 'tls': the same over HTTP/1.1 on a TLS listener (decrypted pieces read into the shared buffer). */
 export async function concurrentConnections(t: TestContext, o: RunOptions, transport: 'plain' | 'tls' = 'plain'): Promise<void> {
   const origin = await startOrigin(t, (req, res) => {
@@ -83,7 +59,7 @@ export async function concurrentConnections(t: TestContext, o: RunOptions, trans
       zones: [{ id: 'a', hosts: ['x', 'a.test'], origin: origin.url }],
     });
     const port = edge.listeners[0]!.address()!.port;
-    send = (pieces, gapMs, count) => tlsExchange(port, pki.ca, pieces, gapMs, count);
+    send = (pieces, gapMs, count) => tlsExchange(port, pki.ca, { pieces, gapMs, count, waitMs: 5000 });
   } else {
     const edge = await startTestEdge(t, { origin: origin.url });
     const port = edge.edge.port;

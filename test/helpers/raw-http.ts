@@ -1,6 +1,7 @@
-// Test helpers for hostile input: raw-socket exchanges with a response parser, a byte-recording tap in front of an
-// origin, and a scriptable raw (node:net) origin that can send anything.
+// Test helpers for hostile input: raw-socket exchanges (plain, and over TLS) with a response parser, a byte-recording
+// tap in front of an origin, and a scriptable raw (node:net) origin that can send anything.
 import net, { type AddressInfo, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { TestContext } from 'node:test';
 
 export interface ParsedResponse {
@@ -213,4 +214,42 @@ export async function waitFor(cond: () => boolean, ms: number): Promise<boolean>
     await new Promise((r) => setTimeout(r, 10));
   }
   return true;
+}
+
+export interface TlsExchangeOptions {
+  /** Written in order, `gapMs` apart. */
+  pieces: (string | Buffer)[];
+  gapMs?: number;
+  /** Reads nothing for this long after the first piece. */
+  stallMs?: number;
+  /** Answers to wait for. */
+  count: number;
+  /** SNI name (default a.test). */
+  servername?: string;
+  /** Give up after this long (default 10 s). */
+  waitMs?: number;
+}
+
+/** Writes the pieces over TLS (HTTP/1.1 by ALPN) and resolves with the answers once `count` are complete, or at `waitMs`. */
+export function tlsExchange(port: number, ca: string, o: TlsExchangeOptions): Promise<ParsedResponse[]> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const s = tlsConnect({ host: '127.0.0.1', port, servername: o.servername ?? 'a.test', ca, ALPNProtocols: ['http/1.1'] });
+    const parsed = (): ParsedResponse[] => parseResponses(Buffer.concat(chunks), false);
+    const done = (): void => { clearTimeout(timer); clearInterval(check); s.destroy(); resolve(parsed()); };
+    const timer = setTimeout(done, o.waitMs ?? 10_000);
+    // Parsed every 5 ms, not at every read (that would parse all answers again each time).
+    const check = setInterval(() => { if (parsed().filter((r) => r.complete).length >= o.count) done(); }, 5);
+    s.on('data', (b: Buffer) => { chunks.push(b); });
+    s.on('error', done);
+    s.once('secureConnect', () => {
+      void (async () => {
+        for (let i = 0; i < o.pieces.length && !s.destroyed; i++) {
+          s.write(o.pieces[i]!);
+          if (i === 0 && o.stallMs !== undefined) { s.pause(); setTimeout(() => s.resume(), o.stallMs); }
+          if (o.gapMs) await new Promise((r) => setTimeout(r, o.gapMs));
+        }
+      })();
+    });
+  });
 }
