@@ -10,6 +10,8 @@ import { exchange, parseResponses } from './helpers/raw-http.js';
 import { concurrentConnections } from './fuzz/fast-connections.js';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+/** A GET for `p` on Host x, as every test here sends. */
+const hit = (p: string): string => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`;
 const BODY = (path: string): string => `body of ${path} `.repeat(60);
 
 
@@ -25,7 +27,6 @@ test('shared reads: split heads, pipelined tails and bodies handed to node:http 
   });
   const edge = await startTestEdge(t, { origin: o.url } as never);
   const port = edge.edge.port;
-  const hit = (p: string): string => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`;
   // Noise: hits pipelined in small pieces on two connections, for the whole test; their heads differ from the
   // others' at every byte after 'GET /', so a kept view they overwrite would not parse as it did.
   const NOISE = ['/noise-one-0123456789', '/noise-two-0123456789'];
@@ -67,13 +68,13 @@ test('shared reads: a reset while node:http reads a handed-over connection leave
   const o = await startOrigin(t, (_req, res) => { res.writeHead(200, { 'cache-control': 'max-age=300' }); res.end('x'); });
   const edge = await startTestEdge(t, { origin: o.url } as never);
   const port = edge.edge.port;
-  const warm = await exchange(port, 'GET /a HTTP/1.1\r\nHost: x\r\n\r\n', { until: (r) => r.responses.length === 1 });
+  const warm = await exchange(port, hit('/a'), { until: (r) => r.responses.length === 1 });
   assert.equal(warm.responses[0]?.status, 200);
   const before = await metric(edge, 'edgecache_fast_path_handovers_total');
   for (let i = 0; i < 3; i++) {
     const c = net.connect(port, '127.0.0.1');
     c.on('error', () => undefined);
-    c.write('GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n12345');
+    c.write(`${hit('/a')}POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n12345`);
     await sleep(50);
     c.resetAndDestroy();
   }
@@ -92,7 +93,6 @@ test('shared reads: heads read with the first, kept while their client reads no 
   });
   const edge = await startTestEdge(t, { origin: o.url } as never);
   const port = edge.edge.port;
-  const hit = (p: string): string => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`;
   const warm = await exchange(port, hit('/big') + hit('/other-path'), { until: (r) => r.responses.length === 2 });
   assert.deepEqual(warm.responses.map((r) => r.status), [200, 200]);
 
@@ -129,10 +129,9 @@ test('pipelined requests handed to node:http in pieces: the last byte, read whil
   const port = edge.edge.port;
   // Two hits, a miss that hands the connection over, then five more requests behind it.
   const paths = ['/a', '/a', '/nostore/1', '/b', '/c', '/a', '/b', '/nostore/2'];
-  const head = (p: string): string => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`;
-  const warm = await exchange(port, ['/a', '/b', '/c'].map(head).join(''), { until: (r) => r.responses.length === 3 });
+  const warm = await exchange(port, ['/a', '/b', '/c'].map(hit).join(''), { until: (r) => r.responses.length === 3 });
   assert.equal(warm.responses.length, 3);
-  const bytes = Buffer.from(paths.map(head).join(''));
+  const bytes = Buffer.from(paths.map(hit).join(''));
   const short: number[] = [];
   for (let i = 0; i < 60; i++) {
     // All but the last byte, then the last byte while node:http is being fed the requests behind the miss.
